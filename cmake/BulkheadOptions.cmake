@@ -1,0 +1,18 @@
+# Warning and sanitizer flags for bulkhead's own targets. Applied through an interface target so
+# that third-party headers (found as system includes) are not held to them.
+add_library(bulkhead_options INTERFACE)
+add_library(bulkhead::options ALIAS bulkhead_options)
+
+target_compile_options(bulkhead_options INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
+  -Wold-style-cast -Woverloaded-virtual -Wimplicit-fallthrough -Werror)
+
+if(BULKHEAD_SANITIZE)
+  target_compile_options(bulkhead_options INTERFACE
+    -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(bulkhead_options INTERFACE -fsanitize=address,undefined)
+endif()
+
+# Boost.Asio and Beast are header-only here; keep them from pulling in deprecated interfaces.
+target_compile_definitions(bulkhead_options INTERFACE
+  BOOST_ASIO_NO_DEPRECATED BOOST_ALLOW_DEPRECATED_HEADERS)

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "capture/ip_addr.h"
+#include "learn/flow_table.h"
+#include "policy/grouping.h"
+#include "policy/model.h"
+
+namespace bulkhead::learn {
+
+// Maps an address to its workload and group: a workload's address -> its group, the host's
+// addresses -> `host`, anything else -> `world`. Built once from an inventory; lookups are one
+// hash probe.
+class GroupResolver {
+ public:
+  struct Endpoint {
+    std::string_view group;     // group name ("host", "world" included)
+    std::string_view workload;  // workload name; the host's name; for world the address text
+    bool managed = false;       // a workload or the host (not world)
+  };
+
+  // Fails on an address that does not parse or that two workloads claim.
+  static boost::system::result<GroupResolver, std::string> Create(
+      const policy::Inventory& inventory, const policy::GroupAssignment& groups);
+
+  // `scratch` holds the address text for world endpoints; the result points into it or into
+  // the resolver, so it is valid until the next call with the same scratch.
+  Endpoint Resolve(const capture::IpAddr& address, std::string& scratch) const;
+
+ private:
+  struct Entry {
+    std::string group;
+    std::string workload;
+  };
+  std::unordered_map<capture::IpAddr, Entry, capture::IpAddrHash> by_address_;
+};
+
+struct GraphBuilderStats {
+  std::uint64_t flows = 0;            // flow records received
+  std::uint64_t unmanaged_flows = 0;  // world -> world: not about any workload, no edge
+};
+
+// Folds flow records into edges keyed by (from group, to group, protocol, server port).
+class GraphBuilder : public FlowRecordSink {
+ public:
+  explicit GraphBuilder(const GroupResolver& resolver);
+
+  void OnFlow(const FlowRecord& flow) override;
+
+  // The graph so far: `group_by`, the groups given (plus host/world when an edge uses them) and
+  // the edges, normalized.
+  policy::FlowGraph Build(const std::vector<std::string>& group_by,
+                          const std::vector<policy::Group>& groups) const;
+
+  std::size_t edge_count() const { return edges_.size(); }
+  const GraphBuilderStats& stats() const { return stats_; }
+
+ private:
+  const GroupResolver& resolver_;
+  std::map<policy::EdgeKey, policy::EdgeStats> edges_;
+  GraphBuilderStats stats_;
+  std::string scratch_from_;
+  std::string scratch_to_;
+};
+
+}  // namespace bulkhead::learn

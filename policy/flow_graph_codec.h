@@ -1,0 +1,27 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <boost/system/result.hpp>
+
+#include "policy/file_error.h"
+#include "policy/model.h"
+
+namespace bulkhead::policy {
+
+// YAML is the source of truth (DESIGN.md "File formats"). Output is deterministic: the graph is
+// normalized first and keys are written in a fixed order, so equal graphs give equal bytes.
+std::string WriteFlowGraphYaml(const FlowGraph& graph);
+// JSON mirrors the YAML key for key.
+std::string WriteFlowGraphJson(const FlowGraph& graph);
+// Graphviz DOT: one node per group, one arrow per edge labelled "proto/port (connections)".
+std::string WriteFlowGraphDot(const FlowGraph& graph);
+
+// Reads `kind: FlowGraph` from YAML (or JSON, which the YAML reader accepts). Unknown keys, a
+// wrong kind or apiVersion, bad protocols/ports/timestamps and edges naming unknown groups are
+// errors; every error is reported with file:line:column.
+boost::system::result<FlowGraph, FileErrors> ParseFlowGraph(std::string_view text,
+                                                            std::string_view file_name);
+
+}  // namespace bulkhead::policy
