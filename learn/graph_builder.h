@@ -33,12 +33,17 @@ class GroupResolver {
   // the resolver, so it is valid until the next call with the same scratch.
   Endpoint Resolve(const capture::IpAddr& address, std::string& scratch) const;
 
+  // The name the host's addresses resolve to (the inventory's host name, or "host" when it has
+  // none); GraphBuilder::Build names the `host` group's member with it.
+  const std::string& host_name() const { return host_name_; }
+
  private:
   struct Entry {
     std::string group;
     std::string workload;
   };
   std::unordered_map<capture::IpAddr, Entry, capture::IpAddrHash> by_address_;
+  std::string host_name_;
 };
 
 struct GraphBuilderStats {
