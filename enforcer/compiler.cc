@@ -1,0 +1,713 @@
+#include "enforcer/compiler.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace bulkhead::enforcer {
+namespace {
+
+using policy::Mode;
+using policy::Protocol;
+
+constexpr std::uint32_t kNfprotoIpv4 = 2;
+constexpr std::uint32_t kNfprotoIpv6 = 10;
+constexpr std::uint32_t kEtherTypeIpv4 = 0x0800;
+constexpr std::uint32_t kEtherTypeIpv6 = 0x86dd;
+constexpr std::uint32_t kCtStateEstablishedRelated = 0x06;  // NF_CT_STATE_BIT(ESTABLISHED|RELATED)
+constexpr std::uint32_t kIcmpv6NextHeader = 58;
+
+std::uint32_t IanaNumber(Protocol p) {
+  switch (p) {
+    case Protocol::kTcp:
+      return 6;
+    case Protocol::kUdp:
+      return 17;
+    case Protocol::kIcmp:
+      return 1;
+    case Protocol::kIcmpv6:
+      return 58;
+    case Protocol::kSctp:
+      return 132;
+  }
+  return 0;
+}
+
+std::string_view ProtoText(Protocol p) {
+  switch (p) {
+    case Protocol::kTcp:
+      return "tcp";
+    case Protocol::kUdp:
+      return "udp";
+    case Protocol::kIcmp:
+      return "icmp";
+    case Protocol::kIcmpv6:
+      return "icmpv6";
+    case Protocol::kSctp:
+      return "sctp";
+  }
+  return "?";
+}
+
+bool IsIcmp(Protocol p) { return p == Protocol::kIcmp || p == Protocol::kIcmpv6; }
+
+std::string RuleText(std::string_view what, const policy::AllowRule& r) {
+  if (r.ports.first == r.ports.last) {
+    return fmt::format("{} {} -> {} {}/{}", what, r.from, r.to, ProtoText(r.protocol),
+                       r.ports.first);
+  }
+  return fmt::format("{} {} -> {} {}/{}-{}", what, r.from, r.to, ProtoText(r.protocol),
+                     r.ports.first, r.ports.last);
+}
+
+Value Num(DataType t, std::uint32_t n) { return Value::Number(t, n); }
+
+Match M(std::vector<Field> key, Match::Op op, Value v = {}, std::string set = {}) {
+  Match m;
+  m.key = std::move(key);
+  m.op = op;
+  m.value = std::move(v);
+  m.set = std::move(set);
+  return m;
+}
+
+Match InSet(std::vector<Field> key, std::string set, bool negate = false) {
+  return M(std::move(key), negate ? Match::Op::kNotInSet : Match::Op::kInSet, {}, std::move(set));
+}
+
+// The protocol dependency nft inserts before an ip/ip6 field (`meta nfproto ipv4` in inet,
+// `ether type ip` in bridge). Kept in the model so the netlink encoding equals nft's.
+Match IpDep(Family family, bool v6) {
+  Match m = family == Family::kInet
+                ? M({Field::kNfproto}, Match::Op::kEq,
+                    Num(DataType::kInetProto, v6 ? kNfprotoIpv6 : kNfprotoIpv4))
+                : M({Field::kEtherType}, Match::Op::kEq,
+                    Num(DataType::kEtherType, v6 ? kEtherTypeIpv6 : kEtherTypeIpv4));
+  m.implicit = true;
+  return m;
+}
+
+Verdict V(Verdict::Kind k, std::string chain = {}) { return Verdict{k, std::move(chain)}; }
+
+Rule R(std::vector<Statement> s, std::string origin) { return Rule{std::move(s), std::move(origin)}; }
+
+struct Ip {
+  bool v6;
+  Field saddr;
+  Field daddr;
+  DataType addr;
+  const char* sfx;
+};
+constexpr Ip kV4{false, Field::kIpSaddr, Field::kIpDaddr, DataType::kIpv4Addr, "4"};
+constexpr Ip kV6{true, Field::kIp6Saddr, Field::kIp6Daddr, DataType::kIpv6Addr, "6"};
+
+std::string N(std::string_view base, const Ip& ip) { return fmt::format("{}{}", base, ip.sfx); }
+
+Set AddrSet(std::string name, DataType t, std::string origin) {
+  Set s;
+  s.name = std::move(name);
+  s.key = {t};
+  s.origin = std::move(origin);
+  return s;
+}
+
+Element Elem(std::vector<Value> key, std::string origin) {
+  Element e;
+  e.key = std::move(key);
+  e.origin = std::move(origin);
+  return e;
+}
+
+// Rules that end the judgment of a violation: a rate-limited NFLOG record, then a counted verdict.
+Chain VerdictChain(std::string name, std::string_view log_prefix, std::string_view counter,
+                   Verdict::Kind kind, const CompileOptions& o) {
+  Chain c;
+  c.name = std::move(name);
+  c.rules.push_back(R({Limit{o.log_rate_per_second, o.log_burst},
+                       CounterRef{std::string(kCounterLogged)},
+                       Log{std::string(log_prefix), o.log_group}},
+                      "violation log"));
+  c.rules.push_back(R({CounterRef{std::string(counter)}, V(kind)}, "violation verdict"));
+  return c;
+}
+
+class Compiler {
+ public:
+  Compiler(const policy::Policy& p, const policy::Inventory& inv, const CompileOptions& o)
+      : policy_(p), inventory_(inv), options_(o) {}
+
+  boost::system::result<CompiledPolicy, std::vector<std::string>> Run() {
+    const Mode global = options_.mode.value_or(policy_.mode);
+    auto membership = ResolveMembership(policy_, inventory_, global);
+    if (!membership) {
+      return membership.error();
+    }
+    out_.membership = std::move(*membership);
+    global_ = global;
+    CheckRules();
+    if (!errors_.empty()) {
+      return errors_;
+    }
+    BuildInet();
+    if (options_.bridge_table) {
+      BuildBridge();
+    }
+    return std::move(out_);
+  }
+
+ private:
+  const Membership& mem() const { return out_.membership; }
+
+  // Validates every allow/failsafe entry and sorts allow rules by source group.
+  void CheckRules() {
+    auto check = [&](const policy::AllowRule& r, bool failsafe) {
+      const char* what = failsafe ? "failsafe" : "allow";
+      for (const std::string* end : {&r.from, &r.to}) {
+        bool any = failsafe && *end == policy::kAnyGroup;
+        if (!any && !mem().IdOf(*end)) {
+          errors_.push_back(fmt::format("{}: unknown group '{}'", RuleText(what, r), *end));
+        } else if (!any && mem().Find(*end) != nullptr && mem().Find(*end)->implicit) {
+          errors_.push_back(fmt::format("{}: unknown group '{}'", RuleText(what, r), *end));
+        }
+      }
+      if (r.ports.first > r.ports.last) {
+        errors_.push_back(fmt::format("{}: empty port range", RuleText(what, r)));
+      }
+      if (IsIcmp(r.protocol) && r.ports.last > 255) {
+        errors_.push_back(fmt::format("{}: ICMP type above 255", RuleText(what, r)));
+      }
+      if (r.from == policy::kHostGroup && r.to == policy::kHostGroup) {
+        errors_.push_back(fmt::format("{}: host to host is never judged", RuleText(what, r)));
+      }
+    };
+    for (const auto& r : policy_.allow) {
+      check(r, false);
+    }
+    for (const auto& r : policy_.failsafe) {
+      check(r, true);
+    }
+  }
+
+  void BuildInet() {
+    Table t;
+    t.family = Family::kInet;
+    t.name = std::string(kTableName);
+    t.counters = {std::string(kCounterLogged), std::string(kCounterDropped),
+                  std::string(kCounterMonitored), std::string(kCounterSpoofed)};
+
+    // Edges by source group: one chain and up to three sets per group with outgoing edges.
+    std::map<std::uint32_t, std::vector<const policy::AllowRule*>> by_src;
+    for (const auto& r : policy_.allow) {
+      by_src[*mem().IdOf(r.from)].push_back(&r);
+    }
+    std::map<std::uint32_t, std::string> src_chain;  // group id -> chain name
+    for (auto& [gid, rules] : by_src) {
+      BuildEdgeSets(t, gid, rules, src_chain);
+    }
+
+    const bool any_iface = std::any_of(mem().groups.begin(), mem().groups.end(), [](const auto& g) {
+      return std::any_of(g.members.begin(), g.members.end(),
+                         [](const MemberWorkload& m) { return !m.interface.empty(); });
+    });
+
+    for (const Ip& ip : {kV4, kV6}) {
+      Set managed = AddrSet(N("managed", ip), ip.addr, "addresses of managed workloads");
+      Set enforce = AddrSet(N("enforce", ip), ip.addr, "workloads in enforce mode");
+      Set monitor = AddrSet(N("monitor", ip), ip.addr, "workloads in monitor mode");
+      Set grp = AddrSet(N("grp", ip), ip.addr, "address -> group id");
+      grp.data = DataType::kMark;
+      Set src = AddrSet(N("src", ip), ip.addr, "address -> chain of its group's edges");
+      src.data = DataType::kVerdict;
+      for (const auto& g : mem().groups) {
+        for (const auto& w : g.members) {
+          for (const Value& a : ip.v6 ? w.v6 : w.v4) {
+            std::string origin = fmt::format("workload {} (group {})", w.name, g.name);
+            managed.elements.push_back(Elem({a}, origin));
+            if (g.mode == Mode::kEnforce) {
+              enforce.elements.push_back(Elem({a}, origin));
+            } else if (g.mode == Mode::kMonitor) {
+              monitor.elements.push_back(Elem({a}, origin));
+            }
+            Element ge = Elem({a}, origin);
+            ge.data = Num(DataType::kMark, g.id);
+            grp.elements.push_back(std::move(ge));
+            if (auto it = src_chain.find(g.id); it != src_chain.end()) {
+              Element se = Elem({a}, origin);
+              se.verdict = V(Verdict::Kind::kJump, it->second);
+              src.elements.push_back(std::move(se));
+            }
+          }
+        }
+      }
+      for (Set* s : {&managed, &enforce, &monitor, &grp, &src}) {
+        t.sets.push_back(std::move(*s));
+      }
+    }
+    if (any_iface) {
+      Set ifaces = AddrSet("wl_ifaces", DataType::kIfname, "interfaces of managed workloads");
+      std::set<std::string> seen;
+      for (const auto& g : mem().groups) {
+        for (const auto& w : g.members) {
+          if (!w.interface.empty() && seen.insert(w.interface).second) {
+            ifaces.elements.push_back(Elem({Value::Ifname(w.interface)},
+                                           fmt::format("workload {}", w.name)));
+          }
+        }
+      }
+      t.sets.push_back(std::move(ifaces));
+      for (const Ip& ip : {kV4, kV6}) {
+        t.sets.push_back(IfaceAddrSet(ip));
+      }
+    } else {
+      out_.warnings.push_back("no workload has an interface: no anti-spoofing on routed ports");
+    }
+    Set nd = AddrSet("nd6", DataType::kIcmpv6Type, "ICMPv6 neighbour discovery and MLD");
+    // RFC 4861 (133-137) and MLD (130-132, RFC 2710; 143, RFC 3810): IPv6 breaks without them.
+    for (std::uint32_t type : {130u, 131u, 132u, 133u, 134u, 135u, 136u, 137u, 143u}) {
+      nd.elements.push_back(Elem({Num(DataType::kIcmpv6Type, type)}, "neighbour discovery"));
+    }
+    t.sets.push_back(std::move(nd));
+    BuildFailsafeSets(t);
+
+    const bool has_world_edges = src_chain.count(kWorldGroupId) != 0;
+    const bool has_host_edges = src_chain.count(kHostGroupId) != 0;
+
+    for (const char* hook : {"forward", "input", "output"}) {
+      Chain c;
+      c.name = hook;
+      c.base = BaseHook{hook, 0};
+      std::string h = hook;
+      c.rules.push_back(R({M({Field::kCtState}, Match::Op::kAnyBit,
+                             Num(DataType::kMark, kCtStateEstablishedRelated)),
+                           V(Verdict::Kind::kAccept)},
+                          "established and related connections"));
+      AddFailsafeRules(c, h);
+      {
+        Match dep = IpDep(Family::kInet, true);
+        Match l4 = M({Field::kL4proto}, Match::Op::kEq,
+                     Num(DataType::kInetProto, kIcmpv6NextHeader));
+        l4.implicit = true;
+        c.rules.push_back(R({dep, l4, InSet({Field::kIcmpv6Type}, "nd6"), V(Verdict::Kind::kAccept)},
+                            "ICMPv6 neighbour discovery"));
+      }
+      if (any_iface && h != "output") {
+        for (const Ip& ip : {kV4, kV6}) {
+          c.rules.push_back(AntiSpoofByPort(Family::kInet, ip));
+        }
+      }
+      for (const Ip& ip : {kV4, kV6}) {
+        if (h == "forward") {
+          for (Field f : {ip.saddr, ip.daddr}) {
+            c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({f}, N("managed", ip)),
+                                 V(Verdict::Kind::kGoto, N("judge_fwd", ip))},
+                                "judge new connections of managed workloads"));
+          }
+        } else if (h == "input") {
+          c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({ip.saddr}, N("managed", ip)),
+                               V(Verdict::Kind::kGoto, N("judge_in", ip))},
+                              "judge new connections from managed workloads to the host"));
+        } else {
+          c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({ip.daddr}, N("managed", ip)),
+                               V(Verdict::Kind::kGoto, N("judge_out", ip))},
+                              "judge new connections from the host to managed workloads"));
+        }
+      }
+      t.chains.push_back(std::move(c));
+    }
+
+    for (const Ip& ip : {kV4, kV6}) {
+      BuildJudgeChains(t, ip, has_world_edges, has_host_edges, src_chain);
+    }
+    for (auto& [gid, rules] : by_src) {
+      t.chains.push_back(EdgeChain(t, gid, src_chain.at(gid)));
+    }
+    t.chains.push_back(VerdictChain("deny", "bulkhead deny ", kCounterDropped,
+                                    Verdict::Kind::kDrop, options_));
+    t.chains.push_back(VerdictChain("warn", "bulkhead warn ", kCounterMonitored,
+                                    Verdict::Kind::kAccept, options_));
+    t.chains.push_back(SpoofChain(kCounterSpoofed, "bulkhead spoofed "));
+    out_.ruleset.tables.push_back(std::move(t));
+  }
+
+  Chain SpoofChain(std::string_view counter, std::string_view prefix) const {
+    return VerdictChain(std::string(counter), prefix, counter,
+                        global_ == Mode::kEnforce ? Verdict::Kind::kDrop : Verdict::Kind::kAccept,
+                        options_);
+  }
+
+  Set IfaceAddrSet(const Ip& ip) const {
+    Set s;
+    s.name = N("ifaddr", ip);
+    s.key = {DataType::kIfname, ip.addr};
+    s.origin = "interface . address of each workload";
+    for (const auto& g : mem().groups) {
+      for (const auto& w : g.members) {
+        if (w.interface.empty()) {
+          continue;
+        }
+        for (const Value& a : ip.v6 ? w.v6 : w.v4) {
+          s.elements.push_back(Elem({Value::Ifname(w.interface), a},
+                                    fmt::format("workload {}", w.name)));
+        }
+      }
+    }
+    return s;
+  }
+
+  // `iifname @wl_ifaces iifname . ip saddr != @ifaddr4 goto spoofed`: a workload's interface
+  // carries only that workload's addresses (IPv6: link-local and unspecified sources excepted,
+  // neighbour discovery needs them).
+  Rule AntiSpoofByPort(Family family, const Ip& ip) const {
+    std::vector<Statement> s;
+    s.push_back(InSet({Field::kIifname}, "wl_ifaces"));
+    s.push_back(IpDep(family, ip.v6));
+    if (ip.v6) {
+      Value unspecified = *Value::Address("::");
+      s.push_back(M({ip.saddr}, Match::Op::kNeq, unspecified));
+      Match ll = M({ip.saddr}, Match::Op::kNeq, *Value::Address("fe80::"));
+      ll.prefix_len = 10;
+      s.push_back(ll);
+    }
+    s.push_back(InSet({Field::kIifname, ip.saddr}, N("ifaddr", ip), true));
+    s.push_back(V(Verdict::Kind::kGoto, std::string(kCounterSpoofed)));
+    return R(std::move(s), "anti-spoofing: a workload sends only from its own addresses");
+  }
+
+  void BuildEdgeSets(Table& t, std::uint32_t gid, const std::vector<const policy::AllowRule*>& rules,
+                     std::map<std::uint32_t, std::string>& src_chain) {
+    std::string from = rules.front()->from;
+    std::string base = fmt::format("g{}", gid);
+    src_chain[gid] = "from_" + base;
+    Set exact;
+    exact.name = "e_" + base;
+    exact.key = {DataType::kMark, DataType::kInetProto, DataType::kInetService};
+    exact.counter = true;
+    exact.origin = fmt::format("edges from {} (single ports)", from);
+    Set ranges = exact;
+    ranges.name = "r_" + base;
+    ranges.interval = true;
+    ranges.origin = fmt::format("edges from {} (port ranges)", from);
+    Set icmp = ranges;
+    icmp.name = "i_" + base;
+    icmp.origin = fmt::format("edges from {} (ICMP types; type << 8 | code)", from);
+    std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t>> seen;
+    for (const auto* r : rules) {
+      std::uint32_t to = *mem().IdOf(r->to);
+      std::uint32_t proto = IanaNumber(r->protocol);
+      std::uint32_t lo = r->ports.first;
+      std::uint32_t hi = r->ports.last;
+      if (IsIcmp(r->protocol)) {
+        lo = lo << 8;
+        hi = (hi << 8) | 0xff;
+      }
+      if (!seen.insert({to, proto, lo, hi}).second) {
+        continue;  // a duplicate allow entry: the kernel would refuse the second element
+      }
+      Element e = Elem({Num(DataType::kMark, to), Num(DataType::kInetProto, proto),
+                        Num(DataType::kInetService, lo)},
+                       RuleText("allow", *r));
+      if (IsIcmp(r->protocol) || lo != hi) {
+        e.key_end = {Num(DataType::kMark, to), Num(DataType::kInetProto, proto),
+                     Num(DataType::kInetService, hi)};
+        (IsIcmp(r->protocol) ? icmp : ranges).elements.push_back(std::move(e));
+      } else {
+        exact.elements.push_back(std::move(e));
+      }
+    }
+    for (Set* s : {&exact, &ranges, &icmp}) {
+      if (!s->elements.empty() || s == &exact) {
+        t.sets.push_back(std::move(*s));
+      }
+    }
+  }
+
+  // from_gN: looks the connection up in the source group's edge sets; the key is
+  // (destination group in ct mark, protocol, port). On a hit, ct mark goes back to 0 before accept.
+  Chain EdgeChain(const Table& t, std::uint32_t gid, const std::string& name) const {
+    Chain c;
+    c.name = name;
+    std::string base = fmt::format("g{}", gid);
+    auto lookup = [&](const std::string& set, Field port, std::string origin) {
+      c.rules.push_back(R({InSet({Field::kCtMark, Field::kL4proto, port}, set), SetCtMark{},
+                           V(Verdict::Kind::kAccept)},
+                          std::move(origin)));
+    };
+    lookup("e_" + base, Field::kThDport, "allowed edges (single ports)");
+    if (t.FindSet("r_" + base) != nullptr) {
+      lookup("r_" + base, Field::kThDport, "allowed edges (port ranges)");
+    }
+    if (t.FindSet("i_" + base) != nullptr) {
+      lookup("i_" + base, Field::kThSport, "allowed edges (ICMP types)");
+    }
+    return c;
+  }
+
+  // judge_*: the ct mark is bulkhead's scratch register only while it is 0 (nobody else marked
+  // the connection); the match chain restores it to 0. A connection someone else already marked
+  // cannot be matched and is judged as a violation (README: "ct mark").
+  void BuildJudgeChains(Table& t, const Ip& ip, bool world_edges, bool host_edges,
+                        const std::map<std::uint32_t, std::string>& src_chain) {
+    auto dep = [&] { return IpDep(Family::kInet, ip.v6); };
+    auto set_dst_from_map = [&]() -> Rule {
+      SetCtMark s;
+      s.map_key = ip.daddr;
+      s.map = N("grp", ip);
+      return R({dep(), s}, "destination group into ct mark (world when unknown)");
+    };
+    auto restore = [] { return R({SetCtMark{}}, "restore ct mark"); };
+    auto mode_rules = [&](Chain& c, std::vector<Field> ends, std::optional<Mode> host_mode) {
+      for (auto [mode, target] : {std::pair{Mode::kEnforce, "deny"}, std::pair{Mode::kMonitor, "warn"}}) {
+        std::string set = N(mode == Mode::kEnforce ? "enforce" : "monitor", ip);
+        for (Field f : ends) {
+          c.rules.push_back(R({dep(), InSet({f}, set), V(Verdict::Kind::kGoto, target)},
+                              fmt::format("violation, {} mode", policy::Mode::kEnforce == mode ? "enforce" : "monitor")));
+        }
+        if (host_mode == mode) {
+          c.rules.push_back(R({V(Verdict::Kind::kGoto, target)}, "violation, host group mode"));
+        }
+      }
+    };
+    auto vmap_src = [&]() { return R({dep(), VmapLookup{ip.saddr, N("src", ip)}}, "edges of the source group"); };
+    // Forward: container to container (bridged or routed) and container <-> world.
+    {
+      Chain match;
+      match.name = N("match_fwd", ip);
+      match.rules.push_back(set_dst_from_map());
+      match.rules.push_back(vmap_src());
+      if (world_edges) {
+        match.rules.push_back(R({dep(), InSet({ip.saddr}, N("managed", ip), true),
+                                 V(Verdict::Kind::kJump, src_chain.at(kWorldGroupId))},
+                                "edges from world"));
+      }
+      match.rules.push_back(restore());
+      Chain judge = JudgeHead(N("judge_fwd", ip), match.name);
+      mode_rules(judge, {ip.saddr, ip.daddr}, std::nullopt);
+      t.chains.push_back(std::move(judge));
+      t.chains.push_back(std::move(match));
+    }
+    // Input: managed workload to the host; the destination group is always host.
+    {
+      Chain match;
+      match.name = N("match_in", ip);
+      SetCtMark host;
+      host.number = kHostGroupId;
+      match.rules.push_back(R({host}, "destination group: host"));
+      match.rules.push_back(vmap_src());
+      match.rules.push_back(restore());
+      Chain judge = JudgeHead(N("judge_in", ip), match.name);
+      mode_rules(judge, {ip.saddr}, mem().host_mode);
+      t.chains.push_back(std::move(judge));
+      t.chains.push_back(std::move(match));
+    }
+    // Output: the host to a managed workload; the source group is always host.
+    {
+      Chain match;
+      match.name = N("match_out", ip);
+      match.rules.push_back(set_dst_from_map());
+      if (host_edges) {
+        match.rules.push_back(R({V(Verdict::Kind::kJump, src_chain.at(kHostGroupId))},
+                                "edges from host"));
+      }
+      match.rules.push_back(restore());
+      Chain judge = JudgeHead(N("judge_out", ip), match.name);
+      mode_rules(judge, {ip.daddr}, mem().host_mode);
+      t.chains.push_back(std::move(judge));
+      t.chains.push_back(std::move(match));
+    }
+  }
+
+  static Chain JudgeHead(std::string name, const std::string& match_chain) {
+    Chain c;
+    c.name = std::move(name);
+    c.rules.push_back(R({M({Field::kCtMark}, Match::Op::kEq, Num(DataType::kMark, 0)),
+                         V(Verdict::Kind::kJump, match_chain)},
+                        "match against allowed edges while ct mark is free"));
+    return c;
+  }
+
+  // Failsafe groups get plain address sets (fs_<group>4/6) so that a failsafe rule is one
+  // lookup and container churn only changes elements.
+  void BuildFailsafeSets(Table& t) {
+    std::set<std::string> names;
+    for (const auto& r : policy_.failsafe) {
+      for (const std::string* end : {&r.from, &r.to}) {
+        if (mem().Find(*end) != nullptr) {
+          names.insert(*end);
+        }
+      }
+    }
+    for (const auto& name : names) {
+      const ResolvedGroup* g = mem().Find(name);
+      for (const Ip& ip : {kV4, kV6}) {
+        Set s = AddrSet(fmt::format("fs_g{}_{}", g->id, ip.sfx), ip.addr,
+                        fmt::format("members of {} (failsafe)", name));
+        for (const auto& w : g->members) {
+          for (const Value& a : ip.v6 ? w.v6 : w.v4) {
+            s.elements.push_back(Elem({a}, fmt::format("workload {}", w.name)));
+          }
+        }
+        t.sets.push_back(std::move(s));
+      }
+    }
+  }
+
+  // One rule per failsafe entry and address family (a family-neutral one when neither end
+  // needs addresses), in the chains the entry can concern.
+  void AddFailsafeRules(Chain& c, const std::string& hook) {
+    for (const auto& r : policy_.failsafe) {
+      const bool from_host = r.from == policy::kHostGroup;
+      const bool to_host = r.to == policy::kHostGroup;
+      bool applies = false;
+      if (hook == "input") {
+        applies = (to_host || r.to == policy::kAnyGroup) && !from_host;
+      } else if (hook == "output") {
+        applies = (from_host || r.from == policy::kAnyGroup) && !to_host;
+      } else {
+        applies = !from_host && !to_host;
+      }
+      if (!applies) {
+        continue;
+      }
+      auto end_match = [&](const std::string& end, Field f, const Ip& ip,
+                           std::vector<Statement>& s) -> bool {
+        if (end == policy::kAnyGroup || end == policy::kHostGroup) {
+          return false;
+        }
+        if (end == policy::kWorldGroup) {
+          s.push_back(InSet({f}, N("managed", ip), true));
+          return true;
+        }
+        s.push_back(InSet({f}, fmt::format("fs_g{}_{}", *mem().IdOf(end), ip.sfx)));
+        return true;
+      };
+      for (const Ip& ip : {kV4, kV6}) {
+        std::vector<Statement> s;
+        s.push_back(IpDep(Family::kInet, ip.v6));
+        bool needs_family = end_match(r.from, ip.saddr, ip, s);
+        needs_family = end_match(r.to, ip.daddr, ip, s) || needs_family;
+        if (!needs_family) {
+          s.erase(s.begin());
+        }
+        if (r.protocol == Protocol::kIcmp && ip.v6) {
+          continue;
+        }
+        if (r.protocol == Protocol::kIcmpv6 && !ip.v6) {
+          continue;
+        }
+        s.push_back(M({Field::kL4proto}, Match::Op::kEq,
+                      Num(DataType::kInetProto, IanaNumber(r.protocol))));
+        std::uint32_t lo = r.ports.first;
+        std::uint32_t hi = r.ports.last;
+        Field port = Field::kThDport;
+        if (IsIcmp(r.protocol)) {
+          lo <<= 8;
+          hi = (hi << 8) | 0xff;
+          port = Field::kThSport;
+        }
+        if (lo == hi) {
+          s.push_back(M({port}, Match::Op::kEq, Num(DataType::kInetService, lo)));
+        } else {
+          Match range = M({port}, Match::Op::kRange, Num(DataType::kInetService, lo));
+          range.value_end = Num(DataType::kInetService, hi);
+          s.push_back(range);
+        }
+        s.push_back(V(Verdict::Kind::kAccept));
+        c.rules.push_back(R(std::move(s), RuleText("failsafe", r)));
+        if (!needs_family) {
+          break;  // one family-neutral rule covers IPv4 and IPv6
+        }
+      }
+    }
+  }
+
+  // table bridge bulkhead: tagged frames (802.1Q, 802.1ad, PPPoE) from workload ports skip
+  // br_netfilter and so the inet table; they are judged here, and port anti-spoofing runs
+  // before br_netfilter for bridged workloads (whose inet iifname is the bridge).
+  void BuildBridge() {
+    Table t;
+    t.family = Family::kBridge;
+    t.name = std::string(kTableName);
+    t.counters = {std::string(kCounterLogged), std::string(kCounterTagged),
+                  std::string(kCounterSpoofed)};
+    Set types = AddrSet("tagged_types", DataType::kEtherType, "802.1Q, 802.1ad, PPPoE");
+    for (std::uint32_t et : {0x8100u, 0x88a8u, 0x8863u, 0x8864u}) {
+      types.elements.push_back(Elem({Num(DataType::kEtherType, et)}, "tagged ethertype"));
+    }
+    t.sets.push_back(std::move(types));
+    bool all_ifaces = true;
+    bool any_iface = false;
+    Set ifaces = AddrSet("wl_ifaces", DataType::kIfname, "interfaces of managed workloads");
+    std::set<std::string> seen;
+    for (const auto& g : mem().groups) {
+      for (const auto& w : g.members) {
+        if (w.interface.empty()) {
+          all_ifaces = false;
+          continue;
+        }
+        any_iface = true;
+        if (seen.insert(w.interface).second) {
+          ifaces.elements.push_back(
+              Elem({Value::Ifname(w.interface)}, fmt::format("workload {}", w.name)));
+        }
+      }
+    }
+    Chain pre;
+    pre.name = "prerouting";
+    pre.base = BaseHook{"prerouting", -300};
+    {
+      std::vector<Statement> s;
+      if (all_ifaces && any_iface) {
+        s.push_back(InSet({Field::kIifname}, "wl_ifaces"));
+      } else {
+        out_.warnings.push_back(
+            "a workload has no interface: tagged frames are judged on every bridge port");
+      }
+      s.push_back(InSet({Field::kEtherType}, "tagged_types"));
+      s.push_back(V(Verdict::Kind::kGoto, std::string(kCounterTagged)));
+      pre.rules.push_back(R(std::move(s), "VLAN/PPPoE-tagged frames skip br_netfilter"));
+    }
+    if (any_iface) {
+      t.sets.push_back(std::move(ifaces));
+      for (const Ip& ip : {kV4, kV6}) {
+        t.sets.push_back(IfaceAddrSet(ip));
+        Set owned = AddrSet(N("owned", ip), ip.addr, "addresses of workloads with an interface");
+        for (const Element& e : t.sets.back().elements) {
+          owned.elements.push_back(Elem({e.key[1]}, e.origin));
+        }
+        t.sets.push_back(std::move(owned));
+      }
+      for (const Ip& ip : {kV4, kV6}) {
+        pre.rules.push_back(AntiSpoofByPort(Family::kBridge, ip));
+        pre.rules.push_back(R({IpDep(Family::kBridge, ip.v6), InSet({ip.saddr}, N("owned", ip)),
+                               InSet({Field::kIifname, ip.saddr}, N("ifaddr", ip), true),
+                               V(Verdict::Kind::kGoto, std::string(kCounterSpoofed))},
+                              "anti-spoofing: a workload's address comes only from its port"));
+      }
+    } else if (!all_ifaces) {
+      t.sets.push_back(std::move(ifaces));  // empty, kept so the shape does not depend on it
+    }
+    t.chains.push_back(std::move(pre));
+    t.chains.push_back(SpoofChain(kCounterTagged, "bulkhead tagged "));
+    t.chains.push_back(SpoofChain(kCounterSpoofed, "bulkhead spoofed "));
+    out_.ruleset.tables.push_back(std::move(t));
+  }
+
+  const policy::Policy& policy_;
+  const policy::Inventory& inventory_;
+  const CompileOptions& options_;
+  Mode global_ = Mode::kMonitor;
+  CompiledPolicy out_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+boost::system::result<CompiledPolicy, std::vector<std::string>> CompileRuleset(
+    const policy::Policy& policy, const policy::Inventory& inventory,
+    const CompileOptions& options) {
+  return Compiler(policy, inventory, options).Run();
+}
+
+}  // namespace bulkhead::enforcer

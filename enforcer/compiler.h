@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "enforcer/group_members.h"
+#include "enforcer/ruleset.h"
+#include "policy/model.h"
+#include "policy/policy.h"
+
+namespace bulkhead::enforcer {
+
+inline constexpr std::string_view kTableName = "bulkhead";
+
+struct CompileOptions {
+  std::optional<policy::Mode> mode;  // replaces Policy::mode (not per-group overrides)
+  std::uint16_t log_group = 100;     // NFLOG group of violation records
+  std::uint32_t log_rate_per_second = 10;
+  std::uint32_t log_burst = 20;
+  bool bridge_table = true;          // VLAN/PPPoE drop and port anti-spoofing on bridges
+};
+
+struct CompiledPolicy {
+  Ruleset ruleset;
+  Membership membership;
+  std::vector<std::string> warnings;  // e.g. workloads without an interface (no anti-spoofing)
+};
+
+// Compiles Policy + Inventory into bulkhead's tables (the shape is described in README.md).
+// Errors: every membership error (group_members.h), allow/failsafe entries naming unknown
+// groups, bad port ranges, a protocol/port combination the ruleset cannot express.
+boost::system::result<CompiledPolicy, std::vector<std::string>> CompileRuleset(
+    const policy::Policy& policy, const policy::Inventory& inventory,
+    const CompileOptions& options);
+
+// Names used by the compiled ruleset that other parts (status, evaluator, tests) look up.
+inline constexpr std::string_view kCounterLogged = "logged";
+inline constexpr std::string_view kCounterDropped = "dropped";
+inline constexpr std::string_view kCounterMonitored = "monitored";
+inline constexpr std::string_view kCounterSpoofed = "spoofed";
+inline constexpr std::string_view kCounterTagged = "tagged";
+
+}  // namespace bulkhead::enforcer

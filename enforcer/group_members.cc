@@ -1,0 +1,154 @@
+#include "enforcer/group_members.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace bulkhead::enforcer {
+namespace {
+
+// policy::DefaultGroupBy(), restated so the enforcer links without the learning side.
+std::vector<std::string> DefaultGroupBy() { return {"app", "com.docker.compose.service"}; }
+
+bool SelectorMatches(const policy::Labels& selector, const policy::Labels& labels) {
+  return std::all_of(selector.begin(), selector.end(), [&](const auto& pair) {
+    auto it = labels.find(pair.first);
+    return it != labels.end() && it->second == pair.second;
+  });
+}
+
+// The groupBy rule of policy/grouping.h (AssignGroups), restated here because only the name is
+// needed and the enforcer must not depend on the learning side's group list.
+std::string DerivedGroupName(const policy::Workload& w, const std::vector<std::string>& group_by) {
+  for (const auto& key : group_by) {
+    auto it = w.labels.find(key);
+    if (it != w.labels.end()) {
+      return it->second;
+    }
+  }
+  return w.name;
+}
+
+}  // namespace
+
+const ResolvedGroup* Membership::Find(const std::string& name) const {
+  auto it = std::lower_bound(groups.begin(), groups.end(), name,
+                             [](const ResolvedGroup& g, const std::string& n) { return g.name < n; });
+  return (it != groups.end() && it->name == name) ? &*it : nullptr;
+}
+
+std::optional<std::uint32_t> Membership::IdOf(const std::string& name) const {
+  if (name == policy::kWorldGroup) {
+    return kWorldGroupId;
+  }
+  if (name == policy::kHostGroup) {
+    return kHostGroupId;
+  }
+  const ResolvedGroup* g = Find(name);
+  if (g == nullptr) {
+    return std::nullopt;
+  }
+  return g->id;
+}
+
+boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
+    const policy::Policy& policy, const policy::Inventory& inventory, policy::Mode global_mode) {
+  std::vector<std::string> errors;
+  Membership out;
+  const std::vector<std::string> group_by =
+      policy.group_by.empty() ? DefaultGroupBy() : policy.group_by;
+
+  std::map<std::string, ResolvedGroup> groups;
+  for (const auto& pg : policy.groups) {
+    if (pg.name == policy::kHostGroup || pg.name == policy::kWorldGroup) {
+      if (!pg.selector.empty()) {
+        errors.push_back(fmt::format("group {}: a reserved group takes no selector", pg.name));
+      }
+      if (pg.name == policy::kWorldGroup && pg.mode) {
+        errors.push_back("group world: world has no mode of its own; set it on the other end");
+      }
+      if (pg.name == policy::kHostGroup) {
+        out.host_mode = pg.mode;
+      }
+      continue;
+    }
+    ResolvedGroup g;
+    g.name = pg.name;
+    g.mode = pg.mode.value_or(global_mode);
+    groups.emplace(pg.name, std::move(g));
+  }
+
+  std::map<std::string, std::string> owner_of_address;
+  for (const auto& w : inventory.workloads) {
+    std::vector<std::string> matched;
+    for (const auto& pg : policy.groups) {
+      if (pg.name == policy::kHostGroup || pg.name == policy::kWorldGroup) {
+        continue;
+      }
+      bool hit = pg.selector.empty() ? DerivedGroupName(w, group_by) == pg.name
+                                     : SelectorMatches(pg.selector, w.labels);
+      if (hit) {
+        matched.push_back(pg.name);
+      }
+    }
+    if (matched.size() > 1) {
+      errors.push_back(fmt::format("workload {} matches groups {} and {}", w.name, matched[0],
+                                   matched[1]));
+      continue;
+    }
+    MemberWorkload m;
+    m.name = w.name;
+    m.interface = w.interface;
+    for (const auto& text : w.addresses) {
+      auto v = Value::Address(text);
+      if (!v) {
+        errors.push_back(fmt::format("workload {}: '{}' is not an IP address", w.name, text));
+        continue;
+      }
+      auto [it, fresh] = owner_of_address.emplace(text, w.name);
+      if (!fresh) {
+        errors.push_back(
+            fmt::format("address {} belongs to both {} and {}", text, it->second, w.name));
+        continue;
+      }
+      (v->type == DataType::kIpv4Addr ? m.v4 : m.v6).push_back(*v);
+    }
+    std::string group_name = matched.empty() ? DerivedGroupName(w, group_by) : matched[0];
+    auto it = groups.find(group_name);
+    if (it == groups.end()) {
+      if (group_name == policy::kHostGroup || group_name == policy::kWorldGroup) {
+        errors.push_back(fmt::format("workload {} derives the reserved group name {}", w.name,
+                                     group_name));
+        continue;
+      }
+      ResolvedGroup g;
+      g.name = group_name;
+      g.mode = global_mode;
+      g.implicit = true;
+      it = groups.emplace(group_name, std::move(g)).first;
+    }
+    it->second.members.push_back(std::move(m));
+  }
+  for (const auto& text : inventory.host.addresses) {
+    auto v = Value::Address(text);
+    if (!v) {
+      errors.push_back(fmt::format("host: '{}' is not an IP address", text));
+      continue;
+    }
+    (v->type == DataType::kIpv4Addr ? out.host_v4 : out.host_v6).push_back(*v);
+  }
+  if (!errors.empty()) {
+    return errors;
+  }
+  std::uint32_t next_id = kHostGroupId + 1;
+  for (auto& [name, g] : groups) {
+    g.id = next_id++;
+    std::sort(g.members.begin(), g.members.end(),
+              [](const MemberWorkload& a, const MemberWorkload& b) { return a.name < b.name; });
+    out.groups.push_back(std::move(g));
+  }
+  return out;
+}
+
+}  // namespace bulkhead::enforcer

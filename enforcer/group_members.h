@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "enforcer/ruleset.h"
+#include "policy/model.h"
+#include "policy/policy.h"
+
+// Resolves a policy's groups to workloads and addresses: the step between the reviewed policy
+// (group names) and the kernel's sets (addresses). Group ids are what the ruleset stores in
+// `ct mark` while a new connection is judged.
+namespace bulkhead::enforcer {
+
+inline constexpr std::uint32_t kWorldGroupId = 0;  // also the ct mark of an unjudged connection
+inline constexpr std::uint32_t kHostGroupId = 1;
+
+struct MemberWorkload {
+  std::string name;
+  std::vector<Value> v4;
+  std::vector<Value> v6;
+  std::string interface;  // empty when the inventory does not say
+};
+
+struct ResolvedGroup {
+  std::string name;
+  std::uint32_t id = 0;
+  policy::Mode mode = policy::Mode::kMonitor;  // effective: the group's override or the global
+  bool implicit = false;  // not in the policy: workloads no policy group selects (see below)
+  std::vector<MemberWorkload> members;  // sorted by name
+};
+
+struct Membership {
+  // Sorted by name; ids from 2 in that order. World (0) and host (1) are not listed here.
+  std::vector<ResolvedGroup> groups;
+  std::optional<policy::Mode> host_mode;  // only when the policy gives `host` a mode
+  std::vector<Value> host_v4;
+  std::vector<Value> host_v6;
+
+  const ResolvedGroup* Find(const std::string& name) const;
+  // Group id of a policy group name, host or world; nullopt for unknown names.
+  std::optional<std::uint32_t> IdOf(const std::string& name) const;
+};
+
+// Policy groups with a selector take the workloads whose labels contain every selector pair;
+// groups without one take the workloads that `policy.group_by` names after them (first label of
+// group_by the workload has; a workload with none of them is named after itself). A workload
+// that no policy group takes is still managed: it goes to an implicit group of that derived name
+// with no allowed edges, so it is judged rather than left open.
+// `global_mode` replaces policy.mode for groups without their own mode (the CLI's --mode).
+// Errors (all of them, one string each): a workload in two groups, an address that is not an
+// address, an address of two workloads, a selector on host/world, a mode on world.
+boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
+    const policy::Policy& policy, const policy::Inventory& inventory, policy::Mode global_mode);
+
+}  // namespace bulkhead::enforcer

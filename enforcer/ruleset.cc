@@ -1,0 +1,84 @@
+#include "enforcer/ruleset.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace bulkhead::enforcer {
+
+DataType FieldType(Field f) {
+  switch (f) {
+    case Field::kNfproto:
+    case Field::kL4proto:
+      return DataType::kInetProto;
+    case Field::kIpSaddr:
+    case Field::kIpDaddr:
+      return DataType::kIpv4Addr;
+    case Field::kIp6Saddr:
+    case Field::kIp6Daddr:
+      return DataType::kIpv6Addr;
+    case Field::kThDport:
+    case Field::kThSport:
+      return DataType::kInetService;
+    case Field::kIcmpv6Type:
+      return DataType::kIcmpv6Type;
+    case Field::kIifname:
+      return DataType::kIfname;
+    case Field::kEtherType:
+      return DataType::kEtherType;
+    case Field::kCtState:
+    case Field::kCtMark:
+      return DataType::kMark;
+  }
+  return DataType::kMark;
+}
+
+Value Value::Number(DataType type, std::uint32_t n) {
+  Value v;
+  v.type = type;
+  v.number = n;
+  return v;
+}
+
+Value Value::Ifname(std::string name) {
+  Value v;
+  v.type = DataType::kIfname;
+  v.name = std::move(name);
+  return v;
+}
+
+std::optional<Value> Value::Address(std::string_view text) {
+  std::string s(text);
+  Value v;
+  if (inet_pton(AF_INET, s.c_str(), v.addr.data()) == 1) {
+    v.type = DataType::kIpv4Addr;
+    return v;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), v.addr.data()) == 1) {
+    v.type = DataType::kIpv6Addr;
+    return v;
+  }
+  return std::nullopt;
+}
+
+const Set* Table::FindSet(std::string_view set_name) const {
+  auto it = std::find_if(sets.begin(), sets.end(), [&](const Set& s) { return s.name == set_name; });
+  return it == sets.end() ? nullptr : &*it;
+}
+
+const Chain* Table::FindChain(std::string_view chain_name) const {
+  auto it = std::find_if(chains.begin(), chains.end(),
+                         [&](const Chain& c) { return c.name == chain_name; });
+  return it == chains.end() ? nullptr : &*it;
+}
+
+const Table* Ruleset::FindTable(Family family, std::string_view name) const {
+  auto it = std::find_if(tables.begin(), tables.end(),
+                         [&](const Table& t) { return t.family == family && t.name == name; });
+  return it == tables.end() ? nullptr : &*it;
+}
+
+std::string_view FamilyName(Family f) { return f == Family::kInet ? "inet" : "bridge"; }
+
+}  // namespace bulkhead::enforcer

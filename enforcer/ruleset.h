@@ -1,0 +1,179 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+// An in-memory model of the nftables objects bulkhead installs: tables, named counters, sets and
+// maps with typed elements, chains and rules. One model, three consumers: the nft text renderer
+// (render.h), the netlink batch builder (batch_builder.h) and the offline evaluator
+// (evaluator.h). Values are semantic (numbers, addresses, names); each consumer encodes them.
+namespace bulkhead::enforcer {
+
+enum class Family : std::uint8_t { kInet, kBridge };
+
+// The nftables datatypes bulkhead uses (set keys, map data, match values).
+enum class DataType : std::uint8_t {
+  kIpv4Addr,
+  kIpv6Addr,
+  kMark,         // 32-bit, host byte order (ct mark)
+  kInetProto,    // 8-bit IANA protocol number
+  kInetService,  // 16-bit, network byte order
+  kIfname,       // 16-byte interface name
+  kEtherType,    // 16-bit, network byte order
+  kIcmpv6Type,   // 8-bit
+  kVerdict,      // map data only
+};
+
+// The packet or connection fields a rule reads.
+enum class Field : std::uint8_t {
+  kNfproto,
+  kL4proto,
+  kIpSaddr,
+  kIpDaddr,
+  kIp6Saddr,
+  kIp6Daddr,
+  kThDport,  // bytes 2-3 of the transport header (tcp/udp/sctp destination port)
+  kThSport,  // bytes 0-1 of the transport header; for ICMP this is type << 8 | code
+  kIcmpv6Type,
+  kIifname,
+  kEtherType,
+  kCtState,
+  kCtMark,
+};
+
+DataType FieldType(Field f);
+
+struct Value {
+  DataType type = DataType::kMark;
+  std::uint32_t number = 0;             // integer types
+  std::array<std::uint8_t, 16> addr{};  // kIpv4Addr (first 4 bytes) and kIpv6Addr
+  std::string name;                     // kIfname
+
+  static Value Number(DataType type, std::uint32_t n);
+  static Value Ifname(std::string name);
+  // Parses a textual IPv4 or IPv6 address; nullopt when it is neither.
+  static std::optional<Value> Address(std::string_view text);
+
+  friend auto operator<=>(const Value&, const Value&) = default;
+  friend bool operator==(const Value&, const Value&) = default;
+};
+
+// A verdict: a rule's final statement or a verdict map's data.
+struct Verdict {
+  enum class Kind : std::uint8_t { kAccept, kDrop, kReturn, kJump, kGoto };
+  Kind kind = Kind::kAccept;
+  std::string chain;  // kJump/kGoto
+  friend bool operator==(const Verdict&, const Verdict&) = default;
+};
+
+// One set element: a (concatenated) key, an optional key end for interval sets, optional map
+// data. `origin` names the policy object that produced it (edge, workload) for error messages
+// and counter reports.
+struct Element {
+  std::vector<Value> key;
+  std::vector<Value> key_end;  // empty: a single value (or key == key_end)
+  std::optional<Value> data;
+  std::optional<Verdict> verdict;
+  std::string origin;
+};
+
+struct Set {
+  std::string name;
+  std::vector<DataType> key;        // one entry per concatenated field
+  std::optional<DataType> data;     // maps: data type (kVerdict for verdict maps)
+  bool interval = false;
+  bool counter = false;             // per-element counters
+  std::vector<Element> elements;
+  std::string origin;
+};
+
+// A match: `key OP value` or `key [!=] @set`. Several fields make a concatenation (set lookups
+// only). Implicit matches are protocol dependencies nft adds by itself (`meta nfproto ipv4`
+// before `ip saddr`); they are not rendered but are linearized and evaluated.
+struct Match {
+  enum class Op : std::uint8_t {
+    kEq,
+    kNeq,
+    kInSet,
+    kNotInSet,
+    kAnyBit,  // (key & value) != 0, e.g. ct state established,related
+    kRange,   // value <= key <= value_end
+  };
+  std::vector<Field> key;
+  Op op = Op::kEq;
+  Value value;
+  Value value_end;              // kRange
+  std::uint8_t prefix_len = 0;  // addresses: 0 means the full address
+  std::string set;
+  bool implicit = false;
+};
+
+// `ct mark set <number>` or `ct mark set <field> map @<map>`.
+struct SetCtMark {
+  std::uint32_t number = 0;
+  std::optional<Field> map_key;
+  std::string map;
+};
+
+// `<field> vmap @<map>`.
+struct VmapLookup {
+  Field key = Field::kIpSaddr;
+  std::string map;
+};
+
+struct Limit {
+  std::uint32_t rate_per_second = 10;
+  std::uint32_t burst = 5;
+};
+
+struct Log {
+  std::string prefix;
+  std::uint16_t group = 0;
+};
+
+struct CounterRef {
+  std::string name;
+};
+
+using Statement = std::variant<Match, SetCtMark, VmapLookup, Limit, Log, CounterRef, Verdict>;
+
+struct Rule {
+  std::vector<Statement> statements;
+  std::string origin;  // the policy object or purpose (for errors)
+};
+
+struct BaseHook {
+  std::string hook;      // forward, input, output, prerouting
+  std::int32_t priority = 0;
+};
+
+struct Chain {
+  std::string name;
+  std::optional<BaseHook> base;  // base chains have policy accept
+  std::vector<Rule> rules;
+};
+
+struct Table {
+  Family family = Family::kInet;
+  std::string name;
+  std::vector<std::string> counters;  // named counter objects
+  std::vector<Set> sets;
+  std::vector<Chain> chains;
+
+  const Set* FindSet(std::string_view set_name) const;
+  const Chain* FindChain(std::string_view chain_name) const;
+};
+
+struct Ruleset {
+  std::vector<Table> tables;
+  const Table* FindTable(Family family, std::string_view name) const;
+};
+
+std::string_view FamilyName(Family f);
+
+}  // namespace bulkhead::enforcer

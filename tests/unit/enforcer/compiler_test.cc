@@ -1,0 +1,110 @@
+#include "enforcer/compiler.h"
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/enforcer/sample_policy.h"
+
+namespace bulkhead::enforcer {
+namespace {
+
+using policy::Mode;
+using policy::Protocol;
+using testing::Allow;
+using testing::SampleInventory;
+using testing::SamplePolicy;
+
+bool HasError(const std::vector<std::string>& errors, std::string_view needle) {
+  return std::any_of(errors.begin(), errors.end(),
+                     [&](const std::string& e) { return e.find(needle) != std::string::npos; });
+}
+
+TEST(GroupMembers, SelectorAndGroupByAndImplicitGroups) {
+  auto inv = SampleInventory();
+  policy::Workload stray;
+  stray.name = "batch-1";
+  stray.addresses = {"10.0.0.9"};
+  inv.workloads.push_back(stray);
+  auto m = ResolveMembership(SamplePolicy(Mode::kMonitor), inv, Mode::kMonitor);
+  ASSERT_TRUE(m) << m.error().front();
+  ASSERT_EQ(m->groups.size(), 5u);
+  EXPECT_EQ(m->groups[0].name, "api");
+  EXPECT_EQ(m->groups[0].id, 2u);
+  EXPECT_EQ(m->groups[0].members.size(), 2u);
+  EXPECT_EQ(m->groups[1].name, "batch-1");  // no policy group: managed, in an implicit group
+  EXPECT_TRUE(m->groups[1].implicit);
+  EXPECT_EQ(m->Find("db")->mode, Mode::kEnforce);
+  EXPECT_EQ(m->Find("web")->mode, Mode::kMonitor);
+  EXPECT_EQ(*m->IdOf("world"), kWorldGroupId);
+  EXPECT_EQ(*m->IdOf("host"), kHostGroupId);
+}
+
+TEST(GroupMembers, ReportsEveryError) {
+  auto p = SamplePolicy(Mode::kMonitor);
+  p.groups.push_back({"everything-api", {{"app", "api"}}, std::nullopt});
+  auto inv = SampleInventory();
+  inv.workloads[0].addresses.push_back("not-an-ip");
+  inv.workloads[3].addresses.push_back("10.0.0.2");  // web-1's
+  auto m = ResolveMembership(p, inv, Mode::kMonitor);
+  ASSERT_FALSE(m);
+  EXPECT_TRUE(HasError(m.error(), "matches groups api and everything-api"));
+  EXPECT_TRUE(HasError(m.error(), "'not-an-ip' is not an IP address"));
+  EXPECT_TRUE(HasError(m.error(), "address 10.0.0.2 belongs to both web-1 and db-1"));
+}
+
+TEST(Compiler, RejectsUnknownGroupsAndBadRanges) {
+  auto p = SamplePolicy(Mode::kEnforce);
+  p.allow.push_back(Allow("web", "nosuch", Protocol::kTcp, 1));
+  p.allow.push_back(Allow("web", "api", Protocol::kTcp, 90, 80));
+  p.allow.push_back(Allow("web", "api", Protocol::kIcmp, 300));
+  auto c = CompileRuleset(p, SampleInventory(), {});
+  ASSERT_FALSE(c);
+  EXPECT_TRUE(HasError(c.error(), "unknown group 'nosuch'"));
+  EXPECT_TRUE(HasError(c.error(), "tcp/90-80: empty port range"));
+  EXPECT_TRUE(HasError(c.error(), "ICMP type above 255"));
+}
+
+TEST(Compiler, ShapeOfTheInetTable) {
+  auto c = CompileRuleset(SamplePolicy(Mode::kMonitor), SampleInventory(), {});
+  ASSERT_TRUE(c);
+  const Table* t = c->ruleset.FindTable(Family::kInet, "bulkhead");
+  ASSERT_NE(t, nullptr);
+  for (const char* hook : {"forward", "input", "output"}) {
+    const Chain* chain = t->FindChain(hook);
+    ASSERT_NE(chain, nullptr) << hook;
+    ASSERT_TRUE(chain->base);
+    // The first rule accepts established and related connections.
+    const auto& first = std::get<Match>(chain->rules.front().statements.front());
+    EXPECT_EQ(first.key.front(), Field::kCtState);
+  }
+  // web (id 5) has edges in all three kinds of sets; the port range lands in the interval set.
+  const Set* exact = t->FindSet("e_g5");
+  const Set* ranges = t->FindSet("r_g5");
+  const Set* icmp = t->FindSet("i_g5");
+  ASSERT_TRUE(exact && ranges && icmp);
+  EXPECT_FALSE(exact->interval);
+  EXPECT_TRUE(ranges->interval);
+  ASSERT_EQ(ranges->elements.size(), 1u);
+  EXPECT_EQ(ranges->elements[0].key_end[2].number, 9010u);
+  ASSERT_EQ(icmp->elements.size(), 2u);
+  EXPECT_EQ(icmp->elements[0].key[2].number, 8u << 8);
+  // db is in enforce mode by its own override, web by the global monitor.
+  const Set* enforce4 = t->FindSet("enforce4");
+  ASSERT_EQ(enforce4->elements.size(), 1u);
+  EXPECT_EQ(enforce4->elements[0].origin, "workload db-1 (group db)");
+  EXPECT_NE(c->ruleset.FindTable(Family::kBridge, "bulkhead"), nullptr);
+}
+
+TEST(Compiler, ModeOverrideFromTheCommandLine) {
+  CompileOptions o;
+  o.mode = Mode::kEnforce;
+  auto c = CompileRuleset(SamplePolicy(Mode::kMonitor), SampleInventory(), o);
+  ASSERT_TRUE(c);
+  const Table* t = c->ruleset.FindTable(Family::kInet, "bulkhead");
+  EXPECT_EQ(t->FindSet("monitor4")->elements.size(), 0u);
+  EXPECT_EQ(t->FindSet("enforce4")->elements.size(), 5u);
+}
+
+}  // namespace
+}  // namespace bulkhead::enforcer

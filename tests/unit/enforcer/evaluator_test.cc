@@ -1,0 +1,123 @@
+#include "enforcer/evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include "enforcer/compiler.h"
+#include "enforcer/render.h"
+#include "tests/unit/enforcer/sample_policy.h"
+
+namespace bulkhead::enforcer {
+namespace {
+
+using policy::Mode;
+
+PacketInfo Tcp(const char* src, const char* dst, std::uint16_t dport, std::string hook = "forward") {
+  PacketInfo p;
+  p.hook = std::move(hook);
+  p.saddr = *Value::Address(src);
+  p.daddr = *Value::Address(dst);
+  p.l4proto = 6;
+  p.sport = 40000;
+  p.dport = dport;
+  p.iifname = "br0";
+  return p;
+}
+
+class EvaluatorTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  void SetUp() override {
+    auto c = CompileRuleset(testing::SamplePolicy(GetParam()), testing::SampleInventory(), {});
+    ASSERT_TRUE(c);
+    ruleset_ = c->ruleset;
+  }
+  EvalResult Eval(const PacketInfo& p) {
+    auto r = Evaluate(ruleset_, p);
+    EXPECT_TRUE(r) << (r ? "" : r.error());
+    return r ? *r : EvalResult{};
+  }
+  bool Enforce() const { return GetParam() == Mode::kEnforce; }
+  Ruleset ruleset_;
+};
+
+TEST_P(EvaluatorTest, AllowedEdgesPassAndNameTheEdge) {
+  auto r = Eval(Tcp("10.0.0.2", "10.0.0.3", 8080));
+  EXPECT_TRUE(r.accepted);
+  EXPECT_EQ(r.matched, "allow web -> api tcp/8080");
+  EXPECT_TRUE(Eval(Tcp("fd00::2", "fd00::4", 8080)).accepted);
+  auto udp = Tcp("10.0.0.2", "10.0.0.4", 9005);
+  udp.l4proto = 17;
+  EXPECT_EQ(Eval(udp).matched, "allow web -> api udp/9000-9010");
+  EXPECT_EQ(Eval(Tcp("10.0.0.3", "203.0.113.9", 443)).matched, "allow api -> world tcp/443");
+  EXPECT_EQ(Eval(Tcp("198.51.100.7", "10.0.0.2", 80)).matched, "allow world -> web tcp/80");
+  EXPECT_EQ(Eval(Tcp("10.0.0.1", "10.0.0.3", 9100, "output")).matched,
+            "allow host -> api tcp/9100");
+  PacketInfo ping = Tcp("10.0.0.2", "10.0.0.3", 0);
+  ping.l4proto = 1;
+  ping.icmp_type = 8;
+  EXPECT_EQ(Eval(ping).matched, "allow web -> api icmp/8");
+}
+
+TEST_P(EvaluatorTest, EverythingElseIsAViolation) {
+  // api -> web is not allowed (edges have a direction); web -> api on another port neither.
+  for (auto p : {Tcp("10.0.0.3", "10.0.0.2", 8080), Tcp("10.0.0.2", "10.0.0.3", 8081),
+                 Tcp("fd00::2", "fd00::3", 22), Tcp("10.0.0.2", "10.0.0.1", 8080, "input"),
+                 Tcp("10.0.0.2", "203.0.113.9", 443)}) {
+    auto r = Eval(p);
+    EXPECT_EQ(r.accepted, !Enforce()) << RenderValue(p.saddr) << " " << p.dport;
+    EXPECT_TRUE(r.logged);
+    EXPECT_EQ(r.verdict_chain, Enforce() ? "deny" : "warn");
+  }
+}
+
+TEST_P(EvaluatorTest, EnforceWinsWhenEndsDisagree) {
+  // db has its own enforce mode, so web -> db is dropped even under a monitor policy.
+  auto r = Eval(Tcp("10.0.0.2", "10.0.0.5", 5432));
+  EXPECT_FALSE(r.accepted);
+  EXPECT_EQ(r.verdict_chain, "deny");
+}
+
+TEST_P(EvaluatorTest, FailsafeComesFirstAndUnmanagedTrafficIsUntouched) {
+  EXPECT_EQ(Eval(Tcp("10.0.0.2", "10.0.0.5", 7000)).matched, "failsafe web -> db tcp/7000");
+  EXPECT_EQ(Eval(Tcp("10.0.0.5", "10.0.0.1", 22, "input")).matched,
+            "failsafe any -> host tcp/22");
+  auto r = Eval(Tcp("198.51.100.7", "203.0.113.9", 443));
+  EXPECT_TRUE(r.accepted);
+  EXPECT_TRUE(r.verdict_chain.empty());
+  EXPECT_FALSE(r.logged);
+  EXPECT_TRUE(Eval(Tcp("198.51.100.7", "10.0.0.1", 25, "input")).verdict_chain.empty());
+}
+
+TEST_P(EvaluatorTest, NeighbourDiscoveryPasses) {
+  PacketInfo ns = Tcp("fe80::2", "ff02::1:ff00:3", 0);
+  ns.l4proto = 58;
+  ns.icmp_type = 135;
+  ns.bridge_port = "veth-web1";
+  auto r = Eval(ns);
+  EXPECT_TRUE(r.accepted);
+  EXPECT_TRUE(r.verdict_chain.empty());
+}
+
+TEST_P(EvaluatorTest, TaggedFramesAndSpoofedSourcesAreCaught) {
+  PacketInfo tagged = Tcp("10.0.0.2", "10.0.0.3", 8080);
+  tagged.bridge_port = "veth-web1";
+  tagged.ether_type = 0x8100;
+  auto r = Eval(tagged);
+  EXPECT_EQ(r.verdict_chain, "tagged");
+  EXPECT_EQ(r.accepted, !Enforce());
+  // web-1's port sending as api-1 (to reach db, which api may talk to).
+  PacketInfo spoof = Tcp("10.0.0.3", "10.0.0.5", 5432);
+  spoof.bridge_port = "veth-web1";
+  r = Eval(spoof);
+  EXPECT_EQ(r.verdict_chain, "spoofed");
+  EXPECT_EQ(r.accepted, !Enforce());
+  // The same connection from api-1's own port is fine.
+  spoof.bridge_port = "veth-api1";
+  r = Eval(spoof);
+  EXPECT_TRUE(r.accepted);
+  EXPECT_EQ(r.matched, "allow api -> db tcp/5432");
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, EvaluatorTest, ::testing::Values(Mode::kMonitor, Mode::kEnforce));
+
+}  // namespace
+}  // namespace bulkhead::enforcer
