@@ -17,6 +17,7 @@ enum class LinkType : int {
   kLinuxSll2 = 276,  // DLT_LINUX_SLL2, "any" device, cooked v2
   kIpv4 = 228,       // DLT_IPV4
   kIpv6 = 229,       // DLT_IPV6
+  kNflog = 239,      // DLT_NFLOG, libpcap's "nflog:N" device (netfilter log messages)
 };
 
 // Why a packet produced no summary. kOk and the "not for us" outcomes are not malformations;

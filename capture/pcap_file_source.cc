@@ -1,1 +1,124 @@
-// placeholder: filled in by its owner
+#include "capture/pcap_file_source.h"
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+namespace bulkhead::capture {
+namespace {
+
+bool Contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+// libpcap 1.10.3 reports "truncated dump file; ..." (pcap) and "truncated pcapng dump file;
+// ..." (pcapng) both for a file header cut short and for a record cut short: its reader hits the
+// end of the file in the middle of what it was reading.
+bool IsTruncation(std::string_view pcap_message) { return Contains(pcap_message, "truncated"); }
+
+// Turns pcap_open_offline's errbuf into one line that starts with the file name. libpcap
+// prefixes open(2) failures with the path itself; that prefix is dropped so the path is not said
+// twice.
+std::string OpenErrorLine(const std::string& path, std::string_view pcap_message) {
+  if (pcap_message.starts_with(path + ": ")) {
+    pcap_message.remove_prefix(path.size() + 2);
+  }
+  if (Contains(pcap_message, "No such file")) {
+    return path + ": no such file";
+  }
+  if (Contains(pcap_message, "unknown file format")) {
+    return path + ": not a pcap or pcapng capture (unknown magic number)";
+  }
+  if (Contains(pcap_message, "only got 0")) {
+    return path + ": empty file, not a pcap or pcapng capture";
+  }
+  if (IsTruncation(pcap_message)) {
+    return path + ": truncated file header, not a complete pcap/pcapng capture (" +
+           std::string(pcap_message) + ")";
+  }
+  return path + ": cannot read capture: " + std::string(pcap_message);
+}
+
+}  // namespace
+
+boost::system::result<std::unique_ptr<PcapFileSource>, SourceError> PcapFileSource::Open(
+    const std::string& path) {
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  PcapHandle handle(pcap_open_offline(path.c_str(), errbuf));
+  if (!handle) {
+    return SourceError{OpenErrorLine(path, errbuf)};
+  }
+  const int dlt = pcap_datalink(handle.get());
+  LinkType link{};
+  if (!LinkTypeFromDlt(dlt, link)) {
+    const char* name = pcap_datalink_val_to_name(dlt);
+    return SourceError{path + ": unsupported link type " + std::to_string(dlt) + " (" +
+                       (name != nullptr ? name : "unknown") + ")"};
+  }
+  std::unique_ptr<PcapFileSource> source(new PcapFileSource(path, std::move(handle), link));
+  // Read ahead one record so a file that is corrupt from the start fails here, before any
+  // other source has been read.
+  const int rc = source->ReadRecord();
+  if (rc < 0) {
+    return SourceError{source->error_};
+  }
+  source->pending_ = rc == 1;
+  source->eof_ = rc == 0;
+  return source;
+}
+
+int PcapFileSource::ReadRecord() {
+  pcap_pkthdr* header = nullptr;
+  const u_char* bytes = nullptr;
+  const int rc = pcap_next_ex(handle_.get(), &header, &bytes);
+  if (rc == 1) {
+    header_ = header;
+    bytes_ = bytes;
+    return 1;
+  }
+  if (rc == PCAP_ERROR_BREAK) {
+    return 0;  // a savefile's end
+  }
+  const std::string message = handle_.LastError();
+  if (IsTruncation(message)) {
+    // The reader ran into the end of the file mid-record, so this is the last record: keep what
+    // came before and say so.
+    warning_ = path_ + ": last record truncated after " + std::to_string(stats_.frames) +
+               " packets; kept what came before";
+    return 0;
+  }
+  error_ = path_ + (stats_.frames == 0 ? std::string(": corrupt first record: ")
+                                        : ": corrupt record after " +
+                                              std::to_string(stats_.frames) + " packets: ") +
+           message;
+  return -1;
+}
+
+boost::system::result<DispatchState, SourceError> PcapFileSource::Dispatch(int max_frames,
+                                                                           PacketSink& sink) {
+  if (!error_.empty()) {
+    return SourceError{error_};
+  }
+  FrameDelivery delivery(link_, stats_, sink);
+  for (int i = 0; i < max_frames && !eof_; ++i) {
+    if (!pending_) {
+      const int rc = ReadRecord();
+      if (rc < 0) {
+        return SourceError{error_};
+      }
+      if (rc == 0) {
+        eof_ = true;
+        break;
+      }
+    }
+    pending_ = false;
+    if (!delivery.Deliver(*header_, bytes_)) {
+      error_ = path_ + ": packet handler failed: " + delivery.FailureMessage();
+      return SourceError{error_};
+    }
+  }
+  return eof_ ? DispatchState::kEndOfInput : DispatchState::kMore;
+}
+
+}  // namespace bulkhead::capture

@@ -1,1 +1,49 @@
-// placeholder: filled in by its owner
+#include "capture/pcap_handle.h"
+
+#include <stdexcept>
+
+namespace bulkhead::capture {
+
+PcapHandle::~PcapHandle() {
+  if (handle_ != nullptr) {
+    pcap_close(handle_);
+  }
+}
+
+PcapHandle& PcapHandle::operator=(PcapHandle&& other) noexcept {
+  if (this != &other) {
+    if (handle_ != nullptr) {
+      pcap_close(handle_);
+    }
+    handle_ = std::exchange(other.handle_, nullptr);
+  }
+  return *this;
+}
+
+std::string PcapHandle::LastError() const {
+  if (handle_ == nullptr) {
+    return {};
+  }
+  return pcap_geterr(handle_);
+}
+
+void PcapHandle::BreakLoop() noexcept {
+  if (handle_ != nullptr) {
+    pcap_breakloop(handle_);
+  }
+}
+
+std::string FrameDelivery::FailureMessage() const {
+  if (failure_ == nullptr) {
+    return {};
+  }
+  try {
+    std::rethrow_exception(failure_);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+}  // namespace bulkhead::capture
