@@ -19,6 +19,7 @@ import sys
 
 EDGE_KEYS = ["from", "to", "protocol", "port", "connections", "packets", "bytes",
              "firstSeen", "lastSeen", "examples"]
+PROTOCOL_ORDER = ["tcp", "udp", "icmp", "icmpv6", "sctp"]
 SUMMARY_RE = re.compile(
     r"learned: (?P<packets>\d+) packets, (?P<flows>\d+) flows, (?P<edges>\d+) edges, "
     r"malformed (?P<malformed>\d+)\b.*kernel drops (?P<drops>\d+)")
@@ -75,7 +76,11 @@ def main():
                       (*key, json.dumps(actual[key], sort_keys=False)))
     keys_in_order = [(e.get("from"), e.get("to"), e.get("protocol"), e.get("port"))
                      for e in graph.get("edges") or []]
-    if keys_in_order != sorted(keys_in_order, key=lambda k: tuple(map(str, k[:3])) + (k[3],)):
+    # EdgeKey order (policy/model.h): protocol sorts by the Protocol enum, not by its name.
+    def order(k):
+        proto = PROTOCOL_ORDER.index(k[2]) if k[2] in PROTOCOL_ORDER else len(PROTOCOL_ORDER)
+        return (str(k[0]), str(k[1]), proto, k[3])
+    if keys_in_order != sorted(keys_in_order, key=order):
         errors.append(f"edges not sorted by (from, to, protocol, port): {keys_in_order}")
 
     for key, conns in sorted(expected.items()):

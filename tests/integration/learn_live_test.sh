@@ -55,25 +55,40 @@ fail() {
   exit 1
 }
 
+kill_ns_processes() {  # [--children]: spare the processes in PIDS
+  local ns pid
+  local -A spare=()
+  if [[ ${1:-} == --children ]]; then
+    for pid in "${PIDS[@]}"; do
+      spare[$pid]=1
+    done
+  fi
+  for ns in "${NAMESPACES[@]}"; do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do
+      [[ -n ${spare[$pid]:-} ]] || kill -KILL "$pid" 2>/dev/null
+    done
+  done
+}
+
 cleanup() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
   # bash reports every job it reaps as "Killed"; that is expected here, not news.
   exec 3>&2 2>/dev/null
+  local ns pid
+  # socat's forked children are not in PIDS, but anything living in our namespaces is ours. Kill
+  # them first, while their parents still live to reap them (an orphan would become a zombie
+  # under a container init that may never reap it), then the processes we started ourselves.
+  kill_ns_processes --children
+  sleep 0.2
   for pid in "${PIDS[@]}"; do
     kill -KILL "$pid" 2>/dev/null
-  done
-  # socat's forked children are not in PIDS; anything still living in our namespaces is ours.
-  local ns pid
-  for ns in "${NAMESPACES[@]}"; do
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do
-      kill -KILL "$pid" 2>/dev/null
-    done
   done
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null
   done
+  kill_ns_processes
   for ns in "${NAMESPACES[@]}"; do
     ip netns del "$ns" 2>/dev/null
   done
@@ -101,12 +116,16 @@ trap 'log "terminated (deadline of ${DEADLINE}s reached?)"; exit 124' TERM
 # A watchdog turns a hang into a clean failure (with cleanup) before CTest's own timeout, which
 # would SIGKILL us and leave the namespaces behind.
 (
+  watchdog_pid=$BASHPID
   sleep "$DEADLINE" &
   sleep_pid=$!
-  trap 'kill $sleep_pid 2>/dev/null; exit 0' TERM
+  trap 'kill $sleep_pid 2>/dev/null; wait $sleep_pid; exit 0' TERM
   wait "$sleep_pid"
-  echo "watchdog: deadline of ${DEADLINE}s reached" >&2
-  kill -TERM $$
+  # Only while the test shell is still our parent: if it was SIGKILLed, its pid may be reused.
+  if [[ $(ps -o ppid= -p "$watchdog_pid" | tr -d ' ') == "$$" ]]; then
+    echo "watchdog: deadline of ${DEADLINE}s reached" >&2
+    kill -TERM $$
+  fi
 ) &
 WATCHDOG_PID=$!
 
@@ -202,7 +221,8 @@ EOF
 start_bg() {  # start_bg <logname> <ns> <command...>: runs in the background, remembers the pid
   local logname=$1 ns=$2
   shift 2
-  nsx "$ns" "$@" >"$WORK/$logname.log" 2>&1 &
+  # Not through nsx: a backgrounded function is a subshell, and $! would be that shell's pid.
+  ip netns exec "$(ns_name "$ns")" "$@" >"$WORK/$logname.log" 2>&1 &
   PIDS+=($!)
 }
 # Every server answers with its own name, so a client can tell it reached the right one.
@@ -347,16 +367,22 @@ full_traffic() {
 LEARN_PID=""
 start_learn() {  # start_learn <tag> <duration>
   local tag=$1 duration=$2
-  nsx host "$BULKHEAD" learn --iface "$BRIDGE" --inventory "$WORK/inventory.yaml" \
+  ip netns exec "$(ns_name host)" "$BULKHEAD" learn --iface "$BRIDGE" --inventory "$WORK/inventory.yaml" \
     --duration "$duration" -o "$WORK/$tag.yaml" >"$WORK/$tag.stdout" 2>"$WORK/$tag.stderr" &
   LEARN_PID=$!
   PIDS+=("$LEARN_PID")
-  # `ip netns exec` execs bulkhead, so LEARN_PID is bulkhead itself (signals reach it).
-  # Give it time to open the capture; a process that dies at once fails here, not later.
+  # `ip netns exec` execs bulkhead, so LEARN_PID is bulkhead itself and signals reach it (a
+  # shell function here would put a subshell, which ignores SIGINT, in between).
+  # Traffic must start only once it captures: wait for its "capturing on ..." line (at most 5 s),
+  # then a little more for the ring to be live. A process that dies at once fails here.
   local i
-  for ((i = 0; i < 15; i++)); do
+  for ((i = 0; i < 50; i++)); do
     sleep 0.1
     kill -0 "$LEARN_PID" 2>/dev/null || break
+    if grep -qi 'captur' "$WORK/$tag.stderr"; then
+      sleep 0.5
+      break
+    fi
   done
   if ! kill -0 "$LEARN_PID" 2>/dev/null; then
     wait "$LEARN_PID" || true
@@ -391,8 +417,10 @@ check_graph() {  # check_graph <tag> <checker args...>
 }
 
 if [[ -n ${BHIT_PCAP:-} ]]; then
-  nsx host tcpdump -n -U -i "$BRIDGE" -w "$WORK/bridge.pcap" >"$WORK/tcpdump.log" 2>&1 &
-  PIDS+=($!)
+  # -p and "any": the bridge must stay as bulkhead left it (not promiscuous unless bulkhead made
+  # it so); the ports are promiscuous anyway (bridge ports always are), so "any" sees every frame,
+  # once per interface it crosses.
+  start_bg tcpdump host tcpdump -p -n -U -i any -w "$WORK/bridge.pcap"
   sleep 0.5
 fi
 
