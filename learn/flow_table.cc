@@ -21,9 +21,11 @@ constexpr std::uint8_t kUdp = static_cast<std::uint8_t>(L4Proto::kUdp);
 constexpr std::uint8_t kIcmpv6 = static_cast<std::uint8_t>(L4Proto::kIcmpv6);
 constexpr std::uint8_t kSctp = static_cast<std::uint8_t>(L4Proto::kSctp);
 
-// Packet time between two automatic idle scans; the scan also waits for enough packets (see
-// OnPacket) so that its O(n) cost is paid by O(n) packets.
-constexpr std::uint64_t kScanIntervalUsec = 1'000'000;
+// Automatic idle scans are at least this far apart in packet time, and at least a quarter of the
+// shortest timeout (scanning more often would reclaim little). It only
+// reclaims memory: a flow whose timeout has passed is split correctly by the check on lookup
+// whether or not a scan has removed it yet.
+constexpr std::uint64_t kMinScanIntervalUsec = 1'000'000;
 
 // Canonical flow key: endpoint A is the smaller (address, port), so both directions of a
 // connection find one entry. For ICMP the "ports" are (echo identifier, 0) and A is simply the
@@ -179,7 +181,13 @@ int CompareAddr(const capture::IpAddr& x, const capture::IpAddr& y) {
 }  // namespace
 
 struct FlowTable::State {
-  State(const FlowTableConfig& c, FlowRecordSink& s) : config(c), sink(s) {}
+  State(const FlowTableConfig& c, FlowRecordSink& s)
+      : config(c),
+        sink(s),
+        scan_interval_usec(std::max(kMinScanIntervalUsec,
+                                    std::min({c.tcp_idle_usec, c.tcp_closed_usec, c.udp_idle_usec,
+                                              c.other_idle_usec}) /
+                                        4)) {}
 
   using FlowMap = boost::unordered_flat_map<FlowKey, FlowValue, FlowKeyHash>;
   using ListenerMap = boost::unordered_flat_map<ListenerKey, std::uint64_t, ListenerKeyHash>;
@@ -190,6 +198,7 @@ struct FlowTable::State {
   ListenerMap listeners;
   FlowTableStats stats;
   std::uint64_t now_usec = 0;       // newest packet time seen
+  std::uint64_t scan_interval_usec;
   std::uint64_t next_scan_usec = 0; // packet time of the next automatic idle scan
   std::uint64_t packets_since_scan = 0;
   std::vector<std::uint64_t> sample;  // scratch for eviction thresholds, bounded (oldest.h)
@@ -338,7 +347,7 @@ struct FlowTable::State {
   void ExpireIdle(std::uint64_t now) {
     cached = nullptr;
     packets_since_scan = 0;
-    next_scan_usec = now + kScanIntervalUsec;
+    next_scan_usec = now + scan_interval_usec;
     std::uint64_t expired = 0;
     boost::unordered::erase_if(flows, [&](const auto& e) {
       if (IsIdle(e.first, e.second, now)) {
@@ -461,11 +470,10 @@ void FlowTable::OnPacket(const capture::PacketSummary& p) {
     s.now_usec = p.ts_usec;
   }
   const std::uint64_t now = s.now_usec;
-  // Amortized idle scan: at most once per second of packet time, and only after as many packets
-  // as half the table, so a big quiet table is not rescanned for every few packets. Flows that
-  // idle out between scans are still split correctly by the check on lookup below.
+  // Amortized idle scan: it visits every slot of the map, so it waits for as many packets as
+  // there are slots (at most one slot visit per packet), besides the packet-time interval.
   ++s.packets_since_scan;
-  if (now >= s.next_scan_usec && s.packets_since_scan >= s.flows.size() / 2) {
+  if (now >= s.next_scan_usec && s.packets_since_scan >= s.flows.bucket_count()) {
     s.ExpireIdle(now);
   }
 

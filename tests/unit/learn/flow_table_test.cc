@@ -320,8 +320,8 @@ TEST_F(FlowTableTest, AutomaticScanExpiresQuietFlows) {
   // A flow that never sees another packet is reclaimed by the periodic scan driven by other
   // traffic's timestamps.
   table_.OnPacket(Udp("10.0.0.2", 45000, "10.0.0.3", 53, kT0));
-  for (std::uint64_t s = 1; s <= 70; ++s) {
-    table_.OnPacket(Tcp("10.0.0.4", 45000, "10.0.0.5", 443, kData, kT0 + s * kSec));
+  for (std::uint64_t ms = 100; ms <= 70'000; ms += 100) {
+    table_.OnPacket(Tcp("10.0.0.4", 45000, "10.0.0.5", 443, kData, kT0 + ms * 1000));
   }
   EXPECT_EQ(table_.size(), 1u);
   ASSERT_EQ(sink_.records.size(), 1u);
