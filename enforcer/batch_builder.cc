@@ -1,0 +1,656 @@
+#include "enforcer/batch_builder.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/object.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+
+namespace bulkhead::enforcer {
+namespace {
+
+// RAII owners for libnftnl objects (STYLE.md rule 10).
+struct TableFree {
+  void operator()(nftnl_table* t) const { nftnl_table_free(t); }
+};
+struct ChainFree {
+  void operator()(nftnl_chain* c) const { nftnl_chain_free(c); }
+};
+struct RuleFree {
+  void operator()(nftnl_rule* r) const { nftnl_rule_free(r); }
+};
+struct SetFree {
+  void operator()(nftnl_set* s) const { nftnl_set_free(s); }
+};
+struct ObjFree {
+  void operator()(nftnl_obj* o) const { nftnl_obj_free(o); }
+};
+using TablePtr = std::unique_ptr<nftnl_table, TableFree>;
+using ChainPtr = std::unique_ptr<nftnl_chain, ChainFree>;
+using RulePtr = std::unique_ptr<nftnl_rule, RuleFree>;
+using SetPtr = std::unique_ptr<nftnl_set, SetFree>;
+using ObjPtr = std::unique_ptr<nftnl_obj, ObjFree>;
+
+// nft's datatype ids (nftables src/datatype.h), stored as the set key type so `nft list`
+// prints our sets as it prints its own.
+std::uint32_t NftTypeId(DataType t) {
+  switch (t) {
+    case DataType::kIpv4Addr:
+      return 7;
+    case DataType::kIpv6Addr:
+      return 8;
+    case DataType::kMark:
+      return 19;
+    case DataType::kInetProto:
+      return 12;
+    case DataType::kInetService:
+      return 13;
+    case DataType::kIfname:
+      return 41;
+    case DataType::kEtherType:
+      return 10;
+    case DataType::kIcmpv6Type:
+      return 29;
+    case DataType::kVerdict:
+      return NFT_DATA_VERDICT;
+  }
+  return 0;
+}
+
+std::uint32_t TypeLen(DataType t) {
+  switch (t) {
+    case DataType::kIpv4Addr:
+      return 4;
+    case DataType::kIpv6Addr:
+    case DataType::kIfname:
+      return 16;
+    case DataType::kMark:
+      return 4;
+    case DataType::kInetProto:
+    case DataType::kIcmpv6Type:
+      return 1;
+    case DataType::kInetService:
+    case DataType::kEtherType:
+      return 2;
+    case DataType::kVerdict:
+      return 0;
+  }
+  return 0;
+}
+
+bool HostOrder(DataType t) { return t == DataType::kMark || t == DataType::kInetProto; }
+
+std::uint32_t Padded(std::uint32_t len) { return (len + 3) / 4 * 4; }
+
+// A value as register bytes. `big_endian_mark`: interval concatenations hold host-order fields
+// in network order (nft inserts a byteorder conversion before the lookup).
+void AppendValue(std::vector<std::uint8_t>& out, const Value& v, bool big_endian_mark,
+                 bool pad = true) {
+  const std::uint32_t len = TypeLen(v.type);
+  std::size_t start = out.size();
+  switch (v.type) {
+    case DataType::kIpv4Addr:
+    case DataType::kIpv6Addr:
+      out.insert(out.end(), v.addr.begin(), v.addr.begin() + len);
+      break;
+    case DataType::kIfname: {
+      std::array<std::uint8_t, 16> name{};
+      std::memcpy(name.data(), v.name.data(), std::min<std::size_t>(v.name.size(), 15));
+      out.insert(out.end(), name.begin(), name.end());
+      break;
+    }
+    case DataType::kMark: {
+      std::uint32_t n = big_endian_mark ? htonl(v.number) : v.number;
+      std::uint8_t b[4];
+      std::memcpy(b, &n, 4);
+      out.insert(out.end(), b, b + 4);
+      break;
+    }
+    case DataType::kInetProto:
+    case DataType::kIcmpv6Type:
+      out.push_back(static_cast<std::uint8_t>(v.number));
+      break;
+    case DataType::kInetService:
+    case DataType::kEtherType:
+      out.push_back(static_cast<std::uint8_t>(v.number >> 8));
+      out.push_back(static_cast<std::uint8_t>(v.number));
+      break;
+    case DataType::kVerdict:
+      break;
+  }
+  out.resize(start + (pad ? Padded(len) : len), 0);
+}
+
+struct FieldLoad {
+  enum class Kind { kMeta, kPayload, kCt } kind;
+  std::uint32_t key = 0;  // meta/ct key
+  std::uint32_t base = 0;
+  std::uint32_t offset = 0;
+  std::uint32_t len = 0;
+};
+
+FieldLoad LoadOf(Field f) {
+  using K = FieldLoad::Kind;
+  switch (f) {
+    case Field::kNfproto:
+      return {K::kMeta, NFT_META_NFPROTO, 0, 0, 1};
+    case Field::kL4proto:
+      return {K::kMeta, NFT_META_L4PROTO, 0, 0, 1};
+    case Field::kIpSaddr:
+      return {K::kPayload, 0, NFT_PAYLOAD_NETWORK_HEADER, 12, 4};
+    case Field::kIpDaddr:
+      return {K::kPayload, 0, NFT_PAYLOAD_NETWORK_HEADER, 16, 4};
+    case Field::kIp6Saddr:
+      return {K::kPayload, 0, NFT_PAYLOAD_NETWORK_HEADER, 8, 16};
+    case Field::kIp6Daddr:
+      return {K::kPayload, 0, NFT_PAYLOAD_NETWORK_HEADER, 24, 16};
+    case Field::kThDport:
+      return {K::kPayload, 0, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2};
+    case Field::kThSport:
+      return {K::kPayload, 0, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2};
+    case Field::kIcmpv6Type:
+      return {K::kPayload, 0, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1};
+    case Field::kIifname:
+      return {K::kMeta, NFT_META_IIFNAME, 0, 0, 16};
+    case Field::kEtherType:
+      return {K::kPayload, 0, NFT_PAYLOAD_LL_HEADER, 12, 2};
+    case Field::kCtState:
+      return {K::kCt, NFT_CT_STATE, 0, 0, 4};
+    case Field::kCtMark:
+      return {K::kCt, NFT_CT_MARK, 0, 0, 4};
+  }
+  return {};
+}
+
+// nft's register numbering for a byte offset into the register file: 16-byte registers where
+// the offset is 16-aligned, 32-bit registers otherwise.
+std::uint32_t RegAt(std::uint32_t byte_offset) {
+  std::uint32_t i = byte_offset / 4;
+  return i % 4 == 0 ? NFT_REG_1 + i / 4 : NFT_REG32_00 + i;
+}
+
+class RuleEncoder {
+ public:
+  RuleEncoder(nftnl_rule* r, const Table& t) : rule_(r), table_(t) {}
+
+  void Add(nftnl_expr* e) { nftnl_rule_add_expr(rule_, e); }
+
+  void Load(Field f, std::uint32_t reg) {
+    FieldLoad l = LoadOf(f);
+    nftnl_expr* e = nullptr;
+    switch (l.kind) {
+      case FieldLoad::Kind::kMeta:
+        e = nftnl_expr_alloc("meta");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, l.key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, reg);
+        break;
+      case FieldLoad::Kind::kCt:
+        e = nftnl_expr_alloc("ct");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, l.key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg);
+        break;
+      case FieldLoad::Kind::kPayload:
+        e = nftnl_expr_alloc("payload");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, reg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, l.base);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, l.offset);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, l.len);
+        break;
+    }
+    Add(e);
+  }
+
+  void Cmp(std::uint32_t op, const std::vector<std::uint8_t>& data, std::uint32_t len) {
+    nftnl_expr* e = nftnl_expr_alloc("cmp");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+    nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data.data(), len);
+    Add(e);
+  }
+
+  void Bitwise(const std::vector<std::uint8_t>& mask, std::uint32_t len) {
+    std::vector<std::uint8_t> zero(len, 0);
+    nftnl_expr* e = nftnl_expr_alloc("bitwise");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask.data(), len);
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero.data(), len);
+    Add(e);
+  }
+
+  void Match(const enforcer::Match& m) {
+    if (m.op == Match::Op::kInSet || m.op == Match::Op::kNotInSet) {
+      const Set* set = table_.FindSet(m.set);
+      const bool interval_concat = set != nullptr && set->interval && m.key.size() > 1;
+      std::uint32_t off = 0;
+      for (Field f : m.key) {
+        std::uint32_t reg = RegAt(off);
+        Load(f, reg);
+        DataType t = FieldType(f);
+        if (interval_concat && HostOrder(t)) {
+          // What nft emits for host-order fields of an interval concatenation.
+          nftnl_expr* e = nftnl_expr_alloc("byteorder");
+          nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg);
+          nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
+          nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+          nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, TypeLen(t));
+          nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, t == DataType::kMark ? 4 : 2);
+          Add(e);
+        }
+        off += Padded(TypeLen(t));
+      }
+      nftnl_expr* e = nftnl_expr_alloc("lookup");
+      nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+      nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, m.set.c_str());
+      if (m.op == Match::Op::kNotInSet) {
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+      }
+      Add(e);
+      return;
+    }
+    Field f = m.key.front();
+    Load(f, NFT_REG_1);
+    const std::uint32_t len = LoadOf(f).len;
+    std::vector<std::uint8_t> value;
+    AppendValue(value, m.value, false);
+    switch (m.op) {
+      case Match::Op::kAnyBit: {
+        Bitwise(value, len);
+        Cmp(NFT_CMP_NEQ, std::vector<std::uint8_t>(len, 0), len);
+        return;
+      }
+      case Match::Op::kRange: {
+        std::vector<std::uint8_t> hi;
+        AppendValue(hi, m.value_end, false);
+        Cmp(NFT_CMP_GTE, value, len);
+        Cmp(NFT_CMP_LTE, hi, len);
+        return;
+      }
+      default:
+        break;
+    }
+    if (m.prefix_len != 0) {
+      std::vector<std::uint8_t> mask(len, 0);
+      for (std::uint32_t i = 0; i < len; ++i) {
+        int keep = std::min(8, std::max(0, int{m.prefix_len} - int(i) * 8));
+        mask[i] = static_cast<std::uint8_t>(0xff00 >> keep);
+      }
+      Bitwise(mask, len);
+    }
+    Cmp(m.op == Match::Op::kEq ? NFT_CMP_EQ : NFT_CMP_NEQ, value, len);
+  }
+
+  void Immediate(const Verdict& v) {
+    nftnl_expr* e = nftnl_expr_alloc("immediate");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+    int code = NF_ACCEPT;
+    switch (v.kind) {
+      case Verdict::Kind::kAccept:
+        code = NF_ACCEPT;
+        break;
+      case Verdict::Kind::kDrop:
+        code = NF_DROP;
+        break;
+      case Verdict::Kind::kReturn:
+        code = NFT_RETURN;
+        break;
+      case Verdict::Kind::kJump:
+        code = NFT_JUMP;
+        break;
+      case Verdict::Kind::kGoto:
+        code = NFT_GOTO;
+        break;
+    }
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<std::uint32_t>(code));
+    if (!v.chain.empty()) {
+      nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, v.chain.c_str());
+    }
+    Add(e);
+  }
+
+  void Encode(const Statement& st) {
+    if (const auto* m = std::get_if<enforcer::Match>(&st)) {
+      Match(*m);
+    } else if (const auto* s = std::get_if<SetCtMark>(&st)) {
+      if (s->map_key) {
+        Load(*s->map_key, NFT_REG_1);
+        nftnl_expr* e = nftnl_expr_alloc("lookup");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
+        nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, s->map.c_str());
+        Add(e);
+      } else {
+        nftnl_expr* e = nftnl_expr_alloc("immediate");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+        nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &s->number, sizeof(s->number));
+        Add(e);
+      }
+      nftnl_expr* e = nftnl_expr_alloc("ct");
+      nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+      nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+      Add(e);
+    } else if (const auto* vm = std::get_if<VmapLookup>(&st)) {
+      Load(vm->key, NFT_REG_1);
+      nftnl_expr* e = nftnl_expr_alloc("lookup");
+      nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+      nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+      nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, vm->map.c_str());
+      Add(e);
+    } else if (const auto* l = std::get_if<Limit>(&st)) {
+      nftnl_expr* e = nftnl_expr_alloc("limit");
+      nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, l->rate_per_second);
+      nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+      nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, l->burst);
+      nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+      nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+      Add(e);
+    } else if (const auto* lg = std::get_if<Log>(&st)) {
+      nftnl_expr* e = nftnl_expr_alloc("log");
+      nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, lg->prefix.c_str());
+      nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, lg->group);
+      Add(e);
+    } else if (const auto* c = std::get_if<CounterRef>(&st)) {
+      nftnl_expr* e = nftnl_expr_alloc("objref");
+      nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER);
+      nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, c->name.c_str());
+      Add(e);
+    } else {
+      Immediate(std::get<Verdict>(st));
+    }
+  }
+
+ private:
+  nftnl_rule* rule_;
+  const Table& table_;
+};
+
+std::uint16_t NfFamily(Family f) { return f == Family::kInet ? NFPROTO_INET : NFPROTO_BRIDGE; }
+
+std::uint32_t HookNum(const std::string& hook) {
+  if (hook == "prerouting") {
+    return NF_INET_PRE_ROUTING;  // NF_BR_PRE_ROUTING has the same value
+  }
+  if (hook == "input") {
+    return NF_INET_LOCAL_IN;
+  }
+  if (hook == "output") {
+    return NF_INET_LOCAL_OUT;
+  }
+  return NF_INET_FORWARD;
+}
+
+// Appends netlink messages to one growing buffer. Each message is built in a scratch page
+// large enough for the biggest one (elements are chunked to stay below it).
+class BatchWriter {
+ public:
+  explicit BatchWriter(std::uint32_t first_seq) : seq_(first_seq) {
+    Raw([&](char* buf) { return nftnl_batch_begin(buf, seq_++); });
+  }
+
+  EncodedBatch Finish() {
+    Raw([&](char* buf) { return nftnl_batch_end(buf, seq_++); });
+    return std::move(out_);
+  }
+
+  template <typename Fill>
+  void Message(std::uint16_t type, std::uint16_t family, std::uint16_t flags, std::string origin,
+               Fill fill) {
+    const std::uint32_t seq = seq_++;
+    Raw([&](char* buf) {
+      nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf, type, family, flags, seq);
+      fill(nlh);
+      return nlh;
+    });
+    out_.origins.emplace_back(seq, std::move(origin));
+    ++out_.messages;
+  }
+
+ private:
+  template <typename Build>
+  void Raw(Build build) {
+    std::fill(scratch_.begin(), scratch_.end(), 0);
+    nlmsghdr* nlh = build(scratch_.data());
+    const auto* p = reinterpret_cast<const std::uint8_t*>(nlh);
+    out_.bytes.insert(out_.bytes.end(), p, p + NLMSG_ALIGN(nlh->nlmsg_len));
+  }
+
+  std::vector<char> scratch_ = std::vector<char>(256 * 1024);
+  std::uint32_t seq_;
+  EncodedBatch out_;
+};
+
+void AddTableMessages(BatchWriter& w, Family family, const std::string& name, bool recreate) {
+  const std::uint16_t fam = NfFamily(family);
+  auto table_msg = [&](std::uint16_t type, std::uint16_t flags, std::string origin) {
+    TablePtr t(nftnl_table_alloc());
+    nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, name.c_str());
+    nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, fam);
+    // Flags stay 0: never NFT_TABLE_F_OWNER, the table must outlive this process.
+    nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, 0);
+    w.Message(type, fam, flags, std::move(origin),
+              [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); });
+  };
+  const std::string what = fmt::format("table {} {}", FamilyName(family), name);
+  table_msg(NFT_MSG_NEWTABLE, NLM_F_CREATE, what + " (ensure it exists)");
+  table_msg(NFT_MSG_DELTABLE, 0, what + " (delete the previous one)");
+  if (recreate) {
+    table_msg(NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, what);
+  }
+}
+
+void AddSet(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id) {
+  const std::uint16_t fam = NfFamily(t.family);
+  SetPtr set(nftnl_set_alloc());
+  nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, t.name.c_str());
+  nftnl_set_set_str(set.get(), NFTNL_SET_NAME, s.name.c_str());
+  nftnl_set_set_u32(set.get(), NFTNL_SET_FAMILY, fam);
+  nftnl_set_set_u32(set.get(), NFTNL_SET_ID, set_id);
+  std::uint32_t flags = 0;
+  std::uint32_t key_type = 0;
+  std::uint32_t key_len = 0;
+  std::vector<std::uint8_t> field_len;
+  for (DataType d : s.key) {
+    key_type = (key_type << 6) | NftTypeId(d);  // nft's concatenated type id (TYPE_BITS = 6)
+    key_len += s.key.size() > 1 ? Padded(TypeLen(d)) : TypeLen(d);
+    field_len.push_back(static_cast<std::uint8_t>(TypeLen(d)));
+  }
+  if (s.interval) {
+    flags |= NFT_SET_INTERVAL;
+    if (s.key.size() > 1) {
+      flags |= NFT_SET_CONCAT;
+    }
+  }
+  if (s.data) {
+    flags |= NFT_SET_MAP;
+    nftnl_set_set_u32(set.get(), NFTNL_SET_DATA_TYPE, NftTypeId(*s.data));
+    nftnl_set_set_u32(set.get(), NFTNL_SET_DATA_LEN, TypeLen(*s.data));
+  }
+  nftnl_set_set_u32(set.get(), NFTNL_SET_FLAGS, flags);
+  nftnl_set_set_u32(set.get(), NFTNL_SET_KEY_TYPE, key_type);
+  nftnl_set_set_u32(set.get(), NFTNL_SET_KEY_LEN, key_len);
+  if (s.interval && s.key.size() > 1) {
+    // Field lengths only for interval concatenations (pipapo); the kernel refuses a
+    // concatenation description on a set without NFT_SET_CONCAT.
+    nftnl_set_set_data(set.get(), NFTNL_SET_DESC_CONCAT, field_len.data(),
+                       static_cast<std::uint32_t>(field_len.size()));
+  }
+  // Byte order hints nft keeps in the set's user data so that `nft list` prints host-order
+  // values (marks, interface names) as it prints its own sets' (nft: BYTEORDER_HOST_ENDIAN 1,
+  // BYTEORDER_BIG_ENDIAN 2).
+  auto order = [](DataType d) -> std::uint32_t {
+    return d == DataType::kMark || d == DataType::kIfname || d == DataType::kInetProto ? 1 : 2;
+  };
+  std::unique_ptr<nftnl_udata_buf, void (*)(const nftnl_udata_buf*)> udata(
+      nftnl_udata_buf_alloc(64), nftnl_udata_buf_free);
+  if (s.key.size() == 1) {
+    nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_KEYBYTEORDER, order(s.key[0]));
+  }
+  if (s.data && *s.data != DataType::kVerdict) {
+    nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_DATABYTEORDER, order(*s.data));
+  }
+  if (nftnl_udata_buf_len(udata.get()) > 0) {
+    nftnl_set_set_data(set.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata.get()),
+                       nftnl_udata_buf_len(udata.get()));
+  }
+  if (s.counter) {
+    nftnl_set_add_expr(set.get(), nftnl_expr_alloc("counter"));
+  }
+  w.Message(NFT_MSG_NEWSET, fam, NLM_F_CREATE | NLM_F_EXCL, "set " + s.name + ": " + s.origin,
+            [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, set.get()); });
+}
+
+void AddElements(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id,
+                 std::size_t per_message) {
+  const std::uint16_t fam = NfFamily(t.family);
+  const bool be_mark = s.interval && s.key.size() > 1;
+  for (std::size_t begin = 0; begin < s.elements.size(); begin += per_message) {
+    const std::size_t end = std::min(s.elements.size(), begin + per_message);
+    SetPtr set(nftnl_set_alloc());
+    nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, t.name.c_str());
+    nftnl_set_set_str(set.get(), NFTNL_SET_NAME, s.name.c_str());
+    nftnl_set_set_u32(set.get(), NFTNL_SET_FAMILY, fam);
+    nftnl_set_set_u32(set.get(), NFTNL_SET_ID, set_id);
+    std::string origin = fmt::format("set {} element", s.name);
+    for (std::size_t i = begin; i < end; ++i) {
+      const Element& e = s.elements[i];
+      nftnl_set_elem* el = nftnl_set_elem_alloc();
+      std::vector<std::uint8_t> key;
+      const bool concat = s.key.size() > 1;
+      for (const Value& v : e.key) {
+        AppendValue(key, v, be_mark, concat);
+      }
+      nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key.data(), static_cast<std::uint32_t>(key.size()));
+      if (s.interval) {
+        std::vector<std::uint8_t> key_end;
+        for (const Value& v : e.key_end.empty() ? e.key : e.key_end) {
+          AppendValue(key_end, v, be_mark, concat);
+        }
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, key_end.data(),
+                           static_cast<std::uint32_t>(key_end.size()));
+      }
+      if (e.data) {
+        std::vector<std::uint8_t> data;
+        AppendValue(data, *e.data, false);
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_DATA, data.data(), TypeLen(e.data->type));
+      }
+      if (e.verdict) {
+        nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT,
+                               static_cast<std::uint32_t>(e.verdict->kind == Verdict::Kind::kJump
+                                                              ? NFT_JUMP
+                                                              : NFT_GOTO));
+        nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e.verdict->chain.c_str());
+      }
+      nftnl_set_elem_add(set.get(), el);
+      if (i - begin < 3) {
+        origin += (i == begin ? " " : "; ") + e.origin;
+      }
+    }
+    if (end - begin > 3) {
+      origin += fmt::format(" (and {} more in this message)", end - begin - 3);
+    }
+    w.Message(NFT_MSG_NEWSETELEM, fam, NLM_F_CREATE | NLM_F_EXCL, std::move(origin),
+              [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, set.get()); });
+  }
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> EncodeElementKey(const Set& set, const Element& element) {
+  std::vector<std::uint8_t> key;
+  for (const Value& v : element.key) {
+    AppendValue(key, v, set.interval && set.key.size() > 1, set.key.size() > 1);
+  }
+  return key;
+}
+
+std::string EncodedBatch::OriginOf(std::uint32_t seq) const {
+  for (const auto& [s, origin] : origins) {
+    if (s == seq) {
+      return origin;
+    }
+  }
+  return "";
+}
+
+EncodedBatch BuildReplaceBatch(const Ruleset& ruleset, std::uint32_t first_seq,
+                               const BatchOptions& options) {
+  BatchWriter w(first_seq);
+  std::uint32_t set_id = 1;
+  for (const Table& t : ruleset.tables) {
+    const std::uint16_t fam = NfFamily(t.family);
+    AddTableMessages(w, t.family, t.name, true);
+    for (const auto& name : t.counters) {
+      ObjPtr o(nftnl_obj_alloc());
+      nftnl_obj_set_str(o.get(), NFTNL_OBJ_TABLE, t.name.c_str());
+      nftnl_obj_set_str(o.get(), NFTNL_OBJ_NAME, name.c_str());
+      nftnl_obj_set_u32(o.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+      nftnl_obj_set_u32(o.get(), NFTNL_OBJ_FAMILY, fam);
+      w.Message(NFT_MSG_NEWOBJ, fam, NLM_F_CREATE | NLM_F_EXCL, "counter " + name,
+                [&](nlmsghdr* nlh) { nftnl_obj_nlmsg_build_payload(nlh, o.get()); });
+    }
+    std::vector<std::uint32_t> ids;
+    for (const Set& s : t.sets) {
+      ids.push_back(set_id);
+      AddSet(w, t, s, set_id++);
+    }
+    for (const Chain& c : t.chains) {
+      ChainPtr ch(nftnl_chain_alloc());
+      nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TABLE, t.name.c_str());
+      nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_NAME, c.name.c_str());
+      nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_FAMILY, fam);
+      if (c.base) {
+        nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_HOOKNUM, HookNum(c.base->hook));
+        nftnl_chain_set_s32(ch.get(), NFTNL_CHAIN_PRIO, c.base->priority);
+        nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TYPE, "filter");
+        nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+      }
+      w.Message(NFT_MSG_NEWCHAIN, fam, NLM_F_CREATE | NLM_F_EXCL, "chain " + c.name,
+                [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, ch.get()); });
+    }
+    for (const Chain& c : t.chains) {
+      for (std::size_t i = 0; i < c.rules.size(); ++i) {
+        RulePtr r(nftnl_rule_alloc());
+        nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, t.name.c_str());
+        nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, c.name.c_str());
+        nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, fam);
+        RuleEncoder enc(r.get(), t);
+        for (const Statement& st : c.rules[i].statements) {
+          enc.Encode(st);
+        }
+        w.Message(NFT_MSG_NEWRULE, fam, NLM_F_CREATE | NLM_F_APPEND,
+                  fmt::format("rule {} of chain {}: {}", i, c.name, c.rules[i].origin),
+                  [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, r.get()); });
+      }
+    }
+    for (std::size_t i = 0; i < t.sets.size(); ++i) {
+      AddElements(w, t, t.sets[i], ids[i], options.elements_per_message);
+    }
+  }
+  return w.Finish();
+}
+
+EncodedBatch BuildDeleteBatch(const std::vector<std::pair<Family, std::string>>& tables,
+                              std::uint32_t first_seq) {
+  BatchWriter w(first_seq);
+  for (const auto& [family, name] : tables) {
+    AddTableMessages(w, family, name, false);
+  }
+  return w.Finish();
+}
+
+}  // namespace bulkhead::enforcer

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "enforcer/ruleset.h"
+
+// Encodes a Ruleset as ONE nf_tables netlink batch through libnftnl, in a fixed order: for each
+// table, [add table, delete table] (the atomic replacement of the previous one, so these two
+// deletions necessarily come first), add table, counters, sets, chains, rules, elements. Each
+// message's sequence number is recorded with the policy object that produced it, so that a
+// kernel error names the rule, set, edge or workload at fault.
+namespace bulkhead::enforcer {
+
+struct EncodedBatch {
+  std::vector<std::uint8_t> bytes;
+  // (seq, origin) for every message between BEGIN and END, in order.
+  std::vector<std::pair<std::uint32_t, std::string>> origins;
+  std::size_t messages = 0;
+
+  // The origin of a message, or "" when seq is not part of the batch.
+  std::string OriginOf(std::uint32_t seq) const;
+};
+
+struct BatchOptions {
+  std::size_t elements_per_message = 256;  // bounds each message far below 64 KiB
+};
+
+// Replaces bulkhead's tables with `ruleset` (creates them when absent).
+EncodedBatch BuildReplaceBatch(const Ruleset& ruleset, std::uint32_t first_seq,
+                               const BatchOptions& options = {});
+
+// The key bytes of an element as the kernel stores them (to match counters read back).
+std::vector<std::uint8_t> EncodeElementKey(const Set& set, const Element& element);
+
+// Deletes the given tables if they exist (add + delete each, so an absent table is no error);
+// nothing else is touched.
+EncodedBatch BuildDeleteBatch(const std::vector<std::pair<Family, std::string>>& tables,
+                              std::uint32_t first_seq);
+
+}  // namespace bulkhead::enforcer

@@ -1,0 +1,179 @@
+#include "enforcer/kernel_ruleset.h"
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <linux/netlink.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/object.h>
+#include <libnftnl/set.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "enforcer/compiler.h"
+#include "enforcer/render.h"
+
+namespace bulkhead::enforcer {
+namespace {
+
+struct ObjFree {
+  void operator()(nftnl_obj* o) const { nftnl_obj_free(o); }
+};
+struct SetFree {
+  void operator()(nftnl_set* s) const { nftnl_set_free(s); }
+};
+struct IterFree {
+  void operator()(nftnl_set_elems_iter* i) const { nftnl_set_elems_iter_destroy(i); }
+};
+
+ApplyError MapErrors(const EncodedBatch& batch, const std::vector<NetlinkError>& errors) {
+  ApplyError out;
+  for (const auto& e : errors) {
+    KernelError k{e.seq, e.error, batch.OriginOf(e.seq), e.message};
+    if (k.origin.empty()) {
+      k.origin = "the batch itself";
+    }
+    out.errors.push_back(std::move(k));
+  }
+  const KernelError& first = out.errors.front();
+  out.summary = fmt::format("the kernel refused the ruleset ({}{}{}) at {}; nothing was changed",
+                            std::strerror(first.error), first.message.empty() ? "" : ": ",
+                            first.message, first.origin);
+  if (out.errors.size() > 1) {
+    out.summary += fmt::format(" (and {} more errors)", out.errors.size() - 1);
+  }
+  return out;
+}
+
+struct CounterRead {
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+  bool found = false;
+};
+
+int ReadCounterExpr(nftnl_expr* e, void* data) {
+  auto* out = static_cast<CounterRead*>(data);
+  const char* name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+  if (name != nullptr && std::strcmp(name, "counter") == 0) {
+    out->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+    out->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+    out->found = true;
+  }
+  return 0;
+}
+
+}  // namespace
+
+boost::system::result<ApplyStats, ApplyError> ApplyRuleset(NetlinkTransport& transport,
+                                                           const Ruleset& ruleset,
+                                                           const BatchOptions& options) {
+  EncodedBatch batch = BuildReplaceBatch(ruleset, transport.NextSeq(), options);
+  auto sent = transport.SendBatch(batch.bytes);
+  if (!sent) {
+    return ApplyError{sent.error(), {}};
+  }
+  if (!sent->empty()) {
+    return MapErrors(batch, *sent);
+  }
+  return ApplyStats{batch.messages, batch.bytes.size()};
+}
+
+boost::system::result<void, ApplyError> DeleteTables(NetlinkTransport& transport) {
+  EncodedBatch batch = BuildDeleteBatch(
+      {{Family::kInet, std::string(kTableName)}, {Family::kBridge, std::string(kTableName)}},
+      transport.NextSeq());
+  auto sent = transport.SendBatch(batch.bytes);
+  if (!sent) {
+    return ApplyError{sent.error(), {}};
+  }
+  if (!sent->empty()) {
+    return MapErrors(batch, *sent);
+  }
+  return {};
+}
+
+boost::system::result<std::vector<CounterValue>, std::string> ReadNamedCounters(
+    NetlinkTransport& transport) {
+  std::vector<CounterValue> out;
+  for (Family family : {Family::kInet, Family::kBridge}) {
+    const std::uint16_t fam = family == Family::kInet ? NFPROTO_INET : NFPROTO_BRIDGE;
+    std::vector<char> buf(4096);
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETOBJ, fam, NLM_F_DUMP,
+                                          transport.NextSeq());
+    std::unique_ptr<nftnl_obj, ObjFree> filter(nftnl_obj_alloc());
+    nftnl_obj_set_str(filter.get(), NFTNL_OBJ_TABLE, std::string(kTableName).c_str());
+    nftnl_obj_set_u32(filter.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+    nftnl_obj_nlmsg_build_payload(nlh, filter.get());
+    auto replies = transport.Dump(
+        {reinterpret_cast<const std::uint8_t*>(nlh), static_cast<std::size_t>(nlh->nlmsg_len)});
+    if (!replies) {
+      return replies.error();
+    }
+    for (const auto& msg : *replies) {
+      std::unique_ptr<nftnl_obj, ObjFree> obj(nftnl_obj_alloc());
+      if (nftnl_obj_nlmsg_parse(reinterpret_cast<const nlmsghdr*>(msg.data()), obj.get()) < 0) {
+        return std::string("unparseable counter object from the kernel");
+      }
+      const char* table = nftnl_obj_get_str(obj.get(), NFTNL_OBJ_TABLE);
+      if (table == nullptr || kTableName != table) {
+        continue;  // a dump may include other tables' objects: not ours
+      }
+      out.push_back({fmt::format("{}/{}", FamilyName(family),
+                                 nftnl_obj_get_str(obj.get(), NFTNL_OBJ_NAME)),
+                     nftnl_obj_get_u64(obj.get(), NFTNL_OBJ_CTR_PKTS),
+                     nftnl_obj_get_u64(obj.get(), NFTNL_OBJ_CTR_BYTES)});
+    }
+  }
+  return out;
+}
+
+boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
+    NetlinkTransport& transport, const Set& set) {
+  std::vector<char> buf(4096);
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP,
+                                        transport.NextSeq());
+  std::unique_ptr<nftnl_set, SetFree> filter(nftnl_set_alloc());
+  nftnl_set_set_str(filter.get(), NFTNL_SET_TABLE, std::string(kTableName).c_str());
+  nftnl_set_set_str(filter.get(), NFTNL_SET_NAME, set.name.c_str());
+  nftnl_set_elems_nlmsg_build_payload(nlh, filter.get());
+  auto replies = transport.Dump(
+      {reinterpret_cast<const std::uint8_t*>(nlh), static_cast<std::size_t>(nlh->nlmsg_len)});
+  if (!replies) {
+    return replies.error();
+  }
+  std::map<std::vector<std::uint8_t>, const Element*> by_key;
+  for (const Element& e : set.elements) {
+    by_key[EncodeElementKey(set, e)] = &e;
+  }
+  std::vector<CounterValue> out;
+  for (const auto& msg : *replies) {
+    std::unique_ptr<nftnl_set, SetFree> s(nftnl_set_alloc());
+    if (nftnl_set_elems_nlmsg_parse(reinterpret_cast<const nlmsghdr*>(msg.data()), s.get()) < 0) {
+      return std::string("unparseable set elements from the kernel");
+    }
+    std::unique_ptr<nftnl_set_elems_iter, IterFree> it(nftnl_set_elems_iter_create(s.get()));
+    for (nftnl_set_elem* e = nftnl_set_elems_iter_next(it.get()); e != nullptr;
+         e = nftnl_set_elems_iter_next(it.get())) {
+      std::uint32_t len = 0;
+      const auto* key = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
+      CounterRead c;
+      nftnl_set_elem_expr_foreach(e, ReadCounterExpr, &c);
+      std::string name = "unknown element";
+      if (key != nullptr) {
+        auto found = by_key.find(std::vector<std::uint8_t>(key, key + len));
+        if (found != by_key.end()) {
+          name = found->second->origin;
+        }
+      }
+      out.push_back({fmt::format("set {}: {}", set.name, name), c.packets, c.bytes});
+    }
+  }
+  return out;
+}
+
+}  // namespace bulkhead::enforcer

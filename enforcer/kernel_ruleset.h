@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "enforcer/batch_builder.h"
+#include "enforcer/netlink_transport.h"
+#include "enforcer/ruleset.h"
+
+// Applying, reading back and removing bulkhead's tables through a NetlinkTransport.
+namespace bulkhead::enforcer {
+
+struct KernelError {
+  std::uint32_t seq = 0;
+  int error = 0;
+  std::string origin;   // the policy object that produced the refused message
+  std::string message;  // the kernel's extended ACK text, if any
+};
+
+struct ApplyError {
+  std::string summary;             // one line for the user
+  std::vector<KernelError> errors;  // empty for transport failures
+};
+
+struct ApplyStats {
+  std::size_t messages = 0;
+  std::size_t bytes = 0;
+};
+
+// Replaces bulkhead's tables with `ruleset` in one batch: all or nothing. On a kernel error
+// the previous tables stay as they were and each error names its policy object.
+boost::system::result<ApplyStats, ApplyError> ApplyRuleset(NetlinkTransport& transport,
+                                                           const Ruleset& ruleset,
+                                                           const BatchOptions& options = {});
+
+// Deletes bulkhead's tables (inet and bridge `bulkhead`), and nothing else. Absent tables are
+// not an error.
+boost::system::result<void, ApplyError> DeleteTables(NetlinkTransport& transport);
+
+struct CounterValue {
+  std::string name;  // named counter, or "set e_g2: <element>" for an edge
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+};
+
+// Named counters of table inet bulkhead (logged, dropped, monitored, spoofed) and of the
+// bridge table, keyed "inet/<name>" and "bridge/<name>".
+boost::system::result<std::vector<CounterValue>, std::string> ReadNamedCounters(
+    NetlinkTransport& transport);
+
+// Per-element counters of one set of table inet bulkhead, each named by the element's key in
+// nft syntax when `set` is given (the compiled model), so `status` can map them to edges.
+boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
+    NetlinkTransport& transport, const Set& set);
+
+}  // namespace bulkhead::enforcer
