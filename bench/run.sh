@@ -84,6 +84,7 @@ measure() {
   shift
   : >"$WORK/$name.walls"
   : >"$WORK/$name.rsss"
+  : >"$WORK/$name.cpus"
   for ((i = 1; i <= REPEAT; i++)); do
     local start end
     start=$(date +%s%N)
@@ -95,11 +96,15 @@ measure() {
     # Wall time from the clock around the run: time -v's "Elapsed" has only 10 ms resolution.
     awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >>"$WORK/$name.walls"
     awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/$name.time" >>"$WORK/$name.rsss"
+    # CPU time (user + system): less disturbed than wall time when the machine is busy.
+    awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ { s += $2 } END { print s }' \
+      "$WORK/$name.time" >>"$WORK/$name.cpus"
   done
   local mid=$(((REPEAT + 1) / 2))
   sort -g "$WORK/$name.walls" | sed -n "${mid}p" >"$WORK/$name.wall"
   sort -g "$WORK/$name.rsss" | sed -n "${mid}p" >"$WORK/$name.rss"
-  note "$name: wall $(tr '\n' ' ' <"$WORK/$name.walls")s, rss $(tr '\n' ' ' <"$WORK/$name.rsss")KiB"
+  sort -g "$WORK/$name.cpus" | sed -n "${mid}p" >"$WORK/$name.cpu"
+  note "$name: wall $(tr '\n' ' ' <"$WORK/$name.walls")s, cpu $(tr '\n' ' ' <"$WORK/$name.cpus")s, rss $(tr '\n' ' ' <"$WORK/$name.rsss")KiB"
 }
 warm() { cat "$BENCH_PCAP" >/dev/null; }
 val() { cat "$WORK/$1.$2"; }
@@ -142,17 +147,23 @@ echo "File: \`$BENCH_PCAP\`, $packets packets, $(du -m "$BENCH_PCAP" | cut -f1) 
   "$(mib $((wire_bytes / 1024))) MiB on the wire. Median of $REPEAT runs, page cache warm." \
   "$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')."
 echo
-echo "| run | wall s | M packets/s | x bare | peak RSS MiB |"
-echo "| --- | ---: | ---: | ---: | ---: |"
+echo "| run | wall s | M packets/s | x bare (wall) | CPU s | x bare (CPU) | peak RSS MiB |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 bare_wall=$(val bare wall)
-echo "| bare pcap_next_ex loop | $bare_wall | $(mpps "$bare_wall") | 1.0 | $(mib "$(val bare rss)") |"
+bare_cpu=$(val bare cpu)
+row() {  # label name
+  local w c
+  w=$(val "$2" wall)
+  c=$(val "$2" cpu)
+  echo "| $1 | $w | $(mpps "$w") | $(ratio "$w" "$bare_wall") | $c | $(ratio "$c" "$bare_cpu") |" \
+    "$(mib "$(val "$2" rss)") |"
+}
+row "bare pcap_next_ex loop" bare
 if [[ $SKIP_LEARN != 1 ]]; then
-  w=$(val learn wall)
-  echo "| bulkhead learn | $w | $(mpps "$w") | $(ratio "$w" "$bare_wall") | $(mib "$(val learn rss)") |"
+  row "bulkhead learn" learn
 fi
 if [[ $SKIP_TSHARK != 1 ]]; then
-  w=$(val tshark wall)
-  echo "| tshark -z conv,tcp | $w | $(mpps "$w") | $(ratio "$w" "$bare_wall") | $(mib "$(val tshark rss)") |"
+  row "tshark -z conv,tcp" tshark
 fi
 if [[ $SKIP_LEARN != 1 ]]; then
   rss=$(val learn rss)

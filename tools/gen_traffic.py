@@ -1021,7 +1021,11 @@ class BenchEngine:
         f_out.write(b"".join(parts))
         end = heap[0][0] if heap else next_arrival
         for _, _, f in heap:
-            # Cut by the end of the capture: the table still holds them at the end.
+            # Cut by the end of the capture: the table still holds them at the end. A flow whose
+            # first packet fell after the cut never existed.
+            if f.n == 0:
+                self.kinds[f.kind] -= 1
+                continue
             self.kind_packets[f.kind] = self.kind_packets.get(f.kind, 0) + f.n
             self.starts.append(f.first)
             self.ends.append(f.last)
