@@ -1,1 +1,20 @@
-// placeholder: filled in by its owner
+#include "inventory/static_file_source.h"
+
+#include "policy/atomic_file.h"
+#include "policy/inventory_codec.h"
+
+namespace bulkhead::inventory {
+
+boost::system::result<policy::Inventory, std::string> LoadInventoryFile(const std::string& path) {
+  auto text = policy::ReadWholeFile(path);
+  if (!text) {
+    return text.error();
+  }
+  auto inventory = policy::ParseInventory(*text, path);
+  if (!inventory) {
+    return inventory.error().ToString();
+  }
+  return std::move(*inventory);
+}
+
+}  // namespace bulkhead::inventory

@@ -1,1 +1,161 @@
-// placeholder: filled in by its owner
+#include "policy/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+namespace bulkhead::policy {
+namespace {
+
+// Reading a multi-gigabyte "graph" would only exhaust memory; real graphs are megabytes.
+constexpr std::size_t kMaxReadBytes = std::size_t{256} << 20;
+constexpr int kTempNameAttempts = 100;
+
+std::string SystemError(const std::string& path, const std::string& what, int err) {
+  return path + ": " + what + ": " + std::strerror(err);
+}
+
+// Closes a descriptor on every path out of a function.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  int get() const { return fd_; }
+  // Closes now so the error of close() (NFS reports write errors there) can be checked.
+  int Close() {
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+bool WriteAll(int fd, std::string_view content, int& err) {
+  while (!content.empty()) {
+    const ssize_t n = ::write(fd, content.data(), content.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      err = errno;
+      return false;
+    }
+    content.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// The value and error types are both std::string, so say which one is meant.
+boost::system::result<std::string, std::string> Failure(std::string message) {
+  return {boost::system::in_place_error, std::move(message)};
+}
+
+}  // namespace
+
+boost::system::result<void, std::string> WriteFileAtomically(const std::string& path,
+                                                             std::string_view content) {
+  if (path == "-") {
+    int err = 0;
+    if (!WriteAll(STDOUT_FILENO, content, err)) {
+      return SystemError("standard output", "cannot write", err);
+    }
+    return {};
+  }
+  const std::filesystem::path target(path);
+  const std::filesystem::path dir =
+      target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+  if (!target.has_filename()) {
+    return path + ": not a file name";
+  }
+
+  // O_EXCL on a random name rather than mkstemp: mkstemp creates mode 0600, while the output
+  // should get the usual 0666 & ~umask like any other file the user writes.
+  std::random_device random;
+  std::string temp;
+  int fd = -1;
+  int err = 0;
+  for (int attempt = 0; attempt < kTempNameAttempts && fd < 0; ++attempt) {
+    temp = (dir / ("." + target.filename().string() + ".tmp-" + std::to_string(random())))
+               .string();
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    err = errno;
+    if (fd < 0 && err != EEXIST) {
+      break;
+    }
+  }
+  if (fd < 0) {
+    return SystemError(path, "cannot create a temporary file in " + dir.string(), err);
+  }
+  Fd file(fd);
+  auto fail = [&](const std::string& what, int error) {
+    ::unlink(temp.c_str());
+    return SystemError(path, what, error);
+  };
+  if (!WriteAll(file.get(), content, err)) {
+    return fail("cannot write", err);
+  }
+  if (::fsync(file.get()) != 0) {
+    return fail("cannot sync", errno);
+  }
+  if (file.Close() != 0) {
+    return fail("cannot close", errno);
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    return fail("cannot replace", errno);
+  }
+  // The rename itself is durable only once the directory is synced.
+  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() >= 0 && ::fsync(dir_fd.get()) != 0 && errno != EINVAL && errno != EROFS) {
+    return SystemError(path, "written, but cannot sync its directory", errno);
+  }
+  return {};
+}
+
+boost::system::result<std::string, std::string> ReadWholeFile(const std::string& path) {
+  const bool from_stdin = path == "-";
+  const std::string name = from_stdin ? std::string("standard input") : path;
+  Fd owned(from_stdin ? -1 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const int fd = from_stdin ? STDIN_FILENO : owned.get();
+  if (fd < 0) {
+    return Failure(SystemError(name, "cannot open", errno));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    return Failure(name + ": is a directory");
+  }
+  std::string out;
+  char buf[65536];
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return Failure(SystemError(name, "cannot read", errno));
+    }
+    if (n == 0) {
+      break;
+    }
+    if (out.size() + static_cast<std::size_t>(n) > kMaxReadBytes) {
+      return Failure(name + ": larger than " + std::to_string(kMaxReadBytes >> 20) + " MiB");
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return boost::system::result<std::string, std::string>(boost::system::in_place_value,
+                                                          std::move(out));
+}
+
+}  // namespace bulkhead::policy

@@ -1,1 +1,83 @@
-// placeholder: filled in by its owner
+// FlowGraph -> JSON, mirroring the YAML key for key (same names, same order, numbers as
+// numbers), so ParseFlowGraph reads it back (yaml-cpp parses JSON) to the same graph.
+#include "policy/flow_graph_codec.h"
+#include "policy/internal/text_escape.h"
+
+namespace bulkhead::policy {
+namespace {
+
+using internal::JsonString;
+
+std::string JsonArray(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out += i == 0 ? "" : ", ";
+    out += JsonString(items[i]);
+  }
+  return out + "]";
+}
+
+std::string JsonObject(const Labels& labels) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [key, value] : labels) {
+    out += first ? "" : ", ";
+    first = false;
+    out += JsonString(key) + ": " + JsonString(value);
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+std::string WriteFlowGraphJson(const FlowGraph& input) {
+  FlowGraph graph = input;
+  graph.Normalize();
+  std::string out = "{\n  \"apiVersion\": \"bulkhead/v1\",\n  \"kind\": \"FlowGraph\",\n";
+  out += "  \"groupBy\": " + JsonArray(graph.group_by) + ",\n";
+  out += "  \"groups\": [";
+  for (std::size_t i = 0; i < graph.groups.size(); ++i) {
+    const auto& group = graph.groups[i];
+    out += i == 0 ? "\n" : ",\n";
+    out += "    {\"name\": " + JsonString(group.name);
+    if (!group.selector.empty()) {
+      out += ", \"selector\": " + JsonObject(group.selector);
+    }
+    if (!group.members.empty()) {
+      out += ", \"members\": " + JsonArray(group.members);
+    }
+    out += "}";
+  }
+  out += graph.groups.empty() ? "],\n" : "\n  ],\n";
+  out += "  \"edges\": [";
+  for (std::size_t i = 0; i < graph.edges.size(); ++i) {
+    const auto& edge = graph.edges[i];
+    const auto& s = edge.stats;
+    out += i == 0 ? "\n" : ",\n";
+    out += "    {\n";
+    out += "      \"from\": " + JsonString(edge.key.from) + ",\n";
+    out += "      \"to\": " + JsonString(edge.key.to) + ",\n";
+    out += "      \"protocol\": \"" + std::string(ProtocolName(edge.key.protocol)) + "\",\n";
+    out += "      \"port\": " + std::to_string(edge.key.port) + ",\n";
+    out += "      \"connections\": " + std::to_string(s.connections) + ",\n";
+    out += "      \"packets\": " + std::to_string(s.packets) + ",\n";
+    out += "      \"bytes\": " + std::to_string(s.bytes) + ",\n";
+    out += "      \"firstSeen\": \"" + FormatTimestamp(s.first_seen_usec) + "\",\n";
+    out += "      \"lastSeen\": \"" + FormatTimestamp(s.last_seen_usec) + "\"";
+    if (!s.examples.empty()) {
+      out += ",\n      \"examples\": [";
+      for (std::size_t j = 0; j < s.examples.size(); ++j) {
+        out += j == 0 ? "" : ", ";
+        out += "{\"from\": " + JsonString(s.examples[j].from) +
+               ", \"to\": " + JsonString(s.examples[j].to) + "}";
+      }
+      out += "]";
+    }
+    out += "\n    }";
+  }
+  out += graph.edges.empty() ? "]\n" : "\n  ]\n";
+  out += "}\n";
+  return out;
+}
+
+}  // namespace bulkhead::policy

@@ -1,1 +1,263 @@
-// placeholder: filled in by its owner
+// Inventory <-> YAML. Addresses are checked with inet_pton so policy stays independent of the
+// capture module; names and labels are untrusted (they will come from Docker) and are quoted on
+// output by internal::YamlScalar.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <array>
+#include <map>
+#include <optional>
+
+#include "policy/internal/text_escape.h"
+#include "policy/internal/yaml_util.h"
+#include "policy/inventory_codec.h"
+
+namespace bulkhead::policy {
+namespace {
+
+using internal::ErrorList;
+using internal::Fields;
+using internal::Quote;
+using internal::YamlScalar;
+
+// Linux dev_valid_name(): 1..15 bytes (IFNAMSIZ - 1), not "." or "..", no '/', ':' or spaces.
+bool IsValidInterfaceName(std::string_view name) {
+  constexpr std::size_t kMaxInterfaceName = 15;
+  if (name.empty() || name.size() > kMaxInterfaceName || name == "." || name == "..") {
+    return false;
+  }
+  for (const char c : name) {
+    if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+        c == '\f' || c == '\0') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Six colon-separated pairs of hex digits, as `ip link` prints them.
+bool IsValidMac(std::string_view mac) {
+  constexpr std::size_t kMacTextLength = 17;
+  if (mac.size() != kMacTextLength) {
+    return false;
+  }
+  for (std::size_t i = 0; i < mac.size(); ++i) {
+    const char c = mac[i];
+    if (i % 3 == 2) {
+      if (c != ':') {
+        return false;
+      }
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The binary form of a textual address (family byte + address bytes), so "fd00::1" and
+// "FD00:0::1" are recognised as one address.
+std::optional<std::string> AddressKey(const std::string& text) {
+  std::array<unsigned char, sizeof(in6_addr)> buf{};
+  if (inet_pton(AF_INET, text.c_str(), buf.data()) == 1) {
+    return std::string("4") + std::string(reinterpret_cast<const char*>(buf.data()), 4);
+  }
+  if (inet_pton(AF_INET6, text.c_str(), buf.data()) == 1) {
+    return std::string("6") + std::string(reinterpret_cast<const char*>(buf.data()), buf.size());
+  }
+  return std::nullopt;
+}
+
+class InventoryReader {
+ public:
+  explicit InventoryReader(ErrorList& errors) : errors_(errors) {}
+
+  void Read(const YAML::Node& root, Inventory& inventory) {
+    if (!internal::ExpectMap(root, "the Inventory document", errors_)) {
+      return;
+    }
+    Fields top(root, {"apiVersion", "kind", "host", "workloads"}, "the Inventory", errors_);
+    internal::CheckHeader(top, "Inventory", errors_);
+    if (const YAML::Node* node = top.Find("host")) {
+      ReadHost(*node, inventory.host);
+    }
+    if (const YAML::Node* node = top.Find("workloads")) {
+      if (internal::ExpectSequence(*node, "workloads", errors_)) {
+        for (const auto& item : *node) {
+          ReadWorkload(YAML::Node(item), inventory);
+        }
+      }
+    }
+  }
+
+ private:
+  void ReadHost(const YAML::Node& node, HostInfo& host) {
+    if (!internal::ExpectMap(node, "host", errors_)) {
+      return;
+    }
+    Fields fields(node, {"name", "addresses"}, "host", errors_);
+    if (const YAML::Node* name = fields.Find("name")) {
+      if (auto text = internal::ReadString(*name, "host name", errors_)) {
+        host.name = std::move(*text);
+      }
+    }
+    if (const YAML::Node* addresses = fields.Find("addresses")) {
+      host.addresses = ReadAddresses(*addresses, "the host");
+    }
+  }
+
+  std::vector<std::string> ReadAddresses(const YAML::Node& node, const std::string& owner) {
+    std::vector<std::string> out;
+    for (auto& [text, item] : internal::ReadStringList(node, "addresses", errors_)) {
+      const auto key = AddressKey(text);
+      if (!key) {
+        errors_.Add(item, Quote(text) + " is not an IPv4 or IPv6 address");
+        continue;
+      }
+      const auto [it, inserted] = address_owner_.emplace(*key, owner);
+      if (!inserted) {
+        errors_.Add(item, "address " + Quote(text) + " already belongs to " + it->second);
+        continue;
+      }
+      out.push_back(std::move(text));
+    }
+    return out;
+  }
+
+  void ReadOptional(const Fields& fields, std::string_view key, std::string& out) {
+    if (const YAML::Node* node = fields.Find(key)) {
+      if (auto text = internal::ReadString(*node, key, errors_)) {
+        out = std::move(*text);
+      }
+    }
+  }
+
+  void ReadWorkload(const YAML::Node& item, Inventory& inventory) {
+    if (!internal::ExpectMap(item, "a workload", errors_)) {
+      return;
+    }
+    Fields fields(item, {"name", "labels", "addresses", "interface", "mac", "id"}, "a workload",
+                  errors_);
+    Workload workload;
+    bool ok = false;
+    const YAML::Node* name_node = fields.Require("name");
+    if (name_node != nullptr) {
+      if (auto name = internal::ReadString(*name_node, "a workload name", errors_)) {
+        workload.name = std::move(*name);
+        if (workload.name.empty()) {
+          errors_.Add(*name_node, "a workload name is empty");
+        } else {
+          const auto [it, inserted] =
+              name_lines_.emplace(workload.name, name_node->Mark().line + 1);
+          if (inserted) {
+            ok = true;
+          } else {
+            errors_.Add(*name_node, "workload " + Quote(workload.name) +
+                                        " given twice (first at line " +
+                                        std::to_string(it->second) + ")");
+          }
+        }
+      }
+    }
+    if (const YAML::Node* node = fields.Find("labels")) {
+      workload.labels = internal::ReadStringMap(*node, "labels", errors_);
+    }
+    if (const YAML::Node* node = fields.Find("addresses")) {
+      workload.addresses = ReadAddresses(*node, "workload " + Quote(workload.name));
+    }
+    ReadOptional(fields, "interface", workload.interface);
+    if (const YAML::Node* node = fields.Find("interface");
+        node != nullptr && node->IsScalar() && !IsValidInterfaceName(workload.interface)) {
+      errors_.Add(*node, "interface " + Quote(workload.interface) +
+                             " is not a valid interface name (1..15 bytes, no '/', ':' or space)");
+    }
+    ReadOptional(fields, "mac", workload.mac);
+    if (const YAML::Node* node = fields.Find("mac");
+        node != nullptr && node->IsScalar() && !IsValidMac(workload.mac)) {
+      errors_.Add(*node, "mac " + Quote(workload.mac) + " is not a MAC address like " +
+                             "02:00:00:00:00:02");
+    }
+    ReadOptional(fields, "id", workload.id);
+    if (ok) {
+      inventory.workloads.push_back(std::move(workload));
+    }
+  }
+
+  ErrorList& errors_;
+  std::map<std::string, int> name_lines_;
+  std::map<std::string, std::string> address_owner_;  // binary address -> "workload \"x\""
+};
+
+std::string FlowList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out += i == 0 ? "" : ", ";
+    out += YamlScalar(items[i]);
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+boost::system::result<Inventory, FileErrors> ParseInventory(std::string_view text,
+                                                            std::string_view file_name) {
+  ErrorList errors(file_name);
+  Inventory inventory;
+  const bool completed = internal::Guarded(errors, [&] {
+    if (auto root = internal::LoadDocument(text, errors)) {
+      InventoryReader(errors).Read(*root, inventory);
+    }
+  });
+  if (!completed || !errors.empty()) {
+    FileErrors out = errors.Take();
+    if (out.errors.empty()) {
+      out.errors.push_back(FileError{std::string(file_name), 0, 0, "cannot read the file"});
+    }
+    return out;
+  }
+  return inventory;
+}
+
+std::string WriteInventoryYaml(const Inventory& inventory) {
+  std::string out = "apiVersion: bulkhead/v1\nkind: Inventory\n";
+  const auto& host = inventory.host;
+  if (!host.name.empty() || !host.addresses.empty()) {
+    out += "host: {";
+    if (!host.name.empty()) {
+      out += "name: " + YamlScalar(host.name);
+    }
+    if (!host.addresses.empty()) {
+      out += host.name.empty() ? "" : ", ";
+      out += "addresses: " + FlowList(host.addresses);
+    }
+    out += "}\n";
+  }
+  out += inventory.workloads.empty() ? "workloads: []\n" : "workloads:\n";
+  for (const auto& w : inventory.workloads) {
+    out += "  - name: " + YamlScalar(w.name) + "\n";
+    if (!w.labels.empty()) {
+      out += "    labels: {";
+      bool first = true;
+      for (const auto& [key, value] : w.labels) {
+        out += first ? "" : ", ";
+        first = false;
+        out += YamlScalar(key) + ": " + YamlScalar(value);
+      }
+      out += "}\n";
+    }
+    if (!w.addresses.empty()) {
+      out += "    addresses: " + FlowList(w.addresses) + "\n";
+    }
+    if (!w.interface.empty()) {
+      out += "    interface: " + YamlScalar(w.interface) + "\n";
+    }
+    if (!w.mac.empty()) {
+      out += "    mac: " + YamlScalar(w.mac) + "\n";
+    }
+    if (!w.id.empty()) {
+      out += "    id: " + YamlScalar(w.id) + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace bulkhead::policy

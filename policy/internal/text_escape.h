@@ -1,0 +1,28 @@
+#pragma once
+
+// Escaping for the writers. Names, label keys and values come from the inventory and, later,
+// from Docker: attacker-controlled text that must come back out unchanged or, when that is
+// impossible (invalid UTF-8), in a harmless form. No yaml-cpp here.
+
+#include <string>
+#include <string_view>
+
+namespace bulkhead::policy::internal {
+
+// RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool IsValidUtf8(std::string_view text);
+
+// A YAML scalar for block and flow context: plain when it cannot be misread (a name like
+// `shop-api-1`, an IPv4 address), otherwise double-quoted with every control, line-separator
+// and non-character escaped, so Parse(Write(s)) == s for every valid UTF-8 string. Invalid
+// UTF-8 sequences become U+FFFD.
+std::string YamlScalar(std::string_view text);
+
+// A JSON string literal (RFC 8259 section 7), quotes included; invalid UTF-8 becomes U+FFFD.
+std::string JsonString(std::string_view text);
+
+// The inside of a Graphviz quoted ID: '"' and '\' escaped, controls shown as \xNN text,
+// invalid UTF-8 as U+FFFD.
+std::string DotEscape(std::string_view text);
+
+}  // namespace bulkhead::policy::internal

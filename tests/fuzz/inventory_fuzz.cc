@@ -1,0 +1,44 @@
+// Fuzz target for ParseInventory (STYLE.md rule 15): no crash on any input, and what the reader
+// accepts, WriteInventoryYaml writes back so that it reads the same.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "policy/inventory_codec.h"
+
+namespace {
+
+bool Same(const bulkhead::policy::Inventory& a, const bulkhead::policy::Inventory& b) {
+  if (a.host.name != b.host.name || a.host.addresses != b.host.addresses ||
+      a.workloads.size() != b.workloads.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.workloads.size(); ++i) {
+    const auto& x = a.workloads[i];
+    const auto& y = b.workloads[i];
+    if (x.name != y.name || x.id != y.id || x.labels != y.labels || x.addresses != y.addresses ||
+        x.interface != y.interface || x.mac != y.mac) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace bulkhead::policy;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto inventory = ParseInventory(text, "fuzz.yaml");
+  if (!inventory) {
+    if (inventory.error().errors.empty()) {
+      std::abort();
+    }
+    return 0;
+  }
+  auto again = ParseInventory(WriteInventoryYaml(*inventory), "again.yaml");
+  if (!again || !Same(*again, *inventory)) {
+    std::abort();
+  }
+  return 0;
+}

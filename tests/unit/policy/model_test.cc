@@ -1,0 +1,121 @@
+#include "policy/model.h"
+
+#include <gtest/gtest.h>
+
+namespace bulkhead::policy {
+namespace {
+
+TEST(ProtocolTest, NamesRoundTrip) {
+  for (const auto p : {Protocol::kTcp, Protocol::kUdp, Protocol::kIcmp, Protocol::kIcmpv6,
+                       Protocol::kSctp}) {
+    EXPECT_EQ(ParseProtocol(ProtocolName(p)), p);
+  }
+  EXPECT_EQ(ProtocolName(Protocol::kIcmpv6), "icmpv6");
+  EXPECT_FALSE(ParseProtocol("TCP"));
+  EXPECT_FALSE(ParseProtocol(""));
+  EXPECT_FALSE(ParseProtocol("tcpp"));
+}
+
+TEST(ProtocolTest, IanaNumbers) {
+  EXPECT_EQ(ProtocolFromIana(6), Protocol::kTcp);
+  EXPECT_EQ(ProtocolFromIana(17), Protocol::kUdp);
+  EXPECT_EQ(ProtocolFromIana(1), Protocol::kIcmp);
+  EXPECT_EQ(ProtocolFromIana(58), Protocol::kIcmpv6);
+  EXPECT_EQ(ProtocolFromIana(132), Protocol::kSctp);
+  EXPECT_FALSE(ProtocolFromIana(0));
+  EXPECT_FALSE(ProtocolFromIana(47));
+  EXPECT_FALSE(ProtocolFromIana(255));
+}
+
+TEST(ModelTest, DefaultGroupBy) {
+  EXPECT_EQ(DefaultGroupBy(), (std::vector<std::string>{"app", "com.docker.compose.service"}));
+}
+
+TEST(TimestampTest, FormatsMillisecondsUtc) {
+  EXPECT_EQ(FormatTimestamp(0), "1970-01-01T00:00:00.000Z");
+  // 2026-11-28T10:00:00Z = 1795860000 s since the epoch.
+  EXPECT_EQ(FormatTimestamp(1795860000ULL * 1000000 + 250000), "2026-11-28T10:00:00.250Z");
+  // Sub-millisecond digits are cut, not rounded.
+  EXPECT_EQ(FormatTimestamp(1795860000ULL * 1000000 + 999999), "2026-11-28T10:00:00.999Z");
+  // Leap day.
+  EXPECT_EQ(FormatTimestamp(951782400ULL * 1000000), "2000-02-29T00:00:00.000Z");
+}
+
+TEST(TimestampTest, ParsesWhatItFormats) {
+  for (const std::uint64_t usec :
+       {0ULL, 1795860000250000ULL, 951782400000000ULL, 253402300799999000ULL}) {
+    EXPECT_EQ(ParseTimestamp(FormatTimestamp(usec)), usec) << usec;
+  }
+  EXPECT_EQ(ParseTimestamp("2026-11-28T10:00:00Z"), 1795860000ULL * 1000000);
+  EXPECT_EQ(ParseTimestamp("2026-11-28T10:00:00.123456Z"), 1795860000123456ULL);
+  EXPECT_EQ(ParseTimestamp("2026-11-28T11:00:00.250+01:00"), 1795860000250000ULL);
+  EXPECT_EQ(ParseTimestamp("2026-11-28t10:00:00.250z"), 1795860000250000ULL);
+}
+
+TEST(TimestampTest, RejectsMalformed) {
+  for (const char* bad :
+       {"", "2026-11-28", "2026-11-28T10:00:00", "2026-11-28 10:00:00Z", "2026-13-01T00:00:00Z",
+        "2026-02-29T00:00:00Z", "2026-11-31T00:00:00Z", "2026-11-28T24:00:00Z",
+        "2026-11-28T10:60:00Z", "2026-11-28T10:00:60Z", "1969-12-31T23:59:59Z",
+        "2026-11-28T10:00:00.Z", "2026-11-28T10:00:00.250ZZ", "2026-11-28T10:00:00+0100",
+        "20261128T100000Z", "x026-11-28T10:00:00Z", "2026-11-28T10:00:00.25OZ",
+        "1970-01-01T00:30:00+01:00"}) {
+    EXPECT_FALSE(ParseTimestamp(bad)) << bad;
+  }
+}
+
+TEST(EdgeStatsTest, AddExampleKeepsSmallestSortedUnique) {
+  EdgeStats a;
+  a.AddExample({"d", "x"});
+  a.AddExample({"b", "x"});
+  a.AddExample({"b", "x"});
+  a.AddExample({"c", "x"});
+  a.AddExample({"a", "x"});
+  a.AddExample({"e", "x"});
+  EXPECT_EQ(a.examples,
+            (std::vector<WorkloadPair>{{"a", "x"}, {"b", "x"}, {"c", "x"}}));
+}
+
+TEST(EdgeStatsTest, MergeIsOrderIndependent) {
+  EdgeStats a{1, 10, 100, 5000, 9000, {{"a1", "b1"}, {"a3", "b3"}}};
+  EdgeStats b{2, 20, 200, 3000, 7000, {{"a2", "b2"}, {"a0", "b0"}}};
+  EdgeStats c{0, 0, 0, 0, 0, {}};  // never seen: a zero first_seen must not win
+  std::sort(b.examples.begin(), b.examples.end());
+  EdgeStats ab = a;
+  ab.Merge(b);
+  ab.Merge(c);
+  EdgeStats ba = c;
+  ba.Merge(b);
+  ba.Merge(a);
+  EXPECT_EQ(ab, ba);
+  EXPECT_EQ(ab.connections, 3U);
+  EXPECT_EQ(ab.packets, 30U);
+  EXPECT_EQ(ab.bytes, 300U);
+  EXPECT_EQ(ab.first_seen_usec, 3000U);
+  EXPECT_EQ(ab.last_seen_usec, 9000U);
+  EXPECT_EQ(ab.examples,
+            (std::vector<WorkloadPair>{{"a0", "b0"}, {"a1", "b1"}, {"a2", "b2"}}));
+}
+
+TEST(FlowGraphTest, NormalizeSortsDedupsAndFoldsDuplicateEdges) {
+  FlowGraph g;
+  g.groups = {{"web", {}, {"w2", "w1", "w1"}}, {"api", {{"app", "api"}}, {"a1"}}};
+  EdgeKey k{"web", "api", Protocol::kTcp, 80};
+  g.edges = {{{"web", "api", Protocol::kUdp, 53}, {1, 1, 1, 1, 1, {}}},
+             {k, {1, 2, 3, 10, 20, {{"w2", "a1"}}}},
+             {k, {1, 2, 3, 5, 15, {{"w1", "a1"}, {"w1", "a1"}}}}};
+  g.Normalize();
+  ASSERT_EQ(g.groups.size(), 2U);
+  EXPECT_EQ(g.groups[0].name, "api");
+  EXPECT_EQ(g.groups[1].members, (std::vector<std::string>{"w1", "w2"}));
+  ASSERT_EQ(g.edges.size(), 2U);
+  EXPECT_EQ(g.edges[0].key, k);  // tcp sorts before udp
+  EXPECT_EQ(g.edges[0].stats.connections, 2U);
+  EXPECT_EQ(g.edges[0].stats.first_seen_usec, 5U);
+  EXPECT_EQ(g.edges[0].stats.last_seen_usec, 20U);
+  EXPECT_EQ(g.edges[0].stats.examples,
+            (std::vector<WorkloadPair>{{"w1", "a1"}, {"w2", "a1"}}));
+}
+
+}  // namespace
+}  // namespace bulkhead::policy
