@@ -409,11 +409,14 @@ class BatchWriter {
 
   template <typename Fill>
   void Message(std::uint16_t type, std::uint16_t family, std::uint16_t flags, std::string origin,
-               Fill fill) {
+               Fill fill, const std::vector<std::string>* element_origins = nullptr) {
     const std::uint32_t seq = seq_++;
     Raw([&](char* buf) {
       nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf, type, family, flags, seq);
       fill(nlh);
+      if (element_origins != nullptr) {
+        RecordElementOffsets(nlh, seq, *element_origins);
+      }
       return nlh;
     });
     out_.origins.emplace_back(seq, std::move(origin));
@@ -421,9 +424,43 @@ class BatchWriter {
   }
 
  private:
+  // Walks NFTA_SET_ELEM_LIST_ELEMENTS of a built message and notes where each element starts
+  // (libmnl's iteration macros are C-only, hence the plain offset walk).
+  void RecordElementOffsets(const nlmsghdr* nlh, std::uint32_t seq,
+                            const std::vector<std::string>& origins) {
+    const auto* base = reinterpret_cast<const std::uint8_t*>(nlh);
+    auto attr_at = [&](std::uint32_t off) {
+      nlattr a;
+      std::memcpy(&a, base + off, sizeof(a));
+      return a;
+    };
+    std::uint32_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg));
+    while (off + sizeof(nlattr) <= nlh->nlmsg_len) {
+      nlattr a = attr_at(off);
+      if (a.nla_len < sizeof(nlattr)) {
+        return;
+      }
+      if ((a.nla_type & NLA_TYPE_MASK) == NFTA_SET_ELEM_LIST_ELEMENTS) {
+        std::size_t i = 0;
+        for (std::uint32_t e = off + static_cast<std::uint32_t>(sizeof(nlattr)); e + sizeof(nlattr) <= off + a.nla_len;) {
+          nlattr elem = attr_at(e);
+          if (elem.nla_len < sizeof(nlattr)) {
+            break;
+          }
+          if (i < origins.size()) {
+            out_.elements.push_back({seq, e, origins[i]});
+          }
+          ++i;
+          e += NLA_ALIGN(elem.nla_len);
+        }
+      }
+      off += NLA_ALIGN(a.nla_len);
+    }
+  }
+
   template <typename Build>
   void Raw(Build build) {
-    std::fill(scratch_.begin(), scratch_.end(), 0);
+    // No clearing: libmnl writes every byte a message uses, padding included.
     nlmsghdr* nlh = build(scratch_.data());
     const auto* p = reinterpret_cast<const std::uint8_t*>(nlh);
     out_.bytes.insert(out_.bytes.end(), p, p + NLMSG_ALIGN(nlh->nlmsg_len));
@@ -526,6 +563,7 @@ void AddElements(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set
     nftnl_set_set_u32(set.get(), NFTNL_SET_FAMILY, fam);
     nftnl_set_set_u32(set.get(), NFTNL_SET_ID, set_id);
     std::string origin = fmt::format("set {} element", s.name);
+    std::vector<std::string> element_origins;
     for (std::size_t i = begin; i < end; ++i) {
       const Element& e = s.elements[i];
       nftnl_set_elem* el = nftnl_set_elem_alloc();
@@ -556,6 +594,7 @@ void AddElements(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set
         nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e.verdict->chain.c_str());
       }
       nftnl_set_elem_add(set.get(), el);
+      element_origins.push_back(fmt::format("set {} element {}", s.name, e.origin));
       if (i - begin < 3) {
         origin += (i == begin ? " " : "; ") + e.origin;
       }
@@ -564,7 +603,8 @@ void AddElements(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set
       origin += fmt::format(" (and {} more in this message)", end - begin - 3);
     }
     w.Message(NFT_MSG_NEWSETELEM, fam, NLM_F_CREATE | NLM_F_EXCL, std::move(origin),
-              [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, set.get()); });
+              [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, set.get()); },
+              &element_origins);
   }
 }
 
@@ -578,7 +618,19 @@ std::vector<std::uint8_t> EncodeElementKey(const Set& set, const Element& elemen
   return key;
 }
 
-std::string EncodedBatch::OriginOf(std::uint32_t seq) const {
+std::string EncodedBatch::OriginOf(std::uint32_t seq, std::uint32_t bad_attr_offset) const {
+  if (bad_attr_offset != 0) {
+    // The element whose attribute contains the offset: the last one starting at or before it.
+    const ElementAt* best = nullptr;
+    for (const auto& e : elements) {
+      if (e.seq == seq && e.offset <= bad_attr_offset) {
+        best = &e;
+      }
+    }
+    if (best != nullptr) {
+      return best->origin;
+    }
+  }
   for (const auto& [s, origin] : origins) {
     if (s == seq) {
       return origin;

@@ -18,9 +18,18 @@ struct EncodedBatch {
   // (seq, origin) for every message between BEGIN and END, in order.
   std::vector<std::pair<std::uint32_t, std::string>> origins;
   std::size_t messages = 0;
+  // For element messages: (seq, offset of each element's attribute in the message, origin), so
+  // that the kernel's NLMSGERR_ATTR_OFFS names the one element refused.
+  struct ElementAt {
+    std::uint32_t seq;
+    std::uint32_t offset;
+    std::string origin;
+  };
+  std::vector<ElementAt> elements;
 
-  // The origin of a message, or "" when seq is not part of the batch.
-  std::string OriginOf(std::uint32_t seq) const;
+  // The origin of a message, or "" when seq is not part of the batch. With the offset of the
+  // attribute at fault (0: unknown), the origin of that very element when there is one.
+  std::string OriginOf(std::uint32_t seq, std::uint32_t bad_attr_offset = 0) const;
 };
 
 struct BatchOptions {

@@ -79,19 +79,33 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
     groups.emplace(pg.name, std::move(g));
   }
 
+  // Groups named through groupBy are found by name; only selector groups are scanned, so a
+  // large inventory costs O(workloads x selector groups), not x all groups.
+  std::set<std::string> by_name;
+  std::vector<const policy::PolicyGroup*> by_selector;
+  for (const auto& pg : policy.groups) {
+    if (pg.name == policy::kHostGroup || pg.name == policy::kWorldGroup) {
+      continue;
+    }
+    if (pg.selector.empty()) {
+      by_name.insert(pg.name);
+    } else {
+      by_selector.push_back(&pg);
+    }
+  }
   std::map<std::string, std::string> owner_of_address;
   for (const auto& w : inventory.workloads) {
     std::vector<std::string> matched;
-    for (const auto& pg : policy.groups) {
-      if (pg.name == policy::kHostGroup || pg.name == policy::kWorldGroup) {
-        continue;
-      }
-      bool hit = pg.selector.empty() ? DerivedGroupName(w, group_by) == pg.name
-                                     : SelectorMatches(pg.selector, w.labels);
-      if (hit) {
-        matched.push_back(pg.name);
+    const std::string derived = DerivedGroupName(w, group_by);
+    if (by_name.count(derived) != 0) {
+      matched.push_back(derived);
+    }
+    for (const auto* pg : by_selector) {
+      if (SelectorMatches(pg->selector, w.labels)) {
+        matched.push_back(pg->name);
       }
     }
+    std::sort(matched.begin(), matched.end());
     if (matched.size() > 1) {
       errors.push_back(fmt::format("workload {} matches groups {} and {}", w.name, matched[0],
                                    matched[1]));
@@ -114,7 +128,7 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
       }
       (v->type == DataType::kIpv4Addr ? m.v4 : m.v6).push_back(*v);
     }
-    std::string group_name = matched.empty() ? DerivedGroupName(w, group_by) : matched[0];
+    std::string group_name = matched.empty() ? derived : matched[0];
     auto it = groups.find(group_name);
     if (it == groups.end()) {
       if (group_name == policy::kHostGroup || group_name == policy::kWorldGroup) {

@@ -34,7 +34,7 @@ struct IterFree {
 ApplyError MapErrors(const EncodedBatch& batch, const std::vector<NetlinkError>& errors) {
   ApplyError out;
   for (const auto& e : errors) {
-    KernelError k{e.seq, e.error, batch.OriginOf(e.seq), e.message};
+    KernelError k{e.seq, e.error, batch.OriginOf(e.seq, e.bad_attr_offset), e.message};
     if (k.origin.empty()) {
       k.origin = "the batch itself";
     }
@@ -146,9 +146,11 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
   if (!replies) {
     return replies.error();
   }
-  std::map<std::vector<std::uint8_t>, const Element*> by_key;
+  // Keys as strings: GCC 12 at -O3 warns falsely (-Wstringop-overread) on vector<uint8_t> keys.
+  std::map<std::string, const Element*> by_key;
   for (const Element& e : set.elements) {
-    by_key[EncodeElementKey(set, e)] = &e;
+    std::vector<std::uint8_t> k = EncodeElementKey(set, e);
+    by_key[std::string(k.begin(), k.end())] = &e;
   }
   std::vector<CounterValue> out;
   for (const auto& msg : *replies) {
@@ -165,7 +167,7 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
       nftnl_set_elem_expr_foreach(e, ReadCounterExpr, &c);
       std::string name = "unknown element";
       if (key != nullptr) {
-        auto found = by_key.find(std::vector<std::uint8_t>(key, key + len));
+        auto found = by_key.find(std::string(reinterpret_cast<const char*>(key), len));
         if (found != by_key.end()) {
           name = found->second->origin;
         }

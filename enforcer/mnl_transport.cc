@@ -20,10 +20,11 @@ struct SocketClose {
   void operator()(mnl_socket* s) const { mnl_socket_close(s); }
 };
 
-// Reads the extended-ACK message text (NLMSGERR_ATTR_MSG) after an nlmsgerr, if present.
-std::string ExtAckText(const nlmsghdr* nlh) {
+// Reads the extended-ACK attributes after an nlmsgerr: the reason text (NLMSGERR_ATTR_MSG) and
+// the offset of the attribute at fault (NLMSGERR_ATTR_OFFS), when the kernel gives them.
+void ReadExtAck(const nlmsghdr* nlh, NetlinkError& out) {
   if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) == 0) {
-    return "";
+    return;
   }
   const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
   std::size_t off = sizeof(nlmsgerr);
@@ -37,13 +38,15 @@ std::string ExtAckText(const nlmsghdr* nlh) {
     if (a->nla_len < sizeof(nlattr) || off + a->nla_len > payload) {
       break;
     }
+    const char* value = base + off + sizeof(nlattr);
     if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
-      const char* text = base + off + sizeof(nlattr);
-      return std::string(text, strnlen(text, a->nla_len - sizeof(nlattr)));
+      out.message = std::string(value, strnlen(value, a->nla_len - sizeof(nlattr)));
+    } else if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_OFFS &&
+               a->nla_len >= sizeof(nlattr) + sizeof(std::uint32_t)) {
+      std::memcpy(&out.bad_attr_offset, value, sizeof(std::uint32_t));
     }
     off += NLA_ALIGN(a->nla_len);
   }
-  return "";
 }
 
 class MnlTransport final : public NetlinkTransport {
@@ -81,7 +84,9 @@ class MnlTransport final : public NetlinkTransport {
         }
         const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
         if (err->error != 0) {
-          errors.push_back({nlh->nlmsg_seq, -err->error, ExtAckText(nlh)});
+          NetlinkError e{nlh->nlmsg_seq, -err->error, "", 0};
+          ReadExtAck(nlh, e);
+          errors.push_back(std::move(e));
         }
       }
     }

@@ -18,6 +18,7 @@ struct NetlinkError {
   std::uint32_t seq = 0;
   int error = 0;        // positive errno
   std::string message;  // the extended ACK text, when the kernel gives one
+  std::uint32_t bad_attr_offset = 0;  // NLMSGERR_ATTR_OFFS: where in our message (0: unknown)
 };
 
 class NetlinkTransport {

@@ -79,7 +79,10 @@ std::string CtStateText(std::uint32_t bits) {
 std::string Key(const std::vector<Field>& key) {
   std::string out;
   for (Field f : key) {
-    out += out.empty() ? std::string(FieldName(f)) : fmt::format(" . {}", FieldName(f));
+    if (!out.empty()) {
+      out += " . ";
+    }
+    out += FieldName(f);
   }
   return out;
 }
@@ -93,9 +96,9 @@ std::string VerdictText(const Verdict& v) {
     case Verdict::Kind::kReturn:
       return "return";
     case Verdict::Kind::kJump:
-      return "jump " + v.chain;
+      return fmt::format("jump {}", v.chain);
     case Verdict::Kind::kGoto:
-      return "goto " + v.chain;
+      return fmt::format("goto {}", v.chain);
   }
   return "?";
 }
@@ -117,14 +120,17 @@ std::string ElementText(const Element& e) {
     }
     out += RenderValue(e.key[i]);
     if (!e.key_end.empty() && e.key_end[i] != e.key[i]) {
-      out += "-" + RenderValue(e.key_end[i]);
+      out += '-';
+      out += RenderValue(e.key_end[i]);
     }
   }
   if (e.data) {
-    out += " : " + RenderValue(*e.data);
+    out += " : ";
+    out += RenderValue(*e.data);
   }
   if (e.verdict) {
-    out += " : " + VerdictText(*e.verdict);
+    out += " : ";
+    out += VerdictText(*e.verdict);
   }
   return out;
 }
@@ -276,7 +282,10 @@ std::string RenderNft(const Ruleset& ruleset, const RenderOptions& o) {
           if (const auto* m = std::get_if<Match>(&st); m != nullptr && m->implicit) {
             continue;
           }
-          line += line.empty() ? RenderStatement(st) : " " + RenderStatement(st);
+          if (!line.empty()) {
+            line += ' ';
+          }
+          line += RenderStatement(st);
         }
         out += fmt::format("\t\t{}\n", line);
       }

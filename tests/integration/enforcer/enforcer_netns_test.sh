@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Kernel integration test of the enforcer (CTest label `kernel`): real nftables in network
+# namespaces of its own, never the machine's. Topology, in a "host" namespace H:
+#   br0 10.10.0.1/24 fd10::1/64: web-1 (vweb), api-1 (vapi), db-1 (vdb)    bridged
+#   br1 10.20.0.1/24 fd20::1/64: cache-1 (vcache)                           routed via H
+# Policy: policy.spec (4 groups + host + world). Every namespace runs echo servers (socat) on
+# every port the test uses, so a refused connection is refused by the ruleset, not by a
+# missing listener. Usage: enforcer_netns_test.sh ENFORCER_TOOL SOURCE_DIR
+set -u
+TOOL=$1
+SRC=$2
+DEADLINE=${BHE_DEADLINE:-200}
+ID="bhe$$"
+H="${ID}h"; WEB="${ID}web"; API="${ID}api"; DB="${ID}db"; CACHE="${ID}cache"
+NSS=("$H" "$WEB" "$API" "$DB" "$CACHE")
+PIDS=()
+FAILS=0
+
+cleanup() {
+  for p in "${PIDS[@]}"; do
+    for c in $(pgrep -P "$p"); do kill "$c" 2>/dev/null; done  # the watchdog's sleep
+    kill "$p" 2>/dev/null
+  done
+  for ns in "${NSS[@]}"; do
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null
+  done
+}
+trap cleanup EXIT
+( sleep "$DEADLINE"; echo "deadline reached" >&2; kill -TERM $$ ) & PIDS+=($!)
+
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+pass() { echo "ok: $*"; }
+inh() { ip netns exec "$H" "$@"; }
+
+for ns in "${NSS[@]}"; do ip netns add "$ns" || exit 1; ip -n "$ns" link set lo up; done
+inh sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+ip -n "$H" link add br0 type bridge && ip -n "$H" link add br1 type bridge
+ip -n "$H" addr add 10.10.0.1/24 dev br0 && ip -n "$H" addr add fd10::1/64 dev br0 nodad
+ip -n "$H" addr add 10.20.0.1/24 dev br1 && ip -n "$H" addr add fd20::1/64 dev br1 nodad
+ip -n "$H" link set br0 up && ip -n "$H" link set br1 up
+attach() {  # ns veth bridge v4 v6 gw4 gw6
+  ip -n "$H" link add "$2" type veth peer name eth0 netns "$1"
+  ip -n "$H" link set "$2" master "$3" up
+  ip -n "$1" addr add "$4/24" dev eth0 && ip -n "$1" addr add "$5/64" dev eth0 nodad
+  ip -n "$1" link set eth0 up
+  ip -n "$1" route add default via "$6" && ip -n "$1" -6 route add default via "$7"
+}
+attach "$WEB" vweb br0 10.10.0.2 fd10::2 10.10.0.1 fd10::1
+attach "$API" vapi br0 10.10.0.3 fd10::3 10.10.0.1 fd10::1
+attach "$DB" vdb br0 10.10.0.4 fd10::4 10.10.0.1 fd10::1
+attach "$CACHE" vcache br1 10.20.0.2 fd20::2 10.20.0.1 fd20::1
+
+# br_netfilter: bridged traffic must reach the inet table in this namespace.
+inh "$TOOL" sysctl >/dev/null || { echo "br_netfilter unavailable"; exit 1; }
+[ "$(inh cat /proc/sys/net/bridge/bridge-nf-call-iptables)" = 1 ] || fail "sysctl not on"
+
+serve() {  # ns
+  for port in 8080 5432 6379 9100 8000 8001; do
+    ip netns exec "$1" socat TCP6-LISTEN:$port,fork,reuseaddr,ipv6only=0 EXEC:cat 2>/dev/null &
+    PIDS+=($!)
+  done
+  for port in 9000 6380; do
+    ip netns exec "$1" socat UDP6-RECVFROM:$port,fork,reuseaddr,ipv6only=0 EXEC:cat 2>/dev/null &
+    PIDS+=($!)
+  done
+}
+for ns in "${NSS[@]}"; do serve "$ns"; done
+sleep 1
+
+# probe NS ADDR PORT PROTO -> 0 when the echo came back.
+probe() {
+  local a=$2
+  [[ $a == *:* ]] && a="[$a]"
+  if [ "$4" = udp ]; then
+    out=$(echo ping | timeout 3 ip netns exec "$1" socat -T1 - "UDP:$a:$3" 2>/dev/null)
+  else
+    out=$(echo ping | timeout 3 ip netns exec "$1" socat -T1 - "TCP:$a:$3,connect-timeout=1" 2>/dev/null)
+  fi
+  [ "$out" = ping ]
+}
+ping_ok() { timeout 3 ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; }
+
+# name ns addr port proto
+ALLOWED=(
+  "web->api WEB 10.10.0.3 8080 tcp" "web->api WEB fd10::3 8080 tcp"
+  "web->api WEB 10.10.0.3 9000 udp" "web->api WEB fd10::3 9000 udp"
+  "api->db API 10.10.0.4 5432 tcp" "api->db API fd10::4 5432 tcp"
+  "api->cache(routed) API 10.20.0.2 6379 tcp" "api->cache(routed) API fd20::2 6379 tcp"
+  "api->cache(routed) API 10.20.0.2 6380 udp" "api->cache(routed) API fd20::2 6380 udp"
+  "web->host WEB 10.10.0.1 8000 tcp" "web->host WEB fd10::1 8000 tcp"
+  "host->api H 10.10.0.3 9100 tcp" "host->api H fd10::3 9100 tcp"
+)
+REFUSED=(
+  "api->web(reverse) API 10.10.0.2 8080 tcp" "api->web(reverse) API fd10::2 8080 tcp"
+  "web->db WEB 10.10.0.4 5432 tcp" "web->db WEB fd10::4 5432 tcp"
+  "web->api(other-port) WEB 10.10.0.3 5432 tcp" "web->api(udp-other-port) WEB 10.10.0.3 6380 udp"
+  "db->api DB 10.10.0.3 8080 tcp" "cache->api(routed) CACHE 10.10.0.3 8080 tcp"
+  "web->cache(routed) WEB 10.20.0.2 6379 tcp" "web->cache(routed) WEB fd20::2 6379 tcp"
+  "web->host(outside-policy) WEB 10.10.0.1 8001 tcp" "web->host(outside-policy) WEB fd10::1 8001 tcp"
+  "api->host(outside-policy) API 10.10.0.1 8000 tcp" "host->web H 10.10.0.2 8080 tcp"
+)
+nsvar() { case $1 in WEB) echo "$WEB";; API) echo "$API";; DB) echo "$DB";; CACHE) echo "$CACHE";; H) echo "$H";; esac; }
+
+check_matrix() {  # mode: refused flows must fail in enforce, pass in monitor
+  local mode=$1
+  for f in "${ALLOWED[@]}"; do
+    set -- $f
+    probe "$(nsvar "$2")" "$3" "$4" "$5" && pass "$mode allowed $1 $3 $5/$4" || fail "$mode allowed $1 $3 $5/$4 did not connect"
+  done
+  for f in "${REFUSED[@]}"; do
+    set -- $f
+    if probe "$(nsvar "$2")" "$3" "$4" "$5"; then
+      [ "$mode" = monitor ] && pass "monitor passes $1 $3 $5/$4" || fail "enforce let $1 $3 $5/$4 through"
+    else
+      [ "$mode" = enforce ] && pass "enforce refused $1 $3 $5/$4" || fail "monitor blocked $1 $3 $5/$4"
+    fi
+  done
+  ping_ok "$WEB" 10.10.0.3 && pass "$mode ping web->api v4" || fail "$mode ping web->api v4"
+  ping_ok "$WEB" fd10::3 && pass "$mode ping web->api v6 (needs ND)" || fail "$mode ping web->api v6"
+  if ping_ok "$API" 10.10.0.2; then
+    [ "$mode" = monitor ] && pass "monitor ping api->web passes" || fail "enforce let ping api->web through"
+  else
+    [ "$mode" = enforce ] && pass "enforce refused ping api->web" || fail "monitor blocked ping api->web"
+  fi
+}
+
+counter() { inh "$TOOL" counters "$SRC/policy.spec" | awk -v n="$1" '$1 == n {print $2}'; }
+
+# Control: without bulkhead's tables a tagged frame crosses the bridge (so the test can fail).
+mac_api=$(ip -n "$API" link show eth0 | awk '/link\/ether/ {print $2}')
+vlan_count() {
+  ip netns exec "$API" python3 "$SRC/vlan_frame.py" recv eth0 2 > /tmp/$ID.vlan &
+  local r=$!
+  sleep 0.5
+  ip netns exec "$WEB" python3 "$SRC/vlan_frame.py" send eth0 "$mac_api" 10
+  wait $r
+  cat /tmp/$ID.vlan; rm -f /tmp/$ID.vlan
+}
+n=$(vlan_count); [ "$n" -gt 0 ] && pass "control: $n tagged frames cross without the table" || fail "control: tagged frames never arrive ($n)"
+
+# --- enforce -------------------------------------------------------------------------------
+inh "$TOOL" apply "$SRC/policy.spec" --mode enforce || { fail "apply enforce"; exit 1; }
+check_matrix enforce
+[ "$(counter inet/dropped)" -gt 0 ] && pass "dropped counter $(counter inet/dropped)" || fail "dropped counter is 0"
+inh "$TOOL" counters "$SRC/policy.spec" | grep -q "allow web -> api tcp/8080 [1-9]" && pass "per-edge counter web->api tcp/8080" || fail "per-edge counter web->api tcp/8080 not counted"
+n=$(vlan_count); [ "$n" = 0 ] && pass "tagged frame blocked" || fail "$n tagged frames crossed"
+[ "$(counter bridge/tagged)" -gt 0 ] && pass "tagged counter" || fail "tagged counter is 0"
+
+# Spoofing: web takes api's address (api may send udp/5555 to db); db must not receive it.
+ip netns exec "$DB" socat -u UDP6-RECV:5555,ipv6only=0 OPEN:/tmp/$ID.db,creat,append 2>/dev/null & PIDS+=($!)
+sleep 0.3
+echo LEGIT | ip netns exec "$API" socat -u - UDP:10.10.0.4:5555
+ip -n "$WEB" addr add 10.10.0.3/32 dev eth0
+echo SPOOF | ip netns exec "$WEB" socat -u - UDP:10.10.0.4:5555,bind=10.10.0.3
+sleep 0.5
+grep -q LEGIT /tmp/$ID.db && pass "api's own udp/5555 reaches db" || fail "legit udp/5555 lost"
+grep -q SPOOF /tmp/$ID.db && fail "spoofed source reached db" || pass "spoofed source got no access"
+[ "$(counter bridge/spoofed)" -gt 0 ] && pass "spoofed counter" || fail "spoofed counter is 0"
+ip -n "$WEB" addr del 10.10.0.3/32 dev eth0; rm -f /tmp/$ID.db
+
+# Offline evaluator agrees with the kernel on the same flows.
+ev() { inh "$TOOL" eval "$SRC/policy.spec" "$@" --mode enforce | cut -d' ' -f1; }
+[ "$(ev forward 10.10.0.2 10.10.0.3 tcp 8080 vweb)" = accept ] && [ "$(ev forward 10.10.0.2 10.10.0.4 tcp 5432 vweb)" = drop ] \
+  && [ "$(ev input 10.10.0.2 10.10.0.1 tcp 8001 vweb)" = drop ] && [ "$(ev forward fd10::3 fd20::2 tcp 6379 vapi)" = accept ] \
+  && pass "evaluator agrees with the kernel on sample flows" || fail "evaluator disagrees"
+
+# A rejected batch leaves the old ruleset byte-identical.
+before=$(inh nft -j list table inet bulkhead)
+out=$(inh "$TOOL" apply "$SRC/policy2.spec" --mode enforce --bad-element 2>&1) && fail "bad batch accepted"
+after=$(inh nft -j list table inet bulkhead)
+[ "$before" = "$after" ] && pass "rejected batch left the ruleset byte-identical" || fail "ruleset changed after a rejected batch"
+echo "$out" | grep -q "injected-bad" && pass "error names the policy object: $(echo "$out" | head -1)" || fail "error does not name the object: $out"
+
+# New policies under traffic: an established allowed connection survives every apply, and a
+# disallowed connection never gets through meanwhile.
+ip netns exec "$WEB" python3 "$SRC/long_client.py" 10.10.0.3 8080 6 > /tmp/$ID.long 2>&1 & long=$!
+leaks=0
+for i in $(seq 1 10); do
+  spec=$SRC/policy.spec; [ $((i % 2)) = 1 ] && spec=$SRC/policy2.spec
+  inh "$TOOL" apply "$spec" --mode enforce >/dev/null || fail "apply $i under traffic"
+  probe "$WEB" 10.10.0.4 5432 tcp && leaks=$((leaks + 1))
+done
+wait $long && pass "$(cat /tmp/$ID.long)" || fail "$(cat /tmp/$ID.long)"
+[ $leaks = 0 ] && pass "no disallowed connection during 10 applies" || fail "$leaks disallowed connections during applies"
+rm -f /tmp/$ID.long
+
+# --- monitor -------------------------------------------------------------------------------
+inh "$TOOL" apply "$SRC/policy.spec" --mode monitor >/dev/null || fail "apply monitor"
+m0=$(counter inet/monitored)
+check_matrix monitor
+m1=$(counter inet/monitored)
+[ "$m1" -gt "$m0" ] && pass "monitored counter $m0 -> $m1" || fail "monitor mode did not count ($m0 -> $m1)"
+
+# --- disable -------------------------------------------------------------------------------
+inh nft add table inet someone_else
+inh "$TOOL" disable || fail "disable"
+left=$(inh nft list tables)
+[ "$left" = "table inet someone_else" ] && pass "disable removed only bulkhead's tables" || fail "after disable: $left"
+
+echo "failures: $FAILS"
+[ $FAILS = 0 ]

@@ -1,0 +1,48 @@
+"""Sends or counts 802.1Q-tagged raw frames (the evasion the bridge table must stop).
+
+send IFACE DST_MAC COUNT: tagged IPv4/UDP frames with a marker payload, from a raw socket.
+recv IFACE SECONDS: prints how many frames carrying the marker arrived on IFACE.
+"""
+import socket
+import struct
+import sys
+import time
+
+MARKER = b"BULKHEAD-VLAN-PROBE"
+
+
+def send(iface, dst_mac, count):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    src = s.getsockname()[4]
+    dst = bytes.fromhex(dst_mac.replace(":", ""))
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 8 + len(MARKER), 1, 0, 64, 17, 0,
+                     socket.inet_aton("10.10.0.2"), socket.inet_aton("10.10.0.3"))
+    udp = struct.pack("!HHHH", 40000, 8080, 8 + len(MARKER), 0)
+    frame = dst + src + struct.pack("!HH", 0x8100, 42) + struct.pack("!H", 0x0800) + ip + udp + MARKER
+    for _ in range(count):
+        s.send(frame)
+        time.sleep(0.02)
+
+
+def recv(iface, seconds):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    s.bind((iface, 0))
+    s.settimeout(0.2)
+    end = time.time() + seconds
+    n = 0
+    while time.time() < end:
+        try:
+            data = s.recv(65535)
+        except socket.timeout:
+            continue
+        if MARKER in data:
+            n += 1
+    print(n)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "send":
+        send(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    else:
+        recv(sys.argv[2], float(sys.argv[3]))
