@@ -74,6 +74,23 @@ boost::system::result<void, std::string> WriteFileAtomically(const std::string& 
     }
     return {};
   }
+  // A device or FIFO (-o /dev/null, a pipe) is written in place: renaming over it would replace
+  // the device node itself, which as root silently breaks the system.
+  struct stat existing {};
+  if (::stat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode)) {
+    if (S_ISDIR(existing.st_mode)) {
+      return path + ": is a directory";
+    }
+    Fd out(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (out.get() < 0) {
+      return SystemError(path, "cannot open", errno);
+    }
+    int err = 0;
+    if (!WriteAll(out.get(), content, err)) {
+      return SystemError(path, "cannot write", err);
+    }
+    return {};
+  }
   const std::filesystem::path target(path);
   const std::filesystem::path dir =
       target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
