@@ -30,6 +30,10 @@ endfunction()
 # build replays the corpus on every run); and, with clang and BULKHEAD_FUZZ=ON, as a libFuzzer
 # binary `<name>` for real fuzzing.
 option(BULKHEAD_FUZZ "Build libFuzzer binaries (clang only)" OFF)
+if(BULKHEAD_FUZZ AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  # The modules under test need coverage instrumentation too, or libFuzzer only sees the harness.
+  target_compile_options(bulkhead_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()
 function(bulkhead_add_fuzz name)
   cmake_parse_arguments(ARG "" "CORPUS" "SRCS;DEPS" ${ARGN})
   add_executable(${name}_replay ${ARG_SRCS} ${PROJECT_SOURCE_DIR}/tests/fuzz/replay_main.cc)
