@@ -1,0 +1,266 @@
+#include "agent/learn_command.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include "agent/command.h"
+#include "agent/live_capture.h"
+#include "agent/progress_meter.h"
+#include "capture/live_source.h"
+#include "capture/pcap_file_source.h"
+#include "inventory/static_file_source.h"
+#include "learn/flow_table.h"
+#include "learn/graph_builder.h"
+#include "policy/atomic_file.h"
+#include "policy/flow_graph_codec.h"
+#include "policy/grouping.h"
+
+namespace bulkhead::agent {
+namespace {
+
+namespace asio = boost::asio;
+
+// Frames per Dispatch when replaying a file: big enough to amortise the call, small enough to
+// keep progress lively.
+constexpr int kFileBatch = 4096;
+
+std::uint64_t WallClockUsec() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// The one summary line every run ends with.
+std::string SummaryLine(const capture::SourceStats& stats, const learn::FlowTableStats& flows,
+                        std::size_t edges, bool live) {
+  std::string malformed;
+  for (std::size_t i = 0; i < capture::kDecodeOutcomeCount; ++i) {
+    const auto outcome = static_cast<capture::DecodeOutcome>(i);
+    if (capture::IsMalformed(outcome) && stats.decode.Get(outcome) > 0) {
+      malformed += fmt::format("{}{}={}", malformed.empty() ? "" : " ",
+                               capture::DecodeOutcomeName(outcome), stats.decode.Get(outcome));
+    }
+  }
+  std::string line = fmt::format("learned: {} packets, {} flows, {} edges, malformed {}",
+                                 stats.frames, flows.flows_created, edges,
+                                 stats.decode.Malformed());
+  if (!malformed.empty()) {
+    line += fmt::format(" ({})", malformed);
+  }
+  if (live) {
+    line += fmt::format(", kernel drops {}", stats.kernel_drops + stats.iface_drops);
+  }
+  return line;
+}
+
+capture::SourceStats TotalStats(std::vector<std::unique_ptr<capture::PacketSource>>& sources) {
+  capture::SourceStats total;
+  for (auto& source : sources) {
+    const auto s = source->Stats();
+    total.frames += s.frames;
+    total.delivered += s.delivered;
+    total.kernel_drops += s.kernel_drops;
+    total.iface_drops += s.iface_drops;
+    total.decode.Add(s.decode);
+  }
+  return total;
+}
+
+// Replays pcap files one after the other into `sink`. Returns false on a read error (logged).
+bool ReplayFiles(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
+                 learn::FlowTable& table, ProgressMeter& progress, spdlog::logger& log) {
+  std::uint64_t done = 0;
+  for (auto& source : sources) {
+    for (;;) {
+      auto state = source->Dispatch(kFileBatch, table);
+      if (!state) {
+        log.error("{}", state.error().message);
+        return false;
+      }
+      progress.Update(done + source->Stats().frames, table.stats().flows_created);
+      if (*state == capture::DispatchState::kEndOfInput) {
+        break;
+      }
+    }
+    if (const auto warning = source->Warning(); !warning.empty()) {
+      log.warn("{}", warning);
+    }
+    done += source->Stats().frames;
+  }
+  return true;
+}
+
+// Captures live until SIGINT/SIGTERM or the duration. Returns false if capture failed.
+bool CaptureLive(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
+                 learn::FlowTable& table, ProgressMeter& progress, double duration_s,
+                 const std::shared_ptr<spdlog::logger>& log) {
+  asio::io_context io;
+  LiveCapture live(io, std::move(sources), table, log);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer deadline(io);
+  auto stop = [&] {
+    live.Stop();
+    signals.cancel();
+    deadline.cancel();
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (!ec) {
+      log->info("signal {}: stopping capture", signo);
+      stop();
+    }
+  });
+  if (duration_s > 0) {
+    deadline.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(duration_s)));
+    deadline.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) {
+        stop();
+      }
+    });
+  }
+  auto& live_sources = live.sources();
+  const bool started = live.Start([&] {
+    table.ExpireIdle(WallClockUsec());
+    std::uint64_t frames = 0;
+    for (auto& source : live_sources) {
+      frames += source->Stats().frames;
+    }
+    progress.Update(frames, table.stats().flows_created);
+  });
+  if (!started) {
+    sources = std::move(live_sources);
+    return false;
+  }
+  log->info("capturing on {} interface(s){}", live_sources.size(),
+            duration_s > 0 ? fmt::format(" for {}s", duration_s) : std::string(" until SIGINT"));
+  io.run();
+  live.Stop();
+  sources = std::move(live_sources);
+  return !live.failed();
+}
+
+}  // namespace
+
+int RunLearn(const LearnOptions& options, const std::shared_ptr<spdlog::logger>& log) {
+  if (options.pcap_files.empty() == options.interfaces.empty()) {
+    log->error("learn: give either --pcap FILE... or --iface IF...");
+    return 2;
+  }
+  auto inventory = inventory::LoadInventoryFile(options.inventory_file);
+  if (!inventory) {
+    log->error("{}", inventory.error());
+    return 1;
+  }
+  const auto group_by = options.group_by.empty() ? policy::DefaultGroupBy() : options.group_by;
+  auto groups = policy::AssignGroups(*inventory, group_by);
+  if (!groups) {
+    log->error("{}: {}", options.inventory_file, groups.error());
+    return 1;
+  }
+  auto resolver = learn::GroupResolver::Create(*inventory, *groups);
+  if (!resolver) {
+    log->error("{}: {}", options.inventory_file, resolver.error());
+    return 1;
+  }
+
+  // Open every source before reading any, so a bad file or interface fails fast.
+  const bool live = !options.interfaces.empty();
+  std::vector<std::unique_ptr<capture::PacketSource>> sources;
+  if (live) {
+    capture::LiveConfig config;
+    config.buffer_bytes = options.buffer_mib * 1024 * 1024;
+    config.snaplen = options.snaplen;
+    // A bridge port only sees frames addressed to it; learning needs every container's traffic.
+    config.promiscuous = true;
+    for (const auto& iface : options.interfaces) {
+      auto source = capture::LiveSource::Open(iface, config);
+      if (!source) {
+        log->error("{}", source.error().message);
+        return 1;
+      }
+      sources.push_back(std::move(*source));
+    }
+  } else {
+    for (const auto& file : options.pcap_files) {
+      auto source = capture::PcapFileSource::Open(file);
+      if (!source) {
+        log->error("{}", source.error().message);
+        return 1;
+      }
+      sources.push_back(std::move(*source));
+    }
+  }
+
+  learn::GraphBuilder builder(*resolver);
+  learn::FlowTableConfig table_config;
+  table_config.max_flows = options.max_flows;
+  learn::FlowTable table(table_config, builder);
+  ProgressMeter progress(options.progress);
+
+  const bool ok = live ? CaptureLive(sources, table, progress, options.duration_s, log)
+                       : ReplayFiles(sources, table, progress, *log);
+  progress.Finish();
+  if (!ok && !live) {
+    return 1;  // a file that cannot be read: no graph, nothing written
+  }
+  table.Flush();
+
+  const auto graph = builder.Build(group_by, groups->groups);
+  auto written = policy::WriteFileAtomically(options.output, policy::WriteFlowGraphYaml(graph));
+  const auto stats = TotalStats(sources);
+  log->info("{}", SummaryLine(stats, table.stats(), builder.edge_count(), live));
+  if (!written) {
+    log->error("{}", written.error());
+    return 1;
+  }
+  // A live capture that failed midway still wrote what it learned, but says so in its status.
+  return ok ? 0 : 1;
+}
+
+}  // namespace bulkhead::agent
+
+namespace bulkhead::agent {
+
+void AddLearnCommand(CLI::App& app, std::vector<Command>& out) {
+  auto learn = std::make_shared<LearnOptions>();
+  auto* cmd = app.add_subcommand(
+      "learn", "Capture traffic (pcap files or live interfaces) and learn the flow graph");
+  auto* pcap_opt = cmd->add_option("--pcap", learn->pcap_files, "pcap/pcapng file(s) to read")
+                       ->check(CLI::ExistingFile);
+  auto* iface_opt =
+      cmd->add_option("--iface", learn->interfaces, "Interface(s) to capture on, live");
+  pcap_opt->excludes(iface_opt);
+  cmd->add_option("--inventory", learn->inventory_file, "Inventory file (kind: Inventory)")
+      ->required();
+  cmd->add_option("--group-by", learn->group_by,
+                  "Labels that name a group, in order (default: app,com.docker.compose.service)")
+      ->delimiter(',');
+  cmd->add_option("--duration", learn->duration_s, "Live capture: stop after S seconds")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-flows", learn->max_flows, "Flow table cap (evicts beyond it)")
+      ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(100'000'000)));
+  cmd->add_option("--buffer-mib", learn->buffer_mib, "Live capture ring buffer, MiB")
+      ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(4096)));
+  cmd->add_option("--snaplen", learn->snaplen, "Bytes kept per packet (headers only)")
+      ->check(CLI::Range(96, 65535));
+  cmd->add_option("-o,--output", learn->output, "Graph file to write ('-' = stdout)");
+  out.push_back({cmd, [learn](const Logger& log) {
+                   if (learn->pcap_files.empty() && learn->interfaces.empty()) {
+                     log->error("learn: give --pcap FILE... or --iface IF...");
+                     return 2;
+                   }
+                   learn->progress = ::isatty(STDERR_FILENO) == 1;
+                   return RunLearn(*learn, log);
+                 }});
+}
+
+}  // namespace bulkhead::agent
