@@ -24,6 +24,10 @@ namespace bulkhead::policy {
 boost::system::result<Policy, FileErrors> ParsePolicy(std::string_view text,
                                                       std::string_view file_name);
 
+// Reads `path` ("-" = standard input) and parses it; a file that cannot be read is one FileError
+// naming the file.
+boost::system::result<Policy, FileErrors> LoadPolicyFile(const std::string& path);
+
 // What a reviewer sees next to an allow rule: where it came from in the learned graph.
 struct AllowComment {
   std::uint64_t connections = 0;

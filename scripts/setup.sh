@@ -10,5 +10,9 @@ packages=(
   # tests: real kernel networking, real servers and clients
   nftables iproute2 iputils-ping socat netcat-openbsd tcpdump python3 procps time
 )
+# `scripts/setup.sh --bench` adds what bench/ compares against (not needed by the tests).
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(tshark iperf3)
+fi
 apt-get update
 apt-get install -y --no-install-recommends "${packages[@]}"
