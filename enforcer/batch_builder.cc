@@ -551,21 +551,28 @@ void AddSet(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id) 
             [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, set.get()); });
 }
 
-void AddElements(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id,
-                 std::size_t per_message) {
-  const std::uint16_t fam = NfFamily(t.family);
+// Adds (or, with `remove`, deletes) `elements` of set `s`. `set_id` 0: the set exists already
+// and is found by name. Deletions carry the key (and key end) only: that is what identifies an
+// element.
+void AddElements(BatchWriter& w, Family family, const std::string& table, const Set& s,
+                 const std::vector<Element>& elements, std::uint32_t set_id,
+                 std::size_t per_message, bool remove = false) {
+  const std::uint16_t fam = NfFamily(family);
   const bool be_mark = s.interval && s.key.size() > 1;
-  for (std::size_t begin = 0; begin < s.elements.size(); begin += per_message) {
-    const std::size_t end = std::min(s.elements.size(), begin + per_message);
+  const char* verb = remove ? "deleting" : "element";
+  for (std::size_t begin = 0; begin < elements.size(); begin += per_message) {
+    const std::size_t end = std::min(elements.size(), begin + per_message);
     SetPtr set(nftnl_set_alloc());
-    nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, t.name.c_str());
+    nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, table.c_str());
     nftnl_set_set_str(set.get(), NFTNL_SET_NAME, s.name.c_str());
     nftnl_set_set_u32(set.get(), NFTNL_SET_FAMILY, fam);
-    nftnl_set_set_u32(set.get(), NFTNL_SET_ID, set_id);
-    std::string origin = fmt::format("set {} element", s.name);
+    if (set_id != 0) {
+      nftnl_set_set_u32(set.get(), NFTNL_SET_ID, set_id);
+    }
+    std::string origin = fmt::format("set {} {}", s.name, verb);
     std::vector<std::string> element_origins;
     for (std::size_t i = begin; i < end; ++i) {
-      const Element& e = s.elements[i];
+      const Element& e = elements[i];
       nftnl_set_elem* el = nftnl_set_elem_alloc();
       std::vector<std::uint8_t> key;
       const bool concat = s.key.size() > 1;
@@ -581,12 +588,12 @@ void AddElements(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set
         nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, key_end.data(),
                            static_cast<std::uint32_t>(key_end.size()));
       }
-      if (e.data) {
+      if (e.data && !remove) {
         std::vector<std::uint8_t> data;
         AppendValue(data, *e.data, false);
         nftnl_set_elem_set(el, NFTNL_SET_ELEM_DATA, data.data(), TypeLen(e.data->type));
       }
-      if (e.verdict) {
+      if (e.verdict && !remove) {
         nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT,
                                static_cast<std::uint32_t>(e.verdict->kind == Verdict::Kind::kJump
                                                               ? NFT_JUMP
@@ -594,7 +601,7 @@ void AddElements(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set
         nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e.verdict->chain.c_str());
       }
       nftnl_set_elem_add(set.get(), el);
-      element_origins.push_back(fmt::format("set {} element {}", s.name, e.origin));
+      element_origins.push_back(fmt::format("set {} {} {}", s.name, verb, e.origin));
       if (i - begin < 3) {
         origin += (i == begin ? " " : "; ") + e.origin;
       }
@@ -602,7 +609,11 @@ void AddElements(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set
     if (end - begin > 3) {
       origin += fmt::format(" (and {} more in this message)", end - begin - 3);
     }
-    w.Message(NFT_MSG_NEWSETELEM, fam, NLM_F_CREATE | NLM_F_EXCL, std::move(origin),
+    // NLM_F_EXCL on additions: an element that is already there means the kernel is not in
+    // the state the delta was computed from, and the whole batch must be refused.
+    w.Message(remove ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, fam,
+              remove ? std::uint16_t{0} : std::uint16_t{NLM_F_CREATE | NLM_F_EXCL},
+              std::move(origin),
               [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, set.get()); },
               &element_origins);
   }
@@ -690,8 +701,22 @@ EncodedBatch BuildReplaceBatch(const Ruleset& ruleset, std::uint32_t first_seq,
       }
     }
     for (std::size_t i = 0; i < t.sets.size(); ++i) {
-      AddElements(w, t, t.sets[i], ids[i], options.elements_per_message);
+      AddElements(w, t.family, t.name, t.sets[i], t.sets[i].elements, ids[i],
+                  options.elements_per_message);
     }
+  }
+  return w.Finish();
+}
+
+EncodedBatch BuildElementUpdateBatch(const ElementDelta& delta, std::uint32_t first_seq,
+                                    const BatchOptions& options) {
+  BatchWriter w(first_seq);
+  // Deletions first: a changed element (same key, new data) is deleted, then added again.
+  for (const SetDelta& d : delta.sets) {
+    AddElements(w, d.family, d.table, d.set, d.removed, 0, options.elements_per_message, true);
+  }
+  for (const SetDelta& d : delta.sets) {
+    AddElements(w, d.family, d.table, d.set, d.set.elements, 0, options.elements_per_message);
   }
   return w.Finish();
 }

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "enforcer/element_delta.h"
 #include "enforcer/ruleset.h"
 
 // Encodes a Ruleset as ONE nf_tables netlink batch through libnftnl, in a fixed order: for each
@@ -39,6 +40,13 @@ struct BatchOptions {
 // Replaces bulkhead's tables with `ruleset` (creates them when absent).
 EncodedBatch BuildReplaceBatch(const Ruleset& ruleset, std::uint32_t first_seq,
                                const BatchOptions& options = {});
+
+// Applies `delta` (element_delta.h) to the existing tables: all its element deletions, then all
+// its additions, in one batch (empty when the delta is). Additions use NLM_F_EXCL and deletions
+// of absent elements fail, so a kernel that is not in the delta's starting state refuses the
+// whole batch instead of ending in a mixed state.
+EncodedBatch BuildElementUpdateBatch(const ElementDelta& delta, std::uint32_t first_seq,
+                                    const BatchOptions& options = {});
 
 // The key bytes of an element as the kernel stores them (to match counters read back).
 std::vector<std::uint8_t> EncodeElementKey(const Set& set, const Element& element);

@@ -5,29 +5,16 @@
 
 #include <fmt/format.h>
 
+#include "policy/grouping.h"
+
 namespace bulkhead::enforcer {
 namespace {
-
-// policy::DefaultGroupBy(), restated so the enforcer links without the learning side.
-std::vector<std::string> DefaultGroupBy() { return {"app", "com.docker.compose.service"}; }
 
 bool SelectorMatches(const policy::Labels& selector, const policy::Labels& labels) {
   return std::all_of(selector.begin(), selector.end(), [&](const auto& pair) {
     auto it = labels.find(pair.first);
     return it != labels.end() && it->second == pair.second;
   });
-}
-
-// The groupBy rule of policy/grouping.h (AssignGroups), restated here because only the name is
-// needed and the enforcer must not depend on the learning side's group list.
-std::string DerivedGroupName(const policy::Workload& w, const std::vector<std::string>& group_by) {
-  for (const auto& key : group_by) {
-    auto it = w.labels.find(key);
-    if (it != w.labels.end()) {
-      return it->second;
-    }
-  }
-  return w.name;
 }
 
 }  // namespace
@@ -57,7 +44,13 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
   std::vector<std::string> errors;
   Membership out;
   const std::vector<std::string> group_by =
-      policy.group_by.empty() ? DefaultGroupBy() : policy.group_by;
+      policy.group_by.empty() ? policy::DefaultGroupBy() : policy.group_by;
+  // The learner's grouping (policy/grouping.h), so that an inventory forms the same groups in
+  // the flow graph and in the enforced policy.
+  auto assigned = policy::AssignGroups(inventory, group_by);
+  if (!assigned) {
+    return std::vector<std::string>{assigned.error()};
+  }
 
   std::map<std::string, ResolvedGroup> groups;
   for (const auto& pg : policy.groups) {
@@ -96,7 +89,7 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
   std::map<std::string, std::string> owner_of_address;
   for (const auto& w : inventory.workloads) {
     std::vector<std::string> matched;
-    const std::string derived = DerivedGroupName(w, group_by);
+    const std::string& derived = assigned->group_of.at(w.name);
     if (by_name.count(derived) != 0) {
       matched.push_back(derived);
     }
@@ -131,11 +124,7 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
     std::string group_name = matched.empty() ? derived : matched[0];
     auto it = groups.find(group_name);
     if (it == groups.end()) {
-      if (group_name == policy::kHostGroup || group_name == policy::kWorldGroup) {
-        errors.push_back(fmt::format("workload {} derives the reserved group name {}", w.name,
-                                     group_name));
-        continue;
-      }
+      // Never host or world: AssignGroups refuses workloads that derive those names.
       ResolvedGroup g;
       g.name = group_name;
       g.mode = global_mode;

@@ -83,6 +83,39 @@ boost::system::result<ApplyStats, ApplyError> ApplyRuleset(NetlinkTransport& tra
   return ApplyStats{batch.messages, batch.bytes.size()};
 }
 
+boost::system::result<UpdateResult, ApplyError> ApplyElementDelta(
+    NetlinkTransport& transport, const ElementDelta& delta, const BatchOptions& options) {
+  UpdateResult out;
+  out.added = delta.Added();
+  out.removed = delta.Removed();
+  if (delta.Empty()) {
+    return out;
+  }
+  EncodedBatch batch = BuildElementUpdateBatch(delta, transport.NextSeq(), options);
+  auto sent = transport.SendBatch(batch.bytes);
+  if (!sent) {
+    return ApplyError{sent.error(), {}};
+  }
+  if (!sent->empty()) {
+    return MapErrors(batch, *sent);
+  }
+  out.stats = ApplyStats{batch.messages, batch.bytes.size()};
+  return out;
+}
+
+boost::system::result<UpdateResult, ApplyError> UpdateElements(NetlinkTransport& transport,
+                                                               const Ruleset& previous,
+                                                               const Ruleset& next,
+                                                               const BatchOptions& options) {
+  std::optional<ElementDelta> delta = DiffElements(previous, next);
+  if (!delta) {
+    UpdateResult out;
+    out.structure_changed = true;
+    return out;
+  }
+  return ApplyElementDelta(transport, *delta, options);
+}
+
 boost::system::result<void, ApplyError> DeleteTables(NetlinkTransport& transport) {
   EncodedBatch batch = BuildDeleteBatch(
       {{Family::kInet, std::string(kTableName)}, {Family::kBridge, std::string(kTableName)}},

@@ -7,6 +7,7 @@
 #include <boost/system/result.hpp>
 
 #include "enforcer/batch_builder.h"
+#include "enforcer/element_delta.h"
 #include "enforcer/netlink_transport.h"
 #include "enforcer/ruleset.h"
 
@@ -35,6 +36,30 @@ struct ApplyStats {
 boost::system::result<ApplyStats, ApplyError> ApplyRuleset(NetlinkTransport& transport,
                                                            const Ruleset& ruleset,
                                                            const BatchOptions& options = {});
+
+struct UpdateResult {
+  // The rulesets differ in more than elements (a group, edge or rule came or went): nothing was
+  // sent; the caller must ApplyRuleset(next) instead.
+  bool structure_changed = false;
+  std::size_t added = 0;    // elements
+  std::size_t removed = 0;  // elements
+  ApplyStats stats;         // messages 0: nothing differed, nothing was sent
+};
+
+// Moves the kernel from `previous` (the ruleset last applied) to `next` when they differ in
+// set/map elements only: ONE batch of element deletions and additions, all or nothing, leaving
+// chains, rules and the counters of unchanged elements alone. When the structure differs the
+// result says so (structure_changed) and nothing is sent. A kernel error (for instance someone
+// changed the tables behind bulkhead's back, so an element to delete is gone) leaves the tables
+// as they were; ApplyRuleset(next) then repairs them.
+boost::system::result<UpdateResult, ApplyError> UpdateElements(NetlinkTransport& transport,
+                                                               const Ruleset& previous,
+                                                               const Ruleset& next,
+                                                               const BatchOptions& options = {});
+
+// The same for a delta computed beforehand (DiffElements).
+boost::system::result<UpdateResult, ApplyError> ApplyElementDelta(
+    NetlinkTransport& transport, const ElementDelta& delta, const BatchOptions& options = {});
 
 // Deletes bulkhead's tables (inet and bridge `bulkhead`), and nothing else. Absent tables are
 // not an error.

@@ -111,6 +111,7 @@ struct Match {
   std::uint8_t prefix_len = 0;  // addresses: 0 means the full address
   std::string set;
   bool implicit = false;
+  friend bool operator==(const Match&, const Match&) = default;
 };
 
 // `ct mark set <number>` or `ct mark set <field> map @<map>`.
@@ -118,26 +119,31 @@ struct SetCtMark {
   std::uint32_t number = 0;
   std::optional<Field> map_key;
   std::string map;
+  friend bool operator==(const SetCtMark&, const SetCtMark&) = default;
 };
 
 // `<field> vmap @<map>`.
 struct VmapLookup {
   Field key = Field::kIpSaddr;
   std::string map;
+  friend bool operator==(const VmapLookup&, const VmapLookup&) = default;
 };
 
 struct Limit {
   std::uint32_t rate_per_second = 10;
   std::uint32_t burst = 5;
+  friend bool operator==(const Limit&, const Limit&) = default;
 };
 
 struct Log {
   std::string prefix;
   std::uint16_t group = 0;
+  friend bool operator==(const Log&, const Log&) = default;
 };
 
 struct CounterRef {
   std::string name;
+  friend bool operator==(const CounterRef&, const CounterRef&) = default;
 };
 
 using Statement = std::variant<Match, SetCtMark, VmapLookup, Limit, Log, CounterRef, Verdict>;
@@ -150,6 +156,7 @@ struct Rule {
 struct BaseHook {
   std::string hook;      // forward, input, output, prerouting
   std::int32_t priority = 0;
+  friend bool operator==(const BaseHook&, const BaseHook&) = default;
 };
 
 struct Chain {
