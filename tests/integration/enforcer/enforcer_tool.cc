@@ -15,6 +15,8 @@
 //   enforcer_tool render SPEC [--mode M]                  nft -f text on stdout
 //   enforcer_tool eval SPEC HOOK SRC DST PROTO PORT [BRIDGE_PORT] [--mode M]
 //                                                         prints "accept"/"drop" + the deciding object
+//   enforcer_tool update OLD_SPEC NEW_SPEC [--mode M]     element-only update from the applied
+//                                                         OLD to NEW; exit 3: structure changed
 //   enforcer_tool counters SPEC                           named and per-edge counters
 //   enforcer_tool disable                                 deletes bulkhead's tables
 //   enforcer_tool sysctl [--no-sysctl]                    br_netfilter switches
@@ -254,6 +256,29 @@ int Main(const std::vector<std::string>& args) {
     }
     std::cout << "applied " << r->messages << " messages, " << r->bytes << " bytes in "
               << ms.count() << " ms\n";
+    return 0;
+  }
+  if (cmd == "update") {
+    if (args.size() < 3) {
+      return 2;
+    }
+    auto next = Compile(args[2], args);
+    if (!next) {
+      return 2;
+    }
+    auto start = std::chrono::steady_clock::now();
+    auto r = enforcer::UpdateElements(**t, compiled->ruleset, next->ruleset);
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
+    if (!r) {
+      std::cerr << "error: " << r.error().summary << "\n";
+      return 1;
+    }
+    if (r->structure_changed) {
+      std::cout << "structure changed\n";
+      return 3;
+    }
+    std::cout << "updated +" << r->added << " -" << r->removed << " elements in "
+              << r->stats.messages << " messages, " << ms.count() << " ms\n";
     return 0;
   }
   if (cmd == "counters") {

@@ -1,0 +1,25 @@
+"""Prints `nft -j list ruleset` (stdin) in a form that compares equal for equal rulesets:
+handles, counter values and the kernel's element order dropped."""
+import json
+import sys
+
+
+def norm(x):
+    if isinstance(x, dict):
+        out = {}
+        for k, v in x.items():
+            if k in ("handle", "packets", "bytes"):
+                continue
+            if k == "elem" and isinstance(v, list):
+                out[k] = sorted((norm(e) for e in v), key=lambda e: json.dumps(e, sort_keys=True))
+            else:
+                out[k] = norm(v)
+        return out
+    if isinstance(x, list):
+        return [norm(e) for e in x]
+    return x
+
+
+doc = json.load(sys.stdin)
+items = [norm(i) for i in doc["nftables"] if "metainfo" not in i]
+print(json.dumps(items, sort_keys=True, indent=1))
