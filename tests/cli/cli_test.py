@@ -193,6 +193,213 @@ class CliTest(unittest.TestCase):
         self.assertEqual(run("learn", "--help").returncode, 0)
 
 
+SHOP_PCAP = os.path.join("examples", "shop.pcap")
+SHOP_INVENTORY = os.path.join("examples", "shop-inventory.yaml")
+SHOP_POLICY = os.path.join("tests", "cli", "shop-policy.expected.yaml")
+
+
+class ReviewTest(unittest.TestCase):
+    """approve, diff and check on the shop example."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="bulkhead-review-")
+        self.dir = self.tmp.name
+        self.graph = os.path.join(self.dir, "graph.yaml")
+        r = run("learn", "--pcap", SHOP_PCAP, "--inventory", SHOP_INVENTORY, "-o", self.graph)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def write(self, name, text):
+        with open(self.path(name), "w") as f:
+            f.write(text)
+        return self.path(name)
+
+    def approved(self):
+        out = self.path("policy.yaml")
+        r = run("approve", self.graph, "-o", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            return f.read()
+
+    def error_lines(self, r):
+        return [l for l in r.stderr.splitlines() if l.startswith("bulkhead: error: ")]
+
+    # --- approve ------------------------------------------------------------------------------
+
+    def test_approve_shop_exact(self):
+        r = run("approve", self.graph)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(SHOP_POLICY) as f:
+            self.assertEqual(r.stdout, f.read())
+        self.assertEqual(r.stderr, "approved: 4 groups, 10 allow rules, 0 edges skipped\n")
+
+    def test_approve_file_equals_stdout_and_is_deterministic(self):
+        text = self.approved()
+        self.assertEqual(text, run("approve", self.graph, "-o", "-").stdout)
+        self.assertEqual(sorted(os.listdir(self.dir)), ["graph.yaml", "policy.yaml"])
+
+    def test_approve_min_connections_skips(self):
+        r = run("approve", self.graph, "--min-connections", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rules = [l for l in r.stdout.splitlines() if l.startswith("  - {from:")]
+        m = __import__("re").match(r"approved: 4 groups, (\d+) allow rules, (\d+) edges skipped",
+                                   r.stderr)
+        self.assertIsNotNone(m, r.stderr)
+        self.assertEqual(int(m.group(1)), len(rules))
+        self.assertEqual(int(m.group(1)) + int(m.group(2)), 10)
+        self.assertGreater(int(m.group(2)), 0)
+        for line in rules:
+            self.assertNotRegex(line, r"# 1 connections,")
+
+    def test_approve_bad_graph_names_location(self):
+        bad = self.write("g.yaml", "apiVersion: bulkhead/v1\nkind: FlowGraph\nedges:\n"
+                                   "  - from: a\n    to: b\n    protocol: tcpp\n    port: 1\n")
+        out = self.path("p.yaml")
+        r = run("approve", bad, "-o", out)
+        self.assertEqual(r.returncode, 2)
+        self.assertTrue(any("g.yaml:6:" in l for l in self.error_lines(r)), r.stderr)
+        self.assertFalse(os.path.exists(out))
+
+    # --- diff ---------------------------------------------------------------------------------
+
+    def test_diff_agrees_with_its_own_approval(self):
+        policy = self.write("policy.yaml", self.approved())
+        r = run("diff", policy, self.graph)
+        self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
+
+    def test_diff_lists_added_and_stale(self):
+        text = self.approved()
+        lines = text.splitlines(keepends=True)
+        drop = [l for l in lines if l.startswith("  - {from: api, to: db, protocol: tcp, port: 5432}")]
+        self.assertEqual(len(drop), 1, text)
+        text = "".join(l for l in lines if l not in drop)
+        text = text.replace("allow:\n", "allow:\n"
+                            "  - {from: api, to: db, protocol: udp, port: 5432}\n"
+                            "  - {from: frontend, to: api, protocol: tcp, ports: 8000-8100}\n"
+                            "  - {from: world, to: api, protocol: tcp, ports: 1-1000}\n")
+        policy = self.write("policy.yaml", text)
+        r = run("diff", policy, self.graph)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        # The 8000-8100 range holds the learned 8080, so it counts as seen.
+        self.assertEqual(r.stdout,
+                         "+ api -> db tcp/5432 (6 connections)\n"
+                         "- api -> db udp/5432\n"
+                         "- world -> api tcp/1-1000\n")
+        self.assertEqual(run("diff", policy, self.graph).stdout, r.stdout)
+
+    def test_diff_failsafe_covers_an_edge(self):
+        text = "".join(l for l in self.approved().splitlines(keepends=True)
+                       if not l.startswith("  - {from: api, to: host, protocol: udp, port: 53}"))
+        text = text.replace("failsafe: []\n",
+                            "failsafe:\n  - {from: any, to: host, protocol: udp, port: 53}\n")
+        policy = self.write("policy.yaml", text)
+        r = run("diff", policy, self.graph)
+        self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
+
+    def test_diff_errors_exit_2(self):
+        policy = self.write("policy.yaml", self.approved())
+        r = run("diff", policy, self.path("missing.yaml"))
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(len(self.error_lines(r)), 1, r.stderr)
+        self.assertIn("missing.yaml", r.stderr)
+        bad = self.write("bad.yaml", "apiVersion: bulkhead/v1\nkind: Policy\nallow:\n"
+                                     "  - {from: a, to: b, protocol: tcp, port: 99999}\n")
+        r = run("diff", bad, self.graph)
+        self.assertEqual(r.returncode, 2)
+        self.assertTrue(any("bad.yaml:4:" in l for l in self.error_lines(r)), r.stderr)
+
+    # --- check --------------------------------------------------------------------------------
+
+    def test_check_ok(self):
+        policy = self.write("policy.yaml", self.approved())
+        r = run("check", policy)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, f"{policy}: ok: 4 groups, 10 allow rules\n")
+        r = run("check", policy, "--inventory", SHOP_INVENTORY)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, f"{policy}: ok: 4 groups, 10 allow rules\n")
+
+    def test_check_reports_every_error_with_location(self):
+        bad = self.write("bad.yaml",
+                         "apiVersion: bulkhead/v1\n"
+                         "kind: Policy\n"
+                         "mode: enforse\n"
+                         "groups:\n"
+                         "  - {name: api}\n"
+                         "allow:\n"
+                         "  - {from: api, to: nosuch, protocol: tcp, port: 80}\n"
+                         "  - {from: api, to: host, protocol: tcpx, port: 80}\n"
+                         "  - {from: api, to: host, protocol: tcp, ports: 90-80}\n")
+        r = run("check", bad)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stdout, "")
+        errors = self.error_lines(r)
+        self.assertGreaterEqual(len(errors), 4, r.stderr)
+        for where in ("bad.yaml:3:7", "bad.yaml:7:", "bad.yaml:8:", "bad.yaml:9:"):
+            self.assertTrue(any(where in l for l in errors), f"{where} not in {r.stderr!r}")
+
+    def test_check_compile_error(self):
+        # api-1 carries app=api and tier=backend: two selectors take it.
+        text = self.approved().replace("groups:\n", "groups:\n  - name: backend\n"
+                                       "    selector: {tier: backend}\n")
+        policy = self.write("policy.yaml", text)
+        self.assertEqual(run("check", policy).returncode, 0)
+        r = run("check", policy, "--inventory", SHOP_INVENTORY)
+        self.assertEqual(r.returncode, 2)
+        self.assertTrue(self.error_lines(r), r.stderr)
+        self.assertIn("shop-api-1", r.stderr)
+
+    def test_check_pcap_full_policy_blocks_nothing(self):
+        policy = self.write("policy.yaml", self.approved())
+        r = run("check", policy, "--inventory", SHOP_INVENTORY, "--pcap", SHOP_PCAP)
+        self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
+        self.assertRegex(r.stderr, r"check: [1-9][0-9]* connections judged, 0 would be blocked")
+
+    def test_check_pcap_lists_exactly_the_missing_edge(self):
+        text = self.approved()
+        text = "".join(l for l in text.splitlines(keepends=True)
+                       if not l.startswith("  - {from: api, to: db, protocol: tcp, port: 5432}"))
+        policy = self.write("policy.yaml", text)
+        r = run("check", policy, "--inventory", SHOP_INVENTORY, "--pcap", SHOP_PCAP)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stdout, "api -> db tcp/5432: 6 connections\n")
+        # Monitor mode: the same flow is a logged violation that passes.
+        r = run("check", policy, "--inventory", SHOP_INVENTORY, "--pcap", SHOP_PCAP,
+                "--mode", "monitor")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stdout, "api -> db tcp/5432: 6 connections (logged, not blocked)\n")
+
+    def test_check_pcap_world_and_host(self):
+        text = self.approved()
+        drop = ("  - {from: world, to: frontend, protocol: tcp, port: 443}",
+                "  - {from: frontend, to: host, protocol: udp, port: 53}",
+                "  - {from: host, to: api, protocol: tcp, port: 8080}")
+        text = "".join(l for l in text.splitlines(keepends=True) if not l.startswith(drop))
+        policy = self.write("policy.yaml", text)
+        r = run("check", policy, "--inventory", SHOP_INVENTORY, "--pcap", SHOP_PCAP)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        got = r.stdout.splitlines()
+        self.assertEqual(got, sorted(got))
+        self.assertEqual([l.split(":")[0] for l in got],
+                         ["frontend -> host udp/53", "host -> api tcp/8080",
+                          "world -> frontend tcp/443"])
+
+    def test_check_usage_errors(self):
+        policy = self.write("policy.yaml", self.approved())
+        r = run("check", policy, "--pcap", SHOP_PCAP)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(len(self.error_lines(r)), 1, r.stderr)
+        self.assertNotEqual(run("check", policy, "--mode", "learnx").returncode, 0)
+        r = run("check", self.path("nope.yaml"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("nope.yaml", r.stderr)
+
+
 if __name__ == "__main__":
     BULKHEAD = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)
