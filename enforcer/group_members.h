@@ -49,7 +49,9 @@ struct Membership {
 
 // Policy groups with a selector take the workloads whose labels contain every selector pair;
 // groups without one take the workloads that `policy.group_by` names after them (first label of
-// group_by the workload has; a workload with none of them is named after itself). A workload
+// group_by the workload has with a non-empty value; a workload with none of them is named after
+// itself: policy::AssignGroups, the learner's rule, with policy::DefaultGroupBy() when the
+// policy has no group_by; its errors are membership errors too). A workload
 // that no policy group takes is still managed: it goes to an implicit group of that derived name
 // with no allowed edges, so it is judged rather than left open.
 // `global_mode` replaces policy.mode for groups without their own mode (the CLI's --mode).
