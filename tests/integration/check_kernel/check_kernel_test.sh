@@ -124,15 +124,17 @@ for ns in "$H" "$WEB" "$API" "$DB"; do serve "$ns"; done
 
 nsvar() { case $1 in WEB) echo "$WEB";; API) echo "$API";; DB) echo "$DB";; OUT) echo "$OUT";; H) echo "$H";; esac; }
 
-# One attempt: ns addr port proto from to. Returns 0 when the echo (or ping reply) came back.
+# One attempt: ns addr port proto. Returns 0 when the echo (or ping reply) came back. Timeouts
+# are generous: 33 socat forks at once on a loaded CI machine can take over a second to answer,
+# and a socat client waits only -t (0.5s by default) for the echo once its stdin hit EOF.
 attempt() {
   local ns a=$2
   ns=$(nsvar "$1")
   [[ $a == *:* ]] && a="[$a]"
   case $4 in
-    udp) out=$(echo ping | timeout 4 ip netns exec "$ns" socat -T1 - "UDP:$a:$3" 2>/dev/null) ;;
-    tcp) out=$(echo ping | timeout 4 ip netns exec "$ns" socat -T1 - "TCP:$a:$3,connect-timeout=2" 2>/dev/null) ;;
-    icmp*) timeout 4 ip netns exec "$ns" ping -c1 -W2 "$2" >/dev/null 2>&1 && out=ping ;;
+    udp) out=$(echo ping | timeout 8 ip netns exec "$ns" socat -T3 -t3 - "UDP:$a:$3" 2>>"$WORK/attempts.err") ;;
+    tcp) out=$(echo ping | timeout 8 ip netns exec "$ns" socat -T3 -t3 - "TCP:$a:$3,connect-timeout=3" 2>>"$WORK/attempts.err") ;;
+    icmp*) timeout 8 ip netns exec "$ns" ping -c1 -W3 "$2" >/dev/null 2>&1 && out=ping ;;
   esac
   [ "${out:-}" = ping ]
 }
@@ -175,11 +177,22 @@ run_matrix() {
   wait "${jobs[@]}"
 }
 
-# Servers up?
-for i in $(seq 1 50); do
-  inh ss -ltn | grep -q ':8001 ' && ip netns exec "$DB" ss -ltn | grep -q ':6200 ' && break
-  sleep 0.1
+# Every server listening (7 TCP, 2 UDP per namespace) before the first attempt.
+for ns in "$H" "$WEB" "$API" "$DB"; do
+  for i in $(seq 1 100); do
+    [ "$(ip netns exec "$ns" ss -Hltn | wc -l)" -ge 7 ] && [ "$(ip netns exec "$ns" ss -Hlun | wc -l)" -ge 2 ] && break
+    sleep 0.1
+  done
 done
+# Neighbours resolved first: the attempts run in parallel, and a UDP datagram queued behind an
+# unresolved ARP/ND entry can be dropped (unres_qlen), which would look like a refusal.
+for ns in "$H" "$WEB" "$API" "$DB" "$OUT"; do
+  for a in 10.30.0.1 10.30.0.2 10.30.0.3 10.30.0.4 fd30::1 fd30::2 fd30::3 fd30::4; do
+    timeout 3 ip netns exec "$ns" ping -c1 -W2 "$a" >/dev/null 2>&1 &
+  done
+done
+wait_pings() { for j in $(jobs -p); do case " ${PIDS[*]} " in *" $j "*) ;; *) wait "$j";; esac; done; }
+wait_pings
 
 # --- 1. record without a ruleset ----------------------------------------------------------
 inh tcpdump -n -U -i br0 -w "$WORK/rec.pcap" 'tcp or udp or icmp or icmp6' 2> "$WORK/tcpdump.err" &
@@ -188,7 +201,7 @@ for i in $(seq 1 50); do grep -q listening "$WORK/tcpdump.err" && break; sleep 0
 t1=$(date +%s.%N)
 run_matrix "$WORK/open.txt"
 sleep 0.5
-kill -INT "$TCPDUMP"; wait "$TCPDUMP" 2>/dev/null
+kill -TERM "$TCPDUMP"; wait "$TCPDUMP" 2>/dev/null  # (async jobs ignore SIGINT)
 open_failed=$(grep -c refused "$WORK/open.txt")
 [ "$open_failed" = 0 ] && pass "all ${#MATRIX[@]} attempts connect without a ruleset ($(echo "$(date +%s.%N) $t1" | awk '{printf "%.1fs", $1 - $2}'))" \
   || fail "$open_failed attempts failed without any ruleset: $(grep refused "$WORK/open.txt" | tr '\n' ' ')"
