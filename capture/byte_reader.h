@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 namespace bulkhead::capture {
@@ -51,8 +52,10 @@ class ByteReader {
     if (remaining() < n) {
       return false;
     }
-    for (std::size_t i = 0; i < n; ++i) {
-      out[i] = data_[pos_ + i];
+    // One memcpy, not a byte loop: a fixed-size copy becomes a single load and store, which the
+    // reader of `out` can then load whole without a store-forwarding stall.
+    if (n != 0) {  // memcpy must not see the null pointers of an empty span
+      std::memcpy(out, data_.data() + pos_, n);
     }
     pos_ += n;
     return true;

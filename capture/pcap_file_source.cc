@@ -1,12 +1,19 @@
 #include "capture/pcap_file_source.h"
 
 #include <cerrno>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string_view>
 #include <utility>
 
 namespace bulkhead::capture {
 namespace {
+
+// stdio buffer for a capture file (see PcapFileSource::Open): 16 times stdio's default, and still
+// small enough to stay in L2 (1 MiB measured slower: each refill evicts what is being read).
+constexpr std::size_t kReadBufferBytes = std::size_t{64} << 10;
 
 bool Contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
@@ -45,7 +52,29 @@ std::string OpenErrorLine(const std::string& path, std::string_view pcap_message
 boost::system::result<std::unique_ptr<PcapFileSource>, SourceError> PcapFileSource::Open(
     const std::string& path) {
   char errbuf[PCAP_ERRBUF_SIZE] = {};
-  PcapHandle handle(pcap_open_offline(path.c_str(), errbuf));
+  std::unique_ptr<char[]> read_buffer;
+  PcapHandle handle;
+  if (path == "-") {
+    handle = PcapHandle(pcap_open_offline(path.c_str(), errbuf));  // libpcap's name for stdin
+  } else {
+    // What pcap_open_offline does (fopen, then pcap_fopen_offline), but with a large stdio
+    // buffer: libpcap freads every record in two small pieces, and with the default 4 KiB buffer
+    // that is a read(2) per 4 KiB; 64 KiB cuts the syscalls 16-fold and the bare read loop's CPU
+    // time by about a sixth.
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) {
+      // libpcap's own wording for this case, so OpenErrorLine maps it the same way.
+      return SourceError{OpenErrorLine(path, path + ": " + std::strerror(errno))};
+    }
+    read_buffer = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
+    if (std::setvbuf(file, read_buffer.get(), _IOFBF, kReadBufferBytes) != 0) {
+      read_buffer.reset();  // keep stdio's own buffer
+    }
+    handle = PcapHandle(pcap_fopen_offline(file, errbuf));
+    if (!handle) {
+      std::fclose(file);  // pcap_fopen_offline leaves a FILE it rejected open
+    }
+  }
   if (!handle) {
     return SourceError{OpenErrorLine(path, errbuf)};
   }
@@ -56,7 +85,8 @@ boost::system::result<std::unique_ptr<PcapFileSource>, SourceError> PcapFileSour
     return SourceError{path + ": unsupported link type " + std::to_string(dlt) + " (" +
                        (name != nullptr ? name : "unknown") + ")"};
   }
-  std::unique_ptr<PcapFileSource> source(new PcapFileSource(path, std::move(handle), link));
+  std::unique_ptr<PcapFileSource> source(
+      new PcapFileSource(path, std::move(read_buffer), std::move(handle), link));
   // Read ahead one record so a file that is corrupt from the start fails here, before any
   // other source has been read.
   const int rc = source->ReadRecord();

@@ -34,14 +34,21 @@ class PcapFileSource final : public PacketSource {
   LinkType link_type() const { return link_; }
 
  private:
-  PcapFileSource(std::string path, PcapHandle handle, LinkType link)
-      : path_(std::move(path)), handle_(std::move(handle)), link_(link) {}
+  PcapFileSource(std::string path, std::unique_ptr<char[]> read_buffer, PcapHandle handle,
+                 LinkType link)
+      : path_(std::move(path)),
+        read_buffer_(std::move(read_buffer)),
+        handle_(std::move(handle)),
+        link_(link) {}
 
   // One pcap_next_ex. Returns 1 (a record in header_/bytes_), 0 (end of file, possibly after a
   // truncated last record, which sets warning_) or -1 (error_ set).
   int ReadRecord();
 
   std::string path_;
+  // The stdio buffer of the FILE libpcap reads from (null when libpcap opened the file itself).
+  // Declared before handle_ so that it outlives the FILE, which pcap_close closes.
+  std::unique_ptr<char[]> read_buffer_;
   PcapHandle handle_;
   LinkType link_;
   SourceStats stats_;

@@ -1,6 +1,7 @@
 #include "learn/graph_builder.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 
 namespace bulkhead::learn {
@@ -51,6 +52,14 @@ boost::system::result<GroupResolver, std::string> GroupResolver::Create(
   return resolver;
 }
 
+bool GroupResolver::ResolveManaged(const capture::IpAddr& address, Endpoint& out) const {
+  if (const auto it = by_address_.find(address); it != by_address_.end()) {
+    out = Endpoint{it->second.group, it->second.workload, true};
+    return true;
+  }
+  return false;
+}
+
 GroupResolver::Endpoint GroupResolver::Resolve(const capture::IpAddr& address,
                                                std::string& scratch) const {
   if (const auto it = by_address_.find(address); it != by_address_.end()) {
@@ -62,33 +71,73 @@ GroupResolver::Endpoint GroupResolver::Resolve(const capture::IpAddr& address,
 
 GraphBuilder::GraphBuilder(const GroupResolver& resolver) : resolver_(resolver) {}
 
+std::size_t GraphBuilder::EdgeRefHash::operator()(const EdgeRef& r) const noexcept {
+  const std::hash<std::string_view> h;
+  std::uint64_t x = h(r.from) * 0x9E3779B97F4A7C15ULL;
+  x ^= h(r.to) + 0x632BE59BD9B4E019ULL + (x << 6) + (x >> 2);
+  x ^= (std::uint64_t{static_cast<std::uint8_t>(r.protocol)} << 16 | r.port) * 0xBF58476D1CE4E5B9ULL;
+  return static_cast<std::size_t>(x ^ (x >> 31));
+}
+
 void GraphBuilder::OnFlow(const FlowRecord& flow) {
   ++stats_.flows;
   const auto protocol = policy::ProtocolFromIana(flow.proto);
   if (!protocol) {
     return;  // the flow table only emits tcp/udp/sctp/icmp/icmpv6; nothing else is an edge
   }
-  const GroupResolver::Endpoint client = resolver_.Resolve(flow.client, scratch_from_);
-  const GroupResolver::Endpoint server = resolver_.Resolve(flow.server, scratch_to_);
+  // World endpoints get their address text only when it is needed (a new edge's example or one
+  // the edge keeps): formatting it for every flow was a tenth of the table's thread.
+  GroupResolver::Endpoint client{policy::kWorldGroup, {}, false};
+  GroupResolver::Endpoint server{policy::kWorldGroup, {}, false};
+  resolver_.ResolveManaged(flow.client, client);
+  resolver_.ResolveManaged(flow.server, server);
   if (!client.managed && !server.managed) {
     ++stats_.unmanaged_flows;
     return;
   }
-  policy::EdgeKey key{std::string(client.group), std::string(server.group), *protocol,
-                      flow.server_port};
-  auto [it, inserted] = edges_.try_emplace(std::move(key));
-  policy::EdgeStats& e = it->second;
-  if (inserted || e.connections == 0) {
-    e.first_seen_usec = flow.first_usec;
-    e.last_seen_usec = flow.last_usec;
+  policy::EdgeStats* e = nullptr;
+  bool inserted = false;
+  if (const auto found = index_.find(EdgeRef{client.group, server.group, *protocol,
+                                             flow.server_port});
+      found != index_.end()) {
+    e = found->second;
   } else {
-    e.first_seen_usec = std::min(e.first_seen_usec, flow.first_usec);
-    e.last_seen_usec = std::max(e.last_seen_usec, flow.last_usec);
+    policy::EdgeKey key{std::string(client.group), std::string(server.group), *protocol,
+                        flow.server_port};
+    auto [it, fresh] = edges_.try_emplace(std::move(key));
+    inserted = fresh;
+    e = &it->second;
+    index_.emplace(EdgeRef{it->first.from, it->first.to, *protocol, flow.server_port}, e);
   }
-  ++e.connections;
-  e.packets += flow.packets;
-  e.bytes += flow.bytes;
-  e.AddExample(policy::WorkloadPair{std::string(client.workload), std::string(server.workload)});
+  if (inserted || e->connections == 0) {
+    e->first_seen_usec = flow.first_usec;
+    e->last_seen_usec = flow.last_usec;
+  } else {
+    e->first_seen_usec = std::min(e->first_seen_usec, flow.first_usec);
+    e->last_seen_usec = std::max(e->last_seen_usec, flow.last_usec);
+  }
+  ++e->connections;
+  e->packets += flow.packets;
+  e->bytes += flow.bytes;
+  if (!client.managed) {
+    scratch_from_ = flow.client.ToString();
+    client.workload = scratch_from_;
+  }
+  if (!server.managed) {
+    scratch_to_ = flow.server.ToString();
+    server.workload = scratch_to_;
+  }
+  // AddExample keeps the smallest pairs: a full list keeps only a pair below its last one, so
+  // the strings are not built for a pair it would drop.
+  if (e->examples.size() >= policy::kMaxEdgeExamples) {
+    const std::string_view last_from = e->examples.back().from;
+    const std::string_view last_to = e->examples.back().to;
+    if (!(client.workload < last_from ||
+          (client.workload == last_from && server.workload < last_to))) {
+      return;
+    }
+  }
+  e->AddExample(policy::WorkloadPair{std::string(client.workload), std::string(server.workload)});
 }
 
 policy::FlowGraph GraphBuilder::Build(const std::vector<std::string>& group_by,

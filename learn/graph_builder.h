@@ -33,6 +33,9 @@ class GroupResolver {
   // the resolver, so it is valid until the next call with the same scratch.
   Endpoint Resolve(const capture::IpAddr& address, std::string& scratch) const;
 
+  // Resolve without the world case's text: false (and `out` untouched) for a world address.
+  bool ResolveManaged(const capture::IpAddr& address, Endpoint& out) const;
+
   // The name the host's addresses resolve to (the inventory's host name, or "host" when it has
   // none); GraphBuilder::Build names the `host` group's member with it.
   const std::string& host_name() const { return host_name_; }
@@ -67,8 +70,23 @@ class GraphBuilder : public FlowRecordSink {
   const GraphBuilderStats& stats() const { return stats_; }
 
  private:
+  // An edge key whose names point into the key of an edges_ node (std::map nodes never move).
+  struct EdgeRef {
+    std::string_view from;
+    std::string_view to;
+    policy::Protocol protocol = policy::Protocol::kTcp;
+    std::uint16_t port = 0;
+    friend bool operator==(const EdgeRef&, const EdgeRef&) = default;
+  };
+  struct EdgeRefHash {
+    std::size_t operator()(const EdgeRef& r) const noexcept;
+  };
+
   const GroupResolver& resolver_;
   std::map<policy::EdgeKey, policy::EdgeStats> edges_;
+  // Every flow finds its edge here with one hash probe (instead of a walk down edges_ comparing
+  // strings) and builds no strings unless the edge is new or keeps the flow as an example.
+  std::unordered_map<EdgeRef, policy::EdgeStats*, EdgeRefHash> index_;
   GraphBuilderStats stats_;
   std::string scratch_from_;
   std::string scratch_to_;
