@@ -8,13 +8,12 @@
 #    runs; every one must succeed (so a later refusal is the ruleset's doing).
 # 2. `bulkhead check policy.yaml --inventory inv.yaml --pcap rec.pcap --mode enforce` lists what
 #    it would block.
-# 3. The same policy is compiled and loaded into H's kernel in enforce mode; the same attempts run
-#    again and the refused ones are recorded.
+# 3. The same files go to `bulkhead enforce --mode enforce` in H (its own kernel ruleset); the
+#    same attempts run again and the refused ones are recorded.
 # 4. check's lines must equal the kernel's refusals, aggregated the same way, exactly.
-# Usage: check_kernel_test.sh BULKHEAD ENFORCER_TOOL SOURCE_DIR
+# Usage: check_kernel_test.sh BULKHEAD
 set -u
 BULKHEAD=$1
-TOOL=$2
 DEADLINE=${BHC_DEADLINE:-120}
 ID="bhc$$"
 H="${ID}h"; WEB="${ID}web"; API="${ID}api"; DB="${ID}db"; OUT="${ID}out"
@@ -58,8 +57,7 @@ attach "$API" vapi 10.30.0.3 fd30::3
 attach "$DB" vdb 10.30.0.4 fd30::4
 attach "$OUT" vout 10.30.0.9 fd30::9
 
-# The same policy twice: YAML for bulkhead check, the line spec for enforcer_tool (which loads
-# it into the kernel). A mismatch between the two shows up as a disagreement, never as a pass.
+# One policy and one inventory for both check and enforce.
 cat > "$WORK/inv.yaml" <<'EOF'
 apiVersion: bulkhead/v1
 kind: Inventory
@@ -89,25 +87,6 @@ allow:
   - {from: web, to: api, protocol: icmp, port: 8}
   - {from: web, to: api, protocol: icmpv6, port: 128}
 failsafe: []
-EOF
-cat > "$WORK/policy.spec" <<'EOF'
-mode enforce
-host node 10.30.0.1 fd30::1
-workload web-1 app=web 10.30.0.2,fd30::2 vweb
-workload api-1 app=api 10.30.0.3,fd30::3 vapi
-workload db-1 app=db 10.30.0.4,fd30::4 vdb
-group api app=api
-group db app=db
-group web app=web
-allow web api tcp 8080
-allow web api udp 9000
-allow api db tcp 5432
-allow api db tcp 6000-6100
-allow web host tcp 8000
-allow host api tcp 9100
-allow world web tcp 8080
-allow web api icmp 8
-allow web api icmpv6 128
 EOF
 
 serve() {  # ns
@@ -215,8 +194,8 @@ cat "$WORK/check.err"
 sort "$WORK/check.out" > "$WORK/check.sorted"
 
 # --- 3. the kernel, enforce mode ----------------------------------------------------------
-inh "$TOOL" sysctl >/dev/null || { fail "br_netfilter unavailable"; exit 1; }
-inh "$TOOL" apply "$WORK/policy.spec" --mode enforce || { fail "apply enforce"; exit 1; }
+inh "$BULKHEAD" enforce "$WORK/policy.yaml" --inventory "$WORK/inv.yaml" --mode enforce \
+  --state-dir "$WORK/state" || { fail "bulkhead enforce"; exit 1; }
 t1=$(date +%s.%N)
 run_matrix "$WORK/enforce.txt"
 pass "matrix under the ruleset ($(echo "$(date +%s.%N) $t1" | awk '{printf "%.1fs", $1 - $2}'))"
