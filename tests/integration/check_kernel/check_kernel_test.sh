@@ -35,6 +35,7 @@ cleanup() {
   if [ "$FAILS" = 0 ] && [ -z "${BHC_KEEP:-}" ]; then rm -rf "$WORK"; else echo "work dir: $WORK"; fi
 }
 trap cleanup EXIT
+trap "exit 1" TERM INT  # so the deadline (TERM) still runs cleanup
 ( sleep "$DEADLINE"; echo "deadline reached" >&2; kill -TERM $$ ) & PIDS+=($!)
 
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
