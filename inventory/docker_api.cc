@@ -1,0 +1,577 @@
+#include "inventory/docker_api.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include <boost/json.hpp>
+
+namespace bulkhead::inventory {
+namespace {
+
+namespace json = boost::json;
+using Error = DockerError;  // in this file, every error is about the Docker API
+
+// Docker ids are 64 lowercase hex digits; names of containers come from users. An id goes into
+// a request target, so anything else is refused rather than escaped.
+bool IsDockerId(std::string_view id) {
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+bool IsIpv4(const std::string& text) {
+  in_addr a{};
+  return ::inet_pton(AF_INET, text.c_str(), &a) == 1;
+}
+
+bool IsIpv6(const std::string& text) {
+  in6_addr a{};
+  return ::inet_pton(AF_INET6, text.c_str(), &a) == 1;
+}
+
+bool IsMac(std::string_view text) {
+  if (text.size() != 17) {
+    return false;
+  }
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (i % 3 == 2 ? c != ':' : !hex) {
+      return false;
+    }
+  }
+  return true;
+}
+
+boost::system::result<json::value, Error> Parse(std::string_view body, std::string_view what) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) {
+    return DockerFail(std::string(what) + ": bad JSON: " + ec.message());
+  }
+  return v;
+}
+
+// Typed field access that names the field on failure. `path` is the dotted path of `obj` in the
+// answer ("NetworkSettings.Networks.bhnet"), for messages only.
+class Fields {
+ public:
+  Fields(std::string_view what, const json::object& obj, std::string path)
+      : what_(what), obj_(obj), path_(std::move(path)) {}
+
+  std::string Name(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+  Error Fail(std::string_view key, std::string_view problem) const {
+    return DockerFail(std::string(what_) + ": " + Name(key) + ": " + std::string(problem));
+  }
+  const json::value* Find(std::string_view key) const { return obj_.if_contains(key); }
+
+  boost::system::result<std::string, Error> String(std::string_view key, bool required) const {
+    const json::value* v = Find(key);
+    if (v == nullptr || v->is_null()) {
+      if (required) {
+        return Fail(key, "missing");
+      }
+      return std::string();
+    }
+    if (!v->is_string()) {
+      return Fail(key, "expected a string");
+    }
+    return std::string(v->get_string());
+  }
+  boost::system::result<std::int64_t, Error> Int(std::string_view key) const {
+    const json::value* v = Find(key);
+    if (v == nullptr) {
+      return Fail(key, "missing");
+    }
+    if (v->is_int64()) {
+      return v->get_int64();
+    }
+    if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+      return static_cast<std::int64_t>(v->get_uint64());
+    }
+    return Fail(key, "expected an integer");
+  }
+  boost::system::result<bool, Error> Bool(std::string_view key) const {
+    const json::value* v = Find(key);
+    if (v == nullptr) {
+      return Fail(key, "missing");
+    }
+    if (!v->is_bool()) {
+      return Fail(key, "expected true or false");
+    }
+    return v->get_bool();
+  }
+  // A nested object; `null` and absence give nullptr when not required (Docker writes null for
+  // empty maps).
+  boost::system::result<const json::object*, Error> Object(std::string_view key,
+                                                           bool required) const {
+    const json::value* v = Find(key);
+    if (v == nullptr || v->is_null()) {
+      if (required) {
+        return Fail(key, "missing");
+      }
+      return nullptr;
+    }
+    if (!v->is_object()) {
+      return Fail(key, "expected an object");
+    }
+    return &v->get_object();
+  }
+  Fields Sub(const json::object& obj, std::string_view key) const {
+    return Fields(what_, obj, Name(key));
+  }
+
+ private:
+  std::string_view what_;
+  const json::object& obj_;
+  std::string path_;
+};
+
+boost::system::result<std::string, Error> Id(const Fields& f, std::string_view key) {
+  auto id = f.String(key, true);
+  if (!id) {
+    return id.error();
+  }
+  if (!IsDockerId(*id)) {
+    return f.Fail(key, "not a Docker id (hex digits)");
+  }
+  return *id;
+}
+
+boost::system::result<policy::Labels, Error> StringMap(const Fields& f, std::string_view key) {
+  auto obj = f.Object(key, false);
+  if (!obj) {
+    return obj.error();
+  }
+  policy::Labels out;
+  if (*obj == nullptr) {
+    return out;
+  }
+  const Fields sub = f.Sub(**obj, key);
+  for (const auto& kv : **obj) {
+    if (!kv.value().is_string()) {
+      return sub.Fail(kv.key(), "expected a string");
+    }
+    out.emplace(std::string(kv.key()), std::string(kv.value().get_string()));
+  }
+  return out;
+}
+
+boost::system::result<DockerEndpoint, Error> Endpoint(const Fields& f, std::string name) {
+  DockerEndpoint ep;
+  ep.network_name = std::move(name);
+  auto id = Id(f, "NetworkID");
+  auto ipv4 = f.String("IPAddress", false);
+  auto ipv6 = f.String("GlobalIPv6Address", false);
+  auto gw = f.String("Gateway", false);
+  auto gw6 = f.String("IPv6Gateway", false);
+  auto mac = f.String("MacAddress", false);
+  for (const auto* r : {&ipv4, &ipv6, &gw, &gw6, &mac}) {
+    if (!*r) {
+      return r->error();
+    }
+  }
+  if (!id) {
+    return id.error();
+  }
+  ep.network_id = *id;
+  ep.ipv4 = *ipv4;
+  ep.ipv6 = *ipv6;
+  ep.gateway = *gw;
+  ep.ipv6_gateway = *gw6;
+  ep.mac = *mac;
+  if (!ep.ipv4.empty() && !IsIpv4(ep.ipv4)) {
+    return f.Fail("IPAddress", "not an IPv4 address");
+  }
+  if (!ep.gateway.empty() && !IsIpv4(ep.gateway)) {
+    return f.Fail("Gateway", "not an IPv4 address");
+  }
+  if (!ep.ipv6.empty() && !IsIpv6(ep.ipv6)) {
+    return f.Fail("GlobalIPv6Address", "not an IPv6 address");
+  }
+  if (!ep.ipv6_gateway.empty() && !IsIpv6(ep.ipv6_gateway)) {
+    return f.Fail("IPv6Gateway", "not an IPv6 address");
+  }
+  if (!ep.mac.empty() && !IsMac(ep.mac)) {
+    return f.Fail("MacAddress", "not a MAC address");
+  }
+  return ep;
+}
+
+}  // namespace
+
+std::string_view DockerEventKindName(DockerEventKind kind) {
+  switch (kind) {
+    case DockerEventKind::kContainerStart:
+      return "start";
+    case DockerEventKind::kContainerDie:
+      return "die";
+    case DockerEventKind::kNetworkConnect:
+      return "connect";
+    case DockerEventKind::kNetworkDisconnect:
+      return "disconnect";
+    case DockerEventKind::kOther:
+      return "other";
+    case DockerEventKind::kResync:
+      return "resync";
+  }
+  return "other";
+}
+
+boost::system::result<std::vector<std::string>, DockerError> ParseContainerIds(
+    std::string_view body) {
+  constexpr std::string_view kWhat = "container list";
+  auto v = Parse(body, kWhat);
+  if (!v) {
+    return v.error();
+  }
+  if (!v->is_array()) {
+    return DockerFail(std::string(kWhat) + ": expected an array");
+  }
+  std::vector<std::string> ids;
+  std::size_t i = 0;
+  for (const json::value& item : v->get_array()) {
+    const std::string where = "[" + std::to_string(i++) + "]";
+    if (!item.is_object()) {
+      return DockerFail(std::string(kWhat) + ": " + where + ": expected an object");
+    }
+    auto id = Id(Fields(kWhat, item.get_object(), where), "Id");
+    if (!id) {
+      return id.error();
+    }
+    ids.push_back(std::move(*id));
+  }
+  return ids;
+}
+
+boost::system::result<DockerContainer, DockerError> ParseContainerInspect(std::string_view body) {
+  constexpr std::string_view kWhat = "container inspect";
+  auto v = Parse(body, kWhat);
+  if (!v) {
+    return v.error();
+  }
+  if (!v->is_object()) {
+    return DockerFail(std::string(kWhat) + ": expected an object");
+  }
+  const Fields top(kWhat, v->get_object(), "");
+  DockerContainer c;
+  auto id = Id(top, "Id");
+  if (!id) {
+    return id.error();
+  }
+  c.id = std::move(*id);
+  auto name = top.String("Name", true);
+  if (!name) {
+    return name.error();
+  }
+  c.name = name->starts_with('/') ? name->substr(1) : *name;
+  if (c.name.empty()) {
+    return top.Fail("Name", "empty");
+  }
+
+  auto state = top.Object("State", true);
+  if (!state) {
+    return state.error();
+  }
+  const Fields st = top.Sub(**state, "State");
+  auto running = st.Bool("Running");
+  if (!running) {
+    return running.error();
+  }
+  auto pid = st.Int("Pid");
+  if (!pid) {
+    return pid.error();
+  }
+  auto started = st.String("StartedAt", false);
+  if (!started) {
+    return started.error();
+  }
+  c.running = *running;
+  if (*pid < 0 || (c.running && *pid == 0)) {
+    return st.Fail("Pid", "not a process id");
+  }
+  c.pid = *pid;
+  c.started_at = std::move(*started);
+
+  auto config = top.Object("Config", false);
+  if (!config) {
+    return config.error();
+  }
+  if (*config != nullptr) {
+    auto labels = StringMap(top.Sub(**config, "Config"), "Labels");
+    if (!labels) {
+      return labels.error();
+    }
+    c.labels = std::move(*labels);
+  }
+
+  auto settings = top.Object("NetworkSettings", false);
+  if (!settings) {
+    return settings.error();
+  }
+  if (*settings != nullptr) {
+    const Fields ns = top.Sub(**settings, "NetworkSettings");
+    auto networks = ns.Object("Networks", false);
+    if (!networks) {
+      return networks.error();
+    }
+    if (*networks != nullptr) {
+      const Fields nets = ns.Sub(**networks, "Networks");
+      for (const auto& kv : **networks) {
+        if (!kv.value().is_object()) {
+          return nets.Fail(kv.key(), "expected an object");
+        }
+        auto ep = Endpoint(nets.Sub(kv.value().get_object(), kv.key()), std::string(kv.key()));
+        if (!ep) {
+          return ep.error();
+        }
+        c.endpoints.push_back(std::move(*ep));
+      }
+    }
+  }
+  std::sort(c.endpoints.begin(), c.endpoints.end(),
+            [](const auto& a, const auto& b) { return a.network_name < b.network_name; });
+  return c;
+}
+
+boost::system::result<DockerNetwork, DockerError> ParseNetworkInspect(std::string_view body) {
+  constexpr std::string_view kWhat = "network inspect";
+  auto v = Parse(body, kWhat);
+  if (!v) {
+    return v.error();
+  }
+  if (!v->is_object()) {
+    return DockerFail(std::string(kWhat) + ": expected an object");
+  }
+  const Fields top(kWhat, v->get_object(), "");
+  DockerNetwork n;
+  auto id = Id(top, "Id");
+  auto name = top.String("Name", true);
+  auto driver = top.String("Driver", false);
+  auto options = StringMap(top, "Options");
+  if (!id) {
+    return id.error();
+  }
+  if (!name) {
+    return name.error();
+  }
+  if (!driver) {
+    return driver.error();
+  }
+  if (!options) {
+    return options.error();
+  }
+  n.id = std::move(*id);
+  n.name = std::move(*name);
+  n.driver = std::move(*driver);
+  // Docker names the bridge of a user-defined network br-<first 12 of the id> unless told
+  // otherwise; the default network's bridge (docker0) always carries the option.
+  if (n.driver == "bridge") {
+    auto it = options->find("com.docker.network.bridge.name");
+    n.bridge = it != options->end() ? it->second : "br-" + n.id.substr(0, 12);
+  }
+  return n;
+}
+
+boost::system::result<DockerEvent, DockerError> ParseEvent(std::string_view line) {
+  constexpr std::string_view kWhat = "event";
+  auto v = Parse(line, kWhat);
+  if (!v) {
+    return v.error();
+  }
+  if (!v->is_object()) {
+    return DockerFail(std::string(kWhat) + ": expected an object");
+  }
+  const Fields top(kWhat, v->get_object(), "");
+  auto type = top.String("Type", true);
+  auto action = top.String("Action", true);
+  auto actor = top.Object("Actor", true);
+  if (!type) {
+    return type.error();
+  }
+  if (!action) {
+    return action.error();
+  }
+  if (!actor) {
+    return actor.error();
+  }
+  DockerEvent e;
+  if (top.Find("timeNano") != nullptr) {
+    auto t = top.Int("timeNano");
+    if (!t) {
+      return t.error();
+    }
+    e.time_nano = *t;
+  }
+  const Fields act = top.Sub(**actor, "Actor");
+  auto attributes = StringMap(act, "Attributes");
+  if (!attributes) {
+    return attributes.error();
+  }
+  const std::string attrs = act.Name("Attributes") + ".container: ";
+  if (*type == "container") {
+    if (*action == "start") {
+      e.kind = DockerEventKind::kContainerStart;
+    } else if (*action == "die") {
+      e.kind = DockerEventKind::kContainerDie;
+    } else {
+      return e;
+    }
+    auto id = Id(act, "ID");
+    if (!id) {
+      return id.error();
+    }
+    e.container_id = std::move(*id);
+    auto name = attributes->find("name");
+    if (name != attributes->end()) {
+      e.container_name = name->second;
+    }
+    return e;
+  }
+  if (*type == "network") {
+    if (*action == "connect") {
+      e.kind = DockerEventKind::kNetworkConnect;
+    } else if (*action == "disconnect") {
+      e.kind = DockerEventKind::kNetworkDisconnect;
+    } else {
+      return e;
+    }
+    auto id = Id(act, "ID");
+    if (!id) {
+      return id.error();
+    }
+    e.network_id = std::move(*id);
+    auto container = attributes->find("container");
+    if (container == attributes->end()) {
+      return DockerFail(std::string(kWhat) + ": " + attrs + "missing");
+    }
+    if (!IsDockerId(container->second)) {
+      return DockerFail(std::string(kWhat) + ": " + attrs + "not a Docker id (hex digits)");
+    }
+    e.container_id = container->second;
+    return e;
+  }
+  return e;
+}
+
+boost::system::result<std::string, DockerError> ParseApiVersion(std::string_view body) {
+  constexpr std::string_view kWhat = "version";
+  auto v = Parse(body, kWhat);
+  if (!v) {
+    return v.error();
+  }
+  if (!v->is_object()) {
+    return DockerFail(std::string(kWhat) + ": expected an object");
+  }
+  const Fields top(kWhat, v->get_object(), "");
+  auto version = top.String("ApiVersion", true);
+  if (!version) {
+    return version.error();
+  }
+  // It becomes part of every request target ("/v1.41/..."): digits, one dot, digits.
+  const std::string& s = *version;
+  const auto dot = s.find('.');
+  const auto digits = [](std::string_view d) {
+    return !d.empty() && d.size() <= 4 &&
+           std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (dot == std::string::npos || !digits(std::string_view(s).substr(0, dot)) ||
+      !digits(std::string_view(s).substr(dot + 1))) {
+    return top.Fail("ApiVersion", "not a version like 1.41");
+  }
+  return s;
+}
+
+std::string DockerErrorMessage(std::string_view body) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    return {};
+  }
+  const json::value* m = v.get_object().if_contains("message");
+  if (m == nullptr || !m->is_string()) {
+    return {};
+  }
+  std::string out;
+  for (char c : m->get_string()) {
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f && out.size() < 200) {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string EventsTarget() {
+  // {"type":["container","network"],"event":["start","die","connect","disconnect"]}
+  return "/events?filters=%7B%22type%22%3A%5B%22container%22%2C%22network%22%5D%2C%22event%22"
+         "%3A%5B%22start%22%2C%22die%22%2C%22connect%22%2C%22disconnect%22%5D%7D";
+}
+
+policy::Inventory BuildInventory(std::string host_name,
+                                 const std::vector<DockerContainer>& containers,
+                                 const std::map<std::string, std::string>& interfaces) {
+  // Who owns each address: the running container that started last. Docker's StartedAt is
+  // RFC 3339 UTC with fixed-width nanoseconds, so text order is time order; the id breaks ties
+  // so the choice never depends on input order.
+  std::map<std::string, const DockerContainer*> owner;
+  std::set<std::string> host_addresses;
+  for (const DockerContainer& c : containers) {
+    if (!c.running) {
+      continue;
+    }
+    for (const DockerEndpoint& ep : c.endpoints) {
+      for (const std::string* addr : {&ep.ipv4, &ep.ipv6}) {
+        if (addr->empty()) {
+          continue;
+        }
+        auto [it, inserted] = owner.emplace(*addr, &c);
+        if (!inserted && std::tie(it->second->started_at, it->second->id) <
+                             std::tie(c.started_at, c.id)) {
+          it->second = &c;
+        }
+      }
+      for (const std::string* gw : {&ep.gateway, &ep.ipv6_gateway}) {
+        if (!gw->empty()) {
+          host_addresses.insert(*gw);
+        }
+      }
+    }
+  }
+
+  policy::Inventory inv;
+  inv.host.name = std::move(host_name);
+  inv.host.addresses.assign(host_addresses.begin(), host_addresses.end());
+  for (const DockerContainer& c : containers) {
+    if (!c.running) {
+      continue;
+    }
+    policy::Workload w;
+    w.name = c.name;
+    w.id = c.id;
+    w.labels = c.labels;
+    for (const DockerEndpoint& ep : c.endpoints) {
+      for (const std::string* addr : {&ep.ipv4, &ep.ipv6}) {
+        if (!addr->empty() && owner.at(*addr) == &c) {
+          w.addresses.push_back(*addr);
+        }
+      }
+      if (w.mac.empty()) {
+        w.mac = ep.mac;
+      }
+    }
+    if (auto it = interfaces.find(c.id); it != interfaces.end()) {
+      w.interface = it->second;
+    }
+    inv.workloads.push_back(std::move(w));
+  }
+  std::sort(inv.workloads.begin(), inv.workloads.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.name, a.id) < std::tie(b.name, b.id); });
+  return inv;
+}
+
+}  // namespace bulkhead::inventory
