@@ -46,7 +46,9 @@ std::string WritePolicyYaml(const Policy& policy, const std::vector<AllowComment
 struct ApprovedPolicy {
   Policy policy;
   std::vector<AllowComment> comments;  // one per policy.allow entry, same order
-  std::size_t skipped_edges = 0;       // edges below min_connections
+  // Edges below min_connections, and edges a policy cannot express (tcp/udp/sctp port 0,
+  // host to host).
+  std::size_t skipped_edges = 0;
 };
 
 // Turns a learned graph into a policy: the graph's groupBy and groups (with their selectors),

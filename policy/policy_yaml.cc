@@ -4,10 +4,13 @@
 // before traffic is blocked, so the reader is strict: no unknown keys, no duplicates, no
 // reference to a group it does not define.
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <map>
 #include <numeric>
 #include <set>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "policy/atomic_file.h"
@@ -407,10 +410,14 @@ std::string CommentText(std::string_view text) {
   return out;
 }
 
+std::string Counted(std::uint64_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
 std::string CommentYaml(const AllowComment& c) {
-  return "  # " + std::to_string(c.connections) + " connections, " + std::to_string(c.packets) +
-         " packets, " + std::to_string(c.bytes) + " bytes, first " + CommentText(c.first_seen) +
-         ", last " + CommentText(c.last_seen);
+  return "  # " + Counted(c.connections, "connection") + ", " + Counted(c.packets, "packet") +
+         ", " + Counted(c.bytes, "byte") + ", first " + CommentText(c.first_seen) + ", last " +
+         CommentText(c.last_seen);
 }
 
 }  // namespace

@@ -254,7 +254,7 @@ class ReviewTest(unittest.TestCase):
         self.assertEqual(int(m.group(1)) + int(m.group(2)), 10)
         self.assertGreater(int(m.group(2)), 0)
         for line in rules:
-            self.assertNotRegex(line, r"# 1 connections,")
+            self.assertNotRegex(line, r"# 1 connection,")
 
     def test_approve_bad_graph_names_location(self):
         bad = self.write("g.yaml", "apiVersion: bulkhead/v1\nkind: FlowGraph\nedges:\n"

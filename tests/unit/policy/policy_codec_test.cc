@@ -426,7 +426,7 @@ TEST(PolicyWriterTest, CommentsFollowTheirRulesThroughSorting) {
       {1, 2, 3, "2026-11-28T11:00:00.000Z", "bad\nkind: x"}};
   const std::string yaml = WritePolicyYaml(p, comments);
   EXPECT_NE(yaml.find("allow:\n"
-                      "  - {from: a, to: b, protocol: udp, port: 53}  # 1 connections, 2 packets, "
+                      "  - {from: a, to: b, protocol: udp, port: 53}  # 1 connection, 2 packets, "
                       "3 bytes, first 2026-11-28T11:00:00.000Z, last bad?kind: x\n"
                       "  - {from: b, to: a, protocol: tcp, port: 80}  # 12 connections, 140 "
                       "packets, 18230 bytes, first 2026-11-28T10:00:00.000Z, last "
