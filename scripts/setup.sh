@@ -9,10 +9,25 @@ packages=(
   libcli11-dev libgtest-dev googletest
   # tests: real kernel networking, real servers and clients
   nftables iproute2 iputils-ping socat netcat-openbsd tcpdump python3 procps time
+  # the Docker discovery test runs its own dockerd in its own network namespace
+  docker.io busybox-static util-linux
 )
 # `scripts/setup.sh --bench` adds what bench/ compares against (not needed by the tests).
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(tshark iperf3)
 fi
 apt-get update
+# A dockerd started by the package in the root namespace would set the FORWARD policy to DROP and
+# load br_netfilter for every namespace; the tests start their own. Keep the package from
+# starting the service during the install (policy-rc.d), and say so if one was already running.
+own_policy_rc=0
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  own_policy_rc=1
+fi
+trap 'if [[ $own_policy_rc == 1 ]]; then rm -f /usr/sbin/policy-rc.d; fi' EXIT
 apt-get install -y --no-install-recommends "${packages[@]}"
+if command -v systemctl >/dev/null && systemctl is-active --quiet docker.service 2>/dev/null; then
+  echo "setup: note: the system docker service is running; the tests do not use it" >&2
+fi
