@@ -3,7 +3,6 @@
 // one function (internal::YamlScalar).
 #include <limits>
 #include <map>
-#include <set>
 
 #include "policy/flow_graph_codec.h"
 #include "policy/internal/text_escape.h"
@@ -60,7 +59,7 @@ class GraphReader {
                errors_);
     internal::CheckHeader(top, "FlowGraph", errors_);
     if (const YAML::Node* node = top.Find("groupBy")) {
-      ReadGroupBy(*node, graph);
+      graph.group_by = internal::ReadGroupBy(*node, errors_);
     }
     if (const YAML::Node* node = top.Find("groups")) {
       if (internal::ExpectSequence(*node, "groups", errors_)) {
@@ -79,19 +78,6 @@ class GraphReader {
   }
 
  private:
-  void ReadGroupBy(const YAML::Node& node, FlowGraph& graph) {
-    std::set<std::string> seen;
-    for (auto& [label, item] : internal::ReadStringList(node, "groupBy", errors_)) {
-      if (label.empty()) {
-        errors_.Add(item, "a groupBy label is empty");
-      } else if (!seen.insert(label).second) {
-        errors_.Add(item, "groupBy label " + Quote(label) + " given twice");
-      } else {
-        graph.group_by.push_back(std::move(label));
-      }
-    }
-  }
-
   void ReadGroup(const YAML::Node& item, FlowGraph& graph) {
     if (!internal::ExpectMap(item, "a group", errors_)) {
       return;

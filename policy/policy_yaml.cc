@@ -8,7 +8,6 @@
 #include <limits>
 #include <map>
 #include <numeric>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -105,7 +104,7 @@ class PolicyReader {
       }
     }
     if (const YAML::Node* node = top.Find("groupBy")) {
-      ReadGroupBy(*node, policy);
+      policy.group_by = internal::ReadGroupBy(*node, errors_);
     }
     // Groups first, whatever the key order in the file: rules refer to them.
     if (const YAML::Node* node = top.Find("groups")) {
@@ -131,19 +130,6 @@ class PolicyReader {
                             " (learn, monitor, enforce)");
     }
     return mode;
-  }
-
-  void ReadGroupBy(const YAML::Node& node, Policy& policy) {
-    std::set<std::string> seen;
-    for (auto& [label, item] : internal::ReadStringList(node, "groupBy", errors_)) {
-      if (label.empty()) {
-        errors_.Add(item, "a groupBy label is empty");
-      } else if (!seen.insert(label).second) {
-        errors_.Add(item, "groupBy label " + Quote(label) + " given twice");
-      } else {
-        policy.group_by.push_back(std::move(label));
-      }
-    }
   }
 
   void ReadGroup(const YAML::Node& item, Policy& policy) {

@@ -1,7 +1,10 @@
 #include "policy/internal/yaml_util.h"
 
 #include <algorithm>
+#include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <yaml-cpp/eventhandler.h>
 
@@ -301,6 +304,21 @@ void CheckHeader(Fields& fields, std::string_view kind, ErrorList& errors) {
       errors.Add(*k, "kind must be " + std::string(kind) + ", not " + Quote(*text));
     }
   }
+}
+
+std::vector<std::string> ReadGroupBy(const YAML::Node& node, ErrorList& errors) {
+  std::vector<std::string> labels;
+  std::set<std::string> seen;
+  for (auto& [label, item] : ReadStringList(node, "groupBy", errors)) {
+    if (label.empty()) {
+      errors.Add(item, "a groupBy label is empty");
+    } else if (!seen.insert(label).second) {
+      errors.Add(item, "groupBy label " + Quote(label) + " given twice");
+    } else {
+      labels.push_back(std::move(label));
+    }
+  }
+  return labels;
 }
 
 }  // namespace bulkhead::policy::internal

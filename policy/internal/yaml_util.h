@@ -92,6 +92,9 @@ std::vector<std::pair<std::string, YAML::Node>> ReadStringList(const YAML::Node&
                                                                std::string_view what,
                                                                ErrorList& errors);
 // A mapping of strings to strings (labels, selectors); duplicate keys are errors.
+// `groupBy`: a list of non-empty, distinct labels (FlowGraph and Policy share it).
+std::vector<std::string> ReadGroupBy(const YAML::Node& node, ErrorList& errors);
+
 Labels ReadStringMap(const YAML::Node& node, std::string_view what, ErrorList& errors);
 
 // Checks `apiVersion: bulkhead/v1` and `kind: <kind>` of a top-level mapping.
