@@ -48,31 +48,6 @@ constexpr const char* kWatchdogCommand = "confirm-watchdog";
 // How often waiting processes look at the state directory.
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
-std::optional<policy::Mode> ModeFromName(const std::string& name) {
-  if (name == "learn") {
-    return policy::Mode::kLearn;
-  }
-  if (name == "monitor") {
-    return policy::Mode::kMonitor;
-  }
-  if (name == "enforce") {
-    return policy::Mode::kEnforce;
-  }
-  return std::nullopt;
-}
-
-const char* NameOfMode(policy::Mode mode) {
-  switch (mode) {
-    case policy::Mode::kLearn:
-      return "learn";
-    case policy::Mode::kMonitor:
-      return "monitor";
-    case policy::Mode::kEnforce:
-      return "enforce";
-  }
-  return "?";
-}
-
 struct Compiled {
   policy::Policy policy;
   enforcer::CompiledPolicy compiled;
@@ -98,7 +73,7 @@ boost::system::result<Compiled, std::vector<std::string>> CompileState(const Enf
     return errors;
   }
   enforcer::CompileOptions options;
-  options.mode = ModeFromName(s.mode_override);
+  options.mode = policy::ParseMode(s.mode_override);
   options.log_group = s.log_group;
   auto compiled = enforcer::CompileRuleset(*pol, *inv, options);
   if (!compiled) {
@@ -108,7 +83,7 @@ boost::system::result<Compiled, std::vector<std::string>> CompileState(const Enf
     return errors;
   }
   Compiled out;
-  out.mode = NameOfMode(options.mode.value_or(pol->mode));
+  out.mode = std::string(policy::ModeName(options.mode.value_or(pol->mode)));
   out.policy = std::move(*pol);
   out.compiled = std::move(*compiled);
   return out;
@@ -581,7 +556,7 @@ int RunStatus(const std::string& state_dir, const Logger& log) {
     }
     std::cout << fmt::format("groups: {}\n", compiled->compiled.membership.groups.size());
     for (const auto& g : compiled->compiled.membership.groups) {
-      std::cout << fmt::format("  {} ({}{}): {} workload{}\n", g.name, NameOfMode(g.mode),
+      std::cout << fmt::format("  {} ({}{}): {} workload{}\n", g.name, policy::ModeName(g.mode),
                                g.implicit ? ", implicit" : "", g.members.size(),
                                g.members.size() == 1 ? "" : "s");
     }
