@@ -22,26 +22,6 @@ constexpr std::uint64_t kMaxIcmpType = 255;  // RFC 792 / RFC 4443: the type is 
 
 // ---- writer -------------------------------------------------------------------------------
 
-std::string FlowList(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    out += i == 0 ? "" : ", ";
-    out += YamlScalar(items[i]);
-  }
-  return out + "]";
-}
-
-std::string FlowMap(const Labels& labels) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [key, value] : labels) {
-    out += first ? "" : ", ";
-    first = false;
-    out += YamlScalar(key) + ": " + YamlScalar(value);
-  }
-  return out + "}";
-}
-
 // ---- reader -------------------------------------------------------------------------------
 
 // Where a group or an edge was first defined, for "given twice" messages.
@@ -273,15 +253,15 @@ std::string WriteFlowGraphYaml(const FlowGraph& input) {
   FlowGraph graph = input;
   graph.Normalize();
   std::string out = "apiVersion: bulkhead/v1\nkind: FlowGraph\n";
-  out += "groupBy: " + FlowList(graph.group_by) + "\n";
+  out += "groupBy: " + internal::YamlFlowList(graph.group_by) + "\n";
   out += graph.groups.empty() ? "groups: []\n" : "groups:\n";
   for (const auto& group : graph.groups) {
     out += "  - name: " + YamlScalar(group.name) + "\n";
     if (!group.selector.empty()) {
-      out += "    selector: " + FlowMap(group.selector) + "\n";
+      out += "    selector: " + internal::YamlFlowMap(group.selector) + "\n";
     }
     if (!group.members.empty()) {
-      out += "    members: " + FlowList(group.members) + "\n";
+      out += "    members: " + internal::YamlFlowList(group.members) + "\n";
     }
   }
   out += graph.edges.empty() ? "edges: []\n" : "edges:\n";
@@ -309,22 +289,14 @@ std::string WriteFlowGraphYaml(const FlowGraph& input) {
 
 boost::system::result<FlowGraph, FileErrors> ParseFlowGraph(std::string_view text,
                                                             std::string_view file_name) {
-  ErrorList errors(file_name);
-  FlowGraph graph;
-  const bool completed = internal::Guarded(errors, [&] {
-    if (auto root = internal::LoadDocument(text, errors)) {
-      GraphReader(errors).Read(*root, graph);
-    }
-  });
-  if (!completed || !errors.empty()) {
-    FileErrors out = errors.Take();
-    if (out.errors.empty()) {
-      out.errors.push_back(FileError{std::string(file_name), 0, 0, "cannot read the file"});
-    }
-    return out;
+  auto parsed = internal::ParseDocument<FlowGraph>(
+      text, file_name, [](const YAML::Node& root, ErrorList& errors, FlowGraph& graph) {
+        GraphReader(errors).Read(root, graph);
+      });
+  if (parsed) {
+    parsed->Normalize();
   }
-  graph.Normalize();
-  return graph;
+  return parsed;
 }
 
 }  // namespace bulkhead::policy

@@ -187,34 +187,15 @@ class InventoryReader {
   std::map<std::string, std::string> address_owner_;  // binary address -> "workload \"x\""
 };
 
-std::string FlowList(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    out += i == 0 ? "" : ", ";
-    out += YamlScalar(items[i]);
-  }
-  return out + "]";
-}
-
 }  // namespace
 
 boost::system::result<Inventory, FileErrors> ParseInventory(std::string_view text,
                                                             std::string_view file_name) {
-  ErrorList errors(file_name);
-  Inventory inventory;
-  const bool completed = internal::Guarded(errors, [&] {
-    if (auto root = internal::LoadDocument(text, errors)) {
-      InventoryReader(errors).Read(*root, inventory);
-    }
-  });
-  if (!completed || !errors.empty()) {
-    FileErrors out = errors.Take();
-    if (out.errors.empty()) {
-      out.errors.push_back(FileError{std::string(file_name), 0, 0, "cannot read the file"});
-    }
-    return out;
-  }
-  return inventory;
+  auto parsed = internal::ParseDocument<Inventory>(
+      text, file_name, [](const YAML::Node& root, ErrorList& errors, Inventory& inventory) {
+        InventoryReader(errors).Read(root, inventory);
+      });
+  return parsed;
 }
 
 std::string WriteInventoryYaml(const Inventory& inventory) {
@@ -227,7 +208,7 @@ std::string WriteInventoryYaml(const Inventory& inventory) {
     }
     if (!host.addresses.empty()) {
       out += host.name.empty() ? "" : ", ";
-      out += "addresses: " + FlowList(host.addresses);
+      out += "addresses: " + internal::YamlFlowList(host.addresses);
     }
     out += "}\n";
   }
@@ -245,7 +226,7 @@ std::string WriteInventoryYaml(const Inventory& inventory) {
       out += "}\n";
     }
     if (!w.addresses.empty()) {
-      out += "    addresses: " + FlowList(w.addresses) + "\n";
+      out += "    addresses: " + internal::YamlFlowList(w.addresses) + "\n";
     }
     if (!w.interface.empty()) {
       out += "    interface: " + YamlScalar(w.interface) + "\n";

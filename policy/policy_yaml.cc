@@ -353,26 +353,6 @@ class PolicyReader {
 
 // ---- writer -------------------------------------------------------------------------------
 
-std::string FlowList(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    out += i == 0 ? "" : ", ";
-    out += YamlScalar(items[i]);
-  }
-  return out + "]";
-}
-
-std::string FlowMap(const Labels& labels) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [key, value] : labels) {
-    out += first ? "" : ", ";
-    first = false;
-    out += YamlScalar(key) + ": " + YamlScalar(value);
-  }
-  return out + "}";
-}
-
 std::string RuleYaml(const AllowRule& r) {
   std::string out = "{from: " + YamlScalar(r.from) + ", to: " + YamlScalar(r.to) +
                     ", protocol: " + std::string(ProtocolName(r.protocol));
@@ -410,22 +390,14 @@ std::string CommentYaml(const AllowComment& c) {
 
 boost::system::result<Policy, FileErrors> ParsePolicy(std::string_view text,
                                                       std::string_view file_name) {
-  ErrorList errors(file_name);
-  Policy policy;
-  const bool completed = internal::Guarded(errors, [&] {
-    if (auto root = internal::LoadDocument(text, errors)) {
-      PolicyReader(errors).Read(*root, policy);
-    }
-  });
-  if (!completed || !errors.empty()) {
-    FileErrors out = errors.Take();
-    if (out.errors.empty()) {
-      out.errors.push_back(FileError{std::string(file_name), 0, 0, "cannot read the file"});
-    }
-    return out;
+  auto parsed = internal::ParseDocument<Policy>(
+      text, file_name, [](const YAML::Node& root, ErrorList& errors, Policy& policy) {
+        PolicyReader(errors).Read(root, policy);
+      });
+  if (parsed) {
+    SortPolicy(*parsed);
   }
-  SortPolicy(policy);
-  return policy;
+  return parsed;
 }
 
 boost::system::result<Policy, FileErrors> LoadPolicyFile(const std::string& path) {
@@ -457,12 +429,12 @@ std::string WritePolicyYaml(const Policy& input, const std::vector<AllowComment>
 
   std::string out = "apiVersion: bulkhead/v1\nkind: Policy\n";
   out += "mode: " + std::string(ModeName(policy.mode)) + "\n";
-  out += "groupBy: " + FlowList(policy.group_by) + "\n";
+  out += "groupBy: " + internal::YamlFlowList(policy.group_by) + "\n";
   out += policy.groups.empty() ? "groups: []\n" : "groups:\n";
   for (const auto& group : policy.groups) {
     out += "  - name: " + YamlScalar(group.name) + "\n";
     if (!group.selector.empty()) {
-      out += "    selector: " + FlowMap(group.selector) + "\n";
+      out += "    selector: " + internal::YamlFlowMap(group.selector) + "\n";
     }
     if (group.mode) {
       out += "    mode: " + std::string(ModeName(*group.mode)) + "\n";

@@ -262,4 +262,24 @@ std::string DotEscape(std::string_view text) {
   return out;
 }
 
+std::string YamlFlowList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out += i == 0 ? "" : ", ";
+    out += YamlScalar(items[i]);
+  }
+  return out + "]";
+}
+
+std::string YamlFlowMap(const std::map<std::string, std::string>& entries) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [key, value] : entries) {
+    out += first ? "" : ", ";
+    first = false;
+    out += YamlScalar(key) + ": " + YamlScalar(value);
+  }
+  return out + "}";
+}
+
 }  // namespace bulkhead::policy::internal

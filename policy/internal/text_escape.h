@@ -4,8 +4,10 @@
 // from Docker: attacker-controlled text that must come back out unchanged or, when that is
 // impossible (invalid UTF-8), in a harmless form. No yaml-cpp here.
 
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bulkhead::policy::internal {
 
@@ -17,6 +19,10 @@ bool IsValidUtf8(std::string_view text);
 // and non-character escaped, so Parse(Write(s)) == s for every valid UTF-8 string. Invalid
 // UTF-8 sequences become U+FFFD.
 std::string YamlScalar(std::string_view text);
+
+// YAML flow collections of YamlScalar items: `[a, b]` and `{k: v, ...}` (keys in map order).
+std::string YamlFlowList(const std::vector<std::string>& items);
+std::string YamlFlowMap(const std::map<std::string, std::string>& entries);
 
 // A JSON string literal (RFC 8259 section 7), quotes included; invalid UTF-8 becomes U+FFFD.
 std::string JsonString(std::string_view text);

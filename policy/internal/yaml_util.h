@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/system/result.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "policy/file_error.h"
@@ -113,6 +114,28 @@ bool Guarded(ErrorList& errors, Body&& body) {
     errors.Add(YAML::Mark::null_mark(), std::string("cannot read the file: ") + e.what());
   }
   return false;
+}
+
+// The common shape of every codec's Parse function: load one YAML document, let `read` fill a
+// T, and turn exceptions and collected errors into FileErrors (never empty on failure).
+template <typename T, typename Read>
+boost::system::result<T, FileErrors> ParseDocument(std::string_view text,
+                                                   std::string_view file_name, Read&& read) {
+  ErrorList errors(file_name);
+  T value;
+  const bool completed = Guarded(errors, [&] {
+    if (auto root = LoadDocument(text, errors)) {
+      read(*root, errors, value);
+    }
+  });
+  if (!completed || !errors.empty()) {
+    FileErrors out = errors.Take();
+    if (out.errors.empty()) {
+      out.errors.push_back(FileError{std::string(file_name), 0, 0, "cannot read the file"});
+    }
+    return out;
+  }
+  return value;
 }
 
 }  // namespace bulkhead::policy::internal
