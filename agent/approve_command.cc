@@ -20,16 +20,9 @@ struct ApproveOptions {
 };
 
 int RunApprove(const ApproveOptions& options, const Logger& log) {
-  auto text = policy::ReadWholeFile(options.input);
-  if (!text) {
-    log->error("{}", text.error());
-    return 2;
-  }
-  auto graph = policy::ParseFlowGraph(*text, options.input);
+  auto graph = policy::LoadFlowGraphFile(options.input);
   if (!graph) {
-    for (const auto& e : graph.error().errors) {
-      log->error("{}", e.ToString());
-    }
+    LogFileErrors(log, graph.error());
     return 2;
   }
   const auto approved = policy::ApproveGraph(*graph, options.min_connections);

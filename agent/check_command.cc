@@ -269,9 +269,7 @@ int RunCheck(const CheckOptions& options, const Logger& log) {
   }
   auto rules = policy::LoadPolicyFile(options.policy_file);
   if (!rules) {
-    for (const auto& e : rules.error().errors) {
-      log->error("{}", e.ToString());
-    }
+    LogFileErrors(log, rules.error());
     return 2;
   }
   if (options.inventory_file.empty()) {

@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/logger.h>
 
+#include "policy/file_error.h"
+
 // How a subcommand plugs into main.cc: each command file adds its CLI11 subcommand(s), keeps its
 // options alive inside the runner, and main runs the one the user chose with the logger it built.
 namespace bulkhead::agent {
@@ -18,6 +20,13 @@ struct Command {
   // Exit status: 0 success, 1 "differs"/"would block" style answers, 2 usage or input errors.
   std::function<int(const Logger&)> run;
 };
+
+// One `bulkhead: error:` line per problem, each with its file:line:column.
+inline void LogFileErrors(const Logger& log, const policy::FileErrors& errors) {
+  for (const auto& e : errors.errors) {
+    log->error("{}", e.ToString());
+  }
+}
 
 // One per command file; each appends what it registers.
 void AddLearnCommand(CLI::App& app, std::vector<Command>& out);     // learn_command.cc

@@ -56,27 +56,15 @@ struct Line {
   std::string text;
 };
 
-boost::system::result<policy::FlowGraph, policy::FileErrors> LoadGraph(const std::string& path) {
-  auto text = policy::ReadWholeFile(path);
-  if (!text) {
-    return policy::FileErrors{{policy::FileError{path, 0, 0, text.error()}}};
-  }
-  return policy::ParseFlowGraph(*text, path);
-}
-
 int RunDiff(const DiffOptions& options, const Logger& log) {
   auto rules = policy::LoadPolicyFile(options.policy_file);
-  auto graph = LoadGraph(options.graph_file);
+  auto graph = policy::LoadFlowGraphFile(options.graph_file);
   // Both files' errors, so one run shows everything to fix.
   if (!rules) {
-    for (const auto& e : rules.error().errors) {
-      log->error("{}", e.ToString());
-    }
+    LogFileErrors(log, rules.error());
   }
   if (!graph) {
-    for (const auto& e : graph.error().errors) {
-      log->error("{}", e.ToString());
-    }
+    LogFileErrors(log, graph.error());
   }
   if (!rules || !graph) {
     return 2;

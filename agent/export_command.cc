@@ -7,16 +7,9 @@
 namespace bulkhead::agent {
 
 int RunExport(const ExportOptions& options, const std::shared_ptr<spdlog::logger>& log) {
-  auto text = policy::ReadWholeFile(options.input);
-  if (!text) {
-    log->error("{}", text.error());
-    return 1;
-  }
-  auto graph = policy::ParseFlowGraph(*text, options.input);
+  auto graph = policy::LoadFlowGraphFile(options.input);
   if (!graph) {
-    for (const auto& e : graph.error().errors) {
-      log->error("{}", e.ToString());
-    }
+    LogFileErrors(log, graph.error());
     return 1;
   }
   std::string out;

@@ -24,4 +24,8 @@ std::string WriteFlowGraphDot(const FlowGraph& graph);
 boost::system::result<FlowGraph, FileErrors> ParseFlowGraph(std::string_view text,
                                                             std::string_view file_name);
 
+// Reads `path` ("-" = standard input) and parses it; a file that cannot be read is one FileError
+// naming the file.
+boost::system::result<FlowGraph, FileErrors> LoadFlowGraphFile(const std::string& path);
+
 }  // namespace bulkhead::policy

@@ -299,4 +299,8 @@ boost::system::result<FlowGraph, FileErrors> ParseFlowGraph(std::string_view tex
   return parsed;
 }
 
+boost::system::result<FlowGraph, FileErrors> LoadFlowGraphFile(const std::string& path) {
+  return internal::LoadDocumentFile(path, ParseFlowGraph);
+}
+
 }  // namespace bulkhead::policy

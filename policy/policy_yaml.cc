@@ -401,17 +401,7 @@ boost::system::result<Policy, FileErrors> ParsePolicy(std::string_view text,
 }
 
 boost::system::result<Policy, FileErrors> LoadPolicyFile(const std::string& path) {
-  const std::string name = path == "-" ? std::string("standard input") : path;
-  auto text = ReadWholeFile(path);
-  if (!text) {
-    // ReadWholeFile's message already starts with the name; FileError adds it again.
-    std::string message = text.error();
-    if (message.rfind(name + ": ", 0) == 0) {
-      message.erase(0, name.size() + 2);
-    }
-    return FileErrors{{FileError{name, 0, 0, std::move(message)}}};
-  }
-  return ParsePolicy(*text, name);
+  return internal::LoadDocumentFile(path, ParsePolicy);
 }
 
 std::string WritePolicyYaml(const Policy& input, const std::vector<AllowComment>& comments) {

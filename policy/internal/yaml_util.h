@@ -18,6 +18,7 @@
 #include <boost/system/result.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "policy/atomic_file.h"
 #include "policy/file_error.h"
 #include "policy/model.h"
 
@@ -136,6 +137,23 @@ boost::system::result<T, FileErrors> ParseDocument(std::string_view text,
     return out;
   }
   return value;
+}
+
+// Reads `path` ("-" = standard input) and parses it with `parse(text, name)`. A file that cannot
+// be read is one FileError naming the file (once: ReadWholeFile's message already starts with it).
+template <typename Parse>
+auto LoadDocumentFile(const std::string& path, Parse&& parse)
+    -> decltype(parse(std::string_view(), std::string_view())) {
+  const std::string name = path == "-" ? std::string("standard input") : path;
+  auto text = ReadWholeFile(path);
+  if (!text) {
+    std::string message = text.error();
+    if (message.rfind(name + ": ", 0) == 0) {
+      message.erase(0, name.size() + 2);
+    }
+    return FileErrors{{FileError{name, 0, 0, std::move(message)}}};
+  }
+  return parse(*text, name);
 }
 
 }  // namespace bulkhead::policy::internal
