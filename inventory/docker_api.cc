@@ -55,6 +55,19 @@ boost::system::result<json::value, Error> Parse(std::string_view body, std::stri
   return v;
 }
 
+// An answer that must be one JSON object (inspect, events, version).
+boost::system::result<json::object, Error> ParseObject(std::string_view body,
+                                                      std::string_view what) {
+  auto v = Parse(body, what);
+  if (!v) {
+    return v.error();
+  }
+  if (!v->is_object()) {
+    return DockerFail(std::string(what) + ": expected an object");
+  }
+  return std::move(v->get_object());
+}
+
 // Typed field access that names the field on failure. `path` is the dotted path of `obj` in the
 // answer ("NetworkSettings.Networks.bhnet"), for messages only.
 class Fields {
@@ -251,14 +264,11 @@ boost::system::result<std::vector<std::string>, DockerError> ParseContainerIds(
 
 boost::system::result<DockerContainer, DockerError> ParseContainerInspect(std::string_view body) {
   constexpr std::string_view kWhat = "container inspect";
-  auto v = Parse(body, kWhat);
-  if (!v) {
-    return v.error();
+  auto obj = ParseObject(body, kWhat);
+  if (!obj) {
+    return obj.error();
   }
-  if (!v->is_object()) {
-    return DockerFail(std::string(kWhat) + ": expected an object");
-  }
-  const Fields top(kWhat, v->get_object(), "");
+  const Fields top(kWhat, *obj, "");
   DockerContainer c;
   auto id = Id(top, "Id");
   if (!id) {
@@ -341,14 +351,11 @@ boost::system::result<DockerContainer, DockerError> ParseContainerInspect(std::s
 
 boost::system::result<DockerNetwork, DockerError> ParseNetworkInspect(std::string_view body) {
   constexpr std::string_view kWhat = "network inspect";
-  auto v = Parse(body, kWhat);
-  if (!v) {
-    return v.error();
+  auto obj = ParseObject(body, kWhat);
+  if (!obj) {
+    return obj.error();
   }
-  if (!v->is_object()) {
-    return DockerFail(std::string(kWhat) + ": expected an object");
-  }
-  const Fields top(kWhat, v->get_object(), "");
+  const Fields top(kWhat, *obj, "");
   DockerNetwork n;
   auto id = Id(top, "Id");
   auto name = top.String("Name", true);
@@ -380,14 +387,11 @@ boost::system::result<DockerNetwork, DockerError> ParseNetworkInspect(std::strin
 
 boost::system::result<DockerEvent, DockerError> ParseEvent(std::string_view line) {
   constexpr std::string_view kWhat = "event";
-  auto v = Parse(line, kWhat);
-  if (!v) {
-    return v.error();
+  auto obj = ParseObject(line, kWhat);
+  if (!obj) {
+    return obj.error();
   }
-  if (!v->is_object()) {
-    return DockerFail(std::string(kWhat) + ": expected an object");
-  }
-  const Fields top(kWhat, v->get_object(), "");
+  const Fields top(kWhat, *obj, "");
   auto type = top.String("Type", true);
   auto action = top.String("Action", true);
   auto actor = top.Object("Actor", true);
@@ -461,14 +465,11 @@ boost::system::result<DockerEvent, DockerError> ParseEvent(std::string_view line
 
 boost::system::result<std::string, DockerError> ParseApiVersion(std::string_view body) {
   constexpr std::string_view kWhat = "version";
-  auto v = Parse(body, kWhat);
-  if (!v) {
-    return v.error();
+  auto obj = ParseObject(body, kWhat);
+  if (!obj) {
+    return obj.error();
   }
-  if (!v->is_object()) {
-    return DockerFail(std::string(kWhat) + ": expected an object");
-  }
-  const Fields top(kWhat, v->get_object(), "");
+  const Fields top(kWhat, *obj, "");
   auto version = top.String("ApiVersion", true);
   if (!version) {
     return version.error();
