@@ -36,5 +36,6 @@ void AddDiffCommand(CLI::App& app, std::vector<Command>& out);      // diff_comm
 void AddCheckCommand(CLI::App& app, std::vector<Command>& out);     // check_command.cc
 // enforce, confirm, status, disable
 void AddEnforceCommands(CLI::App& app, std::vector<Command>& out);  // enforce_command.cc
+void AddAgentCommand(CLI::App& app, std::vector<Command>& out);     // agent_command.cc
 
 }  // namespace bulkhead::agent

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   bulkhead::agent::AddDiffCommand(app, commands);
   bulkhead::agent::AddCheckCommand(app, commands);
   bulkhead::agent::AddEnforceCommands(app, commands);
+  bulkhead::agent::AddAgentCommand(app, commands);
 
   try {
     app.parse(argc, argv);

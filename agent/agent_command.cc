@@ -1,0 +1,7 @@
+#include "agent/command.h"
+
+namespace bulkhead::agent {
+
+void AddAgentCommand(CLI::App&, std::vector<Command>&) {}
+
+}  // namespace bulkhead::agent

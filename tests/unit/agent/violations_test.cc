@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+
+TEST(Placeholder, NotWrittenYet) { GTEST_FAIL() << "being written this session"; }
