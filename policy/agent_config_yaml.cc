@@ -1,1 +1,389 @@
-// Placeholder: being written this session.
+// agent.yaml -> AgentConfig. The agent's own settings file, read once at start: strict like the
+// policy reader (unknown keys and duplicates are errors, every problem is reported with its
+// line and column), because a typo in `removeRulesOnExit` or `mode` must stop the agent rather
+// than silently run it with a default. No apiVersion/kind header is needed (it is a plain config
+// file); one that is given must say bulkhead/v1 and AgentConfig.
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/un.h>
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "policy/agent_config.h"
+#include "policy/internal/yaml_util.h"
+
+namespace bulkhead::policy {
+
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  // 18 digits keep value * 3'600'000 (hours) far inside int64 before the range check below.
+  constexpr std::size_t kMaxDigits = 18;
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    ++digits;
+  }
+  if (digits == 0 || digits > kMaxDigits) {
+    return std::nullopt;
+  }
+  std::int64_t value = 0;
+  for (std::size_t i = 0; i < digits; ++i) {
+    value = value * 10 + (text[i] - '0');
+  }
+  const std::string_view unit = text.substr(digits);
+  std::int64_t scale = 0;
+  if (unit == "ms") {
+    scale = 1;
+  } else if (unit == "s") {
+    scale = 1000;
+  } else if (unit == "m") {
+    scale = 60'000;
+  } else if (unit == "h") {
+    scale = 3'600'000;
+  } else {
+    return std::nullopt;
+  }
+  if (value > std::numeric_limits<std::int64_t>::max() / scale) {
+    return std::nullopt;
+  }
+  return std::chrono::milliseconds(value * scale);
+}
+
+namespace {
+
+using internal::ErrorList;
+using internal::Fields;
+using internal::Quote;
+
+constexpr std::string_view kKind = "AgentConfig";
+constexpr std::uint64_t kMaxPort = 65535;
+constexpr std::uint64_t kMaxNflogGroup = 65535;
+constexpr std::string_view kUnixScheme = "unix://";
+// sockaddr_un::sun_path holds 108 bytes including the terminating NUL; a longer path cannot be
+// bound, and the agent would only find out at start-up after applying rules.
+constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un::sun_path) - 1;
+
+// "9470": the decimal port of a metrics address, 1..65535, no sign or leading zero.
+std::optional<std::uint16_t> ParsePort(std::string_view text) {
+  if (text.empty() || text.size() > 5 || text[0] == '0') {
+    return std::nullopt;
+  }
+  std::uint32_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+    value = value * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (value > kMaxPort) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+bool IsIpv4(const std::string& text) {
+  in_addr addr{};
+  return ::inet_pton(AF_INET, text.c_str(), &addr) == 1;
+}
+
+bool IsIpv6(const std::string& text) {
+  in6_addr addr{};
+  return ::inet_pton(AF_INET6, text.c_str(), &addr) == 1;
+}
+
+class AgentConfigReader {
+ public:
+  explicit AgentConfigReader(ErrorList& errors) : errors_(errors) {}
+
+  void Read(const YAML::Node& root, AgentConfig& config) {
+    if (!internal::ExpectMap(root, "the agent configuration", errors_)) {
+      return;
+    }
+    Fields top(root,
+               {"apiVersion", "kind", "mode", "policy", "graph", "snapshotInterval", "inventory",
+                "nflogGroup", "metrics", "control", "violations", "interfaces", "groupBy",
+                "removeRulesOnExit", "logFormat", "violationLogRate", "hostName"},
+               "the agent configuration", errors_);
+    ReadHeader(top);
+    bool mode_known = false;
+    // Required: a missing mode must not quietly mean "learn" (or anything else).
+    if (const YAML::Node* node = top.Require("mode")) {
+      if (auto name = internal::ReadString(*node, "mode", errors_)) {
+        if (auto mode = ParseMode(*name)) {
+          config.mode = *mode;
+          mode_known = true;
+        } else {
+          errors_.Add(*node, "unknown mode " + Quote(*name) + " (learn, monitor, enforce)");
+        }
+      }
+    }
+    const YAML::Node* policy_node = top.Find("policy");
+    if (policy_node != nullptr) {
+      ReadPath(*policy_node, "policy", config.policy_file);
+    }
+    const YAML::Node* graph_node = top.Find("graph");
+    if (graph_node != nullptr) {
+      ReadPath(*graph_node, "graph", config.graph_file);
+    }
+    if (mode_known && config.mode == Mode::kLearn && graph_node == nullptr) {
+      errors_.Add(root, "missing \"graph\": learn mode writes the flow graph there");
+    }
+    if (mode_known && config.mode != Mode::kLearn && policy_node == nullptr) {
+      errors_.Add(root, "missing \"policy\": " + std::string(ModeName(config.mode)) +
+                            " mode needs the policy to apply");
+    }
+    if (const YAML::Node* node = top.Find("snapshotInterval")) {
+      ReadInterval(*node, config);
+    }
+    if (const YAML::Node* node = top.Require("inventory")) {
+      ReadInventory(*node, config);
+    }
+    if (const YAML::Node* node = top.Find("nflogGroup")) {
+      if (auto group = internal::ReadUnsigned(*node, "nflogGroup", kMaxNflogGroup, errors_)) {
+        if (*group == 0) {
+          // Group 0 is where other tools' unnumbered NFLOG rules log; bulkhead uses its own.
+          errors_.Add(*node, "nflogGroup must be 1..65535, not 0");
+        } else {
+          config.nflog_group = static_cast<std::uint16_t>(*group);
+        }
+      }
+    }
+    if (const YAML::Node* node = top.Find("metrics")) {
+      ReadMetrics(*node, config);
+    }
+    if (const YAML::Node* node = top.Find("control")) {
+      if (ReadPath(*node, "control", config.control_socket) &&
+          config.control_socket.size() > kMaxSocketPath) {
+        errors_.Add(*node, "control socket path is " +
+                               std::to_string(config.control_socket.size()) +
+                               " bytes; a unix socket path holds at most " +
+                               std::to_string(kMaxSocketPath));
+      }
+    }
+    if (const YAML::Node* node = top.Find("violations")) {
+      // Empty is allowed: violations go to the log only.
+      if (auto text = internal::ReadString(*node, "violations", errors_)) {
+        config.violations_file = std::move(*text);
+      }
+    }
+    if (const YAML::Node* node = top.Find("interfaces")) {
+      ReadInterfaces(*node, config);
+    }
+    if (const YAML::Node* node = top.Find("groupBy")) {
+      config.group_by = internal::ReadGroupBy(*node, errors_);
+    }
+    if (const YAML::Node* node = top.Find("removeRulesOnExit")) {
+      if (auto value = ReadBool(*node, "removeRulesOnExit")) {
+        config.remove_rules_on_exit = *value;
+      }
+    }
+    if (const YAML::Node* node = top.Find("logFormat")) {
+      if (auto name = internal::ReadString(*node, "logFormat", errors_)) {
+        if (*name == "text") {
+          config.log_format = LogFormat::kText;
+        } else if (*name == "json") {
+          config.log_format = LogFormat::kJson;
+        } else {
+          errors_.Add(*node, "unknown logFormat " + Quote(*name) + " (text, json)");
+        }
+      }
+    }
+    if (const YAML::Node* node = top.Find("violationLogRate")) {
+      // 0 is allowed: no violation lines in the log (the violations file still gets all).
+      if (auto rate = internal::ReadUnsigned(*node, "violationLogRate",
+                                             std::numeric_limits<std::uint32_t>::max(), errors_)) {
+        config.violation_log_rate = static_cast<std::uint32_t>(*rate);
+      }
+    }
+    if (const YAML::Node* node = top.Find("hostName")) {
+      if (auto name = internal::ReadString(*node, "hostName", errors_)) {
+        config.host_name = std::move(*name);
+      }
+    }
+  }
+
+ private:
+  // Optional, but when given it must be ours: a Policy or FlowGraph passed as --config by
+  // mistake is then named as such instead of producing a list of unknown keys only.
+  void ReadHeader(const Fields& top) {
+    if (const YAML::Node* api = top.Find("apiVersion")) {
+      if (auto text = internal::ReadString(*api, "apiVersion", errors_);
+          text && *text != internal::kApiVersion) {
+        errors_.Add(*api, "apiVersion must be " + std::string(internal::kApiVersion) + ", not " +
+                              Quote(*text));
+      }
+    }
+    if (const YAML::Node* kind = top.Find("kind")) {
+      if (auto text = internal::ReadString(*kind, "kind", errors_); text && *text != kKind) {
+        errors_.Add(*kind, "kind must be " + std::string(kKind) + ", not " + Quote(*text));
+      }
+    }
+  }
+
+  // A non-empty string (a file path). Returns false when it recorded an error.
+  bool ReadPath(const YAML::Node& node, std::string_view what, std::string& out) {
+    auto text = internal::ReadString(node, what, errors_);
+    if (!text) {
+      return false;
+    }
+    if (text->empty()) {
+      errors_.Add(node, std::string(what) + " is empty; expected a file path");
+      return false;
+    }
+    out = std::move(*text);
+    return true;
+  }
+
+  void ReadInterval(const YAML::Node& node, AgentConfig& config) {
+    auto text = internal::ReadString(node, "snapshotInterval", errors_);
+    if (!text) {
+      return;
+    }
+    auto interval = ParseDuration(*text);
+    if (!interval) {
+      errors_.Add(node, "snapshotInterval " + Quote(*text) +
+                            " is not a duration (a whole number with ms, s, m or h: 30s)");
+      return;
+    }
+    if (interval->count() == 0) {
+      errors_.Add(node, "snapshotInterval must be longer than 0");
+      return;
+    }
+    config.snapshot_interval = *interval;
+  }
+
+  void ReadInventory(const YAML::Node& node, AgentConfig& config) {
+    if (!internal::ExpectMap(node, "inventory", errors_)) {
+      return;
+    }
+    Fields fields(node, {"docker", "file"}, "inventory", errors_);
+    const YAML::Node* docker = fields.Find("docker");
+    const YAML::Node* file = fields.Find("file");
+    if (docker != nullptr && file != nullptr) {
+      errors_.Add(node, "inventory has both \"docker\" and \"file\"; give exactly one");
+      return;
+    }
+    if (docker == nullptr && file == nullptr) {
+      errors_.Add(node, "inventory needs \"docker: unix:///path\" or \"file: path\"");
+      return;
+    }
+    if (file != nullptr) {
+      ReadPath(*file, "inventory file", config.inventory_file);
+      return;
+    }
+    auto url = internal::ReadString(*docker, "inventory docker", errors_);
+    if (!url) {
+      return;
+    }
+    if (url->rfind(kUnixScheme, 0) != 0 || url->size() == kUnixScheme.size()) {
+      errors_.Add(*docker, "inventory docker must be unix:///path/to/docker.sock, not " +
+                               Quote(*url) + " (only the local socket is supported)");
+      return;
+    }
+    std::string path = url->substr(kUnixScheme.size());
+    if (path.size() > kMaxSocketPath) {
+      errors_.Add(*docker, "docker socket path is " + std::to_string(path.size()) +
+                               " bytes; a unix socket path holds at most " +
+                               std::to_string(kMaxSocketPath));
+      return;
+    }
+    config.docker_socket = std::move(path);
+  }
+
+  // "127.0.0.1:9470", "[::1]:9470", "localhost:9470"; "" means no endpoint. The host is what
+  // MetricsServer can bind (an address literal or localhost), checked here rather than at start.
+  void ReadMetrics(const YAML::Node& node, AgentConfig& config) {
+    auto text = internal::ReadString(node, "metrics", errors_);
+    if (!text || text->empty()) {
+      return;
+    }
+    const std::string_view value = *text;
+    const auto colon = value.rfind(':');
+    const std::string usage = " (host:port or [ipv6]:port, port 1..65535; \"\" for none)";
+    if (colon == std::string_view::npos) {
+      errors_.Add(node, "metrics " + Quote(value) + " has no port" + usage);
+      return;
+    }
+    std::string host(value.substr(0, colon));
+    const auto port = ParsePort(value.substr(colon + 1));
+    if (!port) {
+      errors_.Add(node, "metrics " + Quote(value) + " has a bad port" + usage);
+      return;
+    }
+    bool host_ok = false;
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+      host_ok = IsIpv6(host);
+    } else {
+      // An unbracketed IPv6 address would be ambiguous with the port; IsIpv4 refuses it.
+      host_ok = host == "localhost" || IsIpv4(host);
+    }
+    if (!host_ok) {
+      errors_.Add(node, "metrics host in " + Quote(value) +
+                            " must be an IPv4 address, [IPv6 address] or localhost");
+      return;
+    }
+    config.metrics_host = std::move(host);
+    config.metrics_port = *port;
+  }
+
+  void ReadInterfaces(const YAML::Node& node, AgentConfig& config) {
+    std::set<std::string> seen;
+    for (auto& [name, item] : internal::ReadStringList(node, "interfaces", errors_)) {
+      if (name.empty()) {
+        errors_.Add(item, "an interface name is empty");
+      } else if (name.size() >= IFNAMSIZ) {
+        errors_.Add(item, "interface name " + Quote(name) + " is longer than " +
+                              std::to_string(IFNAMSIZ - 1) + " bytes");
+      } else if (!seen.insert(name).second) {
+        errors_.Add(item, "interface " + Quote(name) + " given twice");
+      } else {
+        config.interfaces.push_back(std::move(name));
+      }
+    }
+  }
+
+  // A plain YAML boolean. Quoted "true" is a string, and yes/no/on/off (YAML 1.1) are refused:
+  // the YAML 1.2 core schema has only true/false, and a safety switch should not depend on
+  // which YAML version a reader follows.
+  std::optional<bool> ReadBool(const YAML::Node& node, std::string_view what) {
+    if (node.IsScalar() && node.Tag() != "!") {
+      const std::string& text = node.Scalar();
+      if (text == "true" || text == "True" || text == "TRUE") {
+        return true;
+      }
+      if (text == "false" || text == "False" || text == "FALSE") {
+        return false;
+      }
+    }
+    std::string got = node.IsScalar() ? (node.Tag() == "!" ? "the string " : "") +
+                                            Quote(node.Scalar())
+                                      : std::string(internal::KindOf(node));
+    errors_.Add(node, std::string(what) + " must be true or false, not " + got);
+    return std::nullopt;
+  }
+
+  ErrorList& errors_;
+};
+
+}  // namespace
+
+boost::system::result<AgentConfig, FileErrors> ParseAgentConfig(std::string_view text,
+                                                                const std::string& file_name) {
+  return internal::ParseDocument<AgentConfig>(
+      text, file_name, [](const YAML::Node& root, ErrorList& errors, AgentConfig& config) {
+        AgentConfigReader(errors).Read(root, config);
+      });
+}
+
+boost::system::result<AgentConfig, FileErrors> LoadAgentConfigFile(const std::string& path) {
+  return internal::LoadDocumentFile(path, [](std::string_view text, std::string_view name) {
+    return ParseAgentConfig(text, std::string(name));
+  });
+}
+
+}  // namespace bulkhead::policy
