@@ -1,10 +1,7 @@
 #!/usr/bin/env bash
-# Docker discovery against a real dockerd (CTest label `kernel`; root). The dockerd is our own:
-# its own network namespace (so its bridges, veths and sysctls never touch the machine's), its
-# own data/exec roots and socket under a temp dir, --iptables=false (the test checks discovery,
-# not Docker's filtering, and without it dockerd neither writes iptables rules nor loads
-# br_netfilter, which is global and would change bridged traffic in other tests' namespaces).
-# Never run a dockerd in the root namespace: it sets the FORWARD policy to DROP.
+# Docker discovery against a real dockerd (CTest label `kernel`; root). The dockerd is our own,
+# in its own network namespace, started and cleaned up by tests/lib/dockerd.sh (why it runs the
+# way it does is said there).
 #
 #   docker_netns_test.sh TOOL SOURCE_DIR      TOOL = docker_inventory_tool
 #
@@ -13,90 +10,12 @@
 # container shows under the new one only), and that the client follows a dockerd restart.
 set -u
 TOOL=$1
-DEADLINE=${BHD_DEADLINE:-200}
-ID="bhd$$"
-NS="$ID"
-WORK=$(mktemp -d "/tmp/$ID.XXXXXX")
-SOCK="$WORK/docker.sock"
-export DOCKER_HOST="unix://$SOCK"
-# The docker CLI of docker.io; another one earlier in PATH works too (it negotiates the version).
-DOCKER=$(command -v docker)
-PIDS=()
-FAILS=0
-KEEP=${BHD_KEEP:-0}
-
-dockerd_pid() { cat "$WORK/dockerd.pid" 2>/dev/null; }
-
-cleanup() {
-  set +e
-  for p in "${PIDS[@]}"; do
-    for c in $(pgrep -P "$p"); do kill "$c" 2>/dev/null; done  # the watchdog's sleep
-    kill "$p" 2>/dev/null
-  done
-  if [ -S "$SOCK" ]; then
-    ids=$(timeout 10 "$DOCKER" ps -aq 2>/dev/null)
-    [ -n "$ids" ] && timeout 20 "$DOCKER" rm -f $ids >/dev/null 2>&1
-  fi
-  local d
-  d=$(dockerd_pid)
-  if [ -n "$d" ] && kill "$d" 2>/dev/null; then
-    for _ in $(seq 100); do kill -0 "$d" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$d" 2>/dev/null
-  fi
-  # containerd and its shims run from our exec root; end exactly those, by pid.
-  for p in $(pgrep -f "$WORK/exec" 2>/dev/null); do kill "$p" 2>/dev/null; done
-  sleep 0.5
-  for p in $(pgrep -f "$WORK/exec" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-  for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-  for m in $(awk -v w="$WORK" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r); do
-    umount -l "$m" 2>/dev/null
-  done
-  ip netns del "$NS" 2>/dev/null
-  if [ "$FAILS" -eq 0 ] && [ "$KEEP" != 1 ]; then
-    rm -rf "$WORK"
-  else
-    echo "work directory kept: $WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-( sleep "$DEADLINE"; echo "deadline reached" >&2; kill -TERM $$ ) & PIDS+=($!)
-
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok: $*"; }
-die() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); exit 1; }
-inns() { nsenter --net="/var/run/netns/$NS" "$@"; }
-
-for cmd in dockerd containerd runc nsenter python3; do
-  command -v "$cmd" >/dev/null || die "$cmd not installed (apt-get install docker.io)"
-done
-# busybox-static's binary: the image has no libc to link a dynamic one against.
-BUSYBOX=$(command -v busybox) || die "busybox not installed (apt-get install busybox-static)"
-[ -n "$DOCKER" ] || die "docker CLI not installed"
-
-ip netns add "$NS" || die "ip netns add"
-ip -n "$NS" link set lo up
-
-start_dockerd() {
-  rm -f "$WORK/dockerd.pid"
-  inns dockerd --data-root "$WORK/data" --exec-root "$WORK/exec" --pidfile "$WORK/dockerd.pid" \
-    -H "unix://$SOCK" --bridge=none --iptables=false --ip6tables=false --live-restore \
-    >>"$WORK/dockerd.log" 2>&1 &
-  for _ in $(seq 150); do
-    timeout 2 "$DOCKER" version >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  tail -20 "$WORK/dockerd.log"
-  die "dockerd did not answer on $SOCK"
-}
-start_dockerd
+# shellcheck source=../../lib/dockerd.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/dockerd.sh"
+dockerd_init bhd "${BHD_DEADLINE:-200}"
+dockerd_start
 pass "dockerd up in namespace $NS"
-
-# The image: a busybox-static rootfs (no registry is reachable).
-mkdir -p "$WORK/rootfs/bin"
-cp "$BUSYBOX" "$WORK/rootfs/bin/busybox"
-for a in sh sleep nc ip cat; do ln -s busybox "$WORK/rootfs/bin/$a"; done
-tar -C "$WORK/rootfs" -c . | "$DOCKER" import - bhd-box:1 >/dev/null || die "docker import"
+dockerd_image bhd-box:1
 
 "$DOCKER" network create --internal --ipv6 --subnet 10.231.0.0/24 --subnet fd23::/64 \
   -o com.docker.network.bridge.name=bhdbr0 shop >/dev/null || die "network create shop"
@@ -217,10 +136,9 @@ L=$(wait_for "$L" "e['event'] == 'start' and e['id'] == '$API2' and w('api-2') a
 
 # dockerd restart: the stream ends, the client backs off, reconnects and resyncs (containers
 # survive thanks to --live-restore), and events after the restart arrive again.
-kill "$(dockerd_pid)"
-for _ in $(seq 100); do kill -0 "$(dockerd_pid)" 2>/dev/null || break; sleep 0.1; done
+dockerd_stop
 sleep 1  # at least one failed reconnect while dockerd is down
-start_dockerd
+dockerd_start
 L=$(wait_for "$L" 'e["event"] == "resync" and w("api-2") and w("db-1") and w("web-1")') &&
   pass "reconnect after dockerd restart: resync with api-2, db-1, web-1" ||
   fail "no resync after dockerd restart"
