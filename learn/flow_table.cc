@@ -269,13 +269,17 @@ struct FlowTable::State {
 
   // Decides the direction of a finished flow and hands it to the sink, unless it cannot be an
   // edge (ICMP without a request, an unconfirmed ephemeral server port).
-  void Emit(const FlowKey& k, const FlowValue& v) {
+  void Emit(const FlowKey& k, const FlowValue& v) { Emit(k, v, sink, stats); }
+
+  // `to` receives the record; `counts` what was (not) emitted. Peek passes its own of both, so
+  // looking at live flows neither feeds the real sink twice nor moves the table's statistics.
+  void Emit(const FlowKey& k, const FlowValue& v, FlowRecordSink& to, FlowTableStats& counts) {
     bool server_b = false;
     DirectionBasis basis = DirectionBasis::kHandshake;
     std::uint16_t server_port = 0;
     if (IsIcmp(k.proto())) {
       if ((v.flags & kIcmpRequest) == 0) {
-        ++stats.no_edge_icmp;
+        ++counts.no_edge_icmp;
         return;
       }
       server_b = (v.flags & kServerIsB) != 0;
@@ -314,7 +318,7 @@ struct FlowTable::State {
       }
       server_port = server_b ? k.port_b() : k.port_a();
       if (!confirmed && server_port >= config.ephemeral_port_min) {
-        ++stats.no_edge_ephemeral;
+        ++counts.no_edge_ephemeral;
         return;
       }
     }
@@ -328,8 +332,8 @@ struct FlowTable::State {
     r.first_usec = v.first_usec;
     r.last_usec = v.last_usec;
     r.basis = basis;
-    ++stats.flows_emitted;
-    sink.OnFlow(r);
+    ++counts.flows_emitted;
+    to.OnFlow(r);
   }
 
   static void FillAddr(capture::IpAddr& out, const FlowKey& k, bool side_b) {
@@ -531,6 +535,13 @@ void FlowTable::Flush() {
   }
   s.flows.clear();
   s.cached = nullptr;
+}
+
+void FlowTable::Peek(FlowRecordSink& sink) const {
+  FlowTableStats ignored;
+  for (const auto& [k, v] : state_->flows) {
+    state_->Emit(k, v, sink, ignored);
+  }
 }
 
 std::size_t FlowTable::size() const { return state_->flows.size(); }

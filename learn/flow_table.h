@@ -82,6 +82,10 @@ class FlowTable : public capture::PacketSink {
   // Emits and removes every flow (end of capture).
   void Flush();
 
+  // Emits every live flow to `sink` as if it ended now, keeping it in the table and leaving the
+  // table's sink and statistics alone: what a periodic snapshot of a running capture needs.
+  void Peek(FlowRecordSink& sink) const;
+
   std::size_t size() const;
   const FlowTableStats& stats() const;
 

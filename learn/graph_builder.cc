@@ -69,7 +69,7 @@ GroupResolver::Endpoint GroupResolver::Resolve(const capture::IpAddr& address,
   return Endpoint{policy::kWorldGroup, scratch, false};
 }
 
-GraphBuilder::GraphBuilder(const GroupResolver& resolver) : resolver_(resolver) {}
+GraphBuilder::GraphBuilder(const GroupResolver& resolver) : resolver_(&resolver) {}
 
 std::size_t GraphBuilder::EdgeRefHash::operator()(const EdgeRef& r) const noexcept {
   const std::hash<std::string_view> h;
@@ -89,8 +89,8 @@ void GraphBuilder::OnFlow(const FlowRecord& flow) {
   // the edge keeps): formatting it for every flow was a tenth of the table's thread.
   GroupResolver::Endpoint client{policy::kWorldGroup, {}, false};
   GroupResolver::Endpoint server{policy::kWorldGroup, {}, false};
-  resolver_.ResolveManaged(flow.client, client);
-  resolver_.ResolveManaged(flow.server, server);
+  resolver_->ResolveManaged(flow.client, client);
+  resolver_->ResolveManaged(flow.server, server);
   if (!client.managed && !server.managed) {
     ++stats_.unmanaged_flows;
     return;
@@ -172,7 +172,7 @@ policy::FlowGraph GraphBuilder::Build(const std::vector<std::string>& group_by,
   }
   if (uses_host && !have_host) {
     graph.groups.push_back(
-        policy::Group{std::string(policy::kHostGroup), {}, {resolver_.host_name()}});
+        policy::Group{std::string(policy::kHostGroup), {}, {resolver_->host_name()}});
   }
   if (uses_world) {
     graph.groups.push_back(policy::Group{std::string(policy::kWorldGroup), {}, {}});

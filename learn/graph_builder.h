@@ -59,6 +59,10 @@ class GraphBuilder : public FlowRecordSink {
  public:
   explicit GraphBuilder(const GroupResolver& resolver);
 
+  // Flows from now on resolve through `resolver` (the inventory changed: a long-running agent).
+  // Edges already folded keep the groups they were resolved to.
+  void SetResolver(const GroupResolver& resolver) { resolver_ = &resolver; }
+
   void OnFlow(const FlowRecord& flow) override;
 
   // The graph so far: `group_by`, the groups given (plus host/world when an edge uses them) and
@@ -82,7 +86,7 @@ class GraphBuilder : public FlowRecordSink {
     std::size_t operator()(const EdgeRef& r) const noexcept;
   };
 
-  const GroupResolver& resolver_;
+  const GroupResolver* resolver_;
   std::map<policy::EdgeKey, policy::EdgeStats> edges_;
   // Every flow finds its edge here with one hash probe (instead of a walk down edges_ comparing
   // strings) and builds no strings unless the edge is new or keeps the flow as an example.

@@ -248,4 +248,43 @@ std::optional<std::uint64_t> ParseTimestamp(std::string_view text) {
   return static_cast<std::uint64_t>(utc) * kUsecPerSecond + fraction_usec;
 }
 
+void MergeFlowGraph(FlowGraph& into, const FlowGraph& other) {
+  if (into.group_by.empty()) {
+    into.group_by = other.group_by;
+  }
+  std::map<std::string, Group> groups;
+  for (auto& g : into.groups) {
+    groups.emplace(g.name, std::move(g));
+  }
+  for (const auto& g : other.groups) {
+    auto [it, inserted] = groups.try_emplace(g.name, g);
+    if (!inserted) {
+      auto& members = it->second.members;
+      members.insert(members.end(), g.members.begin(), g.members.end());
+      if (it->second.selector.empty()) {
+        it->second.selector = g.selector;
+      }
+    }
+  }
+  std::map<EdgeKey, EdgeStats> edges;
+  for (auto& e : into.edges) {
+    edges.emplace(std::move(e.key), std::move(e.stats));
+  }
+  for (const auto& e : other.edges) {
+    auto [it, inserted] = edges.try_emplace(e.key, e.stats);
+    if (!inserted) {
+      it->second.Merge(e.stats);
+    }
+  }
+  into.groups.clear();
+  for (auto& [name, g] : groups) {
+    into.groups.push_back(std::move(g));
+  }
+  into.edges.clear();
+  for (auto& [key, stats] : edges) {
+    into.edges.push_back(Edge{key, std::move(stats)});
+  }
+  into.Normalize();
+}
+
 }  // namespace bulkhead::policy

@@ -112,6 +112,12 @@ struct FlowGraph {
   friend bool operator==(const FlowGraph&, const FlowGraph&) = default;
 };
 
+// Adds `other` into `into`: groups united by name (members united; the selector of `into` kept
+// when both have one), edges united by key with their statistics merged (EdgeStats::Merge), the
+// result normalized. Commutative and idempotent on the edge set, so per-snapshot and per-node
+// graphs can be combined in any order. `into.group_by` is kept unless it is empty.
+void MergeFlowGraph(FlowGraph& into, const FlowGraph& other);
+
 // Microseconds since the epoch <-> RFC 3339 UTC ("2026-11-28T10:00:00.250Z", milliseconds).
 std::string FormatTimestamp(std::uint64_t usec);
 std::optional<std::uint64_t> ParseTimestamp(std::string_view text);

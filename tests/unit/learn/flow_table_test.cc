@@ -419,5 +419,30 @@ TEST(FlowTableCapTest, ZeroCapsTrackNothingAndDoNotCrash) {
   EXPECT_TRUE(sink.records.empty());
 }
 
+// A running agent snapshots its graph without ending the live flows: Peek shows each as if it
+// ended now, and the table, its sink and its statistics carry on as if nothing happened.
+TEST_F(FlowTableTest, PeekShowsLiveFlowsWithoutEndingThem) {
+  table_.OnPacket(Tcp("10.0.0.2", 40000, "10.0.0.9", 5432, kTcpSyn, kT0));
+  table_.OnPacket(Tcp("10.0.0.9", 5432, "10.0.0.2", 40000, kTcpSyn | kTcpAck, kT0 + 1));
+  table_.OnPacket(Udp("10.0.0.2", 40001, "10.0.0.9", 53, kT0 + 2));
+  const auto before = table_.stats();
+  RecordingSink peeked;
+  table_.Peek(peeked);
+  ASSERT_EQ(peeked.records.size(), 2U);
+  EXPECT_TRUE(sink_.records.empty());
+  EXPECT_EQ(table_.size(), 2U);
+  EXPECT_EQ(table_.stats().flows_emitted, before.flows_emitted);
+
+  table_.OnPacket(Tcp("10.0.0.2", 40000, "10.0.0.9", 5432, kTcpAck, kT0 + 3));
+  const auto& records = Finish();
+  ASSERT_EQ(records.size(), 2U);
+  for (const auto& r : records) {
+    if (r.proto == 6) {
+      EXPECT_EQ(r.packets, 3U);  // the flow went on after the peek
+      EXPECT_EQ(r.server_port, 5432);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bulkhead::learn

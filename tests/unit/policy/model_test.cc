@@ -117,5 +117,42 @@ TEST(FlowGraphTest, NormalizeSortsDedupsAndFoldsDuplicateEdges) {
             (std::vector<WorkloadPair>{{"w1", "a1"}, {"w2", "a1"}}));
 }
 
+// The agent merges each snapshot into the graph of earlier runs, and per-node graphs are merged
+// the same way: the result must not depend on the order, and merging a graph into itself adds
+// its counts but no edges or members.
+TEST(FlowGraphTest, MergeUnitesGroupsAndEdgesInAnyOrder) {
+  const EdgeKey web_api{"web", "api", Protocol::kTcp, 80};
+  const EdgeKey api_db{"api", "db", Protocol::kTcp, 5432};
+  FlowGraph a;
+  a.group_by = {"app"};
+  a.groups = {{"web", {{"app", "web"}}, {"w1"}}, {"api", {}, {"a1"}}};
+  a.edges = {{web_api, {2, 4, 40, 10, 20, {{"w1", "a1"}}}}};
+  FlowGraph b;
+  b.groups = {{"api", {{"app", "api"}}, {"a2"}}, {"db", {}, {"d1"}}};
+  b.edges = {{web_api, {1, 2, 20, 5, 15, {{"w2", "a2"}}}}, {api_db, {1, 1, 1, 30, 30, {}}}};
+
+  FlowGraph ab = a;
+  MergeFlowGraph(ab, b);
+  FlowGraph ba = b;
+  MergeFlowGraph(ba, a);
+  EXPECT_EQ(ab.edges, ba.edges);
+  EXPECT_EQ(ab.group_by, (std::vector<std::string>{"app"}));
+  ASSERT_EQ(ab.groups.size(), 3U);
+  EXPECT_EQ(ab.groups[0].name, "api");
+  EXPECT_EQ(ab.groups[0].members, (std::vector<std::string>{"a1", "a2"}));
+  EXPECT_EQ(ab.groups[0].selector, (Labels{{"app", "api"}}));  // taken where `into` had none
+  ASSERT_EQ(ab.edges.size(), 2U);
+  EXPECT_EQ(ab.edges[0].key, api_db);
+  EXPECT_EQ(ab.edges[1].stats.connections, 3U);
+  EXPECT_EQ(ab.edges[1].stats.first_seen_usec, 5U);
+  EXPECT_EQ(ab.edges[1].stats.last_seen_usec, 20U);
+
+  FlowGraph twice = ab;
+  MergeFlowGraph(twice, ab);
+  EXPECT_EQ(twice.groups, ab.groups);
+  ASSERT_EQ(twice.edges.size(), ab.edges.size());
+  EXPECT_EQ(twice.edges[1].stats.connections, 6U);
+}
+
 }  // namespace
 }  // namespace bulkhead::policy
