@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -78,7 +79,11 @@ void DescribeMetrics(Metrics& m) {
 class Agent {
  public:
   Agent(const policy::AgentConfig& config, std::shared_ptr<spdlog::logger> log)
-      : config_(config), log_(std::move(log)), signals_(io_), snapshot_timer_(io_) {}
+      : config_(config),
+        log_(std::move(log)),
+        signals_(io_),
+        snapshot_timer_(io_),
+        confirm_timer_(io_) {}
 
   int Run() {
     DescribeMetrics(metrics_);
@@ -382,7 +387,9 @@ class Agent {
     });
   }
 
-  ControlReply Reload() {
+  // `confirm_seconds` > 0: the previous policy comes back unless `confirm` arrives in time (the
+  // same safety net as `bulkhead enforce --confirm`, for a policy pushed to a running agent).
+  ControlReply Reload(double confirm_seconds = 0) {
     if (violations_) {
       violations_->Reopen();
     }
@@ -415,9 +422,38 @@ class Agent {
       metrics_.Add("bulkhead_policy_reloads_total", {{"result", "error"}});
       return {false, "the new policy was not applied, the old one stays: " + last_error_ + "\n"};
     }
+    if (confirm_seconds > 0) {
+      if (!previous_policy_) {
+        previous_policy_ = policy_;
+      }
+      confirm_timer_.expires_after(std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(confirm_seconds)));
+      confirm_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopping_ || !previous_policy_) {
+          return;
+        }
+        log_->warn("reload: not confirmed in time; restoring the previous policy");
+        if (Reconcile(*previous_policy_, "confirm timeout")) {
+          policy_ = std::move(*previous_policy_);
+        }
+        previous_policy_.reset();
+      });
+    } else {
+      CancelPendingConfirm();
+    }
     policy_ = std::move(*loaded);
     metrics_.Add("bulkhead_policy_reloads_total", {{"result", "ok"}});
-    return {true, fmt::format("reloaded {}: {}\n", config_.policy_file, last_apply_)};
+    return {true, fmt::format("reloaded {}: {}{}\n", config_.policy_file, last_apply_,
+                              confirm_seconds > 0
+                                  ? fmt::format("; run `bulkhead confirm` within {}s or the "
+                                                "previous policy comes back",
+                                                confirm_seconds)
+                                  : std::string())};
+  }
+
+  void CancelPendingConfirm() {
+    previous_policy_.reset();
+    confirm_timer_.cancel();
   }
 
   ControlReply OnControl(std::string_view command) {
@@ -427,10 +463,24 @@ class Agent {
     if (command == "reload") {
       return Reload();
     }
+    // "reload confirm S": apply, and restore the current policy unless confirmed within S s.
+    if (command.starts_with("reload confirm ")) {
+      const std::string arg(command.substr(15));
+      char* end = nullptr;
+      const double seconds = std::strtod(arg.c_str(), &end);
+      if (learning() || end == arg.c_str() || *end != '\0' || !(seconds > 0) ||
+          seconds > 86400) {
+        return {false, "reload confirm: give 0 < seconds <= 86400 (monitor/enforce mode)\n"};
+      }
+      return Reload(seconds);
+    }
     if (command == "confirm") {
-      return {false,
-              "the agent applies a reloaded policy at once and keeps it; --confirm is for "
-              "`bulkhead enforce`\n"};
+      if (!previous_policy_) {
+        return {false, "nothing to confirm: no reload is waiting for confirmation\n"};
+      }
+      CancelPendingConfirm();
+      log_->info("reload confirmed");
+      return {true, "confirmed: the reloaded policy stays\n"};
     }
     return {false, fmt::format("unknown command \"{}\" (status, reload, confirm)\n",
                                std::string(command.substr(0, 64)))};
@@ -459,6 +509,9 @@ class Agent {
       return out;
     }
     out += fmt::format("last apply: {}\n", last_apply_);
+    if (previous_policy_) {
+      out += "pending confirmation: the previous policy comes back unless `bulkhead confirm`\n";
+    }
     if (!last_error_.empty()) {
       out += fmt::format("last error: {}\n", last_error_);
     }
@@ -486,6 +539,7 @@ class Agent {
     stopping_ = true;
     signals_.cancel();
     snapshot_timer_.cancel();
+    confirm_timer_.cancel();
     if (docker_) {
       docker_->Stop();
     }
@@ -527,6 +581,7 @@ class Agent {
   asio::io_context io_;
   asio::signal_set signals_;
   asio::steady_timer snapshot_timer_;
+  asio::steady_timer confirm_timer_;
   Metrics metrics_;
   std::unique_ptr<MetricsServer> metrics_server_;
   std::unique_ptr<ControlServer> control_;
@@ -545,6 +600,7 @@ class Agent {
   // monitor/enforce mode
   policy::Policy policy_;
   policy::Policy applied_policy_;
+  std::optional<policy::Policy> previous_policy_;  // a reload waiting for `confirm`
   std::unique_ptr<enforcer::NetlinkTransport> transport_;
   std::optional<enforcer::CompiledPolicy> applied_;
   std::unique_ptr<ViolationMonitor> violations_;
