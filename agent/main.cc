@@ -1,68 +1,26 @@
 // The composition root (STYLE.md rule 5): parses the command line, builds the logger and hands
 // it to the subcommand, which builds the modules it needs. Nothing else in bulkhead creates
 // global state.
-#include <unistd.h>
-
-#include <cstdio>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "agent/command.h"
-
-namespace {
-
-// Prefixes warnings and errors with their level and leaves ordinary progress lines bare, so the
-// summary line reads "learned: ..." and an error reads "bulkhead: error: FILE:3:7: ...".
-class LevelPrefix : public spdlog::custom_flag_formatter {
- public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&,
-              spdlog::memory_buf_t& dest) override {
-    std::string_view prefix;
-    switch (msg.level) {
-      case spdlog::level::warn:
-        prefix = "bulkhead: warning: ";
-        break;
-      case spdlog::level::err:
-      case spdlog::level::critical:
-        prefix = "bulkhead: error: ";
-        break;
-      case spdlog::level::debug:
-      case spdlog::level::trace:
-        prefix = "bulkhead: debug: ";
-        break;
-      default:
-        break;
-    }
-    dest.append(prefix.data(), prefix.data() + prefix.size());
-  }
-  std::unique_ptr<custom_flag_formatter> clone() const override {
-    return spdlog::details::make_unique<LevelPrefix>();
-  }
-};
-
-std::shared_ptr<spdlog::logger> MakeLogger(bool verbose) {
-  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  auto logger = std::make_shared<spdlog::logger>("bulkhead", sink);
-  auto formatter = std::make_unique<spdlog::pattern_formatter>();
-  formatter->add_flag<LevelPrefix>('*').set_pattern("%*%v");
-  logger->set_formatter(std::move(formatter));
-  logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
-  return logger;
-}
-
-}  // namespace
+#include "agent/logging.h"
+#include "policy/agent_config.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"bulkhead: learn which container groups talk to which, review, enforce"};
   app.require_subcommand(1);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "More log output");
+  // Before the subcommand: `bulkhead --log-format json learn ...`. The agent command applies
+  // its config's logFormat on top of this once it has read the config.
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "Log lines on stderr: text, or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
 
   std::vector<bulkhead::agent::Command> commands;
   bulkhead::agent::AddLearnCommand(app, commands);
@@ -79,7 +37,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
-  auto log = MakeLogger(verbose);
+  auto log = bulkhead::agent::MakeLogger(verbose, log_format == "json"
+                                                         ? bulkhead::policy::LogFormat::kJson
+                                                         : bulkhead::policy::LogFormat::kText);
   for (const auto& command : commands) {
     if (command.subcommand->parsed()) {
       return command.run(log);
