@@ -2,29 +2,36 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "agent/command.h"
 #include "agent/live_capture.h"
 #include "agent/progress_meter.h"
 #include "capture/live_source.h"
 #include "capture/pcap_file_source.h"
+#include "inventory/docker_client.h"
+#include "inventory/docker_source.h"
 #include "inventory/static_file_source.h"
 #include "learn/flow_table.h"
 #include "learn/graph_builder.h"
@@ -335,27 +342,21 @@ bool CaptureLive(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
   return !live.failed();
 }
 
-}  // namespace
-
-int RunLearn(const LearnOptions& options, const std::shared_ptr<spdlog::logger>& log) {
-  if (options.pcap_files.empty() == options.interfaces.empty()) {
-    log->error("learn: give either --pcap FILE... or --iface IF...");
-    return 2;
-  }
-  auto inventory = inventory::LoadInventoryFile(options.inventory_file);
-  if (!inventory) {
-    log->error("{}", inventory.error());
-    return 1;
-  }
+// Learns with `inventory` (named `inventory_name` in messages) from the sources the options
+// name, and writes the graph. Shared by the file and Docker paths, so both capture, summarise
+// and write exactly alike.
+int LearnWithInventory(const LearnOptions& options, const policy::Inventory& inventory,
+                       const std::string& inventory_name,
+                       const std::shared_ptr<spdlog::logger>& log) {
   const auto group_by = options.group_by.empty() ? policy::DefaultGroupBy() : options.group_by;
-  auto groups = policy::AssignGroups(*inventory, group_by);
+  auto groups = policy::AssignGroups(inventory, group_by);
   if (!groups) {
-    log->error("{}: {}", options.inventory_file, groups.error());
+    log->error("{}: {}", inventory_name, groups.error());
     return 1;
   }
-  auto resolver = learn::GroupResolver::Create(*inventory, *groups);
+  auto resolver = learn::GroupResolver::Create(inventory, *groups);
   if (!resolver) {
-    log->error("{}: {}", options.inventory_file, resolver.error());
+    log->error("{}: {}", inventory_name, resolver.error());
     return 1;
   }
 
@@ -413,6 +414,115 @@ int RunLearn(const LearnOptions& options, const std::shared_ptr<spdlog::logger>&
   return ok ? 0 : 1;
 }
 
+// The socket --docker names: its value (a path or unix:// URL), else DOCKER_HOST when that is a
+// unix:// URL, else the default socket (the docker CLI's order).
+std::string DockerSocketFor(const LearnOptions& options,
+                            const std::shared_ptr<spdlog::logger>& log) {
+  constexpr std::string_view kUnix = "unix://";
+  std::string_view value = options.docker_socket;
+  if (value.starts_with(kUnix)) {
+    value.remove_prefix(kUnix.size());
+  }
+  if (!value.empty()) {
+    return std::string(value);
+  }
+  auto from_env = inventory::DockerSocketPath(std::getenv("DOCKER_HOST"));
+  if (!from_env) {
+    log->warn("{}; using {}", from_env.error().message, inventory::kDefaultDockerSocket);
+    return std::string(inventory::kDefaultDockerSocket);
+  }
+  return *from_env;
+}
+
+// One Docker snapshot, taken on an io_context of its own: the inventory and the bridges to
+// capture on. The capture that follows runs on another io_context (CaptureLive), after this one
+// has finished.
+boost::system::result<inventory::DockerSnapshot, inventory::DockerError> TakeDockerSnapshot(
+    const std::string& socket, const std::shared_ptr<spdlog::logger>& log) {
+  inventory::DockerSourceOptions source_options;
+  source_options.client.socket_path = socket;
+  // Learning resolves addresses to groups; host-side veths are not needed (and finding them
+  // needs dockerd's network namespace).
+  source_options.resolve_interfaces = false;
+  asio::io_context io;
+  inventory::DockerSource source(io.get_executor(), source_options, log);
+  boost::system::result<inventory::DockerSnapshot, inventory::DockerError> snapshot =
+      inventory::DockerFail("docker snapshot did not finish");
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> { snapshot = co_await source.Snapshot(); },
+      [&](const std::exception_ptr& error) {
+        if (error) {
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            snapshot = inventory::DockerFail(socket + ": " + e.what());
+          } catch (...) {
+            snapshot = inventory::DockerFail(socket + ": unknown error");
+          }
+        }
+      });
+  io.run();
+  return snapshot;
+}
+
+int LearnFromDocker(const LearnOptions& options, const std::shared_ptr<spdlog::logger>& log) {
+  const std::string socket = DockerSocketFor(options, log);
+  auto snapshot = TakeDockerSnapshot(socket, log);
+  if (!snapshot) {
+    log->error("learn --docker: {}", snapshot.error().message);
+    return 1;
+  }
+  LearnOptions live = options;
+  live.interfaces.clear();
+  for (const auto& network : snapshot->networks) {
+    // Two Docker networks never share a bridge today, but capturing one twice would count
+    // every packet twice, so do not rely on it.
+    if (!network.bridge.empty() && std::find(live.interfaces.begin(), live.interfaces.end(),
+                                             network.bridge) == live.interfaces.end()) {
+      live.interfaces.push_back(network.bridge);
+    }
+  }
+  if (live.interfaces.empty()) {
+    log->error(
+        "learn --docker: no running container on a bridge network at {} ({} running): "
+        "nothing to capture",
+        socket, snapshot->inventory.workloads.size());
+    return 1;
+  }
+  log->info("docker {}: {} running container(s) on bridge(s) {}", socket,
+            snapshot->inventory.workloads.size(), fmt::join(live.interfaces, ", "));
+  return LearnWithInventory(live, snapshot->inventory, "docker " + socket, log);
+}
+
+}  // namespace
+
+int RunLearn(const LearnOptions& options, const std::shared_ptr<spdlog::logger>& log) {
+  const int sources = (options.pcap_files.empty() ? 0 : 1) + (options.interfaces.empty() ? 0 : 1) +
+                      (options.docker ? 1 : 0);
+  if (sources != 1) {
+    log->error("learn: give one of --pcap FILE..., --iface IF... or --docker [SOCKET]");
+    return 2;
+  }
+  if (options.docker) {
+    if (!options.inventory_file.empty()) {
+      log->error("learn: --docker takes the inventory from Docker; drop --inventory");
+      return 2;
+    }
+    return LearnFromDocker(options, log);
+  }
+  if (options.inventory_file.empty()) {
+    log->error("learn: --pcap and --iface need --inventory FILE");
+    return 2;
+  }
+  auto inventory = inventory::LoadInventoryFile(options.inventory_file);
+  if (!inventory) {
+    log->error("{}", inventory.error());
+    return 1;
+  }
+  return LearnWithInventory(options, *inventory, options.inventory_file, log);
+}
+
 }  // namespace bulkhead::agent
 
 namespace bulkhead::agent {
@@ -420,14 +530,28 @@ namespace bulkhead::agent {
 void AddLearnCommand(CLI::App& app, std::vector<Command>& out) {
   auto learn = std::make_shared<LearnOptions>();
   auto* cmd = app.add_subcommand(
-      "learn", "Capture traffic (pcap files or live interfaces) and learn the flow graph");
+      "learn", "Capture traffic (pcap files, live interfaces or Docker's bridges) and learn the "
+               "flow graph");
+  cmd->footer(
+      "--docker takes one snapshot of the running containers when learning starts: containers "
+      "started later are not in the inventory (their traffic counts as world). The long-running "
+      "agent (bulkhead agent, mode: learn) follows Docker's events instead.");
   auto* pcap_opt = cmd->add_option("--pcap", learn->pcap_files, "pcap/pcapng file(s) to read")
                        ->check(CLI::ExistingFile);
   auto* iface_opt =
       cmd->add_option("--iface", learn->interfaces, "Interface(s) to capture on, live");
+  auto* inventory_opt =
+      cmd->add_option("--inventory", learn->inventory_file,
+                      "Inventory file (kind: Inventory); required with --pcap and --iface");
+  auto* docker_opt =
+      cmd->add_option("--docker", learn->docker_socket,
+                      "Inventory from Docker, live capture on its bridges. SOCKET: a path or "
+                      "unix:// URL (default: DOCKER_HOST if unix://, else "
+                      "/var/run/docker.sock)")
+          ->expected(0, 1)
+          ->type_name("[SOCKET]");
   pcap_opt->excludes(iface_opt);
-  cmd->add_option("--inventory", learn->inventory_file, "Inventory file (kind: Inventory)")
-      ->required();
+  docker_opt->excludes(pcap_opt)->excludes(iface_opt)->excludes(inventory_opt);
   cmd->add_option("--group-by", learn->group_by,
                   "Labels that name a group, in order (default: app,com.docker.compose.service)")
       ->delimiter(',');
@@ -440,11 +564,8 @@ void AddLearnCommand(CLI::App& app, std::vector<Command>& out) {
   cmd->add_option("--snaplen", learn->snaplen, "Bytes kept per packet (headers only)")
       ->check(CLI::Range(96, 65535));
   cmd->add_option("-o,--output", learn->output, "Graph file to write ('-' = stdout)");
-  out.push_back({cmd, [learn](const Logger& log) {
-                   if (learn->pcap_files.empty() && learn->interfaces.empty()) {
-                     log->error("learn: give --pcap FILE... or --iface IF...");
-                     return 2;
-                   }
+  out.push_back({cmd, [learn, docker_opt](const Logger& log) {
+                   learn->docker = docker_opt->count() > 0;
                    learn->progress = ::isatty(STDERR_FILENO) == 1;
                    return RunLearn(*learn, log);
                  }});

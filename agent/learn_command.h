@@ -14,6 +14,10 @@ struct LearnOptions {
   std::vector<std::string> pcap_files;
   std::vector<std::string> interfaces;
   std::string inventory_file;
+  // --docker: take the inventory from one Docker snapshot and capture on its bridges. The
+  // socket is a path or a unix:// URL; empty with `docker` set: DOCKER_HOST, else the default.
+  bool docker = false;
+  std::string docker_socket;
   std::vector<std::string> group_by;  // empty: the default (app, com.docker.compose.service)
   double duration_s = 0;              // live capture: stop after this long; 0 = until SIGINT
   std::size_t max_flows = 1'000'000;

@@ -192,6 +192,66 @@ class CliTest(unittest.TestCase):
         self.assertEqual(run("--help").returncode, 0)
         self.assertEqual(run("learn", "--help").returncode, 0)
 
+    # --- learn --docker (the real dockerd path is the end-to-end test's) ----------------------
+
+    def test_docker_unreachable_socket_is_one_error(self):
+        out = self.path("out.yaml")
+        r = run("learn", "--docker", "/nonexistent.sock", "-o", out)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assert_one_error_line(r, "/nonexistent.sock")
+        self.assertEqual(r.stdout, "")
+        self.assertFalse(os.path.exists(out), "no output may be written without a snapshot")
+        self.assertEqual(os.listdir(self.dir), [], "no temp file may be left")
+        # The unix:// URL form names the same socket.
+        r = run("learn", "--docker", "unix:///nonexistent.sock", "-o", out)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assert_one_error_line(r, "/nonexistent.sock")
+        self.assertFalse(os.path.exists(out))
+
+    def test_docker_excludes_other_sources(self):
+        for extra in (["--pcap", PCAP], ["--iface", "lo"], ["--inventory", INVENTORY]):
+            out = self.path("out.yaml")
+            r = run("learn", "--docker", "/nonexistent.sock", *extra, "-o", out)
+            self.assertNotIn(r.returncode, (0, 1), f"{extra}: {r.stderr}")
+            self.assertIn("excludes", r.stderr)
+            self.assertFalse(os.path.exists(out))
+
+    def test_learn_needs_inventory_without_docker(self):
+        r = run("learn", "--pcap", PCAP, "-o", self.path("out.yaml"))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assert_one_error_line(r, "--inventory")
+        self.assertFalse(os.path.exists(self.path("out.yaml")))
+
+    # --- --log-format -------------------------------------------------------------------------
+
+    def test_log_format_json_lines(self):
+        out = self.path("graph.yaml")
+        r = run("--log-format", "json", "learn", "--pcap", os.path.join("examples", "shop.pcap"),
+                "--inventory", os.path.join("examples", "shop-inventory.yaml"), "-o", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stderr.splitlines()
+        self.assertTrue(lines, "want at least the summary line")
+        for line in lines:
+            entry = json.loads(line)
+            self.assertEqual(list(entry), ["time", "level", "msg"], line)
+            self.assertRegex(entry["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertEqual(json.loads(lines[-1])["level"], "info")
+        self.assertTrue(json.loads(lines[-1])["msg"].startswith("learned: "), lines[-1])
+        # Errors too, with a message that needs escaping (quote, backslash, control character).
+        bad = self.path('bad"\\\x01.pcap')
+        with open(bad, "w") as f:
+            f.write("not a capture")
+        r = run("--log-format", "json", "learn", "--pcap", bad, "--inventory", INVENTORY)
+        self.assertNotEqual(r.returncode, 0)
+        entries = [json.loads(line) for line in r.stderr.splitlines()]
+        self.assertEqual([e["level"] for e in entries], ["error"], r.stderr)
+        self.assertIn(bad, entries[0]["msg"])
+        # The text format is unchanged.
+        r = run("--log-format", "text", "learn", "--pcap", PCAP, "--inventory", INVENTORY,
+                "-o", out)
+        self.assertRegex(r.stderr.splitlines()[-1], r"^learned: ")
+        self.assertNotEqual(run("--log-format", "xml", "learn", "--help").returncode, 0)
+
 
 SHOP_PCAP = os.path.join("examples", "shop.pcap")
 SHOP_INVENTORY = os.path.join("examples", "shop-inventory.yaml")
