@@ -1,4 +1,5 @@
-// `bulkhead enforce`, `confirm`, `status`, `disable`, and the hidden `confirm-watchdog`.
+// `bulkhead enforce`, `confirm`, `status`, `disable`, `reload`, and the hidden
+// `confirm-watchdog`.
 //
 // Confirmation (`enforce --confirm S`): the new ruleset must be confirmed within S seconds or the
 // previous one comes back, even if the enforce process is killed. Before applying, enforce
@@ -11,8 +12,15 @@
 // first, and `confirm` after the deadline is refused. So a confirm racing the deadline either
 // wins (before it) or is told "too late", and a dead watchdog only delays the rollback to the
 // next command. A second enforce while a confirmation is pending is refused.
+//
+// When a long-running agent (`bulkhead agent`) owns the rules, `status` and `confirm` ask it
+// through its control socket instead (and `reload` exists only for it): the socket file's
+// existence is what says an agent is in charge. Exit status then: 0 "ok", 1 the agent's "error"
+// (its reason as one error line), 2 the socket exists but cannot be reached (stale file, not
+// root, no answer in time).
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +37,7 @@
 #include <fmt/format.h>
 
 #include "agent/command.h"
+#include "agent/control_socket.h"
 #include "agent/state_dir.h"
 #include "enforcer/br_netfilter.h"
 #include "enforcer/compiler.h"
@@ -43,6 +52,9 @@ namespace bulkhead::agent {
 namespace {
 
 constexpr const char* kDefaultStateDir = "/run/bulkhead";
+constexpr const char* kDefaultControlSocket = "/run/bulkhead/control.sock";
+// The agent answers from its event loop; a reload compiles a policy first, so allow it time.
+constexpr auto kControlTimeout = std::chrono::seconds(10);
 constexpr const char* kBridgeProcRoot = "/proc/sys/net/bridge";
 constexpr const char* kWatchdogCommand = "confirm-watchdog";
 // How often waiting processes look at the state directory.
@@ -428,6 +440,48 @@ int RunEnforce(const EnforceOptions& o, const Logger& log) {
   return WaitForConfirmation(dir, state.token, o.confirm_s, log);
 }
 
+// Whether a socket file is at `path`. Anything but "it does not exist" counts as yes, so that
+// a socket we may not even look at (not root) is reported rather than silently bypassed.
+bool ControlSocketExists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 || (errno != ENOENT && errno != ENOTDIR);
+}
+
+// Sends `command` to the agent and reports its answer: the text on stdout when "ok" (exit 0),
+// one error line with the agent's reason when "error" (exit 1), the client's error when the
+// agent cannot be reached (exit 2).
+int AskAgent(const std::string& path, std::string_view command, const Logger& log) {
+  auto reply = SendControlCommand(path, command, kControlTimeout);
+  if (!reply) {
+    log->error("{}", reply.error());
+    return 2;
+  }
+  std::string text = reply->text;
+  while (!text.empty() && text.back() == '\n') {
+    text.pop_back();
+  }
+  if (!reply->ok) {
+    // One line however the agent wrote it.
+    for (auto pos = text.find('\n'); pos != std::string::npos; pos = text.find('\n', pos)) {
+      text.replace(pos, 1, "; ");
+    }
+    log->error("{}", text.empty() ? fmt::format("the agent refused `{}`", command) : text);
+    return 1;
+  }
+  if (!text.empty()) {
+    std::cout << text << '\n' << std::flush;
+  }
+  return 0;
+}
+
+int RunReload(const std::string& control, const Logger& log) {
+  if (!ControlSocketExists(control)) {
+    log->error("no agent listening on {}", control);
+    return 2;
+  }
+  return AskAgent(control, "reload", log);
+}
+
 int RunConfirm(const std::string& state_dir, const Logger& log) {
   const StateDir dir(state_dir);
   auto lock = dir.Lock();
@@ -645,15 +699,34 @@ void AddEnforceCommands(CLI::App& app, std::vector<Command>& out) {
   out.push_back({enforce, [o](const Logger& log) { return RunEnforce(*o, log); }});
 
   auto state_dir = std::make_shared<std::string>(kDefaultStateDir);
-  auto* confirm =
-      app.add_subcommand("confirm", "Keep the ruleset of a pending `enforce --confirm`");
+  auto control = std::make_shared<std::string>(kDefaultControlSocket);
+  auto* confirm = app.add_subcommand(
+      "confirm", "Keep the ruleset of a pending `enforce --confirm` (or the running agent's)");
   confirm->add_option("--state-dir", *state_dir, "State directory")->capture_default_str();
-  out.push_back({confirm, [state_dir](const Logger& log) { return RunConfirm(*state_dir, log); }});
+  confirm->add_option("--control", *control, "The running agent's control socket, if any")
+      ->capture_default_str();
+  out.push_back({confirm, [state_dir, control](const Logger& log) {
+                   return ControlSocketExists(*control) ? AskAgent(*control, "confirm", log)
+                                                        : RunConfirm(*state_dir, log);
+                 }});
 
   auto* status = app.add_subcommand(
-      "status", "Mode, groups, edges and counters of the applied policy, read from the kernel");
+      "status", "Mode, groups, edges and counters of the applied policy (from the running agent "
+                "or the kernel)");
   status->add_option("--state-dir", *state_dir, "State directory")->capture_default_str();
-  out.push_back({status, [state_dir](const Logger& log) { return RunStatus(*state_dir, log); }});
+  status->add_option("--control", *control, "The running agent's control socket, if any")
+      ->capture_default_str();
+  out.push_back({status, [state_dir, control](const Logger& log) {
+                   return ControlSocketExists(*control) ? AskAgent(*control, "status", log)
+                                                        : RunStatus(*state_dir, log);
+                 }});
+
+  auto* reload = app.add_subcommand(
+      "reload",
+      "Make the running agent read its policy again (a bad one is refused; the old stays)");
+  reload->add_option("--control", *control, "The running agent's control socket")
+      ->capture_default_str();
+  out.push_back({reload, [control](const Logger& log) { return RunReload(*control, log); }});
 
   auto* disable = app.add_subcommand("disable", "Remove bulkhead's tables and nothing else");
   disable->add_option("--state-dir", *state_dir, "State directory")->capture_default_str();
