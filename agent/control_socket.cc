@@ -2,7 +2,9 @@
 // loop, and per connection one bounded line read (256 bytes, 2 s), one handler call, one reply,
 // close. The state shared with pending handlers is reference-counted, so Close() or destroying
 // the server while a connection is half-way is safe: the connection finishes or times out and
-// never calls the handler of a closed server.
+// never calls the handler of a closed server. Like everything on the loop, Close() and the
+// destructor run on the loop thread (or when the loop is not running), before the io_context
+// goes away.
 //
 // The socket file is never reachable by anyone but its owner: it is bound, chmod 0600, and only
 // then listen()ed on. A unix stream socket refuses connect() until listen(), and connect()
@@ -46,6 +48,8 @@ constexpr auto kConnectionDeadline = std::chrono::seconds(2);
 constexpr std::size_t kMaxConnections = 16;
 // A status report of a large host is a few KiB; anything past this is not our agent.
 constexpr std::size_t kMaxReply = 1 << 20;
+// After a failed accept (EMFILE, ENOBUFS) wait before the next, instead of spinning on it.
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -97,9 +101,14 @@ int ProbeConnect(const std::string& path) {
 struct ServerState {
   ServerState(asio::io_context& io, std::string socket_path, ControlServer::Handler h,
               std::shared_ptr<spdlog::logger> logger)
-      : acceptor(io), path(std::move(socket_path)), handler(std::move(h)), log(std::move(logger)) {}
+      : acceptor(io),
+        retry(io),
+        path(std::move(socket_path)),
+        handler(std::move(h)),
+        log(std::move(logger)) {}
 
   Local::acceptor acceptor;
+  asio::steady_timer retry;
   std::string path;
   ControlServer::Handler handler;
   std::shared_ptr<spdlog::logger> log;
@@ -199,9 +208,17 @@ void Accept(const std::shared_ptr<ServerState>& state) {
           return;
         }
         if (ec) {
-          // EMFILE and the like: log, and keep accepting (the next one may work).
+          // EMFILE and the like: log, and try again shortly (the next one may work).
           state->log->warn("control: accept on {}: {}", state->path, ec.message());
-        } else if (state->connections >= kMaxConnections) {
+          state->retry.expires_after(kAcceptRetry);
+          state->retry.async_wait([state](const boost::system::error_code& wait_ec) {
+            if (!wait_ec && !state->closed) {
+              Accept(state);
+            }
+          });
+          return;
+        }
+        if (state->connections >= kMaxConnections) {
           boost::system::error_code ignored;
           socket.close(ignored);
         } else {
@@ -223,6 +240,7 @@ class AsioControlServer final : public ControlServer {
     state_->closed = true;
     boost::system::error_code ignored;
     state_->acceptor.close(ignored);
+    state_->retry.cancel();
     // Only our own file: if another agent has replaced it since, its socket stays.
     struct stat st {};
     if (::lstat(state_->path.c_str(), &st) == 0 && st.st_dev == state_->dev &&
@@ -352,11 +370,9 @@ boost::system::result<ControlReply, std::string> SendControlCommand(
     }
     return fmt::format("cannot connect to {}: {}", path, result.message());
   }
-  // The agent closes after its answer: eof is success. A full buffer means a reply too long.
+  // The agent closes after its answer: eof is success (so is a full buffer: the reply is cut
+  // at kMaxReply).
   if (result != asio::error::eof && result) {
-    if (result == asio::error::not_found) {
-      return fmt::format("{}: malformed answer (longer than {} bytes)", path, kMaxReply);
-    }
     return fmt::format("{}: {} failed: {}", path, step, result.message());
   }
   const auto newline = reply.find('\n');
