@@ -460,6 +460,54 @@ class ReviewTest(unittest.TestCase):
         self.assertIn("nope.yaml", r.stderr)
 
 
+def configmap_files(path):
+    """The literal block scalars (`key: |`) under `data:` of a ConfigMap, without a YAML library."""
+    files, key, indent = {}, None, None
+    with open(path) as f:
+        for line in f:
+            stripped = line.strip()
+            if key is not None:
+                if stripped and not line.startswith(" " * 4):
+                    key = None
+                else:
+                    files[key] += line[4:] if stripped else "\n"
+                    continue
+            if line.startswith("  ") and not line.startswith("   ") and stripped.endswith(": |"):
+                key = stripped[:-3]
+                files[key] = ""
+    return files
+
+
+class DeployTest(unittest.TestCase):
+    """The shipped configuration files are ones bulkhead accepts."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="bulkhead-deploy-")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_example_agent_config_checks(self):
+        r = run("agent", "--config", os.path.join("deploy", "agent.yaml"), "--check-config")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertIn("ok", r.stdout)
+
+    def test_configmap_agent_config_and_policy(self):
+        files = configmap_files(os.path.join("deploy", "kubernetes", "configmap.yaml"))
+        self.assertEqual(sorted(files), ["agent.yaml", "policy.yaml"])
+        paths = {}
+        for name, text in files.items():
+            paths[name] = os.path.join(self.tmp.name, name)
+            with open(paths[name], "w") as f:
+                f.write(text)
+        r = run("agent", "--config", paths["agent.yaml"], "--check-config")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        # The example policy allows all of the shop example's traffic.
+        r = run("check", paths["policy.yaml"], "--inventory", SHOP_INVENTORY, "--pcap", SHOP_PCAP)
+        self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
+        self.assertRegex(r.stderr, r"[1-9][0-9]* connections judged, 0 would be blocked")
+
+
 if __name__ == "__main__":
     BULKHEAD = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)
