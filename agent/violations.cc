@@ -165,7 +165,7 @@ class NflogViolationMonitor final : public ViolationMonitor {
  public:
   NflogViolationMonitor(boost::asio::io_context& io, ViolationMonitorOptions options,
                         Resolver resolver, Metrics& metrics, std::shared_ptr<spdlog::logger> log,
-                        Listener listener, capture::PcapHandle handle, int fd)
+                        Listener listener, capture::PcapHandle handle)
       : options_(std::move(options)),
         device_("nflog:" + std::to_string(options_.nflog_group)),
         resolver_(std::move(resolver)),
@@ -173,7 +173,7 @@ class NflogViolationMonitor final : public ViolationMonitor {
         log_(std::move(log)),
         listener_(std::move(listener)),
         handle_(std::move(handle)),
-        descriptor_(io, fd),
+        descriptor_(io),
         retry_(io),
         tokens_(options_.log_lines_per_second),
         refilled_(std::chrono::steady_clock::now()) {}
@@ -181,11 +181,24 @@ class NflogViolationMonitor final : public ViolationMonitor {
   ~NflogViolationMonitor() override {
     Stop();
     // The descriptor belongs to the pcap handle, which closes it; Asio must not close it too.
-    descriptor_.release();
+    if (descriptor_.is_open()) {
+      descriptor_.release();
+    }
     CloseFile();
   }
   NflogViolationMonitor(const NflogViolationMonitor&) = delete;
   NflogViolationMonitor& operator=(const NflogViolationMonitor&) = delete;
+
+  // Waits on the pcap handle's descriptor through Asio (epoll); false if it cannot be registered.
+  bool Watch(int fd, std::string& error) {
+    boost::system::error_code ec;
+    descriptor_.assign(fd, ec);
+    if (ec) {
+      error = device_ + ": cannot wait for NFLOG records: " + ec.message();
+      return false;
+    }
+    return true;
+  }
 
   bool OpenFile(std::string& error) {
     if (options_.violations_file.empty()) {
@@ -501,6 +514,8 @@ boost::system::result<std::unique_ptr<ViolationMonitor>, std::string> ViolationM
   pcap_set_snaplen(p, kSnaplen);
   pcap_set_buffer_size(p, kReceiveBuffer);
   // NFLOG records are few (rate-limited in the ruleset) and each is news: hand them over at once.
+  // The kernel still batches on its side: libpcap leaves the group's queue threshold at the
+  // default (100 records or 1 s), so a lone violation arrives about a second after the packet.
   pcap_set_immediate_mode(p, 1);
   const int rc = pcap_activate(p);
   if (rc < 0) {
@@ -523,10 +538,9 @@ boost::system::result<std::unique_ptr<ViolationMonitor>, std::string> ViolationM
   }
   auto monitor = std::make_unique<NflogViolationMonitor>(io, options, std::move(resolver),
                                                          metrics, std::move(log),
-                                                         std::move(listener), std::move(handle),
-                                                         fd);
+                                                         std::move(listener), std::move(handle));
   std::string error;
-  if (!monitor->OpenFile(error)) {
+  if (!monitor->Watch(fd, error) || !monitor->OpenFile(error)) {
     return error;
   }
   monitor->Arm();

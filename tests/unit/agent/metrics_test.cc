@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -244,6 +245,66 @@ TEST_F(MetricsServerTest, CloseStopsAccepting) {
   const std::string reply =
       RoundTrip(io_, server_->port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(reply, "connect failed");
+}
+
+// Connects without sending anything; -1 on failure.
+int IdleConnection(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True when the server closed `fd` (recv sees end of stream) within `wait` of running the loop.
+bool ClosedByServer(boost::asio::io_context& io, int fd, std::chrono::milliseconds wait) {
+  timeval tv{0, 10'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    io.run_for(std::chrono::milliseconds(20));
+    io.restart();
+    char c = 0;
+    if (::recv(fd, &c, 1, 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST_F(MetricsServerTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
+  std::vector<int> idle;
+  for (int i = 0; i < 16; ++i) {
+    idle.push_back(IdleConnection(server_->port()));
+    ASSERT_GE(idle.back(), 0);
+  }
+  io_.run_for(std::chrono::milliseconds(200));  // accept them all
+  io_.restart();
+  const int extra = IdleConnection(server_->port());
+  ASSERT_GE(extra, 0);
+  EXPECT_TRUE(ClosedByServer(io_, extra, std::chrono::milliseconds(1000)));
+  ::close(extra);
+  // The idle ones are still held: they are not closed before their deadline.
+  EXPECT_FALSE(ClosedByServer(io_, idle[0], std::chrono::milliseconds(100)));
+  for (const int fd : idle) {
+    ::close(fd);  // the server sees end of stream and frees the slots
+  }
+  const std::string reply =
+      RoundTrip(io_, server_->port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << reply;
+}
+
+TEST_F(MetricsServerTest, IdleConnectionIsClosedAtTheDeadline) {
+  const int fd = IdleConnection(server_->port());
+  ASSERT_GE(fd, 0);
+  EXPECT_FALSE(ClosedByServer(io_, fd, std::chrono::milliseconds(4000)));
+  EXPECT_TRUE(ClosedByServer(io_, fd, std::chrono::milliseconds(2500)));
+  ::close(fd);
 }
 
 TEST(MetricsServerListenTest, RejectsANonAddress) {

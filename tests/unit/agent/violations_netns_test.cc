@@ -204,3 +204,28 @@ TEST_F(ViolationMonitorNetnsTest, KernelLogRecordsBecomeViolations) {
 
 }  // namespace
 }  // namespace bulkhead::agent
+
+namespace bulkhead::agent {
+namespace {
+
+TEST_F(ViolationMonitorNetnsTest, StartErrorsNameWhatFailed) {
+  boost::asio::io_context io;
+  Metrics metrics;
+  ViolationMonitorOptions options;
+  options.nflog_group = 8;
+  options.violations_file = dir_ + "/no/such/dir/violations.jsonl";
+  auto bad_file = ViolationMonitor::Start(io, options, {}, metrics, log_);
+  ASSERT_FALSE(bad_file.has_value());
+  EXPECT_NE(bad_file.error().find(options.violations_file), std::string::npos) << bad_file.error();
+
+  // The kernel gives an NFLOG group to one reader at a time.
+  options.violations_file.clear();
+  auto first = ViolationMonitor::Start(io, options, {}, metrics, log_);
+  ASSERT_TRUE(first.has_value()) << first.error();
+  auto second = ViolationMonitor::Start(io, options, {}, metrics, log_);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().find("nflog:8"), std::string::npos) << second.error();
+}
+
+}  // namespace
+}  // namespace bulkhead::agent
