@@ -474,12 +474,13 @@ int AskAgent(const std::string& path, std::string_view command, const Logger& lo
   return 0;
 }
 
-int RunReload(const std::string& control, const Logger& log) {
+int RunReload(const std::string& control, double confirm_s, const Logger& log) {
   if (!ControlSocketExists(control)) {
     log->error("no agent listening on {}", control);
     return 2;
   }
-  return AskAgent(control, "reload", log);
+  return AskAgent(control, confirm_s > 0 ? fmt::format("reload confirm {}", confirm_s) : "reload",
+                  log);
 }
 
 int RunConfirm(const std::string& state_dir, const Logger& log) {
@@ -726,7 +727,14 @@ void AddEnforceCommands(CLI::App& app, std::vector<Command>& out) {
       "Make the running agent read its policy again (a bad one is refused; the old stays)");
   reload->add_option("--control", *control, "The running agent's control socket")
       ->capture_default_str();
-  out.push_back({reload, [control](const Logger& log) { return RunReload(*control, log); }});
+  auto reload_confirm = std::make_shared<double>(0);
+  reload
+      ->add_option("--confirm", *reload_confirm,
+                   "Restore the previous policy unless `bulkhead confirm` comes within S seconds")
+      ->check(CLI::Range(0.001, 86400.0));
+  out.push_back({reload, [control, reload_confirm](const Logger& log) {
+                   return RunReload(*control, *reload_confirm, log);
+                 }});
 
   auto* disable = app.add_subcommand("disable", "Remove bulkhead's tables and nothing else");
   disable->add_option("--state-dir", *state_dir, "State directory")->capture_default_str();
