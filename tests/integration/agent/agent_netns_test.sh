@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Kernel test of `bulkhead agent` with a static inventory (CTest label `kernel`): the shop in
+# namespaces of its own (tests/lib/shop_netns.sh), the agent in the host namespace
+# H. Checks what the Docker end-to-end test cannot reach cheaply: a bad policy on SIGHUP keeps the
+# old one, reload over the control socket, reload with confirmation (timeout restores, confirm
+# keeps), violations JSONL and metrics, the rules staying in the kernel on exit (and going with
+# removeRulesOnExit), and a bad config refused with its line and column.
+# Usage: agent_netns_test.sh BULKHEAD SOURCE_DIR
+set -u
+BH=$1
+SRC=$2
+ID="bha$$"
+DEADLINE=${BHA_DEADLINE:-150}
+TMP=$(mktemp -d /tmp/agent_netns.XXXXXX)
+AGENT_PID=""
+source "$SRC/../../lib/shop_netns.sh"
+shop_setup
+
+POLICY=$TMP/policy.yaml
+cp "$SRC/../enforce_cli/policy.yaml" "$POLICY"
+CTL=$TMP/control.sock
+VIOL=$TMP/violations.jsonl
+METRICS=127.0.0.1:19470
+config() {  # file [extra line]
+  cat > "$1" <<CONF
+mode: enforce
+policy: $POLICY
+inventory: {file: $SRC/../enforce_cli/inventory.yaml}
+nflogGroup: 7
+metrics: $METRICS
+control: $CTL
+violations: $VIOL
+${2:-}
+CONF
+}
+config "$TMP/agent.yaml"
+start_agent() {  # config
+  # Not through a shell function: $! must be the agent itself (ip netns exec execs it), or the
+  # signals below would hit a subshell.
+  ip netns exec "$H" "$BH" agent --config "$1" >> "$TMP/agent.log" 2>&1 &
+  AGENT_PID=$!
+  PIDS+=("$AGENT_PID")
+  for _ in $(seq 1 100); do
+    "$BH" status --control "$CTL" 2>/dev/null | grep -q "^last apply" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+stop_agent() {
+  kill -TERM "$AGENT_PID"
+  local rc=0
+  wait "$AGENT_PID" || rc=$?
+  return $rc
+}
+metric() {  # name{labels} -> value
+  inh python3 -c "
+import sys, urllib.request
+text = urllib.request.urlopen('http://$METRICS/metrics', timeout=3).read().decode()
+for line in text.splitlines():
+    if line.startswith(sys.argv[1] + ' '):
+        print(line.split()[-1])
+" "$1"
+}
+allowed() { probe "$WEB" 10.10.0.3 8080 && probe "$API" fd10::4 5432; }
+
+# --- A bad config: refused with file:line:column, nothing started -----------------------------
+printf 'mode: enforce\npolicy: %s\ninventory: {file: x.yaml}\nnflogGrup: 7\n' "$POLICY" > "$TMP/bad.yaml"
+out=$(inh "$BH" agent --config "$TMP/bad.yaml" 2>&1); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "bad.yaml:4:1" && pass "bad config: $(echo "$out" | head -1)" \
+  || fail "bad config (rc $rc): $out"
+
+# --- Enforce: allowed edges pass, others are refused and reported -----------------------------
+start_agent "$TMP/agent.yaml" && pass "agent applied the policy" || fail "agent did not apply: $(cat "$TMP/agent.log")"
+"$BH" status --control "$CTL" > "$TMP/status" 2>&1
+grep -q "^mode: enforce" "$TMP/status" && grep -q "web (enforce): 1 workload" "$TMP/status" \
+  && pass "status over the control socket" || fail "status: $(cat "$TMP/status")"
+[ "$(stat -c %a "$CTL")" = 600 ] && pass "control socket is 0600" || fail "control socket mode $(stat -c %a "$CTL")"
+allowed && pass "allowed edges connect" || fail "an allowed edge is refused"
+probe "$WEB" 10.10.0.4 5432 && fail "web->db connected" || pass "web->db refused"
+probe "$WEB" fd10::1 8001 && fail "web->host:8001 connected" || pass "web->host:8001 refused"
+if wait_for "$VIOL" '"port":8001'; then
+  python3 - "$VIOL" <<'PY' && pass "violations JSONL" || fail "violations JSONL: $(cat "$VIOL")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+want = {("web", "db", 5432), ("web", "host", 8001)}
+got = {(v["from"]["group"], v["to"]["group"], v["port"]) for v in lines
+       if v["verdict"] == "blocked" and v["protocol"] == "tcp"}
+assert want <= got, got
+v = next(v for v in lines if v["to"]["group"] == "db")
+assert v["from"] == {"workload": "web-1", "group": "web", "address": "10.10.0.2"}, v
+assert v["to"]["workload"] == "db-1" and v["time"].endswith("Z"), v
+PY
+else
+  fail "no violation line for web->host:8001: $(cat "$VIOL" 2>/dev/null)"
+fi
+v=$(metric 'bulkhead_violations_total{from="web",to="db",verdict="blocked"}')
+[ -n "$v" ] && [ "${v%.*}" -ge 1 ] && pass "metrics: web->db violations $v" || fail "metrics: web->db violations '$v'"
+
+# --- SIGHUP with a broken policy: logged, the old policy stays --------------------------------
+cp "$POLICY" "$TMP/good.yaml"
+echo "allow_typo: []" >> "$POLICY"
+kill -HUP "$AGENT_PID"
+if wait_for "$TMP/agent.log" "keeping the policy in force"; then
+  grep -q "allow_typo" "$TMP/agent.log" && pass "SIGHUP with a bad policy: logged" || fail "the bad key is not named"
+else
+  fail "SIGHUP with a bad policy: nothing logged: $(tail -5 "$TMP/agent.log")"
+fi
+allowed && ! probe "$WEB" 10.10.0.4 5432 && pass "the old policy stays" || fail "the old policy did not stay"
+[ "$(metric 'bulkhead_policy_reloads_total{result="error"}')" = 1 ] && pass "reload error counted" \
+  || fail "reload error metric"
+
+# --- reload over the control socket: web->db allowed from now on ------------------------------
+cp "$TMP/good.yaml" "$POLICY"
+echo '  - {from: web, to: db, protocol: tcp, port: 5432}' > "$TMP/extra"
+python3 - "$POLICY" "$TMP/extra" <<'PY'
+import sys
+p, extra = sys.argv[1], open(sys.argv[2]).read()
+s = open(p).read().replace("allow:\n", "allow:\n" + extra, 1)
+open(p, "w").write(s)
+PY
+out=$("$BH" reload --control "$CTL" 2>&1) && pass "reload: $out" || fail "reload: $out"
+probe "$WEB" 10.10.0.4 5432 && pass "web->db allowed after reload" || fail "web->db still refused after reload"
+
+# --- reload with confirmation: a timeout restores, confirm keeps ------------------------------
+cp "$TMP/good.yaml" "$POLICY"
+out=$("$BH" reload --control "$CTL" --confirm 1 2>&1) || fail "reload --confirm: $out"
+probe "$WEB" 10.10.0.4 5432 && fail "web->db allowed right after reload --confirm" || pass "reload --confirm applied"
+sleep 1.5
+probe "$WEB" 10.10.0.4 5432 && pass "unconfirmed reload rolled back" || fail "unconfirmed reload stayed"
+out=$("$BH" reload --control "$CTL" --confirm 5 2>&1) || fail "reload --confirm 5: $out"
+out=$("$BH" confirm --control "$CTL" 2>&1) && pass "confirm: $out" || fail "confirm: $out"
+sleep 5.5
+probe "$WEB" 10.10.0.4 5432 && fail "the confirmed policy was rolled back" || pass "confirmed policy stays"
+
+# --- Exit: the rules stay; with removeRulesOnExit they go -------------------------------------
+stop_agent && pass "agent exits 0 on SIGTERM" || fail "agent exit status on SIGTERM"
+[ -e "$CTL" ] && fail "control socket left behind" || pass "control socket removed"
+inh nft list table inet bulkhead >/dev/null 2>&1 && probe "$WEB" 10.10.0.3 8080 \
+  && ! probe "$WEB" 10.10.0.4 5432 && pass "rules stay in force after the agent exits" \
+  || fail "rules gone or changed after exit"
+config "$TMP/remove.yaml" "removeRulesOnExit: true"
+start_agent "$TMP/remove.yaml" || fail "agent (removeRulesOnExit) did not start: $(tail -3 "$TMP/agent.log")"
+stop_agent || fail "agent (removeRulesOnExit) exit status"
+inh nft list table inet bulkhead >/dev/null 2>&1 && fail "removeRulesOnExit left the table" \
+  || pass "removeRulesOnExit removed the table"
+
+if [ "$FAILS" -gt 0 ]; then
+  echo "--- agent log"; cat "$TMP/agent.log"
+  echo "$FAILS check(s) failed"; exit 1
+fi
+echo "all checks passed"
