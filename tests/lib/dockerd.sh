@@ -10,7 +10,8 @@
 #   dockerd_init PREFIX DEADLINE   # sets NS, WORK, SOCK, DOCKER_HOST, DOCKER; traps; watchdog
 #   dockerd_start                  # dockerd up in $NS, answering on $SOCK
 #   dockerd_image NAME             # a busybox-static image (no registry is reachable)
-#   ... pass/fail/die, inns CMD (run in $NS), PIDS+=(pid) for anything to kill at exit ...
+#   ... pass/fail/die, inns CMD (run in $NS), inns_bg CMD (in the background: BG_PID),
+#   PIDS+=(pid) for anything else to kill at exit ...
 #
 # Cleanup (EXIT, also after the deadline's TERM or a Ctrl-C) ends only what the test started, by
 # pid or name: its background jobs (PIDS), its containers, dockerd, the containerd and shims under
@@ -29,7 +30,8 @@ dockerd_init() {  # prefix deadline-seconds
   PIDS=()
   FAILS=0
   trap dockerd_cleanup EXIT
-  trap 'exit 1' INT TERM  # so the deadline (TERM) still runs the EXIT trap
+  # The deadline (TERM) and Ctrl-C still run the EXIT trap, and count as a failure (logs kept).
+  trap 'echo "FAIL: interrupted"; FAILS=$((FAILS + 1)); exit 1' INT TERM
   ( sleep "$2"; echo "deadline of $2 s reached" >&2; kill -TERM $$ ) & PIDS+=($!)
 
   [ "$(id -u)" = 0 ] || die "needs root (network namespaces, dockerd)"
@@ -46,6 +48,13 @@ fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 pass() { echo "ok: $*"; }
 die() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); exit 1; }
 inns() { nsenter --net="/var/run/netns/$NS" "$@"; }
+# In the background, killed at exit; BG_PID is the command itself (nsenter execs it), not a
+# subshell (`inns CMD &` would give a subshell's pid, whose TERM leaves CMD running).
+inns_bg() {
+  nsenter --net="/var/run/netns/$NS" "$@" &
+  BG_PID=$!
+  PIDS+=("$BG_PID")
+}
 
 dockerd_pid() { cat "$WORK/dockerd.pid" 2>/dev/null; }
 
