@@ -151,7 +151,11 @@ start_agent "$WORK/learn.yaml"
 inns_bg "$BULKHEAD" learn --docker "unix://$SOCK" --duration 9 -o "$WORK/learn-docker.yaml" \
   >"$WORK/learn-docker.log" 2>&1
 LEARN_PID=$BG_PID
-sleep 10
+sleep 5
+# snapshotInterval 2s: the graph is on disk before the agent stops.
+[ -s "$WORK/graph.yaml" ] && pass "learn agent: periodic snapshot written while learning" ||
+  fail "learn agent: no graph after 5 s (snapshotInterval 2s)"
+sleep 5
 wait "$LEARN_PID"
 rc=$?
 [ $rc = 0 ] && pass "learn --docker exited 0 ($(tail -1 "$WORK/learn-docker.log"))" ||
