@@ -1,9 +1,6 @@
 #!/usr/bin/env bash
 # Kernel test of `bulkhead enforce/confirm/status/disable` (CTest label `kernel`): real nftables
-# in network namespaces of its own, never the machine's. Same topology as
-# tests/integration/enforcer/enforcer_netns_test.sh, in a "host" namespace H:
-#   br0 10.10.0.1/24 fd10::1/64: web-1 (vweb), api-1 (vapi), db-1 (vdb)    bridged
-#   br1 10.20.0.1/24 fd20::1/64: cache-1 (vcache)                           routed via H
+# in network namespaces of its own, never the machine's: the shop of tests/lib/shop_netns.sh.
 # Policy and inventory: policy.yaml, inventory.yaml. The state directory is a temp dir.
 # Usage: enforce_cli_netns_test.sh BULKHEAD SOURCE_DIR
 set -u
@@ -11,31 +8,11 @@ BH=$1
 SRC=$2
 DEADLINE=${BHC_DEADLINE:-200}
 ID="bhc$$"
-H="${ID}h"; WEB="${ID}web"; API="${ID}api"; DB="${ID}db"; CACHE="${ID}cache"; SCRATCH="${ID}x"
-NSS=("$H" "$WEB" "$API" "$DB" "$CACHE" "$SCRATCH")
-PIDS=()
-FAILS=0
 TMP=$(mktemp -d /tmp/enforce_cli.XXXXXX)
 STATE=$TMP/state
+SCRATCH="${ID}x"
+source "$SRC/../../lib/shop_netns.sh"
 
-cleanup() {
-  for p in "${PIDS[@]}"; do
-    for c in $(pgrep -P "$p"); do kill "$c" 2>/dev/null; done  # the deadline's sleep
-    kill "$p" 2>/dev/null
-  done
-  # Watchdogs live in H (they are detached from us, not from the namespace).
-  for ns in "${NSS[@]}"; do
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-( sleep "$DEADLINE"; echo "deadline reached" >&2; kill -TERM $$ ) & PIDS+=($!)
-
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok: $*"; }
-inh() { ip netns exec "$H" "$@"; }
 bh() { inh "$BH" "$@" --state-dir "$STATE"; }
 enforce() { inh "$BH" enforce "$SRC/policy.yaml" --inventory "$SRC/inventory.yaml" --state-dir "$STATE" "$@"; }
 # Both of bulkhead's tables, as JSON, with the inet table's handle removed: re-creating a table
@@ -52,46 +29,7 @@ print(json.dumps(d, sort_keys=True))'
     inh nft list table $t 2>&1
   done
 }
-# Waits (up to 10 s) until FILE contains TEXT.
-wait_for() {
-  for _ in $(seq 1 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
-  return 1
-}
-
-for ns in "${NSS[@]}"; do ip netns add "$ns" || exit 1; ip -n "$ns" link set lo up; done
-inh sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-ip -n "$H" link add br0 type bridge && ip -n "$H" link add br1 type bridge
-ip -n "$H" addr add 10.10.0.1/24 dev br0 && ip -n "$H" addr add fd10::1/64 dev br0 nodad
-ip -n "$H" addr add 10.20.0.1/24 dev br1 && ip -n "$H" addr add fd20::1/64 dev br1 nodad
-ip -n "$H" link set br0 up && ip -n "$H" link set br1 up
-attach() {  # ns veth bridge v4 v6 gw4 gw6
-  ip -n "$H" link add "$2" type veth peer name eth0 netns "$1"
-  ip -n "$H" link set "$2" master "$3" up
-  ip -n "$1" addr add "$4/24" dev eth0 && ip -n "$1" addr add "$5/64" dev eth0 nodad
-  ip -n "$1" link set eth0 up
-  ip -n "$1" route add default via "$6" && ip -n "$1" -6 route add default via "$7"
-}
-attach "$WEB" vweb br0 10.10.0.2 fd10::2 10.10.0.1 fd10::1
-attach "$API" vapi br0 10.10.0.3 fd10::3 10.10.0.1 fd10::1
-attach "$DB" vdb br0 10.10.0.4 fd10::4 10.10.0.1 fd10::1
-attach "$CACHE" vcache br1 10.20.0.2 fd20::2 10.20.0.1 fd20::1
-modprobe br_netfilter 2>/dev/null
-modprobe nfnetlink_log 2>/dev/null
-
-serve() {  # ns
-  for port in 8080 5432 6379 9100 8000 8001; do
-    ip netns exec "$1" socat TCP6-LISTEN:$port,fork,reuseaddr,ipv6only=0 EXEC:cat 2>/dev/null &
-    PIDS+=($!)
-  done
-}
-for ns in "$H" "$WEB" "$API" "$DB" "$CACHE"; do serve "$ns"; done
-sleep 1
-probe() {  # ns addr port -> 0 when the echo came back (tcp)
-  local a=$2
-  [[ $a == *:* ]] && a="[$a]"
-  out=$(echo ping | timeout 3 ip netns exec "$1" socat -T1 - "TCP:$a:$3,connect-timeout=1" 2>/dev/null)
-  [ "$out" = ping ]
-}
+shop_setup "$SCRATCH"
 counter() {  # status line name -> packets
   bh status 2>/dev/null | awk -v n="$1:" '$1 == n {print $2}'
 }

@@ -1,84 +1,19 @@
 #!/usr/bin/env bash
 # Kernel integration test of the enforcer (CTest label `kernel`): real nftables in network
-# namespaces of its own, never the machine's. Topology, in a "host" namespace H:
-#   br0 10.10.0.1/24 fd10::1/64: web-1 (vweb), api-1 (vapi), db-1 (vdb)    bridged
-#   br1 10.20.0.1/24 fd20::1/64: cache-1 (vcache)                           routed via H
-# Policy: policy.spec (4 groups + host + world). Every namespace runs echo servers (socat) on
-# every port the test uses, so a refused connection is refused by the ruleset, not by a
-# missing listener. Usage: enforcer_netns_test.sh ENFORCER_TOOL SOURCE_DIR
+# namespaces of its own, never the machine's: the shop of tests/lib/shop_netns.sh.
+# Policy: policy.spec (4 groups + host + world). Usage: enforcer_netns_test.sh ENFORCER_TOOL SOURCE_DIR
 set -u
 TOOL=$1
 SRC=$2
 DEADLINE=${BHE_DEADLINE:-200}
 ID="bhe$$"
-H="${ID}h"; WEB="${ID}web"; API="${ID}api"; DB="${ID}db"; CACHE="${ID}cache"
-NSS=("$H" "$WEB" "$API" "$DB" "$CACHE")
-PIDS=()
-FAILS=0
-
-cleanup() {
-  for p in "${PIDS[@]}"; do
-    for c in $(pgrep -P "$p"); do kill "$c" 2>/dev/null; done  # the watchdog's sleep
-    kill "$p" 2>/dev/null
-  done
-  for ns in "${NSS[@]}"; do
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  done
-}
-trap cleanup EXIT
-( sleep "$DEADLINE"; echo "deadline reached" >&2; kill -TERM $$ ) & PIDS+=($!)
-
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok: $*"; }
-inh() { ip netns exec "$H" "$@"; }
-
-for ns in "${NSS[@]}"; do ip netns add "$ns" || exit 1; ip -n "$ns" link set lo up; done
-inh sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-ip -n "$H" link add br0 type bridge && ip -n "$H" link add br1 type bridge
-ip -n "$H" addr add 10.10.0.1/24 dev br0 && ip -n "$H" addr add fd10::1/64 dev br0 nodad
-ip -n "$H" addr add 10.20.0.1/24 dev br1 && ip -n "$H" addr add fd20::1/64 dev br1 nodad
-ip -n "$H" link set br0 up && ip -n "$H" link set br1 up
-attach() {  # ns veth bridge v4 v6 gw4 gw6
-  ip -n "$H" link add "$2" type veth peer name eth0 netns "$1"
-  ip -n "$H" link set "$2" master "$3" up
-  ip -n "$1" addr add "$4/24" dev eth0 && ip -n "$1" addr add "$5/64" dev eth0 nodad
-  ip -n "$1" link set eth0 up
-  ip -n "$1" route add default via "$6" && ip -n "$1" -6 route add default via "$7"
-}
-attach "$WEB" vweb br0 10.10.0.2 fd10::2 10.10.0.1 fd10::1
-attach "$API" vapi br0 10.10.0.3 fd10::3 10.10.0.1 fd10::1
-attach "$DB" vdb br0 10.10.0.4 fd10::4 10.10.0.1 fd10::1
-attach "$CACHE" vcache br1 10.20.0.2 fd20::2 10.20.0.1 fd20::1
+source "$SRC/../../lib/shop_netns.sh"
+shop_setup
 
 # br_netfilter: bridged traffic must reach the inet table in this namespace.
 inh "$TOOL" sysctl >/dev/null || { echo "br_netfilter unavailable"; exit 1; }
 [ "$(inh cat /proc/sys/net/bridge/bridge-nf-call-iptables)" = 1 ] || fail "sysctl not on"
 
-serve() {  # ns
-  for port in 8080 5432 6379 9100 8000 8001; do
-    ip netns exec "$1" socat TCP6-LISTEN:$port,fork,reuseaddr,ipv6only=0 EXEC:cat 2>/dev/null &
-    PIDS+=($!)
-  done
-  for port in 9000 6380; do
-    ip netns exec "$1" socat UDP6-RECVFROM:$port,fork,reuseaddr,ipv6only=0 EXEC:cat 2>/dev/null &
-    PIDS+=($!)
-  done
-}
-for ns in "${NSS[@]}"; do serve "$ns"; done
-sleep 1
-
-# probe NS ADDR PORT PROTO -> 0 when the echo came back.
-probe() {
-  local a=$2
-  [[ $a == *:* ]] && a="[$a]"
-  if [ "$4" = udp ]; then
-    out=$(echo ping | timeout 3 ip netns exec "$1" socat -T1 - "UDP:$a:$3" 2>/dev/null)
-  else
-    out=$(echo ping | timeout 3 ip netns exec "$1" socat -T1 - "TCP:$a:$3,connect-timeout=1" 2>/dev/null)
-  fi
-  [ "$out" = ping ]
-}
 ping_ok() { timeout 3 ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; }
 
 # name ns addr port proto
