@@ -91,7 +91,12 @@ class Agent {
       return 1;
     }
     WaitForSignal();
-    io_.run();
+    io_.run();  // until Shutdown stops it
+    // Shutdown cancelled every wait and closed the event stream; let those operations and the
+    // coroutines they resume finish now, while the objects they belong to still exist (the
+    // io_context would otherwise destroy their frames after those objects, in ~Agent).
+    io_.restart();
+    io_.run_for(std::chrono::seconds(2));
     return exit_status_;
   }
 
@@ -266,6 +271,12 @@ class Agent {
     std::string detail;
     if (applied_) {
       auto updated = enforcer::UpdateElements(*transport_, applied_->ruleset, compiled->ruleset);
+      if (updated && !updated->structure_changed && updated->stats.messages == 0) {
+        log_->debug("enforce ({}): nothing to change", why);  // e.g. a second event, same state
+        applied_ = std::move(*compiled);
+        RebuildEndpoints();
+        return true;
+      }
       if (updated && !updated->structure_changed) {
         kind = "elements";
         detail = fmt::format(", +{} -{} elements", updated->added, updated->removed);
