@@ -150,9 +150,13 @@ constexpr std::string_view kSuppressedTotal = "bulkhead_violation_log_suppressed
 constexpr std::string_view kMalformedTotal = "bulkhead_nflog_malformed_total";
 constexpr std::string_view kNflogDrops = "bulkhead_nflog_drops";
 
-// NFLOG records are a few hundred bytes: headers (about 60) and the packet's first bytes. 1 KiB
-// keeps the prefix and any IP+transport header stack whole; it is also the kernel's copy range.
-constexpr int kSnaplen = 1024;
+// libpcap's nflog reader receives into a buffer of 128 + snaplen bytes, never cuts a record to
+// the snaplen, and checks each message's length against the whole datagram rather than what is
+// left of it. The kernel batches records into one datagram (up to its nlbufsiz, 64 KiB at most
+// for a default instance far less), so a small buffer cuts a batch mid-record and libpcap then
+// hands over a record running past its buffer (ASan caught exactly that under a burst of blocked
+// connections). A 64 KiB snaplen makes the buffer larger than any batch the kernel sends.
+constexpr int kSnaplen = 65535;
 // The netlink socket's receive buffer: a burst of violations (a scan) must not overflow it
 // before the loop drains it (overflow shows as bulkhead_nflog_drops).
 constexpr int kReceiveBuffer = 8 * 1024 * 1024;
