@@ -28,8 +28,8 @@ namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
 // Exposition format 0.0.4: in HELP text a backslash and a line feed are escaped; label values
-// additionally escape the double quote (they sit inside quotes).
-std::string EscapeHelp(std::string_view text) {
+// (`quotes`) additionally escape the double quote, since they sit inside quotes.
+std::string Escape(std::string_view text, bool quotes) {
   std::string out;
   out.reserve(text.size());
   for (const char c : text) {
@@ -37,22 +37,7 @@ std::string EscapeHelp(std::string_view text) {
       out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string EscapeLabelValue(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '"') {
+    } else if (c == '"' && quotes) {
       out += "\\\"";
     } else {
       out += c;
@@ -145,7 +130,7 @@ std::string Metrics::Render() const {
       out += "# HELP ";
       out += name;
       out += ' ';
-      out += EscapeHelp(family.help);
+      out += Escape(family.help, false);
       out += '\n';
     }
     out += "# TYPE ";
@@ -163,7 +148,7 @@ std::string Metrics::Render() const {
           }
           out += labels[i].first;
           out += "=\"";
-          out += EscapeLabelValue(labels[i].second);
+          out += Escape(labels[i].second, true);
           out += '"';
         }
         out += '}';
