@@ -107,6 +107,9 @@ class Agent {
     signals_.add(SIGINT);
     signals_.add(SIGTERM);
     signals_.add(SIGHUP);
+    if (learning() ? !SetupLearning() : !SetupEnforcing()) {
+      return false;
+    }
     if (!config_.metrics_host.empty()) {
       auto server =
           MetricsServer::Listen(io_, config_.metrics_host, config_.metrics_port, metrics_, log_);
@@ -125,9 +128,6 @@ class Agent {
         return false;
       }
       control_ = std::move(*control);
-    }
-    if (learning() ? !SetupLearning() : !SetupEnforcing()) {
-      return false;
     }
     if (!config_.docker_socket.empty()) {
       inventory::DockerSourceOptions options;
@@ -158,6 +158,13 @@ class Agent {
   // --- Learning ---------------------------------------------------------------------------
 
   bool SetupLearning() {
+    // Learning from Docker captures on Docker's bridges; a static inventory names none, so such
+    // an agent would run and never learn anything.
+    if (config_.docker_socket.empty() && config_.interfaces.empty()) {
+      log_->error("learn mode with a static inventory needs `interfaces:` (the bridges to "
+                  "capture on)");
+      return false;
+    }
     // A graph file from an earlier run is the start: learning continues across restarts. One
     // that cannot be read is not overwritten (it may be the only copy of weeks of learning).
     std::error_code ec;

@@ -69,6 +69,13 @@ out=$(inh "$BH" agent --config "$TMP/bad.yaml" 2>&1); rc=$?
 [ $rc = 2 ] && echo "$out" | grep -q "bad.yaml:4:1" && pass "bad config: $(echo "$out" | head -1)" \
   || fail "bad config (rc $rc): $out"
 
+# Learning with a static inventory and no interfaces would never learn anything: refused.
+printf 'mode: learn\ngraph: %s\ninventory: {file: %s}\ncontrol: %s\n' "$TMP/g.yaml" \
+  "$SRC/../enforce_cli/inventory.yaml" "$TMP/learn.sock" > "$TMP/learn.yaml"
+out=$(inh "$BH" agent --config "$TMP/learn.yaml" 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "needs \`interfaces:\`" && [ ! -e "$TMP/g.yaml" ] \
+  && pass "learn without interfaces: $(echo "$out" | tail -1)" || fail "learn without interfaces (rc $rc): $out"
+
 # --- Enforce: allowed edges pass, others are refused and reported -----------------------------
 start_agent "$TMP/agent.yaml" && pass "agent applied the policy" || fail "agent did not apply: $(cat "$TMP/agent.log")"
 "$BH" status --control "$CTL" > "$TMP/status" 2>&1
