@@ -130,9 +130,10 @@ probe "$WEB" 10.10.0.4 5432 && pass "web->db allowed after reload" || fail "web-
 
 # --- reload with confirmation: a timeout restores, confirm keeps ------------------------------
 cp "$TMP/good.yaml" "$POLICY"
-out=$("$BH" reload --control "$CTL" --confirm 1 2>&1) || fail "reload --confirm: $out"
+# 3 s: a refused probe retransmits its SYN after 1 s, which must not meet the rollback.
+out=$("$BH" reload --control "$CTL" --confirm 3 2>&1) || fail "reload --confirm: $out"
 probe "$WEB" 10.10.0.4 5432 && fail "web->db allowed right after reload --confirm" || pass "reload --confirm applied"
-sleep 1.5
+sleep 2.5
 probe "$WEB" 10.10.0.4 5432 && pass "unconfirmed reload rolled back" || fail "unconfirmed reload stayed"
 out=$("$BH" reload --control "$CTL" --confirm 5 2>&1) || fail "reload --confirm 5: $out"
 out=$("$BH" confirm --control "$CTL" 2>&1) && pass "confirm: $out" || fail "confirm: $out"
