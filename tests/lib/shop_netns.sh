@@ -12,6 +12,7 @@
 #   wait_for FILE TEXT         until FILE contains TEXT (10 s)
 #   probe NS ADDR PORT [tcp|udp]   0 when the echo came back
 # Cleanup (processes in PIDS, every namespace, TMP) runs on exit; add your own in CLEANUP_HOOK.
+source "$(dirname "${BASH_SOURCE[0]}")/echo_servers.sh"
 H="${ID}h"; WEB="${ID}web"; API="${ID}api"; DB="${ID}db"; CACHE="${ID}cache"
 NSS=("$H" "$WEB" "$API" "$DB" "$CACHE")
 PIDS=()
@@ -50,15 +51,9 @@ shop_attach() {  # ns veth bridge v4 v6 gw4 gw6
   ip -n "$1" route add default via "$6" && ip -n "$1" -6 route add default via "$7"
 }
 
+# The ports every shop test uses.
 shop_serve() {  # ns
-  for port in 8080 5432 6379 9100 8000 8001; do
-    ip netns exec "$1" socat TCP6-LISTEN:$port,fork,reuseaddr,ipv6only=0 EXEC:cat 2>/dev/null &
-    PIDS+=($!)
-  done
-  for port in 9000 6380; do
-    ip netns exec "$1" socat UDP6-RECVFROM:$port,fork,reuseaddr,ipv6only=0 EXEC:cat 2>/dev/null &
-    PIDS+=($!)
-  done
+  serve_echo "$1" "8080 5432 6379 9100 8000 8001" "9000 6380"
 }
 
 shop_setup() {  # [extra namespaces, created but not attached]

@@ -90,15 +90,9 @@ allow:
 failsafe: []
 EOF
 
+source "$(dirname "$0")/../../lib/echo_servers.sh"
 serve() {  # ns
-  for port in 8080 5432 6050 6200 9100 8000 8001; do
-    ip netns exec "$1" socat TCP6-LISTEN:$port,fork,reuseaddr,ipv6only=0 EXEC:cat 2>/dev/null &
-    PIDS+=($!)
-  done
-  for port in 9000 6380; do
-    ip netns exec "$1" socat UDP6-RECVFROM:$port,fork,reuseaddr,ipv6only=0 EXEC:cat 2>/dev/null &
-    PIDS+=($!)
-  done
+  serve_echo "$1" "8080 5432 6050 6200 9100 8000 8001" "9000 6380"
 }
 for ns in "$H" "$WEB" "$API" "$DB"; do serve "$ns"; done
 
