@@ -48,11 +48,6 @@ namespace asio = boost::asio;
 // keep progress lively.
 constexpr int kFileBatch = 4096;
 
-std::uint64_t WallClockUsec() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 // The one summary line every run ends with.
 std::string SummaryLine(const capture::SourceStats& stats, const learn::FlowTableStats& flows,
@@ -80,12 +75,7 @@ std::string SummaryLine(const capture::SourceStats& stats, const learn::FlowTabl
 capture::SourceStats TotalStats(std::vector<std::unique_ptr<capture::PacketSource>>& sources) {
   capture::SourceStats total;
   for (auto& source : sources) {
-    const auto s = source->Stats();
-    total.frames += s.frames;
-    total.delivered += s.delivered;
-    total.kernel_drops += s.kernel_drops;
-    total.iface_drops += s.iface_drops;
-    total.decode.Add(s.decode);
+    total.Add(source->Stats());
   }
   return total;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -14,6 +15,14 @@
 #include "capture/packet_source.h"
 
 namespace bulkhead::agent {
+
+// Wall-clock microseconds since the epoch: what a tick handler gives FlowTable::ExpireIdle, whose
+// time otherwise comes from packet timestamps.
+inline std::uint64_t WallClockUsec() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
 
 // Drives live packet sources from an Asio event loop (STYLE.md rule 13): each source's
 // selectable descriptor is waited on, and a readable descriptor is drained with Dispatch in

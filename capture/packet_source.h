@@ -29,6 +29,15 @@ struct SourceStats {
   std::uint64_t kernel_drops = 0;   // pcap_stats ps_drop (live only)
   std::uint64_t iface_drops = 0;    // pcap_stats ps_ifdrop (live only)
   DecodeCounters decode;
+
+  // Sums another source's counters in (totals over several sources, or over re-opened ones).
+  void Add(const SourceStats& other) {
+    frames += other.frames;
+    delivered += other.delivered;
+    kernel_drops += other.kernel_drops;
+    iface_drops += other.iface_drops;
+    decode.Add(other.decode);
+  }
 };
 
 // What Dispatch did.
