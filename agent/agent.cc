@@ -21,6 +21,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "agent/control_socket.h"
 #include "agent/learner.h"
@@ -42,14 +43,6 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kBridgeProcRoot = "/proc/sys/net/bridge";
-
-std::string Join(const std::vector<std::string>& lines, std::string_view separator) {
-  std::string out;
-  for (const auto& line : lines) {
-    out += (out.empty() ? "" : std::string(separator)) + line;
-  }
-  return out;
-}
 
 void DescribeMetrics(Metrics& m) {
   m.Describe("bulkhead_packets_total", MetricType::kCounter, "Frames captured for learning");
@@ -265,8 +258,8 @@ class Agent {
     if (!compiled) {
       metrics_.Add("bulkhead_apply_errors_total", {});
       log_->error("enforce ({}): the ruleset stays as it was: {}", why,
-                  Join(compiled.error(), "; "));
-      last_error_ = Join(compiled.error(), "; ");
+                  fmt::format("{}", fmt::join(compiled.error(), "; ")));
+      last_error_ = fmt::format("{}", fmt::join(compiled.error(), "; "));
       return false;
     }
     for (const auto& w : compiled->warnings) {

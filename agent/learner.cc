@@ -1,7 +1,5 @@
 #include "agent/learner.h"
 
-#include <algorithm>
-#include <chrono>
 #include <future>
 #include <utility>
 
@@ -10,27 +8,8 @@
 #include "policy/grouping.h"
 
 namespace bulkhead::agent {
-namespace {
 
 namespace asio = boost::asio;
-
-std::uint64_t NowUsec() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
-
-void AddStats(capture::SourceStats& total, const capture::SourceStats& s) {
-  total.frames += s.frames;
-  total.delivered += s.delivered;
-  total.kernel_drops += s.kernel_drops;
-  total.iface_drops += s.iface_drops;
-  for (std::size_t i = 0; i < capture::kDecodeOutcomeCount; ++i) {
-    total.decode.by_outcome[i] += s.decode.by_outcome[i];
-  }
-}
-
-}  // namespace
 
 Learner::Learner(LearnerOptions options, Metrics& metrics, std::shared_ptr<spdlog::logger> log)
     : options_(std::move(options)),
@@ -115,15 +94,9 @@ void Learner::ApplyInventory(const policy::Inventory& inventory) {
   auto next = std::make_unique<learn::GroupResolver>(std::move(*resolver));
   builder_->SetResolver(*next);
   resolver_ = std::move(next);
-  for (const auto& g : groups->groups) {
-    auto [it, inserted] = groups_seen_.try_emplace(g.name, g);
-    if (!inserted) {
-      auto& members = it->second.members;
-      members.insert(members.end(), g.members.begin(), g.members.end());
-      std::sort(members.begin(), members.end());
-      members.erase(std::unique(members.begin(), members.end()), members.end());
-    }
-  }
+  policy::FlowGraph seen;
+  seen.groups = groups->groups;
+  policy::MergeFlowGraph(groups_seen_, seen);
 }
 
 void Learner::CollectSourceStats() {
@@ -131,7 +104,7 @@ void Learner::CollectSourceStats() {
     return;
   }
   for (auto& source : capture_->sources()) {
-    AddStats(closed_stats_, source->Stats());
+    closed_stats_.Add(source->Stats());
   }
 }
 
@@ -169,11 +142,11 @@ void Learner::Reopen(const std::vector<std::string>& interfaces) {
 }
 
 void Learner::OnTick() {
-  table_->ExpireIdle(NowUsec());
+  table_->ExpireIdle(WallClockUsec());
   capture::SourceStats total = closed_stats_;
   if (capture_) {
     for (auto& source : capture_->sources()) {
-      AddStats(total, source->Stats());
+      total.Add(source->Stats());
     }
   }
   metrics_.Set("bulkhead_packets_total", {}, static_cast<double>(total.frames));
@@ -192,11 +165,7 @@ void Learner::OnTick() {
 }
 
 policy::FlowGraph Learner::BuildGraph(bool include_live) const {
-  std::vector<policy::Group> groups;
-  groups.reserve(groups_seen_.size());
-  for (const auto& [name, g] : groups_seen_) {
-    groups.push_back(g);
-  }
+  const auto& groups = groups_seen_.groups;
   auto graph = builder_->Build(options_.group_by, groups);
   if (include_live) {
     learn::GraphBuilder live(*resolver_);

@@ -2,7 +2,6 @@
 
 #include <cstddef>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -75,7 +74,8 @@ class Learner {
   std::unique_ptr<learn::FlowTable> table_;
   std::unique_ptr<LiveCapture> capture_;
   std::vector<std::string> interfaces_;
-  std::map<std::string, policy::Group> groups_seen_;
+  // Every group any inventory so far had (members united): departed containers' edges were seen.
+  policy::FlowGraph groups_seen_;
   capture::SourceStats closed_stats_;  // of sources closed by a re-open
 };
 
