@@ -37,6 +37,7 @@
 #include "enforcer/batch_builder.h"
 #include "enforcer/compiler.h"
 #include "enforcer/kernel_ruleset.h"
+#include "enforcer/membership_update.h"
 #include "enforcer/render.h"
 
 namespace {
@@ -285,8 +286,7 @@ int Update(const Size& s) {
       }
     }
   }
-  // The kernel batch alone: deltas computed once (what an agent that tracks the change itself
-  // would send), applied alternately.
+  // The kernel batch alone: deltas computed once, applied alternately.
   auto d_add = enforcer::DiffElements(a->ruleset, b->ruleset);
   auto d_remove = enforcer::DiffElements(b->ruleset, a->ruleset);
   std::vector<double> batch_add, batch_remove;
@@ -303,12 +303,62 @@ int Update(const Size& s) {
     }
   }
   std::cout << fmt::format(
-      "update elements_per_change {} runs {} median add_ms {:.2f} remove_ms {:.2f} "
+      "update_diff elements_per_change {} runs {} median add_ms {:.2f} remove_ms {:.2f} "
       "of_which_diff_ms {:.2f} batch_only_add_ms {:.2f} batch_only_remove_ms {:.2f} "
       "max_add_ms {:.2f} max_remove_ms {:.2f} recompile_ms {:.1f}\n",
       elements, s.repeat, Median(add), Median(remove), Median(diff), Median(batch_add),
       Median(batch_remove), *std::max_element(add.begin(), add.end()),
       *std::max_element(remove.begin(), remove.end()), Ms(t0, t1));
+
+  // enforcer::MembershipTracker: the elements of the workload that changed, sent as one batch,
+  // then recorded. Latency = plan + batch (the kernel has the change); the commit (bookkeeping)
+  // follows. Planned from the change itself (a container event: PlanWorkloads) and, for
+  // comparison, from comparing whole inventories (PlanChange, plan only).
+  enforcer::MembershipTracker tracker(base.policy, base.inventory, {}, *a);
+  const policy::Workload& extra = grown.inventory.workloads.back();
+  std::vector<double> t_add, t_remove, plan_ms, batch_ms, commit_ms, inventory_plan_ms;
+  std::size_t tracked_elements = 0;
+  for (std::size_t r = 0; r < s.repeat; ++r) {
+    {
+      auto p0 = Clock::now();
+      auto p = tracker.PlanChange(grown.inventory);
+      inventory_plan_ms.push_back(Ms(p0, Clock::now()));
+      if (!p || p->delta.Added() == 0) {
+        std::cerr << "tracker: PlanChange found no change\n";
+        return 1;
+      }
+    }
+    for (int dir = 0; dir < 2; ++dir) {
+      auto u0 = Clock::now();
+      auto plan = dir == 0 ? tracker.PlanWorkloads({extra}, {})
+                           : tracker.PlanWorkloads({}, {extra.name});
+      auto u1 = Clock::now();
+      if (!plan) {
+        std::cerr << "tracker: the change needs a full compile\n";
+        return 1;
+      }
+      auto u = enforcer::ApplyElementDelta(**t, plan->delta);
+      auto u2 = Clock::now();
+      if (!u) {
+        std::cerr << "tracker delta failed: " << u.error().summary << "\n";
+        return 1;
+      }
+      tracker.Commit(*plan);
+      auto u3 = Clock::now();
+      tracked_elements = plan->delta.Added() + plan->delta.Removed();
+      (dir == 0 ? t_add : t_remove).push_back(Ms(u0, u2));
+      plan_ms.push_back(Ms(u0, u1));
+      batch_ms.push_back(Ms(u1, u2));
+      commit_ms.push_back(Ms(u2, u3));
+    }
+  }
+  std::cout << fmt::format(
+      "update elements_per_change {} runs {} median add_ms {:.2f} remove_ms {:.2f} "
+      "plan_ms {:.3f} batch_ms {:.2f} commit_ms {:.2f} max_add_ms {:.2f} max_remove_ms {:.2f} "
+      "plan_by_inventory_compare_ms {:.2f}\n",
+      tracked_elements, s.repeat, Median(t_add), Median(t_remove), Median(plan_ms),
+      Median(batch_ms), Median(commit_ms), *std::max_element(t_add.begin(), t_add.end()),
+      *std::max_element(t_remove.begin(), t_remove.end()), Median(inventory_plan_ms));
   return 0;
 }
 

@@ -36,8 +36,11 @@ print(f"apply (compile+commit), median of {len(runs)}: {ours:.2f} s wall ({compi
 print(f"nft -f same ruleset: {same_w:.2f} s wall, {same_c:.2f} s CPU -> bulkhead/nft = "
       f"{ours / same_w:.2f} (wall), {ours_cpu / same_c:.2f} (CPU)")
 print(f"nft -f naive (1 rule per edge): {naive_w:.2f} s wall, {naive_c:.2f} s CPU")
-u = [line for line in lines if line.startswith("update")][0]
-print("membership update:", u[len("update "):])
+for prefix, what in (("update ", "membership update (MembershipTracker, what the agent does)"),
+                     ("update_diff ", "membership update by diffing two full compiles (baseline)")):
+    for line in lines:
+        if line.startswith(prefix):
+            print(what + ":", line[len(prefix):])
 conds = ["none", "conntrack", "bulkhead", "naive"]
 dp = {c: ([], [], []) for c in conds}
 pat = (r"dataplane round \d+ cond (\S+) denied_port_open (\d) gbps (\S+) connections (\d+) "

@@ -133,6 +133,75 @@ Chain VerdictChain(std::string name, std::string_view log_prefix, std::string_vi
   return c;
 }
 
+// The membership elements of one workload in `family`'s table, to `sink(set name, element)`,
+// in the order CompileRuleset fills each set (public wrapper: ForEachMemberElement).
+template <class Sink>
+void EmitMemberElements(Family family, const ResolvedGroup& g, const MemberWorkload& w,
+                        bool failsafe_group, Sink&& sink) {
+  const bool has_iface = !w.interface.empty();
+  if (family == Family::kBridge) {
+    if (!has_iface) {
+      return;
+    }
+    std::string origin = fmt::format("workload {}", w.name);
+    sink("wl_ifaces", Elem({Value::Ifname(w.interface)}, origin));
+    for (const Ip& ip : {kV4, kV6}) {
+      for (const Value& a : ip.v6 ? w.v6 : w.v4) {
+        sink(N("ifaddr", ip), Elem({Value::Ifname(w.interface), a}, origin));
+        sink(N("owned", ip), Elem({a}, origin));
+      }
+    }
+    return;
+  }
+  std::string in_group = fmt::format("workload {} (group {})", w.name, g.name);
+  std::string origin = fmt::format("workload {}", w.name);
+  for (const Ip& ip : {kV4, kV6}) {
+    for (const Value& a : ip.v6 ? w.v6 : w.v4) {
+      sink(N("managed", ip), Elem({a}, in_group));
+      if (g.mode == Mode::kEnforce) {
+        sink(N("enforce", ip), Elem({a}, in_group));
+      } else if (g.mode == Mode::kMonitor) {
+        sink(N("monitor", ip), Elem({a}, in_group));
+      }
+      Element ge = Elem({a}, in_group);
+      ge.data = Num(DataType::kMark, g.id);
+      sink(N("grp", ip), std::move(ge));
+      if (has_iface) {
+        sink(N("ifaddr", ip), Elem({Value::Ifname(w.interface), a}, origin));
+      }
+      if (failsafe_group) {
+        sink(fmt::format("fs_g{}_{}", g.id, ip.sfx), Elem({a}, origin));
+      }
+    }
+  }
+  if (has_iface) {
+    sink("wl_ifaces", Elem({Value::Ifname(w.interface)}, origin));
+  }
+}
+
+// Fills a table's membership sets (those EmitMemberElements names and the table declares) from
+// every member of every group. A shared interface is listed once.
+void FillMemberSets(Table& t, const Membership& mem, const std::set<std::string>& failsafe) {
+  std::map<std::string, Set*, std::less<>> by_name;
+  for (Set& set : t.sets) {
+    by_name.emplace(set.name, &set);
+  }
+  std::set<std::string> seen_ifaces;
+  for (const auto& g : mem.groups) {
+    const bool fs = failsafe.count(g.name) != 0;
+    for (const auto& w : g.members) {
+      EmitMemberElements(t.family, g, w, fs, [&](std::string_view set, Element e) {
+        if (set == "wl_ifaces" && !seen_ifaces.insert(e.key[0].name).second) {
+          return;
+        }
+        if (auto it = by_name.find(set); it != by_name.end()) {
+          it->second->elements.push_back(std::move(e));
+        }
+      });
+    }
+  }
+}
+
 class Compiler {
  public:
   Compiler(const policy::Policy& p, const policy::Inventory& inv, const CompileOptions& o)
@@ -203,8 +272,14 @@ class Compiler {
       by_src[*mem().IdOf(r.from)].push_back(&r);
     }
     std::map<std::uint32_t, std::string> src_chain;  // group id -> chain name
+    std::map<std::uint32_t, std::string> to_host_chain;  // groups with edges to the host
     for (auto& [gid, rules] : by_src) {
       BuildEdgeSets(t, gid, rules, src_chain);
+      if (gid != kWorldGroupId &&
+          std::any_of(rules.begin(), rules.end(),
+                      [](const policy::AllowRule* r) { return r->to == policy::kHostGroup; })) {
+        to_host_chain[gid] = fmt::format("to_host_g{}", gid);
+      }
     }
 
     const bool any_iface = std::any_of(mem().groups.begin(), mem().groups.end(), [](const auto& g) {
@@ -218,45 +293,35 @@ class Compiler {
       Set monitor = AddrSet(N("monitor", ip), ip.addr, "workloads in monitor mode");
       Set grp = AddrSet(N("grp", ip), ip.addr, "address -> group id");
       grp.data = DataType::kMark;
-      Set src = AddrSet(N("src", ip), ip.addr, "address -> chain of its group's edges");
-      src.data = DataType::kVerdict;
-      for (const auto& g : mem().groups) {
-        for (const auto& w : g.members) {
-          for (const Value& a : ip.v6 ? w.v6 : w.v4) {
-            std::string origin = fmt::format("workload {} (group {})", w.name, g.name);
-            managed.elements.push_back(Elem({a}, origin));
-            if (g.mode == Mode::kEnforce) {
-              enforce.elements.push_back(Elem({a}, origin));
-            } else if (g.mode == Mode::kMonitor) {
-              monitor.elements.push_back(Elem({a}, origin));
-            }
-            Element ge = Elem({a}, origin);
-            ge.data = Num(DataType::kMark, g.id);
-            grp.elements.push_back(std::move(ge));
-            if (auto it = src_chain.find(g.id); it != src_chain.end()) {
-              Element se = Elem({a}, origin);
-              se.verdict = V(Verdict::Kind::kJump, it->second);
-              src.elements.push_back(std::move(se));
-            }
-          }
-        }
-      }
-      for (Set* s : {&managed, &enforce, &monitor, &grp, &src}) {
+      for (Set* s : {&managed, &enforce, &monitor, &grp}) {
         t.sets.push_back(std::move(*s));
       }
     }
-    if (any_iface) {
-      Set ifaces = AddrSet("wl_ifaces", DataType::kIfname, "interfaces of managed workloads");
-      std::set<std::string> seen;
-      for (const auto& g : mem().groups) {
-        for (const auto& w : g.members) {
-          if (!w.interface.empty() && seen.insert(w.interface).second) {
-            ifaces.elements.push_back(Elem({Value::Ifname(w.interface)},
-                                           fmt::format("workload {}", w.name)));
-          }
-        }
+    // Source group id -> chain of its edges. Keyed by group, not by address, so that container
+    // churn never adds a `jump` element: a new jump element makes the kernel re-check the whole
+    // table for loops at commit (O(workloads)); these maps change only with the policy.
+    Set edges_fwd = AddrSet("edges_fwd", DataType::kMark, "source group -> chain of its edges");
+    edges_fwd.data = DataType::kVerdict;
+    Set edges_in =
+        AddrSet("edges_in", DataType::kMark, "source group -> chain of its edges to the host");
+    edges_in.data = DataType::kVerdict;
+    for (const auto& [gid, rules] : by_src) {
+      const std::string& from = rules.front()->from;
+      if (gid != kHostGroupId) {
+        Element e = Elem({Num(DataType::kMark, gid)}, fmt::format("group {}", from));
+        e.verdict = V(Verdict::Kind::kJump, src_chain.at(gid));
+        edges_fwd.elements.push_back(std::move(e));
       }
-      t.sets.push_back(std::move(ifaces));
+      if (to_host_chain.count(gid) != 0) {
+        Element e = Elem({Num(DataType::kMark, gid)}, fmt::format("group {}", from));
+        e.verdict = V(Verdict::Kind::kJump, to_host_chain.at(gid));
+        edges_in.elements.push_back(std::move(e));
+      }
+    }
+    t.sets.push_back(std::move(edges_fwd));
+    t.sets.push_back(std::move(edges_in));
+    if (any_iface) {
+      t.sets.push_back(AddrSet("wl_ifaces", DataType::kIfname, "interfaces of managed workloads"));
       for (const Ip& ip : {kV4, kV6}) {
         t.sets.push_back(IfaceAddrSet(ip));
       }
@@ -270,8 +335,8 @@ class Compiler {
     }
     t.sets.push_back(std::move(nd));
     BuildFailsafeSets(t);
+    FillMemberSets(t, mem(), FailsafeGroups(policy_, mem()));
 
-    const bool has_world_edges = src_chain.count(kWorldGroupId) != 0;
     const bool has_host_edges = src_chain.count(kHostGroupId) != 0;
 
     for (const char* hook : {"forward", "input", "output"}) {
@@ -318,10 +383,13 @@ class Compiler {
     }
 
     for (const Ip& ip : {kV4, kV6}) {
-      BuildJudgeChains(t, ip, has_world_edges, has_host_edges, src_chain);
+      BuildJudgeChains(t, ip, has_host_edges, src_chain);
     }
     for (auto& [gid, rules] : by_src) {
-      t.chains.push_back(EdgeChain(t, gid, src_chain.at(gid)));
+      t.chains.push_back(EdgeChain(t, gid, src_chain.at(gid), false));
+      if (auto it = to_host_chain.find(gid); it != to_host_chain.end()) {
+        t.chains.push_back(EdgeChain(t, gid, it->second, true));
+      }
     }
     t.chains.push_back(VerdictChain("deny", "bulkhead deny ", kCounterDropped,
                                     Verdict::Kind::kDrop, options_));
@@ -337,22 +405,11 @@ class Compiler {
                         options_);
   }
 
-  Set IfaceAddrSet(const Ip& ip) const {
+  static Set IfaceAddrSet(const Ip& ip) {
     Set s;
     s.name = N("ifaddr", ip);
     s.key = {DataType::kIfname, ip.addr};
     s.origin = "interface . address of each workload";
-    for (const auto& g : mem().groups) {
-      for (const auto& w : g.members) {
-        if (w.interface.empty()) {
-          continue;
-        }
-        for (const Value& a : ip.v6 ? w.v6 : w.v4) {
-          s.elements.push_back(Elem({Value::Ifname(w.interface), a},
-                                    fmt::format("workload {}", w.name)));
-        }
-      }
-    }
     return s;
   }
 
@@ -423,11 +480,26 @@ class Compiler {
     }
   }
 
-  // from_gN: looks the connection up in the source group's edge sets; the key is
-  // (destination group in ct mark, protocol, port). On a hit, ct mark goes back to 0 before accept.
-  Chain EdgeChain(const Table& t, std::uint32_t gid, const std::string& name) const {
+  // from_gN / to_host_gN: the source group's edges, entered with the source group id in ct mark
+  // (edges_fwd / edges_in). The chain puts the destination group there instead (from_gN: the
+  // grp map, world when unknown; to_host_gN: host) and looks (destination group, protocol,
+  // port) up in the group's edge sets. On a hit, ct mark goes back to 0 before accept.
+  Chain EdgeChain(const Table& t, std::uint32_t gid, const std::string& name, bool to_host) const {
     Chain c;
     c.name = name;
+    if (to_host) {
+      SetCtMark host;
+      host.number = kHostGroupId;
+      c.rules.push_back(R({host}, "destination group: host"));
+    } else {
+      c.rules.push_back(R({SetCtMark{}}, "destination group: world unless known"));
+      for (const Ip& ip : {kV4, kV6}) {
+        SetCtMark s;
+        s.map_key = ip.daddr;
+        s.map = N("grp", ip);
+        c.rules.push_back(R({IpDep(Family::kInet, ip.v6), s}, "destination group into ct mark"));
+      }
+    }
     std::string base = fmt::format("g{}", gid);
     auto lookup = [&](const std::string& set, Field port, std::string origin) {
       c.rules.push_back(R({InSet({Field::kCtMark, Field::kL4proto, port}, set), SetCtMark{},
@@ -447,15 +519,9 @@ class Compiler {
   // judge_*: the ct mark is bulkhead's scratch register only while it is 0 (nobody else marked
   // the connection); the match chain restores it to 0. A connection someone else already marked
   // cannot be matched and is judged as a violation (README: "ct mark").
-  void BuildJudgeChains(Table& t, const Ip& ip, bool world_edges, bool host_edges,
+  void BuildJudgeChains(Table& t, const Ip& ip, bool host_edges,
                         const std::map<std::uint32_t, std::string>& src_chain) {
     auto dep = [&] { return IpDep(Family::kInet, ip.v6); };
-    auto set_dst_from_map = [&]() -> Rule {
-      SetCtMark s;
-      s.map_key = ip.daddr;
-      s.map = N("grp", ip);
-      return R({dep(), s}, "destination group into ct mark (world when unknown)");
-    };
     auto restore = [] { return R({SetCtMark{}}, "restore ct mark"); };
     auto mode_rules = [&](Chain& c, std::vector<Field> ends, std::optional<Mode> host_mode) {
       for (auto [mode, target] : {std::pair{Mode::kEnforce, "deny"}, std::pair{Mode::kMonitor, "warn"}}) {
@@ -469,18 +535,19 @@ class Compiler {
         }
       }
     };
-    auto vmap_src = [&]() { return R({dep(), VmapLookup{ip.saddr, N("src", ip)}}, "edges of the source group"); };
+    // The source group into ct mark (an unknown source stays 0: world), then that group's chain.
+    auto dispatch = [&](Chain& match, const char* map, const char* what) {
+      SetCtMark src;
+      src.map_key = ip.saddr;
+      src.map = N("grp", ip);
+      match.rules.push_back(R({dep(), src}, "source group into ct mark (world when unknown)"));
+      match.rules.push_back(R({VmapLookup{Field::kCtMark, map}}, what));
+    };
     // Forward: container to container (bridged or routed) and container <-> world.
     {
       Chain match;
       match.name = N("match_fwd", ip);
-      match.rules.push_back(set_dst_from_map());
-      match.rules.push_back(vmap_src());
-      if (world_edges) {
-        match.rules.push_back(R({dep(), InSet({ip.saddr}, N("managed", ip), true),
-                                 V(Verdict::Kind::kJump, src_chain.at(kWorldGroupId))},
-                                "edges from world"));
-      }
+      dispatch(match, "edges_fwd", "edges of the source group");
       match.rules.push_back(restore());
       Chain judge = JudgeHead(N("judge_fwd", ip), match.name);
       mode_rules(judge, {ip.saddr, ip.daddr}, std::nullopt);
@@ -491,10 +558,7 @@ class Compiler {
     {
       Chain match;
       match.name = N("match_in", ip);
-      SetCtMark host;
-      host.number = kHostGroupId;
-      match.rules.push_back(R({host}, "destination group: host"));
-      match.rules.push_back(vmap_src());
+      dispatch(match, "edges_in", "edges of the source group to the host");
       match.rules.push_back(restore());
       Chain judge = JudgeHead(N("judge_in", ip), match.name);
       mode_rules(judge, {ip.saddr}, mem().host_mode);
@@ -505,7 +569,6 @@ class Compiler {
     {
       Chain match;
       match.name = N("match_out", ip);
-      match.rules.push_back(set_dst_from_map());
       if (host_edges) {
         match.rules.push_back(R({V(Verdict::Kind::kJump, src_chain.at(kHostGroupId))},
                                 "edges from host"));
@@ -530,25 +593,11 @@ class Compiler {
   // Failsafe groups get plain address sets (fs_<group>4/6) so that a failsafe rule is one
   // lookup and container churn only changes elements.
   void BuildFailsafeSets(Table& t) {
-    std::set<std::string> names;
-    for (const auto& r : policy_.failsafe) {
-      for (const std::string* end : {&r.from, &r.to}) {
-        if (mem().Find(*end) != nullptr) {
-          names.insert(*end);
-        }
-      }
-    }
-    for (const auto& name : names) {
+    for (const auto& name : FailsafeGroups(policy_, mem())) {
       const ResolvedGroup* g = mem().Find(name);
       for (const Ip& ip : {kV4, kV6}) {
-        Set s = AddrSet(fmt::format("fs_g{}_{}", g->id, ip.sfx), ip.addr,
-                        fmt::format("members of {} (failsafe)", name));
-        for (const auto& w : g->members) {
-          for (const Value& a : ip.v6 ? w.v6 : w.v4) {
-            s.elements.push_back(Elem({a}, fmt::format("workload {}", w.name)));
-          }
-        }
-        t.sets.push_back(std::move(s));
+        t.sets.push_back(AddrSet(fmt::format("fs_g{}_{}", g->id, ip.sfx), ip.addr,
+                                 fmt::format("members of {} (failsafe)", name)));
       }
     }
   }
@@ -638,56 +687,66 @@ class Compiler {
     t.sets.push_back(std::move(types));
     bool all_ifaces = true;
     bool any_iface = false;
-    Set ifaces = AddrSet("wl_ifaces", DataType::kIfname, "interfaces of managed workloads");
-    std::set<std::string> seen;
     for (const auto& g : mem().groups) {
       for (const auto& w : g.members) {
-        if (w.interface.empty()) {
-          all_ifaces = false;
-          continue;
-        }
-        any_iface = true;
-        if (seen.insert(w.interface).second) {
-          ifaces.elements.push_back(
-              Elem({Value::Ifname(w.interface)}, fmt::format("workload {}", w.name)));
-        }
+        (w.interface.empty() ? all_ifaces : any_iface) = !w.interface.empty();
       }
     }
     Chain pre;
     pre.name = "prerouting";
     pre.base = BaseHook{"prerouting", -300};
+    // Every frame crosses this chain (the bridge family has no working `ct state` here), so a
+    // workload's own traffic is accepted after one lookup: its (port, address) pair first.
+    if (any_iface) {
+      for (const Ip& ip : {kV4, kV6}) {
+        pre.rules.push_back(R({IpDep(Family::kBridge, ip.v6),
+                               InSet({Field::kIifname, ip.saddr}, N("ifaddr", ip)),
+                               V(Verdict::Kind::kAccept)},
+                              "a workload's own address from its own port"));
+      }
+    }
     {
       std::vector<Statement> s;
+      s.push_back(InSet({Field::kEtherType}, "tagged_types"));
       if (all_ifaces && any_iface) {
         s.push_back(InSet({Field::kIifname}, "wl_ifaces"));
       } else {
         out_.warnings.push_back(
             "a workload has no interface: tagged frames are judged on every bridge port");
       }
-      s.push_back(InSet({Field::kEtherType}, "tagged_types"));
       s.push_back(V(Verdict::Kind::kGoto, std::string(kCounterTagged)));
       pre.rules.push_back(R(std::move(s), "VLAN/PPPoE-tagged frames skip br_netfilter"));
     }
+    if (any_iface || !all_ifaces) {
+      // Empty without interfaces: kept so the shape does not depend on it.
+      t.sets.push_back(AddrSet("wl_ifaces", DataType::kIfname, "interfaces of managed workloads"));
+    }
     if (any_iface) {
-      t.sets.push_back(std::move(ifaces));
       for (const Ip& ip : {kV4, kV6}) {
         t.sets.push_back(IfaceAddrSet(ip));
-        Set owned = AddrSet(N("owned", ip), ip.addr, "addresses of workloads with an interface");
-        for (const Element& e : t.sets.back().elements) {
-          owned.elements.push_back(Elem({e.key[1]}, e.origin));
-        }
-        t.sets.push_back(std::move(owned));
+        t.sets.push_back(
+            AddrSet(N("owned", ip), ip.addr, "addresses of workloads with an interface"));
       }
       for (const Ip& ip : {kV4, kV6}) {
-        pre.rules.push_back(AntiSpoofByPort(Family::kBridge, ip));
+        std::vector<Statement> s{IpDep(Family::kBridge, ip.v6)};
+        // No IPv4 field follows, so `ether type ip` is a match of its own (nft lists it).
+        std::get<Match>(s[0]).implicit = ip.v6;
+        if (ip.v6) {  // neighbour discovery and DAD use these
+          s.push_back(M({ip.saddr}, Match::Op::kNeq, *Value::Address("::")));
+          Match ll = M({ip.saddr}, Match::Op::kNeq, *Value::Address("fe80::"));
+          ll.prefix_len = 10;
+          s.push_back(ll);
+        }
+        s.push_back(InSet({Field::kIifname}, "wl_ifaces"));
+        s.push_back(V(Verdict::Kind::kGoto, std::string(kCounterSpoofed)));
+        pre.rules.push_back(
+            R(std::move(s), "anti-spoofing: a workload sends only from its own addresses"));
         pre.rules.push_back(R({IpDep(Family::kBridge, ip.v6), InSet({ip.saddr}, N("owned", ip)),
-                               InSet({Field::kIifname, ip.saddr}, N("ifaddr", ip), true),
                                V(Verdict::Kind::kGoto, std::string(kCounterSpoofed))},
                               "anti-spoofing: a workload's address comes only from its port"));
       }
-    } else if (!all_ifaces) {
-      t.sets.push_back(std::move(ifaces));  // empty, kept so the shape does not depend on it
     }
+    FillMemberSets(t, mem(), {});
     t.chains.push_back(std::move(pre));
     t.chains.push_back(SpoofChain(kCounterTagged, "bulkhead tagged "));
     t.chains.push_back(SpoofChain(kCounterSpoofed, "bulkhead spoofed "));
@@ -708,6 +767,24 @@ boost::system::result<CompiledPolicy, std::vector<std::string>> CompileRuleset(
     const policy::Policy& policy, const policy::Inventory& inventory,
     const CompileOptions& options) {
   return Compiler(policy, inventory, options).Run();
+}
+
+void ForEachMemberElement(Family family, const ResolvedGroup& group, const MemberWorkload& w,
+                          bool failsafe_group,
+                          const std::function<void(std::string_view set, Element)>& sink) {
+  EmitMemberElements(family, group, w, failsafe_group, sink);
+}
+
+std::set<std::string> FailsafeGroups(const policy::Policy& policy, const Membership& membership) {
+  std::set<std::string> names;
+  for (const auto& r : policy.failsafe) {
+    for (const std::string* end : {&r.from, &r.to}) {
+      if (membership.Find(*end) != nullptr) {
+        names.insert(*end);
+      }
+    }
+  }
+  return names;
 }
 
 }  // namespace bulkhead::enforcer

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +38,19 @@ struct CompiledPolicy {
 boost::system::result<CompiledPolicy, std::vector<std::string>> CompileRuleset(
     const policy::Policy& policy, const policy::Inventory& inventory,
     const CompileOptions& options);
+
+// The set elements one workload contributes to bulkhead's table of `family`, as
+// sink(set name, element): its addresses in managed/enforce/monitor/grp (and fs_g<id> when
+// `failsafe_group`), interface and interface . address, and the bridge table's port sets.
+// CompileRuleset fills every membership set from exactly this (a shared interface once), so a
+// container start or stop adds or removes these elements and nothing else
+// (membership_update.h).
+void ForEachMemberElement(Family family, const ResolvedGroup& group, const MemberWorkload& w,
+                          bool failsafe_group,
+                          const std::function<void(std::string_view set, Element)>& sink);
+
+// Policy groups a failsafe entry names (they get address sets of their own: fs_g<id>_4/6).
+std::set<std::string> FailsafeGroups(const policy::Policy& policy, const Membership& membership);
 
 // Names used by the compiled ruleset that other parts (status, evaluator, tests) look up.
 inline constexpr std::string_view kCounterLogged = "logged";

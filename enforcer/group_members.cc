@@ -19,6 +19,51 @@ bool SelectorMatches(const policy::Labels& selector, const policy::Labels& label
 
 }  // namespace
 
+GroupMatcher::GroupMatcher(const policy::Policy& policy) {
+  // Groups named through groupBy are found by name; only selector groups are scanned, so a
+  // large inventory costs O(workloads x selector groups), not x all groups.
+  for (const auto& pg : policy.groups) {
+    if (pg.name == policy::kHostGroup || pg.name == policy::kWorldGroup) {
+      continue;
+    }
+    if (pg.selector.empty()) {
+      by_name_.insert(pg.name);
+    } else {
+      by_selector_.push_back(&pg);
+    }
+  }
+}
+
+std::vector<std::string> GroupMatcher::Match(const policy::Workload& w,
+                                             const std::string& derived) const {
+  std::vector<std::string> matched;
+  if (by_name_.count(derived) != 0) {
+    matched.push_back(derived);
+  }
+  for (const auto* pg : by_selector_) {
+    if (SelectorMatches(pg->selector, w.labels)) {
+      matched.push_back(pg->name);
+    }
+  }
+  std::sort(matched.begin(), matched.end());
+  return matched;
+}
+
+MemberWorkload ToMember(const policy::Workload& w, std::vector<std::string>& errors) {
+  MemberWorkload m;
+  m.name = w.name;
+  m.interface = w.interface;
+  for (const auto& text : w.addresses) {
+    auto v = Value::Address(text);
+    if (!v) {
+      errors.push_back(fmt::format("workload {}: '{}' is not an IP address", w.name, text));
+      continue;
+    }
+    (v->type == DataType::kIpv4Addr ? m.v4 : m.v6).push_back(*v);
+  }
+  return m;
+}
+
 const ResolvedGroup* Membership::Find(const std::string& name) const {
   auto it = std::lower_bound(groups.begin(), groups.end(), name,
                              [](const ResolvedGroup& g, const std::string& n) { return g.name < n; });
@@ -72,54 +117,26 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
     groups.emplace(pg.name, std::move(g));
   }
 
-  // Groups named through groupBy are found by name; only selector groups are scanned, so a
-  // large inventory costs O(workloads x selector groups), not x all groups.
-  std::set<std::string> by_name;
-  std::vector<const policy::PolicyGroup*> by_selector;
-  for (const auto& pg : policy.groups) {
-    if (pg.name == policy::kHostGroup || pg.name == policy::kWorldGroup) {
-      continue;
-    }
-    if (pg.selector.empty()) {
-      by_name.insert(pg.name);
-    } else {
-      by_selector.push_back(&pg);
-    }
-  }
+  const GroupMatcher matcher(policy);
   std::map<std::string, std::string> owner_of_address;
   for (const auto& w : inventory.workloads) {
-    std::vector<std::string> matched;
     const std::string& derived = assigned->group_of.at(w.name);
-    if (by_name.count(derived) != 0) {
-      matched.push_back(derived);
-    }
-    for (const auto* pg : by_selector) {
-      if (SelectorMatches(pg->selector, w.labels)) {
-        matched.push_back(pg->name);
-      }
-    }
-    std::sort(matched.begin(), matched.end());
+    std::vector<std::string> matched = matcher.Match(w, derived);
     if (matched.size() > 1) {
       errors.push_back(fmt::format("workload {} matches groups {} and {}", w.name, matched[0],
                                    matched[1]));
       continue;
     }
-    MemberWorkload m;
-    m.name = w.name;
-    m.interface = w.interface;
+    MemberWorkload m = ToMember(w, errors);
     for (const auto& text : w.addresses) {
-      auto v = Value::Address(text);
-      if (!v) {
-        errors.push_back(fmt::format("workload {}: '{}' is not an IP address", w.name, text));
-        continue;
+      if (!Value::Address(text)) {
+        continue;  // ToMember said so
       }
       auto [it, fresh] = owner_of_address.emplace(text, w.name);
       if (!fresh) {
         errors.push_back(
             fmt::format("address {} belongs to both {} and {}", text, it->second, w.name));
-        continue;
       }
-      (v->type == DataType::kIpv4Addr ? m.v4 : m.v6).push_back(*v);
     }
     std::string group_name = matched.empty() ? derived : matched[0];
     auto it = groups.find(group_name);
@@ -146,7 +163,7 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
   }
   std::uint32_t next_id = kHostGroupId + 1;
   for (auto& [name, g] : groups) {
-    g.id = next_id++;
+    g.id = g.implicit ? kImplicitGroupId : next_id++;
     std::sort(g.members.begin(), g.members.end(),
               [](const MemberWorkload& a, const MemberWorkload& b) { return a.name < b.name; });
     out.groups.push_back(std::move(g));

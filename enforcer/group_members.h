@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ namespace bulkhead::enforcer {
 
 inline constexpr std::uint32_t kWorldGroupId = 0;  // also the ct mark of an unjudged connection
 inline constexpr std::uint32_t kHostGroupId = 1;
+// Every implicit group (below) shares this id: they have no edges, so the id only has to differ
+// from every policy group's, and a container forming a new implicit group shifts no other id.
+inline constexpr std::uint32_t kImplicitGroupId = 0xffffffff;
 
 struct MemberWorkload {
   std::string name;
@@ -36,7 +40,8 @@ struct ResolvedGroup {
 };
 
 struct Membership {
-  // Sorted by name; ids from 2 in that order. World (0) and host (1) are not listed here.
+  // Sorted by name. Policy groups have ids from 2 in name order (they depend on the policy
+  // alone); implicit ones kImplicitGroupId. World (0) and host (1) are not listed here.
   std::vector<ResolvedGroup> groups;
   std::optional<policy::Mode> host_mode;  // only when the policy gives `host` a mode
   std::vector<Value> host_v4;
@@ -46,6 +51,23 @@ struct Membership {
   // Group id of a policy group name, host or world; nullopt for unknown names.
   std::optional<std::uint32_t> IdOf(const std::string& name) const;
 };
+
+// The policy groups a workload matches, sorted (ResolveMembership's rule below): the group named
+// like its derived (groupBy) group, and every selector group whose selector its labels contain.
+// Keeps pointers into `policy`.
+class GroupMatcher {
+ public:
+  explicit GroupMatcher(const policy::Policy& policy);
+  std::vector<std::string> Match(const policy::Workload& w, const std::string& derived) const;
+
+ private:
+  std::set<std::string, std::less<>> by_name_;
+  std::vector<const policy::PolicyGroup*> by_selector_;
+};
+
+// A workload's name, interface and parsed addresses; an address that does not parse is an error
+// (one string each, appended to `errors`) and left out.
+MemberWorkload ToMember(const policy::Workload& w, std::vector<std::string>& errors);
 
 // Policy groups with a selector take the workloads whose labels contain every selector pair;
 // groups without one take the workloads that `policy.group_by` names after them (first label of

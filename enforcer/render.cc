@@ -201,6 +201,9 @@ std::string RenderValue(const Value& v) {
     case DataType::kIfname:
       return fmt::format("\"{}\"", v.name);
     case DataType::kEtherType:
+      if (v.number == 0x0800 || v.number == 0x86dd) {
+        return v.number == 0x0800 ? "ip" : "ip6";
+      }
       return fmt::format("0x{:04x}", v.number);
     case DataType::kVerdict:
       return "?";

@@ -21,6 +21,23 @@ std::string DescribeSelector(const Labels& selector) {
 
 }  // namespace
 
+Group DeriveGroup(const Workload& workload, const std::vector<std::string>& group_by) {
+  Group wanted;
+  for (const auto& label : group_by) {
+    const auto it = workload.labels.find(label);
+    // An empty label value names nothing; fall through to the next label.
+    if (it != workload.labels.end() && !it->second.empty()) {
+      wanted.name = it->second;
+      wanted.selector = {{label, it->second}};
+      break;
+    }
+  }
+  if (wanted.name.empty()) {
+    wanted.name = workload.name;
+  }
+  return wanted;
+}
+
 boost::system::result<GroupAssignment, std::string> AssignGroups(
     const Inventory& inventory, const std::vector<std::string>& group_by) {
   GroupAssignment out;
@@ -31,19 +48,7 @@ boost::system::result<GroupAssignment, std::string> AssignGroups(
     if (workload.name.empty()) {
       return std::string("a workload has an empty name");
     }
-    Group wanted;
-    for (const auto& label : group_by) {
-      const auto it = workload.labels.find(label);
-      // An empty label value names nothing; fall through to the next label.
-      if (it != workload.labels.end() && !it->second.empty()) {
-        wanted.name = it->second;
-        wanted.selector = {{label, it->second}};
-        break;
-      }
-    }
-    if (wanted.name.empty()) {
-      wanted.name = workload.name;
-    }
+    Group wanted = DeriveGroup(workload, group_by);
     if (wanted.name == kHostGroup || wanted.name == kWorldGroup) {
       return "workload " + Q(workload.name) + " would form group " + Q(wanted.name) +
              ", a name reserved for the special group; rename it or change its labels";

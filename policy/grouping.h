@@ -15,6 +15,10 @@ struct GroupAssignment {
   std::map<std::string, std::string> group_of;        // workload name -> group name
 };
 
+// The group one workload forms by itself: named by the value of the first `group_by` label it
+// has (selector {label: value}), else after the workload (no selector). Members are not filled.
+Group DeriveGroup(const Workload& workload, const std::vector<std::string>& group_by);
+
 // Puts each workload into the group named by the value of the first `group_by` label it has
 // (selector {label: value}); a workload with none of them is a group of its own, named after it.
 // Adds the special `host` group (members: the host's name) when the host has a name or addresses.

@@ -234,11 +234,11 @@ int Main(const std::vector<std::string>& args) {
       // the element (ENOENT) after accepting everything before it in the same batch.
       for (auto& table : compiled->ruleset.tables) {
         for (auto& set : table.sets) {
-          if (set.name == "src4") {
+          if (set.name == "edges_fwd") {
             enforcer::Element e;
-            e.key = {*enforcer::Value::Address("192.0.2.99")};
+            e.key = {enforcer::Value::Number(enforcer::DataType::kMark, 9999)};
             e.verdict = enforcer::Verdict{enforcer::Verdict::Kind::kJump, "no_such_chain"};
-            e.origin = "workload injected-bad (group nowhere)";
+            e.origin = "group injected-bad";
             set.elements.push_back(e);
           }
         }

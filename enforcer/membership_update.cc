@@ -1,0 +1,419 @@
+#include "enforcer/membership_update.h"
+
+#include <algorithm>
+#include <tuple>
+#include <unordered_set>
+
+#include "policy/grouping.h"
+
+namespace bulkhead::enforcer {
+namespace {
+
+// What of a workload the ruleset depends on (its id and MAC do not matter).
+bool SameForRuleset(const policy::Workload& a, const policy::Workload& b) {
+  return a.labels == b.labels && a.addresses == b.addresses && a.interface == b.interface;
+}
+
+bool SameKey(const Element& a, const Element& b) { return a.key == b.key && a.key_end == b.key_end; }
+
+bool SameElement(const Element& a, const Element& b) {
+  return SameKey(a, b) && a.data == b.data && a.verdict == b.verdict;
+}
+
+// Collects elements per (family, set) in first-seen order.
+class DeltaBuilder {
+ public:
+  using SetIndex = std::map<std::pair<Family, std::string>, Set*, std::less<>>;
+  explicit DeltaBuilder(const SetIndex& sets) : sets_index_(sets) {}
+
+  bool Add(Family family, std::string_view set, Element e, bool removed) {
+    SetDelta* d = Find(family, set);
+    if (d == nullptr) {
+      return false;
+    }
+    (removed ? d->removed : d->set.elements).push_back(std::move(e));
+    return true;
+  }
+
+  // Drops a removal and an addition of the same element (a workload that changed but kept this
+  // part), and the sets left without a change.
+  ElementDelta Finish() {
+    ElementDelta out;
+    for (auto& d : sets_) {
+      auto& added = d.set.elements;
+      for (auto r = d.removed.begin(); r != d.removed.end();) {
+        auto a = std::find_if(added.begin(), added.end(),
+                              [&](const Element& e) { return SameElement(e, *r); });
+        if (a != added.end()) {
+          added.erase(a);
+          r = d.removed.erase(r);
+        } else {
+          ++r;
+        }
+      }
+      if (!added.empty() || !d.removed.empty()) {
+        out.sets.push_back(std::move(d));
+      }
+    }
+    return out;
+  }
+
+ private:
+  SetDelta* Find(Family family, std::string_view name) {
+    for (auto& d : sets_) {
+      if (d.family == family && d.set.name == name) {
+        return &d;
+      }
+    }
+    auto it = sets_index_.find(std::pair{family, std::string(name)});
+    if (it == sets_index_.end()) {
+      return nullptr;
+    }
+    const Set* s = it->second;  // the declaration; its elements are not copied
+    SetDelta d;
+    d.family = family;
+    d.table = std::string(kTableName);
+    d.set.name = s->name;
+    d.set.key = s->key;
+    d.set.data = s->data;
+    d.set.interval = s->interval;
+    d.set.counter = s->counter;
+    d.set.origin = s->origin;
+    sets_.push_back(std::move(d));
+    return &sets_.back();
+  }
+
+  const SetIndex& sets_index_;
+  std::vector<SetDelta> sets_;
+};
+
+}  // namespace
+
+MembershipTracker::MembershipTracker(policy::Policy policy, policy::Inventory inventory,
+                                     CompileOptions options, CompiledPolicy compiled)
+    : policy_(std::make_shared<const policy::Policy>(std::move(policy))),
+      host_addresses_(std::move(inventory.host.addresses)),
+      options_(options),
+      compiled_(std::move(compiled)),
+      matcher_(std::make_unique<GroupMatcher>(*policy_)) {
+  group_by_ = policy_->group_by.empty() ? policy::DefaultGroupBy() : policy_->group_by;
+  for (const auto& name : FailsafeGroups(*policy_, compiled_.membership)) {
+    failsafe_.emplace(name, true);
+  }
+  for (const auto& g : compiled_.membership.groups) {
+    for (const auto& m : g.members) {
+      group_of_[m.name] = g.name;
+    }
+  }
+  for (Table& t : compiled_.ruleset.tables) {
+    for (Set& set : t.sets) {
+      sets_.emplace(std::pair{t.family, set.name}, &set);
+    }
+  }
+  workloads_.reserve(inventory.workloads.size());
+  for (const auto& w : inventory.workloads) {
+    IndexAdd(w, group_of_[w.name]);
+  }
+}
+
+void MembershipTracker::IndexAdd(const policy::Workload& w, const std::string& group) {
+  group_of_[w.name] = group;
+  for (const auto& a : w.addresses) {
+    owner_of_address_[a] = w.name;
+  }
+  if (w.interface.empty()) {
+    ++without_iface_;
+  } else {
+    ++with_iface_;
+    ++iface_users_[w.interface];
+  }
+  policy::Group d = policy::DeriveGroup(w, group_by_);
+  auto& entry = derived_[d.name];
+  entry.first = d.selector;
+  ++entry.second;
+  workloads_.insert_or_assign(w.name, w);
+}
+
+void MembershipTracker::IndexRemove(const std::string& name) {
+  auto it = workloads_.find(name);
+  if (it == workloads_.end()) {
+    return;
+  }
+  const policy::Workload& w = it->second;
+  for (const auto& a : w.addresses) {
+    owner_of_address_.erase(a);
+  }
+  if (w.interface.empty()) {
+    --without_iface_;
+  } else {
+    --with_iface_;
+    if (auto u = iface_users_.find(w.interface); u != iface_users_.end() && --u->second == 0) {
+      iface_users_.erase(u);
+    }
+  }
+  if (auto d = derived_.find(policy::DeriveGroup(w, group_by_).name);
+      d != derived_.end() && --d->second.second == 0) {
+    derived_.erase(d);
+  }
+  group_of_.erase(name);
+  workloads_.erase(it);
+}
+
+const ResolvedGroup* MembershipTracker::GroupOf(const std::string& workload) const {
+  auto it = group_of_.find(workload);
+  return it == group_of_.end() ? nullptr : compiled_.membership.Find(it->second);
+}
+
+std::optional<MembershipTracker::Plan> MembershipTracker::PlanChange(
+    const policy::Inventory& next, std::size_t max_changes) const {
+  if (next.host.addresses != host_addresses_) {
+    return std::nullopt;
+  }
+  // Which workloads went, came or changed: one hash lookup per workload.
+  std::vector<const policy::Workload*> gone;
+  std::vector<const policy::Workload*> came;
+  std::size_t kept = 0;
+  for (const auto& w : next.workloads) {
+    auto it = workloads_.find(w.name);
+    if (it == workloads_.end()) {
+      came.push_back(&w);
+    } else {
+      ++kept;
+      if (!SameForRuleset(it->second, w)) {
+        gone.push_back(&it->second);
+        came.push_back(&w);
+      }
+    }
+    if (gone.size() + came.size() > max_changes) {
+      return std::nullopt;
+    }
+  }
+  if (kept != workloads_.size()) {
+    std::unordered_set<std::string_view> present;
+    present.reserve(next.workloads.size());
+    for (const auto& w : next.workloads) {
+      if (!present.insert(w.name).second) {
+        return std::nullopt;  // two workloads with one name: the full compile says so
+      }
+    }
+    for (const auto& [name, w] : workloads_) {
+      if (present.count(name) == 0) {
+        gone.push_back(&w);
+      }
+    }
+  }
+  if (gone.size() + came.size() > max_changes) {
+    return std::nullopt;
+  }
+  return Build(gone, came);
+}
+
+std::optional<MembershipTracker::Plan> MembershipTracker::PlanWorkloads(
+    const std::vector<policy::Workload>& came_in, const std::vector<std::string>& gone_in) const {
+  std::vector<const policy::Workload*> gone;
+  std::vector<const policy::Workload*> came;
+  std::unordered_set<std::string_view> names;
+  for (const auto& name : gone_in) {
+    auto it = workloads_.find(name);
+    if (it == workloads_.end() || !names.insert(name).second) {
+      return std::nullopt;  // not tracked: the caller's picture differs from ours
+    }
+    gone.push_back(&it->second);
+  }
+  for (const auto& w : came_in) {
+    auto it = workloads_.find(w.name);
+    if (it != workloads_.end() && names.count(w.name) == 0) {
+      if (SameForRuleset(it->second, w)) {
+        continue;
+      }
+      gone.push_back(&it->second);  // changed: replaced
+    }
+    came.push_back(&w);
+  }
+  return Build(gone, came);
+}
+
+std::optional<MembershipTracker::Plan> MembershipTracker::Build(
+    const std::vector<const policy::Workload*>& gone,
+    const std::vector<const policy::Workload*>& came) const {
+  // The change is worked out on small overlays of the indexes, which stay untouched.
+  Plan plan;
+  DeltaBuilder delta(sets_);
+  const bool bridge = compiled_.ruleset.FindTable(Family::kBridge, kTableName) != nullptr;
+  std::unordered_map<std::string, long> iface_change;
+  std::unordered_set<std::string> freed;                   // addresses of leaving workloads
+  std::unordered_map<std::string, std::string> taken;      // addresses of arriving ones
+  std::map<std::string, long> derived_left;                // derived group -> leaving members
+  std::map<std::string, policy::Labels> derived_new;       // selectors arriving workloads form
+  long with_iface = static_cast<long>(with_iface_);
+  long without_iface = static_cast<long>(without_iface_);
+  auto users = [&](const std::string& iface) {
+    auto base = iface_users_.find(iface);
+    return (base == iface_users_.end() ? 0L : static_cast<long>(base->second)) +
+           iface_change[iface];
+  };
+  bool ok = true;
+  auto emit = [&](const ResolvedGroup& g, const MemberWorkload& m, bool removed) {
+    const bool fs = failsafe_.count(g.name) != 0;
+    for (Family f : {Family::kInet, Family::kBridge}) {
+      if (f == Family::kBridge && !bridge) {
+        continue;
+      }
+      ForEachMemberElement(f, g, m, fs, [&](std::string_view set, Element e) {
+        // A shared interface is listed once: only its first user adds it, its last removes it.
+        if (set == "wl_ifaces" && users(m.interface) != (removed ? 0 : 1)) {
+          return;
+        }
+        ok = delta.Add(f, set, std::move(e), removed) && ok;
+      });
+    }
+  };
+
+  for (const policy::Workload* w : gone) {
+    const ResolvedGroup* g = GroupOf(w->name);
+    if (g == nullptr) {
+      return std::nullopt;
+    }
+    auto m = std::find_if(g->members.begin(), g->members.end(),
+                          [&](const MemberWorkload& x) { return x.name == w->name; });
+    if (m == g->members.end()) {
+      return std::nullopt;
+    }
+    freed.insert(w->addresses.begin(), w->addresses.end());
+    if (w->interface.empty()) {
+      --without_iface;
+    } else {
+      --with_iface;
+      --iface_change[w->interface];
+    }
+    ++derived_left[policy::DeriveGroup(*w, group_by_).name];
+    emit(*g, *m, true);
+    plan.removed.push_back({g->name, *m});
+    plan.gone.push_back(w->name);
+  }
+
+  const policy::Mode global = options_.mode.value_or(policy_->mode);
+  std::unordered_set<std::string_view> came_names;
+  for (const policy::Workload* w : came) {
+    if (!came_names.insert(w->name).second) {
+      return std::nullopt;  // two workloads with one name
+    }
+    if (w->name.empty()) {
+      return std::nullopt;
+    }
+    policy::Group d = policy::DeriveGroup(*w, group_by_);
+    if (d.name == policy::kHostGroup || d.name == policy::kWorldGroup) {
+      return std::nullopt;
+    }
+    // One derived group, one selector (AssignGroups): against the staying workloads and the
+    // other arriving ones.
+    if (auto base = derived_.find(d.name); base != derived_.end() &&
+                                            static_cast<long>(base->second.second) > derived_left[d.name] &&
+                                            base->second.first != d.selector) {
+      return std::nullopt;
+    }
+    if (auto [it, fresh] = derived_new.try_emplace(d.name, d.selector);
+        !fresh && it->second != d.selector) {
+      return std::nullopt;
+    }
+    std::vector<std::string> matched = matcher_->Match(*w, d.name);
+    if (matched.size() > 1) {
+      return std::nullopt;
+    }
+    std::vector<std::string> errors;
+    MemberWorkload m = ToMember(*w, errors);
+    if (!errors.empty()) {
+      return std::nullopt;
+    }
+    for (const auto& a : w->addresses) {
+      const bool held = owner_of_address_.count(a) != 0 && freed.count(a) == 0;
+      if (held || !taken.emplace(a, w->name).second) {
+        return std::nullopt;  // an address of two workloads: the full compile says so
+      }
+    }
+    if (w->interface.empty()) {
+      ++without_iface;
+    } else {
+      ++with_iface;
+      ++iface_change[w->interface];
+    }
+    const std::string group = matched.empty() ? d.name : matched[0];
+    const ResolvedGroup* g = compiled_.membership.Find(group);
+    ResolvedGroup fresh_group;
+    if (g == nullptr) {  // a new implicit group: no edges, the shared implicit id
+      fresh_group.name = group;
+      fresh_group.id = kImplicitGroupId;
+      fresh_group.mode = global;
+      fresh_group.implicit = true;
+      g = &fresh_group;
+    }
+    emit(*g, m, false);
+    plan.added.push_back({group, std::move(m)});
+    plan.came.push_back(*w);
+  }
+  // The ruleset's shape depends on whether any / every workload has an interface.
+  if ((with_iface == 0) != (with_iface_ == 0) || (without_iface == 0) != (without_iface_ == 0)) {
+    return std::nullopt;
+  }
+  if (!ok) {
+    return std::nullopt;  // an element for a set the ruleset does not declare
+  }
+  plan.delta = delta.Finish();
+  return plan;
+}
+
+void MembershipTracker::Commit(const Plan& plan) {
+  for (const SetDelta& d : plan.delta.sets) {
+    auto it = sets_.find(std::pair{d.family, d.set.name});
+    if (it == sets_.end()) {
+      continue;
+    }
+    auto& elements = it->second->elements;
+    for (const Element& r : d.removed) {
+      auto e = std::find_if(elements.begin(), elements.end(),
+                            [&](const Element& x) { return SameKey(x, r); });
+      if (e != elements.end()) {  // order is not kept: swap with the last, drop that
+        std::swap(*e, elements.back());
+        elements.pop_back();
+      }
+    }
+    elements.insert(elements.end(), d.set.elements.begin(), d.set.elements.end());
+  }
+  auto& groups = compiled_.membership.groups;
+  for (const Member& r : plan.removed) {
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const ResolvedGroup& x) { return x.name == r.group; });
+    if (g == groups.end()) {
+      continue;
+    }
+    std::erase_if(g->members, [&](const MemberWorkload& m) { return m.name == r.workload.name; });
+    if (g->implicit && g->members.empty()) {
+      groups.erase(g);
+    }
+  }
+  const policy::Mode global = options_.mode.value_or(policy_->mode);
+  for (const Member& a : plan.added) {
+    auto g = std::lower_bound(groups.begin(), groups.end(), a.group,
+                              [](const ResolvedGroup& x, const std::string& n) { return x.name < n; });
+    if (g == groups.end() || g->name != a.group) {
+      ResolvedGroup fresh;
+      fresh.name = a.group;
+      fresh.id = kImplicitGroupId;
+      fresh.mode = global;
+      fresh.implicit = true;
+      g = groups.insert(g, std::move(fresh));
+    }
+    auto pos = std::lower_bound(
+        g->members.begin(), g->members.end(), a.workload.name,
+        [](const MemberWorkload& m, const std::string& n) { return m.name < n; });
+    g->members.insert(pos, a.workload);
+  }
+  for (const auto& name : plan.gone) {
+    IndexRemove(name);
+  }
+  for (std::size_t i = 0; i < plan.came.size(); ++i) {
+    IndexAdd(plan.came[i], plan.added[i].group);
+  }
+}
+
+}  // namespace bulkhead::enforcer
