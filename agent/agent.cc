@@ -30,6 +30,7 @@
 #include "enforcer/br_netfilter.h"
 #include "enforcer/compiler.h"
 #include "enforcer/kernel_ruleset.h"
+#include "enforcer/membership_update.h"
 #include "inventory/docker_source.h"
 #include "inventory/static_file_source.h"
 #include "policy/atomic_file.h"
@@ -246,11 +247,34 @@ class Agent {
     return true;
   }
 
-  // Compiles the policy against the current inventory and moves the kernel there: set elements
-  // only when just membership changed (a container came or went), else one full replacement.
-  // Either is one batch: on any error the previous ruleset stays in force.
-  bool Reconcile(const policy::Policy& policy, std::string_view why) {
+  // Moves the kernel to the policy and the current inventory. A change of the inventory alone
+  // (a container came or went) is planned from the tracked state without a recompile and sent
+  // as one batch of set elements; anything else compiles the policy and sends set elements
+  // only when just membership changed, else one full replacement. Each is one batch: on any
+  // error the previous ruleset stays in force.
+  bool Reconcile(const policy::Policy& policy, std::string_view why, bool inventory_only = false) {
     const auto start = Clock::now();
+    if (inventory_only && tracker_) {
+      if (auto plan = tracker_->PlanChange(inventory_)) {
+        if (plan->delta.Empty()) {
+          tracker_->Commit(*plan);
+          RebuildEndpoints();
+          log_->debug("enforce ({}): nothing to change", why);
+          return true;
+        }
+        auto sent = enforcer::ApplyElementDelta(*transport_, plan->delta);
+        if (sent) {
+          tracker_->Commit(*plan);
+          Applied("elements", why,
+                  fmt::format(", +{} -{} elements, no recompile", plan->delta.Added(),
+                              plan->delta.Removed()),
+                  start);
+          return true;
+        }
+        log_->warn("enforce ({}): element update refused ({}); recompiling", why,
+                   sent.error().summary);
+      }
+    }
     enforcer::CompileOptions options;
     options.mode = config_.mode;
     options.log_group = config_.nflog_group;
@@ -269,11 +293,12 @@ class Agent {
     }
     std::string kind = "full";
     std::string detail;
-    if (applied_) {
-      auto updated = enforcer::UpdateElements(*transport_, applied_->ruleset, compiled->ruleset);
+    if (tracker_) {
+      auto updated =
+          enforcer::UpdateElements(*transport_, tracker_->compiled().ruleset, compiled->ruleset);
       if (updated && !updated->structure_changed && updated->stats.messages == 0) {
         log_->debug("enforce ({}): nothing to change", why);  // e.g. a second event, same state
-        applied_ = std::move(*compiled);
+        tracker_.emplace(policy, inventory_, options, std::move(*compiled));
         RebuildEndpoints();
         return true;
       }
@@ -300,24 +325,29 @@ class Agent {
         return false;
       }
     }
+    applied_policy_ = policy;
+    tracker_.emplace(policy, inventory_, options, std::move(*compiled));
+    Applied(kind, why, detail, start);
+    return true;
+  }
+
+  void Applied(std::string_view kind, std::string_view why, std::string_view detail,
+               Clock::time_point start) {
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     metrics_.Set("bulkhead_apply_seconds", {}, seconds);
-    metrics_.Add("bulkhead_applies_total", {{"kind", kind}});
-    applied_ = std::move(*compiled);
-    applied_policy_ = policy;
+    metrics_.Add("bulkhead_applies_total", {{"kind", std::string(kind)}});
     RebuildEndpoints();
     last_apply_ = fmt::format("{} ({}{}), {:.1f} ms", kind, why, detail, seconds * 1000);
     log_->info("enforce: applied {}: {} groups, {} workloads", last_apply_,
-               applied_->membership.groups.size(), inventory_.workloads.size());
+               tracker_->compiled().membership.groups.size(), inventory_.workloads.size());
     last_error_.clear();
-    return true;
   }
 
   // Address -> {workload, group} for violation events, from the applied membership.
   void RebuildEndpoints() {
     endpoints_.clear();
     std::unordered_map<std::string, std::string> group_of;
-    for (const auto& g : applied_->membership.groups) {
+    for (const auto& g : tracker_->compiled().membership.groups) {
       for (const auto& m : g.members) {
         group_of[m.name] = g.name;
       }
@@ -377,7 +407,7 @@ class Agent {
                                                          : config_.interfaces);
       return;
     }
-    (void)Reconcile(policy_, why);
+    (void)Reconcile(policy_, why, /*inventory_only=*/true);
   }
 
   // --- Signals, reload, control -------------------------------------------------------------
@@ -514,7 +544,7 @@ class Agent {
       return out;
     }
     out += fmt::format("policy: {}\n", config_.policy_file);
-    if (!applied_) {
+    if (!tracker_) {
       out += "applied: nothing yet" +
              (last_error_.empty() ? std::string() : " (" + last_error_ + ")") + "\n";
       return out;
@@ -526,8 +556,8 @@ class Agent {
     if (!last_error_.empty()) {
       out += fmt::format("last error: {}\n", last_error_);
     }
-    out += fmt::format("groups: {}\n", applied_->membership.groups.size());
-    for (const auto& g : applied_->membership.groups) {
+    out += fmt::format("groups: {}\n", tracker_->compiled().membership.groups.size());
+    for (const auto& g : tracker_->compiled().membership.groups) {
       out += fmt::format("  {} ({}{}): {} workload{}\n", g.name, policy::ModeName(g.mode),
                          g.implicit ? ", implicit" : "", g.members.size(),
                          g.members.size() == 1 ? "" : "s");
@@ -574,7 +604,7 @@ class Agent {
         } else {
           log_->info("removed bulkhead's tables (removeRulesOnExit)");
         }
-      } else if (applied_) {
+      } else if (tracker_) {
         log_->info("the rules stay in the kernel (removeRulesOnExit: false)");
       }
     }
@@ -613,7 +643,8 @@ class Agent {
   policy::Policy applied_policy_;
   std::optional<policy::Policy> previous_policy_;  // a reload waiting for `confirm`
   std::unique_ptr<enforcer::NetlinkTransport> transport_;
-  std::optional<enforcer::CompiledPolicy> applied_;
+  // The applied ruleset, the policy and inventory it came from (empty before the first apply).
+  std::optional<enforcer::MembershipTracker> tracker_;
   std::unique_ptr<ViolationMonitor> violations_;
   std::unordered_map<capture::IpAddr, ViolationEndpoint, capture::IpAddrHash> endpoints_;
   std::set<std::string> warned_;

@@ -342,6 +342,9 @@ print("  " + ", ".join("%s %s" % kv for kv in got.items()))
 sys.exit(0 if (got["applies elements"] or 0) >= 1 and (got["docker events"] or 0) >= 1
          and got["workloads"] == 5 else 1)
 EOF
+grep -q "applied elements (docker [^)]*no recompile)" "$WORK"/agent-*.log \
+  && pass "churn: the agent planned the change from the tracked state (no recompile)" \
+  || fail "churn: no element update without a recompile in the agent log"
 phase "churn"
 
 # --- 4. restarts under a probe -----------------------------------------------------------------
