@@ -17,6 +17,8 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <type_traits>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -185,7 +187,8 @@ std::uint32_t RegAt(std::uint32_t byte_offset) {
 
 class RuleEncoder {
  public:
-  RuleEncoder(nftnl_rule* r, const Table& t) : rule_(r), table_(t) {}
+  RuleEncoder(nftnl_rule* r, const std::unordered_map<std::string_view, const Set*>& sets)
+      : rule_(r), sets_(sets) {}
 
   void Add(nftnl_expr* e) { nftnl_rule_add_expr(rule_, e); }
 
@@ -233,12 +236,11 @@ class RuleEncoder {
     Add(e);
   }
 
-  void Match(const enforcer::Match& m) {
-    if (m.op == Match::Op::kInSet || m.op == Match::Op::kNotInSet) {
-      const Set* set = table_.FindSet(m.set);
-      const bool interval_concat = set != nullptr && set->interval && m.key.size() > 1;
+  // Loads a (concatenated) key into consecutive registers from NFT_REG_1 on, as nft does
+  // (host-order fields of an interval concatenation in network order).
+  void LoadKey(const std::vector<Field>& key, bool interval_concat) {
       std::uint32_t off = 0;
-      for (Field f : m.key) {
+      for (Field f : key) {
         std::uint32_t reg = RegAt(off);
         Load(f, reg);
         DataType t = FieldType(f);
@@ -254,6 +256,12 @@ class RuleEncoder {
         }
         off += Padded(TypeLen(t));
       }
+  }
+
+  void Match(const enforcer::Match& m) {
+    if (m.op == Match::Op::kInSet || m.op == Match::Op::kNotInSet) {
+      auto set = sets_.find(m.set);
+      LoadKey(m.key, set != sets_.end() && set->second->interval && m.key.size() > 1);
       nftnl_expr* e = nftnl_expr_alloc("lookup");
       nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
       nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, m.set.c_str());
@@ -327,7 +335,19 @@ class RuleEncoder {
     if (const auto* m = std::get_if<enforcer::Match>(&st)) {
       Match(*m);
     } else if (const auto* s = std::get_if<SetCtMark>(&st)) {
-      if (s->map_key) {
+      if (s->bitwise) {
+        // (mark & and_mask) | or_bits, as nft encodes `|` and `&`: (r & mask) ^ xor.
+        Load(Field::kCtMark, NFT_REG_1);
+        const std::uint32_t mask = s->and_mask & ~s->or_bits;
+        const std::uint32_t bits = s->or_bits;
+        nftnl_expr* b = nftnl_expr_alloc("bitwise");
+        nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_LEN, sizeof(mask));
+        nftnl_expr_set(b, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+        nftnl_expr_set(b, NFTNL_EXPR_BITWISE_XOR, &bits, sizeof(bits));
+        Add(b);
+      } else if (s->map_key) {
         Load(*s->map_key, NFT_REG_1);
         nftnl_expr* e = nftnl_expr_alloc("lookup");
         nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
@@ -343,6 +363,14 @@ class RuleEncoder {
       nftnl_expr* e = nftnl_expr_alloc("ct");
       nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
       nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+      Add(e);
+    } else if (const auto* u = std::get_if<UpdateSet>(&st)) {
+      LoadKey(u->key, false);
+      nftnl_expr* e = nftnl_expr_alloc("dynset");
+      nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+      nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+      nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, u->set.c_str());
+      nftnl_expr_add_expr(e, NFTNL_EXPR_DYNSET_EXPRESSIONS, nftnl_expr_alloc("counter"));
       Add(e);
     } else if (const auto* vm = std::get_if<VmapLookup>(&st)) {
       Load(vm->key, NFT_REG_1);
@@ -376,7 +404,7 @@ class RuleEncoder {
 
  private:
   nftnl_rule* rule_;
-  const Table& table_;
+  const std::unordered_map<std::string_view, const Set*>& sets_;
 };
 
 std::uint16_t NfFamily(Family f) { return f == Family::kInet ? NFPROTO_INET : NFPROTO_BRIDGE; }
@@ -409,13 +437,14 @@ class BatchWriter {
 
   template <typename Fill>
   void Message(std::uint16_t type, std::uint16_t family, std::uint16_t flags, std::string origin,
-               Fill fill, const std::vector<std::string>* element_origins = nullptr) {
+               Fill fill) {
     const std::uint32_t seq = seq_++;
     Raw([&](char* buf) {
       nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf, type, family, flags, seq);
-      fill(nlh);
-      if (element_origins != nullptr) {
-        RecordElementOffsets(nlh, seq, *element_origins);
+      if constexpr (std::is_invocable_v<Fill, nlmsghdr*, std::uint32_t>) {
+        fill(nlh, seq);
+      } else {
+        fill(nlh);
       }
       return nlh;
     });
@@ -423,41 +452,13 @@ class BatchWriter {
     ++out_.messages;
   }
 
- private:
-  // Walks NFTA_SET_ELEM_LIST_ELEMENTS of a built message and notes where each element starts
-  // (libmnl's iteration macros are C-only, hence the plain offset walk).
-  void RecordElementOffsets(const nlmsghdr* nlh, std::uint32_t seq,
-                            const std::vector<std::string>& origins) {
-    const auto* base = reinterpret_cast<const std::uint8_t*>(nlh);
-    auto attr_at = [&](std::uint32_t off) {
-      nlattr a;
-      std::memcpy(&a, base + off, sizeof(a));
-      return a;
-    };
-    std::uint32_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg));
-    while (off + sizeof(nlattr) <= nlh->nlmsg_len) {
-      nlattr a = attr_at(off);
-      if (a.nla_len < sizeof(nlattr)) {
-        return;
-      }
-      if ((a.nla_type & NLA_TYPE_MASK) == NFTA_SET_ELEM_LIST_ELEMENTS) {
-        std::size_t i = 0;
-        for (std::uint32_t e = off + static_cast<std::uint32_t>(sizeof(nlattr)); e + sizeof(nlattr) <= off + a.nla_len;) {
-          nlattr elem = attr_at(e);
-          if (elem.nla_len < sizeof(nlattr)) {
-            break;
-          }
-          if (i < origins.size()) {
-            out_.elements.push_back({seq, e, origins[i]});
-          }
-          ++i;
-          e += NLA_ALIGN(elem.nla_len);
-        }
-      }
-      off += NLA_ALIGN(a.nla_len);
-    }
+  // Notes where an element starts in message `seq` (an offset from the message's start).
+  void NoteElement(std::uint32_t seq, std::uint32_t offset, const std::string& set,
+                   const std::string& origin, bool remove) {
+    out_.elements.push_back({seq, offset, &set, &origin, remove});
   }
 
+ private:
   template <typename Build>
   void Raw(Build build) {
     // No clearing: libmnl writes every byte a message uses, padding included.
@@ -506,6 +507,9 @@ void AddSet(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id) 
     key_len += s.key.size() > 1 ? Padded(TypeLen(d)) : TypeLen(d);
     field_len.push_back(static_cast<std::uint8_t>(TypeLen(d)));
   }
+  if (s.dynamic) {
+    flags |= NFT_SET_EVAL;
+  }
   if (s.interval) {
     flags |= NFT_SET_INTERVAL;
     if (s.key.size() > 1) {
@@ -544,6 +548,9 @@ void AddSet(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id) 
     nftnl_set_set_data(set.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata.get()),
                        nftnl_udata_buf_len(udata.get()));
   }
+  if (s.size != 0) {
+    nftnl_set_set_u32(set.get(), NFTNL_SET_DESC_SIZE, s.size);
+  }
   if (s.counter) {
     nftnl_set_add_expr(set.get(), nftnl_expr_alloc("counter"));
   }
@@ -559,63 +566,76 @@ void AddElements(BatchWriter& w, Family family, const std::string& table, const 
                  std::size_t per_message, bool remove = false) {
   const std::uint16_t fam = NfFamily(family);
   const bool be_mark = s.interval && s.key.size() > 1;
+  const bool concat = s.key.size() > 1;
   const char* verb = remove ? "deleting" : "element";
+  std::vector<std::uint8_t> bytes;
+  // The attributes libnftnl's set element payload has (element list, then per element its key,
+  // key end, data or verdict), written straight into the message: a quarter of a million
+  // elements do not need a quarter of a million libnftnl objects.
+  auto put_value = [](nlmsghdr* nlh, std::uint16_t type, const std::vector<std::uint8_t>& v) {
+    nlattr* nest = mnl_attr_nest_start(nlh, type);
+    mnl_attr_put(nlh, NFTA_DATA_VALUE, v.size(), v.data());
+    mnl_attr_nest_end(nlh, nest);
+  };
   for (std::size_t begin = 0; begin < elements.size(); begin += per_message) {
     const std::size_t end = std::min(elements.size(), begin + per_message);
-    SetPtr set(nftnl_set_alloc());
-    nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, table.c_str());
-    nftnl_set_set_str(set.get(), NFTNL_SET_NAME, s.name.c_str());
-    nftnl_set_set_u32(set.get(), NFTNL_SET_FAMILY, fam);
-    if (set_id != 0) {
-      nftnl_set_set_u32(set.get(), NFTNL_SET_ID, set_id);
-    }
     std::string origin = fmt::format("set {} {}", s.name, verb);
-    std::vector<std::string> element_origins;
-    for (std::size_t i = begin; i < end; ++i) {
-      const Element& e = elements[i];
-      nftnl_set_elem* el = nftnl_set_elem_alloc();
-      std::vector<std::uint8_t> key;
-      const bool concat = s.key.size() > 1;
-      for (const Value& v : e.key) {
-        AppendValue(key, v, be_mark, concat);
-      }
-      nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key.data(), static_cast<std::uint32_t>(key.size()));
-      if (s.interval) {
-        std::vector<std::uint8_t> key_end;
-        for (const Value& v : e.key_end.empty() ? e.key : e.key_end) {
-          AppendValue(key_end, v, be_mark, concat);
-        }
-        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, key_end.data(),
-                           static_cast<std::uint32_t>(key_end.size()));
-      }
-      if (e.data && !remove) {
-        std::vector<std::uint8_t> data;
-        AppendValue(data, *e.data, false);
-        nftnl_set_elem_set(el, NFTNL_SET_ELEM_DATA, data.data(), TypeLen(e.data->type));
-      }
-      if (e.verdict && !remove) {
-        nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT,
-                               static_cast<std::uint32_t>(e.verdict->kind == Verdict::Kind::kJump
-                                                              ? NFT_JUMP
-                                                              : NFT_GOTO));
-        nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e.verdict->chain.c_str());
-      }
-      nftnl_set_elem_add(set.get(), el);
-      element_origins.push_back(fmt::format("set {} {} {}", s.name, verb, e.origin));
-      if (i - begin < 3) {
-        origin += (i == begin ? " " : "; ") + e.origin;
-      }
+    for (std::size_t i = begin; i < end && i < begin + 3; ++i) {
+      origin += (i == begin ? " " : "; ") + elements[i].origin;
     }
     if (end - begin > 3) {
       origin += fmt::format(" (and {} more in this message)", end - begin - 3);
     }
     // NLM_F_EXCL on additions: an element that is already there means the kernel is not in
     // the state the delta was computed from, and the whole batch must be refused.
-    w.Message(remove ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, fam,
-              remove ? std::uint16_t{0} : std::uint16_t{NLM_F_CREATE | NLM_F_EXCL},
-              std::move(origin),
-              [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, set.get()); },
-              &element_origins);
+    w.Message(
+        remove ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, fam,
+        remove ? std::uint16_t{0} : std::uint16_t{NLM_F_CREATE | NLM_F_EXCL}, std::move(origin),
+        [&](nlmsghdr* nlh, std::uint32_t seq) {
+          mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s.name.c_str());
+          if (set_id != 0) {
+            mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(set_id));
+          }
+          mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table.c_str());
+          nlattr* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+          for (std::size_t i = begin; i < end; ++i) {
+            const Element& e = elements[i];
+            const auto offset = static_cast<std::uint32_t>(
+                reinterpret_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh)) -
+                reinterpret_cast<const char*>(nlh));
+            w.NoteElement(seq, offset, s.name, e.origin, remove);
+            nlattr* elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+            bytes.clear();
+            for (const Value& v : e.key) {
+              AppendValue(bytes, v, be_mark, concat);
+            }
+            put_value(nlh, NFTA_SET_ELEM_KEY, bytes);
+            if (s.interval) {
+              bytes.clear();
+              for (const Value& v : e.key_end.empty() ? e.key : e.key_end) {
+                AppendValue(bytes, v, be_mark, concat);
+              }
+              put_value(nlh, NFTA_SET_ELEM_KEY_END, bytes);
+            }
+            if (e.verdict && !remove) {
+              nlattr* data = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
+              nlattr* verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+              mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE,
+                               htonl(static_cast<std::uint32_t>(
+                                   e.verdict->kind == Verdict::Kind::kJump ? NFT_JUMP : NFT_GOTO)));
+              mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, e.verdict->chain.c_str());
+              mnl_attr_nest_end(nlh, verdict);
+              mnl_attr_nest_end(nlh, data);
+            } else if (e.data && !remove) {
+              bytes.clear();
+              AppendValue(bytes, *e.data, false);
+              bytes.resize(TypeLen(e.data->type));
+              put_value(nlh, NFTA_SET_ELEM_DATA, bytes);
+            }
+            mnl_attr_nest_end(nlh, elem);
+          }
+          mnl_attr_nest_end(nlh, list);
+        });
   }
 }
 
@@ -639,7 +659,8 @@ std::string EncodedBatch::OriginOf(std::uint32_t seq, std::uint32_t bad_attr_off
       }
     }
     if (best != nullptr) {
-      return best->origin;
+      return fmt::format("set {} {} {}", *best->set, best->remove ? "deleting" : "element",
+                         *best->origin);
     }
   }
   for (const auto& [s, origin] : origins) {
@@ -685,13 +706,17 @@ EncodedBatch BuildReplaceBatch(const Ruleset& ruleset, std::uint32_t first_seq,
       w.Message(NFT_MSG_NEWCHAIN, fam, NLM_F_CREATE | NLM_F_EXCL, "chain " + c.name,
                 [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, ch.get()); });
     }
+    std::unordered_map<std::string_view, const Set*> sets_by_name;
+    for (const Set& s : t.sets) {
+      sets_by_name.emplace(s.name, &s);
+    }
     for (const Chain& c : t.chains) {
       for (std::size_t i = 0; i < c.rules.size(); ++i) {
         RulePtr r(nftnl_rule_alloc());
         nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, t.name.c_str());
         nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, c.name.c_str());
         nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, fam);
-        RuleEncoder enc(r.get(), t);
+        RuleEncoder enc(r.get(), sets_by_name);
         for (const Statement& st : c.rules[i].statements) {
           enc.Encode(st);
         }

@@ -19,12 +19,16 @@ struct EncodedBatch {
   // (seq, origin) for every message between BEGIN and END, in order.
   std::vector<std::pair<std::uint32_t, std::string>> origins;
   std::size_t messages = 0;
-  // For element messages: (seq, offset of each element's attribute in the message, origin), so
-  // that the kernel's NLMSGERR_ATTR_OFFS names the one element refused.
+  // For element messages: (seq, offset of each element's attribute in the message, its set and
+  // origin), so that the kernel's NLMSGERR_ATTR_OFFS names the one element refused. The names
+  // point into the ruleset or delta the batch was built from (texts are made only for an
+  // error): an EncodedBatch must not outlive it.
   struct ElementAt {
     std::uint32_t seq;
     std::uint32_t offset;
-    std::string origin;
+    const std::string* set;
+    const std::string* origin;
+    bool remove;
   };
   std::vector<ElementAt> elements;
 

@@ -1,8 +1,12 @@
 #include "enforcer/compiler.h"
 
 #include <algorithm>
+#include <bit>
+#include <charconv>
 #include <map>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -89,6 +93,31 @@ Match IpDep(Family family, bool v6) {
   return m;
 }
 
+// A hash set's size: at least twice its elements, a power of two, at least 64. With a size the
+// kernel builds a hash of that size at once instead of growing (and rehashing) one while a
+// quarter of a million elements arrive. Twice leaves room for churn without a change of
+// structure (membership_update.h checks the room); the power of two keeps the size the same
+// through small changes of a recompiled set. Interval sets stay unbounded.
+std::uint32_t SizeFor(const Set& s) {
+  return s.interval ? 0 : std::max<std::uint32_t>(64, std::bit_ceil(static_cast<std::uint32_t>(2 * s.elements.size())));
+}
+
+// Sizes every set of the table (SizeFor); the hit set for every single-port edge.
+void SizeSets(Table& t) {
+  std::size_t edges = 0;
+  for (Set& s : t.sets) {
+    s.size = SizeFor(s);
+    if (s.name.rfind("e_g", 0) == 0) {
+      edges += s.elements.size();
+    }
+  }
+  for (Set& s : t.sets) {
+    if (s.dynamic) {
+      s.size = std::max<std::uint32_t>(64, std::bit_ceil(static_cast<std::uint32_t>(2 * edges)));
+    }
+  }
+}
+
 Verdict V(Verdict::Kind k, std::string chain = {}) { return Verdict{k, std::move(chain)}; }
 
 Rule R(std::vector<Statement> s, std::string origin) { return Rule{std::move(s), std::move(origin)}; }
@@ -99,9 +128,13 @@ struct Ip {
   Field daddr;
   DataType addr;
   const char* sfx;
+  // The per-family membership sets (what N() would make), spelled out for the per-element path.
+  std::string_view grp, enforce, monitor, ifaddr, owned;
 };
-constexpr Ip kV4{false, Field::kIpSaddr, Field::kIpDaddr, DataType::kIpv4Addr, "4"};
-constexpr Ip kV6{true, Field::kIp6Saddr, Field::kIp6Daddr, DataType::kIpv6Addr, "6"};
+constexpr Ip kV4{false,      Field::kIpSaddr, Field::kIpDaddr, DataType::kIpv4Addr, "4",
+                 "grp4",     "enforce4",      "monitor4",      "ifaddr4",          "owned4"};
+constexpr Ip kV6{true,       Field::kIp6Saddr, Field::kIp6Daddr, DataType::kIpv6Addr, "6",
+                 "grp6",     "enforce6",       "monitor6",       "ifaddr6",          "owned6"};
 
 std::string N(std::string_view base, const Ip& ip) { return fmt::format("{}{}", base, ip.sfx); }
 
@@ -147,8 +180,8 @@ void EmitMemberElements(Family family, const ResolvedGroup& g, const MemberWorkl
     sink("wl_ifaces", Elem({Value::Ifname(w.interface)}, origin));
     for (const Ip& ip : {kV4, kV6}) {
       for (const Value& a : ip.v6 ? w.v6 : w.v4) {
-        sink(N("ifaddr", ip), Elem({Value::Ifname(w.interface), a}, origin));
-        sink(N("owned", ip), Elem({a}, origin));
+        sink(ip.ifaddr, Elem({Value::Ifname(w.interface), a}, origin));
+        sink(ip.owned, Elem({a}, origin));
       }
     }
     return;
@@ -157,17 +190,16 @@ void EmitMemberElements(Family family, const ResolvedGroup& g, const MemberWorkl
   std::string origin = fmt::format("workload {}", w.name);
   for (const Ip& ip : {kV4, kV6}) {
     for (const Value& a : ip.v6 ? w.v6 : w.v4) {
-      sink(N("managed", ip), Elem({a}, in_group));
       if (g.mode == Mode::kEnforce) {
-        sink(N("enforce", ip), Elem({a}, in_group));
+        sink(ip.enforce, Elem({a}, in_group));
       } else if (g.mode == Mode::kMonitor) {
-        sink(N("monitor", ip), Elem({a}, in_group));
+        sink(ip.monitor, Elem({a}, in_group));
       }
       Element ge = Elem({a}, in_group);
       ge.data = Num(DataType::kMark, g.id);
-      sink(N("grp", ip), std::move(ge));
+      sink(ip.grp, std::move(ge));
       if (has_iface) {
-        sink(N("ifaddr", ip), Elem({Value::Ifname(w.interface), a}, origin));
+        sink(ip.ifaddr, Elem({Value::Ifname(w.interface), a}, origin));
       }
       if (failsafe_group) {
         sink(fmt::format("fs_g{}_{}", g.id, ip.sfx), Elem({a}, origin));
@@ -182,7 +214,7 @@ void EmitMemberElements(Family family, const ResolvedGroup& g, const MemberWorkl
 // Fills a table's membership sets (those EmitMemberElements names and the table declares) from
 // every member of every group. A shared interface is listed once.
 void FillMemberSets(Table& t, const Membership& mem, const std::set<std::string>& failsafe) {
-  std::map<std::string, Set*, std::less<>> by_name;
+  std::unordered_map<std::string_view, Set*> by_name;
   for (Set& set : t.sets) {
     by_name.emplace(set.name, &set);
   }
@@ -215,6 +247,19 @@ class Compiler {
     }
     out_.membership = std::move(*membership);
     global_ = global;
+    if (policy_.groups.size() > kMaxPolicyGroups) {
+      return std::vector<std::string>{fmt::format(
+          "{} groups: at most {} (a connection carries two group ids in 32 bits)",
+          policy_.groups.size(), kMaxPolicyGroups)};
+    }
+    ids_.emplace(std::string(policy::kWorldGroup), kWorldGroupId);
+    ids_.emplace(std::string(policy::kHostGroup), kHostGroupId);
+    for (const auto& g : mem().groups) {
+      ids_.emplace(g.name, g.id);
+      if (g.implicit) {
+        implicit_.insert(g.name);
+      }
+    }
     CheckRules();
     if (!errors_.empty()) {
       return errors_;
@@ -229,15 +274,21 @@ class Compiler {
  private:
   const Membership& mem() const { return out_.membership; }
 
+  // Membership::IdOf through a hash map: the compiler asks it for both ends of every edge.
+  std::optional<std::uint32_t> IdOf(const std::string& name) const {
+    auto it = ids_.find(name);
+    return it == ids_.end() ? std::nullopt : std::optional<std::uint32_t>(it->second);
+  }
+
   // Validates every allow/failsafe entry and sorts allow rules by source group.
   void CheckRules() {
     auto check = [&](const policy::AllowRule& r, bool failsafe) {
       const char* what = failsafe ? "failsafe" : "allow";
       for (const std::string* end : {&r.from, &r.to}) {
         bool any = failsafe && *end == policy::kAnyGroup;
-        if (!any && !mem().IdOf(*end)) {
+        if (!any && !IdOf(*end)) {
           errors_.push_back(fmt::format("{}: unknown group '{}'", RuleText(what, r), *end));
-        } else if (!any && mem().Find(*end) != nullptr && mem().Find(*end)->implicit) {
+        } else if (!any && implicit_.count(*end) != 0) {
           errors_.push_back(fmt::format("{}: unknown group '{}'", RuleText(what, r), *end));
         }
       }
@@ -269,7 +320,7 @@ class Compiler {
     // Edges by source group: one chain and up to three sets per group with outgoing edges.
     std::map<std::uint32_t, std::vector<const policy::AllowRule*>> by_src;
     for (const auto& r : policy_.allow) {
-      by_src[*mem().IdOf(r.from)].push_back(&r);
+      by_src[*IdOf(r.from)].push_back(&r);
     }
     std::map<std::uint32_t, std::string> src_chain;  // group id -> chain name
     std::map<std::uint32_t, std::string> to_host_chain;  // groups with edges to the host
@@ -288,12 +339,12 @@ class Compiler {
     });
 
     for (const Ip& ip : {kV4, kV6}) {
-      Set managed = AddrSet(N("managed", ip), ip.addr, "addresses of managed workloads");
       Set enforce = AddrSet(N("enforce", ip), ip.addr, "workloads in enforce mode");
       Set monitor = AddrSet(N("monitor", ip), ip.addr, "workloads in monitor mode");
-      Set grp = AddrSet(N("grp", ip), ip.addr, "address -> group id");
+      // Also the set of managed workloads: `ip saddr @grp4` tests that an address has a group.
+      Set grp = AddrSet(N("grp", ip), ip.addr, "address -> group id (managed workloads)");
       grp.data = DataType::kMark;
-      for (Set* s : {&managed, &enforce, &monitor, &grp}) {
+      for (Set* s : {&enforce, &monitor, &grp}) {
         t.sets.push_back(std::move(*s));
       }
     }
@@ -320,6 +371,11 @@ class Compiler {
     }
     t.sets.push_back(std::move(edges_fwd));
     t.sets.push_back(std::move(edges_in));
+    Set hits = AddrSet(std::string(kHitSet), DataType::kMark,
+                       "single-port edges in use: (source << 16 | destination, protocol, port)");
+    hits.key = {DataType::kMark, DataType::kInetProto, DataType::kInetService};
+    hits.dynamic = true;
+    t.sets.push_back(std::move(hits));
     if (any_iface) {
       t.sets.push_back(AddrSet("wl_ifaces", DataType::kIfname, "interfaces of managed workloads"));
       for (const Ip& ip : {kV4, kV6}) {
@@ -336,6 +392,7 @@ class Compiler {
     t.sets.push_back(std::move(nd));
     BuildFailsafeSets(t);
     FillMemberSets(t, mem(), FailsafeGroups(policy_, mem()));
+    SizeSets(t);
 
     const bool has_host_edges = src_chain.count(kHostGroupId) != 0;
 
@@ -365,16 +422,16 @@ class Compiler {
       for (const Ip& ip : {kV4, kV6}) {
         if (h == "forward") {
           for (Field f : {ip.saddr, ip.daddr}) {
-            c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({f}, N("managed", ip)),
+            c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({f}, N("grp", ip)),
                                  V(Verdict::Kind::kGoto, N("judge_fwd", ip))},
                                 "judge new connections of managed workloads"));
           }
         } else if (h == "input") {
-          c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({ip.saddr}, N("managed", ip)),
+          c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({ip.saddr}, N("grp", ip)),
                                V(Verdict::Kind::kGoto, N("judge_in", ip))},
                               "judge new connections from managed workloads to the host"));
         } else {
-          c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({ip.daddr}, N("managed", ip)),
+          c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({ip.daddr}, N("grp", ip)),
                                V(Verdict::Kind::kGoto, N("judge_out", ip))},
                               "judge new connections from the host to managed workloads"));
         }
@@ -385,10 +442,22 @@ class Compiler {
     for (const Ip& ip : {kV4, kV6}) {
       BuildJudgeChains(t, ip, has_host_edges, src_chain);
     }
+    {
+      Chain dst;
+      dst.name = "dst_group";
+      dst.rules.push_back(R({SetCtMark{}}, "destination group: world unless known"));
+      for (const Ip& ip : {kV4, kV6}) {
+        SetCtMark s;
+        s.map_key = ip.daddr;
+        s.map = N("grp", ip);
+        dst.rules.push_back(R({IpDep(Family::kInet, ip.v6), s}, "destination group into ct mark"));
+      }
+      t.chains.push_back(std::move(dst));
+    }
     for (auto& [gid, rules] : by_src) {
-      t.chains.push_back(EdgeChain(t, gid, src_chain.at(gid), false));
+      t.chains.push_back(EdgeChain(gid, src_chain.at(gid), false));
       if (auto it = to_host_chain.find(gid); it != to_host_chain.end()) {
-        t.chains.push_back(EdgeChain(t, gid, it->second, true));
+        t.chains.push_back(EdgeChain(gid, it->second, true));
       }
     }
     t.chains.push_back(VerdictChain("deny", "bulkhead deny ", kCounterDropped,
@@ -440,18 +509,26 @@ class Compiler {
     Set exact;
     exact.name = "e_" + base;
     exact.key = {DataType::kMark, DataType::kInetProto, DataType::kInetService};
-    exact.counter = true;
+    // Single-port edges are counted lazily: an edge's first connection puts (source group << 16
+    // | destination group, protocol, port) in the dynamic set `hits`, with a counter. A counter
+    // on each of a hundred thousand e_gN elements would cost a per-CPU allocation each at apply
+    // time (about 0.4 s of it), for edges most of which a node never sees. Ranges and ICMP
+    // (few) count in their own sets.
     exact.origin = fmt::format("edges from {} (single ports)", from);
     Set ranges = exact;
     ranges.name = "r_" + base;
     ranges.interval = true;
+    ranges.counter = true;
     ranges.origin = fmt::format("edges from {} (port ranges)", from);
     Set icmp = ranges;
     icmp.name = "i_" + base;
     icmp.origin = fmt::format("edges from {} (ICMP types; type << 8 | code)", from);
-    std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t>> seen;
+    // (to, protocol, first, last) packed (group ids count policy groups: below 2^24), so that
+    // a duplicate allow entry is skipped.
+    std::unordered_set<std::uint64_t> seen;
+    seen.reserve(rules.size());
     for (const auto* r : rules) {
-      std::uint32_t to = *mem().IdOf(r->to);
+      std::uint32_t to = *IdOf(r->to);
       std::uint32_t proto = IanaNumber(r->protocol);
       std::uint32_t lo = r->ports.first;
       std::uint32_t hi = r->ports.last;
@@ -459,7 +536,9 @@ class Compiler {
         lo = lo << 8;
         hi = (hi << 8) | 0xff;
       }
-      if (!seen.insert({to, proto, lo, hi}).second) {
+      const std::uint64_t packed = (static_cast<std::uint64_t>(to) << 40) ^
+                                   (static_cast<std::uint64_t>(proto) << 32) ^ (lo << 16) ^ hi;
+      if (!seen.insert(packed).second) {
         continue;  // a duplicate allow entry: the kernel would refuse the second element
       }
       Element e = Elem({Num(DataType::kMark, to), Num(DataType::kInetProto, proto),
@@ -473,6 +552,8 @@ class Compiler {
         exact.elements.push_back(std::move(e));
       }
     }
+    with_ranges_[gid] = !ranges.elements.empty();
+    with_icmp_[gid] = !icmp.elements.empty();
     for (Set* s : {&exact, &ranges, &icmp}) {
       if (!s->elements.empty() || s == &exact) {
         t.sets.push_back(std::move(*s));
@@ -484,7 +565,7 @@ class Compiler {
   // (edges_fwd / edges_in). The chain puts the destination group there instead (from_gN: the
   // grp map, world when unknown; to_host_gN: host) and looks (destination group, protocol,
   // port) up in the group's edge sets. On a hit, ct mark goes back to 0 before accept.
-  Chain EdgeChain(const Table& t, std::uint32_t gid, const std::string& name, bool to_host) const {
+  Chain EdgeChain(std::uint32_t gid, const std::string& name, bool to_host) const {
     Chain c;
     c.name = name;
     if (to_host) {
@@ -492,13 +573,10 @@ class Compiler {
       host.number = kHostGroupId;
       c.rules.push_back(R({host}, "destination group: host"));
     } else {
-      c.rules.push_back(R({SetCtMark{}}, "destination group: world unless known"));
-      for (const Ip& ip : {kV4, kV6}) {
-        SetCtMark s;
-        s.map_key = ip.daddr;
-        s.map = N("grp", ip);
-        c.rules.push_back(R({IpDep(Family::kInet, ip.v6), s}, "destination group into ct mark"));
-      }
+      // One shared chain does the lookup: a rule naming a map binds to it, and the kernel checks
+      // every element added to a map against each binding (a thousand groups would make each
+      // grp element cost a thousand checks).
+      c.rules.push_back(R({V(Verdict::Kind::kJump, "dst_group")}, "destination group"));
     }
     std::string base = fmt::format("g{}", gid);
     auto lookup = [&](const std::string& set, Field port, std::string origin) {
@@ -506,11 +584,36 @@ class Compiler {
                            V(Verdict::Kind::kAccept)},
                           std::move(origin)));
     };
-    lookup("e_" + base, Field::kThDport, "allowed edges (single ports)");
-    if (t.FindSet("r_" + base) != nullptr) {
+    // The edge counts in `hits` under (source << 16 | destination) before the accept. Should
+    // the hit set be full (the update fails and ends the rule), the next rule still allows the
+    // edge, uncounted.
+    const std::vector<Field> key{Field::kCtMark, Field::kL4proto, Field::kThDport};
+    std::vector<Statement> counted{InSet(key, "e_" + base)};
+    if (gid != kWorldGroupId) {
+      SetCtMark pair;
+      pair.bitwise = true;
+      pair.or_bits = gid << 16;
+      counted.push_back(pair);
+    }
+    counted.push_back(UpdateSet{key, std::string(kHitSet)});
+    counted.push_back(SetCtMark{});
+    counted.push_back(V(Verdict::Kind::kAccept));
+    c.rules.push_back(R(std::move(counted), "allowed edges (single ports), counted in hits"));
+    std::vector<Statement> uncounted;
+    if (gid != kWorldGroupId) {
+      SetCtMark unpair;  // the destination group again
+      unpair.bitwise = true;
+      unpair.and_mask = 0xffff;
+      uncounted.push_back(unpair);
+    }
+    uncounted.push_back(InSet(key, "e_" + base));
+    uncounted.push_back(SetCtMark{});
+    uncounted.push_back(V(Verdict::Kind::kAccept));
+    c.rules.push_back(R(std::move(uncounted), "allowed edges (single ports), the hit set full"));
+    if (with_ranges_.at(gid)) {
       lookup("r_" + base, Field::kThDport, "allowed edges (port ranges)");
     }
-    if (t.FindSet("i_" + base) != nullptr) {
+    if (with_icmp_.at(gid)) {
       lookup("i_" + base, Field::kThSport, "allowed edges (ICMP types)");
     }
     return c;
@@ -625,7 +728,7 @@ class Compiler {
           return false;
         }
         if (end == policy::kWorldGroup) {
-          s.push_back(InSet({f}, N("managed", ip), true));
+          s.push_back(InSet({f}, N("grp", ip), true));
           return true;
         }
         s.push_back(InSet({f}, fmt::format("fs_g{}_{}", *mem().IdOf(end), ip.sfx)));
@@ -747,6 +850,7 @@ class Compiler {
       }
     }
     FillMemberSets(t, mem(), {});
+    SizeSets(t);
     t.chains.push_back(std::move(pre));
     t.chains.push_back(SpoofChain(kCounterTagged, "bulkhead tagged "));
     t.chains.push_back(SpoofChain(kCounterSpoofed, "bulkhead spoofed "));
@@ -759,6 +863,10 @@ class Compiler {
   Mode global_ = Mode::kMonitor;
   CompiledPolicy out_;
   std::vector<std::string> errors_;
+  std::unordered_map<std::string, std::uint32_t> ids_;
+  std::unordered_map<std::uint32_t, bool> with_ranges_;  // group id -> has an r_g set
+  std::unordered_map<std::uint32_t, bool> with_icmp_;    // group id -> has an i_g set
+  std::unordered_set<std::string> implicit_;
 };
 
 }  // namespace
@@ -785,6 +893,25 @@ std::set<std::string> FailsafeGroups(const policy::Policy& policy, const Members
     }
   }
   return names;
+}
+
+Set HitNames(const Table& inet_table) {
+  Set out;
+  out.name = std::string(kHitSet);
+  out.key = {DataType::kMark, DataType::kInetProto, DataType::kInetService};
+  for (const Set& s : inet_table.sets) {
+    std::uint32_t src = 0;
+    if (s.name.rfind("e_g", 0) != 0 ||
+        std::from_chars(s.name.data() + 3, s.name.data() + s.name.size(), src).ec != std::errc()) {
+      continue;
+    }
+    for (const Element& e : s.elements) {
+      Element n = e;
+      n.key[0].number |= src << 16;
+      out.elements.push_back(std::move(n));
+    }
+  }
+  return out;
 }
 
 }  // namespace bulkhead::enforcer

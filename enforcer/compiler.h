@@ -17,6 +17,11 @@
 namespace bulkhead::enforcer {
 
 inline constexpr std::string_view kTableName = "bulkhead";
+// The dynamic set single-port edges count in (HitNames).
+inline constexpr std::string_view kHitSet = "hits";
+// Policy groups get ids from 2; while a connection is matched, ct mark holds the source group
+// in its upper and the destination in its lower 16 bits, and 0xffff is never an id.
+inline constexpr std::size_t kMaxPolicyGroups = 65532;
 
 struct CompileOptions {
   std::optional<policy::Mode> mode;  // replaces Policy::mode (not per-group overrides)
@@ -51,6 +56,12 @@ void ForEachMemberElement(Family family, const ResolvedGroup& group, const Membe
 
 // Policy groups a failsafe entry names (they get address sets of their own: fs_g<id>_4/6).
 std::set<std::string> FailsafeGroups(const policy::Policy& policy, const Membership& membership);
+
+// The edges the hit set counts, as a set of that key type: one element per single-port edge
+// (e_g<source> element), keyed (source << 16 | destination, protocol, port), its origin the
+// edge's. `status` reads the kernel's hit set against it; an edge without an element there
+// had no connection.
+Set HitNames(const Table& inet_table);
 
 // Names used by the compiled ruleset that other parts (status, evaluator, tests) look up.
 inline constexpr std::string_view kCounterLogged = "logged";

@@ -47,7 +47,7 @@ bool SameElement(const Element& a, const Element& b) {
 
 bool SameDeclaration(const Set& a, const Set& b) {
   return a.name == b.name && a.key == b.key && a.data == b.data && a.interval == b.interval &&
-         a.counter == b.counter;
+         a.counter == b.counter && a.size == b.size && a.dynamic == b.dynamic;
 }
 
 bool SameChain(const Chain& a, const Chain& b) {

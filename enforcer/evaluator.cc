@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "enforcer/evaluator.h"
 
 #include <optional>
@@ -154,7 +155,8 @@ class Interpreter {
       case Match::Op::kInSet: {
         const Element* e = Lookup(m.set, *key);
         const Set* s = table_.FindSet(m.set);
-        if (s != nullptr && s->counter) {
+        // An edge set (its elements are edges, counted there or in the hit set): name the edge.
+        if (s != nullptr && (s->counter || s->name.rfind("e_g", 0) == 0)) {
           *hit = e;  // an edge: name it rather than the rule
         }
         return e != nullptr;
@@ -193,6 +195,10 @@ class Interpreter {
             break;
           }
         } else if (const auto* s = std::get_if<SetCtMark>(&st)) {
+          if (s->bitwise) {
+            ct_mark_ = (ct_mark_ & s->and_mask) | s->or_bits;
+            continue;
+          }
           if (!s->map_key) {
             ct_mark_ = s->number;
             continue;
@@ -212,6 +218,8 @@ class Interpreter {
             break;
           }
           verdict = *e->verdict;
+        } else if (std::get_if<UpdateSet>(&st) != nullptr) {
+          // Counts the edge in the kernel; no effect on the verdict.
         } else if (std::get_if<Log>(&st) != nullptr) {
           r.logged = true;
         } else if (const auto* v = std::get_if<Verdict>(&st)) {

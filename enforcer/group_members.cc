@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -118,7 +119,8 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
   }
 
   const GroupMatcher matcher(policy);
-  std::map<std::string, std::string> owner_of_address;
+  std::unordered_map<std::string, std::string> owner_of_address;
+  owner_of_address.reserve(inventory.workloads.size() * 2);
   for (const auto& w : inventory.workloads) {
     const std::string& derived = assigned->group_of.at(w.name);
     std::vector<std::string> matched = matcher.Match(w, derived);

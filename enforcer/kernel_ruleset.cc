@@ -166,7 +166,10 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadNamedCounters(
 }
 
 boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
-    NetlinkTransport& transport, const Set& set) {
+    NetlinkTransport& transport, const Set& set, const Set* names) {
+  if (names == nullptr) {
+    names = &set;
+  }
   std::vector<char> buf(4096);
   nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP,
                                         transport.NextSeq());
@@ -181,8 +184,8 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
   }
   // Keys as strings: GCC 12 at -O3 warns falsely (-Wstringop-overread) on vector<uint8_t> keys.
   std::map<std::string, const Element*> by_key;
-  for (const Element& e : set.elements) {
-    std::vector<std::uint8_t> k = EncodeElementKey(set, e);
+  for (const Element& e : names->elements) {
+    std::vector<std::uint8_t> k = EncodeElementKey(*names, e);
     by_key[std::string(k.begin(), k.end())] = &e;
   }
   std::vector<CounterValue> out;
@@ -205,7 +208,7 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
           name = found->second->origin;
         }
       }
-      out.push_back({fmt::format("set {}: {}", set.name, name), c.packets, c.bytes});
+      out.push_back({name, c.packets, c.bytes});
     }
   }
   return out;

@@ -66,7 +66,7 @@ boost::system::result<UpdateResult, ApplyError> ApplyElementDelta(
 boost::system::result<void, ApplyError> DeleteTables(NetlinkTransport& transport);
 
 struct CounterValue {
-  std::string name;  // named counter, or "set e_g2: <element>" for an edge
+  std::string name;  // named counter, or the edge (element origin) of a set counter
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
 };
@@ -76,9 +76,10 @@ struct CounterValue {
 boost::system::result<std::vector<CounterValue>, std::string> ReadNamedCounters(
     NetlinkTransport& transport);
 
-// Per-element counters of one set of table inet bulkhead, each named by the element's key in
-// nft syntax when `set` is given (the compiled model), so `status` can map them to edges.
+// Per-element counters of set `set` of table inet bulkhead (as the kernel has it: a dynamic
+// set's elements too), each named by the origin of the element of `names` (the compiled model;
+// `set` itself by default) with the same key, "unknown element" when none has it.
 boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
-    NetlinkTransport& transport, const Set& set);
+    NetlinkTransport& transport, const Set& set, const Set* names = nullptr);
 
 }  // namespace bulkhead::enforcer

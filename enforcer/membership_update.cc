@@ -359,6 +359,14 @@ std::optional<MembershipTracker::Plan> MembershipTracker::Build(
     return std::nullopt;  // an element for a set the ruleset does not declare
   }
   plan.delta = delta.Finish();
+  for (const SetDelta& d : plan.delta.sets) {
+    // A set at its size takes no more (the kernel would refuse the batch): a full compile
+    // sizes it anew.
+    const Set& s = *sets_.at(std::pair{d.family, d.set.name});
+    if (s.size != 0 && s.elements.size() + d.set.elements.size() > s.size + d.removed.size()) {
+      return std::nullopt;
+    }
+  }
   return plan;
 }
 

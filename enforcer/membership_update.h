@@ -48,7 +48,7 @@ class MembershipTracker {
   // `max_changes` workloads changed, an inventory error a full compile reports (duplicate name
   // or address, two matching groups, a clashing derived group, a reserved name), or the shape
   // of the ruleset depends on the change (the first workload with an interface, or the first
-  // without one).
+  // without one), or a set would outgrow its size (ruleset.h, Set::size).
   // Compares `next` with the tracked inventory (one hash lookup and comparison per workload).
   std::optional<Plan> PlanChange(const policy::Inventory& next, std::size_t max_changes = 256) const;
 

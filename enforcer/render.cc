@@ -146,8 +146,11 @@ void RenderSet(std::string& out, const Set& s, const RenderOptions& o) {
   out += fmt::format("\t{} {} {{\n", s.data ? "map" : "set", s.name);
   out += s.data ? fmt::format("\t\ttype {} : {}\n", key, TypeName(*s.data))
                 : fmt::format("\t\ttype {}\n", key);
-  if (s.interval) {
-    out += "\t\tflags interval\n";
+  if (s.size != 0) {
+    out += fmt::format("\t\tsize {}\n", s.size);
+  }
+  if (s.interval || s.dynamic) {
+    out += fmt::format("\t\tflags {}\n", s.interval ? "interval" : "dynamic");
   }
   if (s.counter) {
     out += "\t\tcounter\n";
@@ -236,6 +239,10 @@ std::string RenderStatement(const Statement& st) {
     }
   }
   if (const auto* s = std::get_if<SetCtMark>(&st)) {
+    if (s->bitwise) {
+      return s->or_bits != 0 ? fmt::format("ct mark set ct mark | 0x{:08x}", s->or_bits)
+                             : fmt::format("ct mark set ct mark & 0x{:08x}", s->and_mask);
+    }
     if (s->map_key) {
       return fmt::format("ct mark set {} map @{}", FieldName(*s->map_key), s->map);
     }
@@ -243,6 +250,9 @@ std::string RenderStatement(const Statement& st) {
   }
   if (const auto* v = std::get_if<VmapLookup>(&st)) {
     return fmt::format("{} vmap @{}", FieldName(v->key), v->map);
+  }
+  if (const auto* u = std::get_if<UpdateSet>(&st)) {
+    return fmt::format("update @{} {{ {} counter }}", u->set, Key(u->key));
   }
   if (const auto* l = std::get_if<Limit>(&st)) {
     return fmt::format("limit rate {}/second burst {} packets", l->rate_per_second, l->burst);

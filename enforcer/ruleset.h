@@ -88,6 +88,12 @@ struct Set {
   std::optional<DataType> data;     // maps: data type (kVerdict for verdict maps)
   bool interval = false;
   bool counter = false;             // per-element counters
+  // The most elements the set takes (nft `size`, 0: unbounded). With a size the kernel picks a
+  // fixed-size hash instead of a resizable one, so filling it never rehashes.
+  std::uint32_t size = 0;
+  // A set the packet path fills (nft `flags dynamic`, `update @set`); the model lists no
+  // elements (the hit set, compiler.h: HitNames).
+  bool dynamic = false;
   std::vector<Element> elements;
   std::string origin;
 };
@@ -119,6 +125,10 @@ struct SetCtMark {
   std::uint32_t number = 0;
   std::optional<Field> map_key;
   std::string map;
+  // `ct mark set ct mark & and_mask | or_bits` (nft lists `| bits` or `& mask`) when `bitwise`.
+  bool bitwise = false;
+  std::uint32_t and_mask = 0xffffffff;
+  std::uint32_t or_bits = 0;
   friend bool operator==(const SetCtMark&, const SetCtMark&) = default;
 };
 
@@ -127,6 +137,14 @@ struct VmapLookup {
   Field key = Field::kIpSaddr;
   std::string map;
   friend bool operator==(const VmapLookup&, const VmapLookup&) = default;
+};
+
+// `update @<set> { <key> counter }`: adds the key to a dynamic set (or finds it there) and counts
+// the packet in that element's counter.
+struct UpdateSet {
+  std::vector<Field> key;
+  std::string set;
+  friend bool operator==(const UpdateSet&, const UpdateSet&) = default;
 };
 
 struct Limit {
@@ -146,7 +164,8 @@ struct CounterRef {
   friend bool operator==(const CounterRef&, const CounterRef&) = default;
 };
 
-using Statement = std::variant<Match, SetCtMark, VmapLookup, Limit, Log, CounterRef, Verdict>;
+using Statement =
+    std::variant<Match, SetCtMark, VmapLookup, UpdateSet, Limit, Log, CounterRef, Verdict>;
 
 struct Rule {
   std::vector<Statement> statements;

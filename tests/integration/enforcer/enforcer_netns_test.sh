@@ -79,6 +79,16 @@ inh "$TOOL" apply "$SRC/policy.spec" --mode enforce || { fail "apply enforce"; e
 check_matrix enforce
 [ "$(counter inet/dropped)" -gt 0 ] && pass "dropped counter $(counter inet/dropped)" || fail "dropped counter is 0"
 inh "$TOOL" counters "$SRC/policy.spec" | grep -q "allow web -> api tcp/8080 [1-9]" && pass "per-edge counter web->api tcp/8080" || fail "per-edge counter web->api tcp/8080 not counted"
+# Single-port edges count in the dynamic set `hits`; when it is full the edge is still allowed.
+size=$(inh nft list set inet bulkhead hits | awk '$1 == "size" {print $2}')
+inh nft flush set inet bulkhead hits
+inh nft add element inet bulkhead hits "{ $(python3 -c "import sys; n = int(sys.argv[1]); \
+  print(', '.join('0x7ffe%04x . tcp . %d' % (i, 1000 + i) for i in range(n)))" "$size") }" \
+  || fail "could not fill the hit set"
+probe "$WEB" 10.10.0.3 8080 tcp && pass "hit set full ($size elements): web->api tcp/8080 still connects" \
+  || fail "hit set full: web->api tcp/8080 refused"
+inh nft list set inet bulkhead hits | grep -q "0x00050002 . tcp . 8080" \
+  && fail "a full hit set took another element" || pass "a full hit set takes no element"
 n=$(vlan_count); [ "$n" = 0 ] && pass "tagged frame blocked" || fail "$n tagged frames crossed"
 [ "$(counter bridge/tagged)" -gt 0 ] && pass "tagged counter" || fail "tagged counter is 0"
 

@@ -103,10 +103,10 @@ wait $long && pass "established connection across the update: $(cat /tmp/$ID.lon
 # The updated tables list exactly like a full apply of B (element order, handles and counter
 # values aside), and the set shows web-2 and not db-1.
 updated=$(listing)
-inh nft list set inet bulkhead managed4 | grep -q "10.30.0.5" && pass "managed4 lists web-2" \
-  || fail "managed4 lacks web-2"
-inh nft list set inet bulkhead managed4 | grep -q "10.30.0.4" && fail "managed4 still lists db-1" \
-  || pass "managed4 no longer lists db-1"
+inh nft list map inet bulkhead grp4 | grep -q "10.30.0.5" && pass "grp4 lists web-2" \
+  || fail "grp4 lacks web-2"
+inh nft list map inet bulkhead grp4 | grep -q "10.30.0.4" && fail "grp4 still lists db-1" \
+  || pass "grp4 no longer lists db-1"
 inh "$TOOL" apply "$SRC/update_b.spec" >/dev/null || fail "full apply B"
 full=$(listing)
 [ -n "$full" ] && [ "$updated" = "$full" ] && pass "update lists identically to a full apply of B" \
@@ -120,7 +120,7 @@ out=$(inh "$TOOL" update "$SRC/update_b.spec" "$SRC/update_c.spec"); rc=$?
 [ "$before" = "$(raw_listing)" ] && pass "structure change sent nothing" || fail "structure change modified the tables"
 
 # --- a kernel that diverged refuses the whole update -------------------------------------------
-inh nft delete element inet bulkhead managed4 '{ 10.30.0.5 }' || fail "manual element delete"
+inh nft delete element inet bulkhead grp4 '{ 10.30.0.5 }' || fail "manual element delete"
 before=$(raw_listing)
 out=$(inh "$TOOL" update "$SRC/update_b.spec" "$SRC/update_a.spec" 2>&1) && fail "update against a diverged kernel accepted"
 [ "$before" = "$(raw_listing)" ] && pass "refused update left the tables byte-identical" \

@@ -96,6 +96,53 @@ TEST(Compiler, ShapeOfTheInetTable) {
   EXPECT_NE(c->ruleset.FindTable(Family::kBridge, "bulkhead"), nullptr);
 }
 
+TEST(Compiler, SetsAreSizedAndSinglePortEdgesCountInTheHitSet) {
+  auto c = CompileRuleset(SamplePolicy(Mode::kEnforce), SampleInventory(), {});
+  ASSERT_TRUE(c);
+  const Table* t = c->ruleset.FindTable(Family::kInet, "bulkhead");
+  ASSERT_NE(t, nullptr);
+  for (const Set& s : t->sets) {
+    if (s.interval) {
+      EXPECT_EQ(s.size, 0u) << s.name;
+    } else {
+      EXPECT_GE(s.size, std::max<std::size_t>(64, 2 * s.elements.size())) << s.name;
+      EXPECT_EQ(s.size & (s.size - 1), 0u) << s.name << ": a power of two";
+    }
+  }
+  EXPECT_FALSE(t->FindSet("e_g5")->counter);  // counted in hits instead
+  EXPECT_TRUE(t->FindSet("r_g5")->counter);
+  const Set* hits = t->FindSet(kHitSet);
+  ASSERT_NE(hits, nullptr);
+  EXPECT_TRUE(hits->dynamic);
+  EXPECT_TRUE(hits->elements.empty());
+  // Hit names: (source << 16 | destination, protocol, port) -> the edge.
+  const Set names = HitNames(*t);
+  const auto web_api = std::find_if(names.elements.begin(), names.elements.end(), [](const Element& e) {
+    return e.origin == "allow web -> api tcp/8080";
+  });
+  ASSERT_NE(web_api, names.elements.end());
+  EXPECT_EQ(web_api->key[0].number, (5u << 16) | 2u);  // web is group 5, api group 2
+  const auto world_web = std::find_if(names.elements.begin(), names.elements.end(),
+                                      [](const Element& e) { return e.origin == "allow world -> web tcp/80"; });
+  ASSERT_NE(world_web, names.elements.end());
+  EXPECT_EQ(world_web->key[0].number, 5u);  // world is 0: the destination alone
+  std::size_t single_port_edges = 0;
+  for (const Set& s : t->sets) {
+    single_port_edges += s.name.rfind("e_g", 0) == 0 ? s.elements.size() : 0;
+  }
+  EXPECT_EQ(names.elements.size(), single_port_edges);
+}
+
+TEST(Compiler, TooManyGroupsForTwoIdsInACtMark) {
+  auto p = SamplePolicy(Mode::kEnforce);
+  for (std::size_t i = p.groups.size(); i <= kMaxPolicyGroups; ++i) {
+    p.groups.push_back({"g" + std::to_string(i), {}, std::nullopt});
+  }
+  auto c = CompileRuleset(p, SampleInventory(), {});
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().front().find("at most 65532"), std::string::npos) << c.error().front();
+}
+
 TEST(Compiler, ModeOverrideFromTheCommandLine) {
   CompileOptions o;
   o.mode = Mode::kEnforce;

@@ -114,7 +114,7 @@ TEST(ElementDelta, AWorkloadStartAndStopChangeOnlyTheirElements) {
   Ruleset after = Compile(Enforce(), Churned());
   auto d = DiffElements(before, after);
   ASSERT_TRUE(d);
-  const SetDelta* managed4 = Find(*d, "managed4");
+  const SetDelta* managed4 = Find(*d, "enforce4");
   ASSERT_NE(managed4, nullptr);
   EXPECT_TRUE(HasKey(managed4->set.elements, "10.0.0.9"));
   EXPECT_TRUE(HasKey(managed4->removed, "10.0.0.4"));
@@ -157,7 +157,7 @@ TEST(ElementDelta, AWorkloadThatChangesGroupIsDeletedAndAddedAgain) {
   ASSERT_EQ(grp4->set.elements.size(), 1u);
   EXPECT_EQ(grp4->removed[0].key, grp4->set.elements[0].key);
   EXPECT_EQ(grp4->set.elements[0].data, Value::Number(DataType::kMark, 4));  // db
-  EXPECT_EQ(Find(*d, "managed4"), nullptr);  // still managed: untouched
+  EXPECT_EQ(Find(*d, "enforce4"), nullptr);  // still managed: untouched
 }
 
 TEST(ElementDelta, ANewGroupIsAStructureChange) {
@@ -194,7 +194,7 @@ TEST(ElementDelta, OneBatchDeletionsFirstThenExclusiveAdditions) {
   }
   bool named = false;
   for (const auto& [seq, origin] : b.origins) {
-    named = named || origin == "set managed4 deleting workload api-2 (group api)";
+    named = named || origin == "set enforce4 deleting workload api-2 (group api)";
   }
   EXPECT_TRUE(named);
   // Chunked as a full apply is: many elements of one set share a message.
