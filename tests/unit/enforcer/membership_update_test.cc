@@ -182,44 +182,25 @@ TEST(MembershipTracker, WhatOnlyAFullCompileCanDoFallsBack) {
   auto expect_full = [&](const policy::Inventory& next, const char* why) {
     EXPECT_FALSE(t.PlanChange(next)) << why;
   };
-  {
+  // The sample inventory and one more workload.
+  auto plus = [&](policy::Workload w) {
     auto next = env.inventory;
-    next.workloads.push_back(W("x", "api", {"10.0.0.3"}, "veth-x"));
-    expect_full(next, "an address of two workloads");
-  }
+    next.workloads.push_back(std::move(w));
+    return next;
+  };
+  expect_full(plus(W("x", "api", {"10.0.0.3"}, "veth-x")), "an address of two workloads");
+  expect_full(plus(W("api-1", "api", {"10.0.0.50"}, "veth-x")), "two workloads with one name");
+  expect_full(plus(W("x", "api", {"not-an-address"}, "veth-x")), "a bad address");
+  expect_full(plus(W("x", "host", {"10.0.0.52"}, "veth-x")), "a reserved group name");
+  expect_full(plus(W("web", "", {"10.0.0.53"}, "veth-x")),
+              "group web formed by {app: web} and by a workload named web");
+  expect_full(plus(W("x", "api", {"10.0.0.54"}, "")),
+              "the first workload without an interface changes the shape");
   {
-    auto next = env.inventory;
-    next.workloads.push_back(W("api-1", "api", {"10.0.0.50"}, "veth-x"));
-    expect_full(next, "two workloads with one name");
-  }
-  {
-    auto next = env.inventory;
-    next.workloads.push_back(W("x", "api", {"not-an-address"}, "veth-x"));
-    expect_full(next, "a bad address");
-  }
-  {
-    auto next = env.inventory;
-    auto w = W("x", "", {"10.0.0.51"}, "veth-x");
-    w.labels = {{"app", "cache"}};  // cache is a selector group and also the derived name...
+    // cache is a selector group ({app: cache}) and the derived name: one group, fine.
+    auto w = W("x", "cache", {"10.0.0.51"}, "veth-x");
     w.labels["tier"] = "x";
-    next.workloads.push_back(w);
-    auto p = t.PlanChange(next);
-    ASSERT_TRUE(p) << "one group: fine";
-  }
-  {
-    auto next = env.inventory;
-    next.workloads.push_back(W("x", "host", {"10.0.0.52"}, "veth-x"));
-    expect_full(next, "a reserved group name");
-  }
-  {
-    auto next = env.inventory;
-    next.workloads.push_back(W("web", "", {"10.0.0.53"}, "veth-x"));
-    expect_full(next, "group web formed by {app: web} and by a workload named web");
-  }
-  {
-    auto next = env.inventory;
-    next.workloads.push_back(W("x", "api", {"10.0.0.54"}, ""));
-    expect_full(next, "the first workload without an interface changes the shape");
+    EXPECT_TRUE(t.PlanChange(plus(w)));
   }
   {
     auto next = env.inventory;
