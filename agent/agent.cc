@@ -281,9 +281,8 @@ class Agent {
     auto compiled = enforcer::CompileRuleset(policy, inventory_, options);
     if (!compiled) {
       metrics_.Add("bulkhead_apply_errors_total", {});
-      log_->error("enforce ({}): the ruleset stays as it was: {}", why,
-                  fmt::format("{}", fmt::join(compiled.error(), "; ")));
       last_error_ = fmt::format("{}", fmt::join(compiled.error(), "; "));
+      log_->error("enforce ({}): the ruleset stays as it was: {}", why, last_error_);
       return false;
     }
     for (const auto& w : compiled->warnings) {

@@ -225,37 +225,39 @@ class RuleEncoder {
     Add(e);
   }
 
-  void Bitwise(const std::vector<std::uint8_t>& mask, std::uint32_t len) {
-    std::vector<std::uint8_t> zero(len, 0);
+  // reg 1 = (reg 1 & mask) ^ xor (no xor: zeros).
+  void Bitwise(const std::vector<std::uint8_t>& mask, std::uint32_t len,
+               std::vector<std::uint8_t> xor_bits = {}) {
+    xor_bits.resize(len, 0);
     nftnl_expr* e = nftnl_expr_alloc("bitwise");
     nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
     nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
     nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
     nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask.data(), len);
-    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero.data(), len);
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor_bits.data(), len);
     Add(e);
   }
 
   // Loads a (concatenated) key into consecutive registers from NFT_REG_1 on, as nft does
   // (host-order fields of an interval concatenation in network order).
   void LoadKey(const std::vector<Field>& key, bool interval_concat) {
-      std::uint32_t off = 0;
-      for (Field f : key) {
-        std::uint32_t reg = RegAt(off);
-        Load(f, reg);
-        DataType t = FieldType(f);
-        if (interval_concat && HostOrder(t)) {
-          // What nft emits for host-order fields of an interval concatenation.
-          nftnl_expr* e = nftnl_expr_alloc("byteorder");
-          nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg);
-          nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
-          nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
-          nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, TypeLen(t));
-          nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, t == DataType::kMark ? 4 : 2);
-          Add(e);
-        }
-        off += Padded(TypeLen(t));
+    std::uint32_t off = 0;
+    for (Field f : key) {
+      std::uint32_t reg = RegAt(off);
+      Load(f, reg);
+      DataType t = FieldType(f);
+      if (interval_concat && HostOrder(t)) {
+        // What nft emits for host-order fields of an interval concatenation.
+        nftnl_expr* e = nftnl_expr_alloc("byteorder");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, TypeLen(t));
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, t == DataType::kMark ? 4 : 2);
+        Add(e);
       }
+      off += Padded(TypeLen(t));
+    }
   }
 
   void Match(const enforcer::Match& m) {
@@ -338,15 +340,11 @@ class RuleEncoder {
       if (s->bitwise) {
         // (mark & and_mask) | or_bits, as nft encodes `|` and `&`: (r & mask) ^ xor.
         Load(Field::kCtMark, NFT_REG_1);
-        const std::uint32_t mask = s->and_mask & ~s->or_bits;
-        const std::uint32_t bits = s->or_bits;
-        nftnl_expr* b = nftnl_expr_alloc("bitwise");
-        nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-        nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_LEN, sizeof(mask));
-        nftnl_expr_set(b, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
-        nftnl_expr_set(b, NFTNL_EXPR_BITWISE_XOR, &bits, sizeof(bits));
-        Add(b);
+        std::vector<std::uint8_t> mask;
+        std::vector<std::uint8_t> bits;
+        AppendValue(mask, Value::Number(DataType::kMark, s->and_mask & ~s->or_bits), false);
+        AppendValue(bits, Value::Number(DataType::kMark, s->or_bits), false);
+        Bitwise(mask, 4, std::move(bits));
       } else if (s->map_key) {
         Load(*s->map_key, NFT_REG_1);
         nftnl_expr* e = nftnl_expr_alloc("lookup");
@@ -561,12 +559,18 @@ void AddSet(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id) 
 // Adds (or, with `remove`, deletes) `elements` of set `s`. `set_id` 0: the set exists already
 // and is found by name. Deletions carry the key (and key end) only: that is what identifies an
 // element.
+// An element key (or key end) as the kernel stores it: concatenated fields padded to 4 bytes,
+// host-order fields of an interval concatenation in network order.
+void AppendKey(std::vector<std::uint8_t>& out, const Set& s, const std::vector<Value>& values) {
+  for (const Value& v : values) {
+    AppendValue(out, v, s.interval && s.key.size() > 1, s.key.size() > 1);
+  }
+}
+
 void AddElements(BatchWriter& w, Family family, const std::string& table, const Set& s,
                  const std::vector<Element>& elements, std::uint32_t set_id,
                  std::size_t per_message, bool remove = false) {
   const std::uint16_t fam = NfFamily(family);
-  const bool be_mark = s.interval && s.key.size() > 1;
-  const bool concat = s.key.size() > 1;
   const char* verb = remove ? "deleting" : "element";
   std::vector<std::uint8_t> bytes;
   // The attributes libnftnl's set element payload has (element list, then per element its key,
@@ -606,15 +610,11 @@ void AddElements(BatchWriter& w, Family family, const std::string& table, const 
             w.NoteElement(seq, offset, s.name, e.origin, remove);
             nlattr* elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
             bytes.clear();
-            for (const Value& v : e.key) {
-              AppendValue(bytes, v, be_mark, concat);
-            }
+            AppendKey(bytes, s, e.key);
             put_value(nlh, NFTA_SET_ELEM_KEY, bytes);
             if (s.interval) {
               bytes.clear();
-              for (const Value& v : e.key_end.empty() ? e.key : e.key_end) {
-                AppendValue(bytes, v, be_mark, concat);
-              }
+              AppendKey(bytes, s, e.key_end.empty() ? e.key : e.key_end);
               put_value(nlh, NFTA_SET_ELEM_KEY_END, bytes);
             }
             if (e.verdict && !remove) {
@@ -643,9 +643,7 @@ void AddElements(BatchWriter& w, Family family, const std::string& table, const 
 
 std::vector<std::uint8_t> EncodeElementKey(const Set& set, const Element& element) {
   std::vector<std::uint8_t> key;
-  for (const Value& v : element.key) {
-    AppendValue(key, v, set.interval && set.key.size() > 1, set.key.size() > 1);
-  }
+  AppendKey(key, set, element.key);
   return key;
 }
 

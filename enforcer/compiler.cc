@@ -98,22 +98,20 @@ Match IpDep(Family family, bool v6) {
 // quarter of a million elements arrive. Twice leaves room for churn without a change of
 // structure (membership_update.h checks the room); the power of two keeps the size the same
 // through small changes of a recompiled set. Interval sets stay unbounded.
-std::uint32_t SizeFor(const Set& s) {
-  return s.interval ? 0 : std::max<std::uint32_t>(64, std::bit_ceil(static_cast<std::uint32_t>(2 * s.elements.size())));
+std::uint32_t SizeFor(std::size_t elements) {
+  return std::max<std::uint32_t>(64, std::bit_ceil(static_cast<std::uint32_t>(2 * elements)));
 }
 
-// Sizes every set of the table (SizeFor); the hit set for every single-port edge.
+// Sizes every hash set of the table (SizeFor); the hit set for every single-port edge.
 void SizeSets(Table& t) {
   std::size_t edges = 0;
   for (Set& s : t.sets) {
-    s.size = SizeFor(s);
-    if (s.name.rfind("e_g", 0) == 0) {
-      edges += s.elements.size();
-    }
+    s.size = s.interval ? 0 : SizeFor(s.elements.size());
+    edges += SinglePortEdgeSource(s.name) ? s.elements.size() : 0;
   }
   for (Set& s : t.sets) {
     if (s.dynamic) {
-      s.size = std::max<std::uint32_t>(64, std::bit_ceil(static_cast<std::uint32_t>(2 * edges)));
+      s.size = SizeFor(edges);
     }
   }
 }
@@ -256,9 +254,6 @@ class Compiler {
     ids_.emplace(std::string(policy::kHostGroup), kHostGroupId);
     for (const auto& g : mem().groups) {
       ids_.emplace(g.name, g.id);
-      if (g.implicit) {
-        implicit_.insert(g.name);
-      }
     }
     CheckRules();
     if (!errors_.empty()) {
@@ -288,7 +283,7 @@ class Compiler {
         bool any = failsafe && *end == policy::kAnyGroup;
         if (!any && !IdOf(*end)) {
           errors_.push_back(fmt::format("{}: unknown group '{}'", RuleText(what, r), *end));
-        } else if (!any && implicit_.count(*end) != 0) {
+        } else if (!any && IdOf(*end) == kImplicitGroupId) {
           errors_.push_back(fmt::format("{}: unknown group '{}'", RuleText(what, r), *end));
         }
       }
@@ -507,7 +502,7 @@ class Compiler {
     std::string base = fmt::format("g{}", gid);
     src_chain[gid] = "from_" + base;
     Set exact;
-    exact.name = "e_" + base;
+    exact.name = "e_" + base;  // SinglePortEdgeSource reads the group back from the name
     exact.key = {DataType::kMark, DataType::kInetProto, DataType::kInetService};
     // Single-port edges are counted lazily: an edge's first connection puts (source group << 16
     // | destination group, protocol, port) in the dynamic set `hits`, with a counter. A counter
@@ -792,7 +787,8 @@ class Compiler {
     bool any_iface = false;
     for (const auto& g : mem().groups) {
       for (const auto& w : g.members) {
-        (w.interface.empty() ? all_ifaces : any_iface) = !w.interface.empty();
+        all_ifaces = all_ifaces && !w.interface.empty();
+        any_iface = any_iface || !w.interface.empty();
       }
     }
     Chain pre;
@@ -866,7 +862,6 @@ class Compiler {
   std::unordered_map<std::string, std::uint32_t> ids_;
   std::unordered_map<std::uint32_t, bool> with_ranges_;  // group id -> has an r_g set
   std::unordered_map<std::uint32_t, bool> with_icmp_;    // group id -> has an i_g set
-  std::unordered_set<std::string> implicit_;
 };
 
 }  // namespace
@@ -900,18 +895,27 @@ Set HitNames(const Table& inet_table) {
   out.name = std::string(kHitSet);
   out.key = {DataType::kMark, DataType::kInetProto, DataType::kInetService};
   for (const Set& s : inet_table.sets) {
-    std::uint32_t src = 0;
-    if (s.name.rfind("e_g", 0) != 0 ||
-        std::from_chars(s.name.data() + 3, s.name.data() + s.name.size(), src).ec != std::errc()) {
+    const auto src = SinglePortEdgeSource(s.name);
+    if (!src) {
       continue;
     }
     for (const Element& e : s.elements) {
       Element n = e;
-      n.key[0].number |= src << 16;
+      n.key[0].number |= *src << 16;
       out.elements.push_back(std::move(n));
     }
   }
   return out;
+}
+
+std::optional<std::uint32_t> SinglePortEdgeSource(std::string_view set_name) {
+  std::uint32_t src = 0;
+  if (set_name.rfind("e_g", 0) != 0 ||
+      std::from_chars(set_name.data() + 3, set_name.data() + set_name.size(), src).ec !=
+          std::errc()) {
+    return std::nullopt;
+  }
+  return src;
 }
 
 }  // namespace bulkhead::enforcer

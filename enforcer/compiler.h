@@ -63,6 +63,9 @@ std::set<std::string> FailsafeGroups(const policy::Policy& policy, const Members
 // had no connection.
 Set HitNames(const Table& inet_table);
 
+// The source group of a single-port edge set (e_g<source>), nullopt for any other set.
+std::optional<std::uint32_t> SinglePortEdgeSource(std::string_view set_name);
+
 // Names used by the compiled ruleset that other parts (status, evaluator, tests) look up.
 inline constexpr std::string_view kCounterLogged = "logged";
 inline constexpr std::string_view kCounterDropped = "dropped";

@@ -39,12 +39,6 @@ bool SameValues(const std::vector<Value>& a, const std::vector<Value>& b) {
   return true;
 }
 
-bool SameElement(const Element& a, const Element& b) {
-  return SameValues(a.key, b.key) && SameValues(a.key_end, b.key_end) &&
-         a.data.has_value() == b.data.has_value() && (!a.data || SameValue(*a.data, *b.data)) &&
-         a.verdict == b.verdict;
-}
-
 bool SameDeclaration(const Set& a, const Set& b) {
   return a.name == b.name && a.key == b.key && a.data == b.data && a.interval == b.interval &&
          a.counter == b.counter && a.size == b.size && a.dynamic == b.dynamic;
@@ -140,6 +134,15 @@ void DiffSet(const Set& before, const Set& after, std::vector<Element>& removed,
 }
 
 }  // namespace
+
+bool SameKey(const Element& a, const Element& b) {
+  return SameValues(a.key, b.key) && SameValues(a.key_end, b.key_end);
+}
+
+bool SameElement(const Element& a, const Element& b) {
+  return SameKey(a, b) && a.data.has_value() == b.data.has_value() &&
+         (!a.data || SameValue(*a.data, *b.data)) && a.verdict == b.verdict;
+}
 
 std::size_t ElementDelta::Added() const {
   std::size_t n = 0;

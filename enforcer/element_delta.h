@@ -30,6 +30,11 @@ struct ElementDelta {
   bool Empty() const { return sets.empty(); }
 };
 
+// Elements compare by key and key end (what identifies one in its set), and SameElement also by
+// data and verdict; origins do not count.
+bool SameKey(const Element& a, const Element& b);
+bool SameElement(const Element& a, const Element& b);
+
 // True when the two rulesets declare the same tables, named counters, sets (name, key, data
 // type, flags), chains and rules (statements; `origin` texts are not compared): then only
 // elements differ.

@@ -1,4 +1,3 @@
-#include <algorithm>
 #include "enforcer/evaluator.h"
 
 #include <optional>
@@ -156,7 +155,7 @@ class Interpreter {
         const Element* e = Lookup(m.set, *key);
         const Set* s = table_.FindSet(m.set);
         // An edge set (its elements are edges, counted there or in the hit set): name the edge.
-        if (s != nullptr && (s->counter || s->name.rfind("e_g", 0) == 0)) {
+        if (s != nullptr && (s->counter || SinglePortEdgeSource(s->name))) {
           *hit = e;  // an edge: name it rather than the rule
         }
         return e != nullptr;

@@ -50,6 +50,15 @@ std::vector<std::string> GroupMatcher::Match(const policy::Workload& w,
   return matched;
 }
 
+ResolvedGroup ImplicitGroup(std::string name, policy::Mode global_mode) {
+  ResolvedGroup g;
+  g.name = std::move(name);
+  g.id = kImplicitGroupId;
+  g.mode = global_mode;
+  g.implicit = true;
+  return g;
+}
+
 MemberWorkload ToMember(const policy::Workload& w, std::vector<std::string>& errors) {
   MemberWorkload m;
   m.name = w.name;
@@ -144,11 +153,7 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
     auto it = groups.find(group_name);
     if (it == groups.end()) {
       // Never host or world: AssignGroups refuses workloads that derive those names.
-      ResolvedGroup g;
-      g.name = group_name;
-      g.mode = global_mode;
-      g.implicit = true;
-      it = groups.emplace(group_name, std::move(g)).first;
+      it = groups.emplace(group_name, ImplicitGroup(group_name, global_mode)).first;
     }
     it->second.members.push_back(std::move(m));
   }

@@ -65,6 +65,10 @@ class GroupMatcher {
   std::vector<const policy::PolicyGroup*> by_selector_;
 };
 
+// The implicit group `name` (no policy group selects its workloads): no edges, the shared
+// implicit id, the global mode.
+ResolvedGroup ImplicitGroup(std::string name, policy::Mode global_mode);
+
 // A workload's name, interface and parsed addresses; an address that does not parse is an error
 // (one string each, appended to `errors`) and left out.
 MemberWorkload ToMember(const policy::Workload& w, std::vector<std::string>& errors);

@@ -1,7 +1,6 @@
 #include "enforcer/membership_update.h"
 
 #include <algorithm>
-#include <tuple>
 #include <unordered_set>
 
 #include "policy/grouping.h"
@@ -12,12 +11,6 @@ namespace {
 // What of a workload the ruleset depends on (its id and MAC do not matter).
 bool SameForRuleset(const policy::Workload& a, const policy::Workload& b) {
   return a.labels == b.labels && a.addresses == b.addresses && a.interface == b.interface;
-}
-
-bool SameKey(const Element& a, const Element& b) { return a.key == b.key && a.key_end == b.key_end; }
-
-bool SameElement(const Element& a, const Element& b) {
-  return SameKey(a, b) && a.data == b.data && a.verdict == b.verdict;
 }
 
 // Collects elements per (family, set) in first-seen order.
@@ -78,6 +71,8 @@ class DeltaBuilder {
     d.set.data = s->data;
     d.set.interval = s->interval;
     d.set.counter = s->counter;
+    d.set.size = s->size;
+    d.set.dynamic = s->dynamic;
     d.set.origin = s->origin;
     sets_.push_back(std::move(d));
     return &sets_.back();
@@ -97,9 +92,7 @@ MembershipTracker::MembershipTracker(policy::Policy policy, policy::Inventory in
       compiled_(std::move(compiled)),
       matcher_(std::make_unique<GroupMatcher>(*policy_)) {
   group_by_ = policy_->group_by.empty() ? policy::DefaultGroupBy() : policy_->group_by;
-  for (const auto& name : FailsafeGroups(*policy_, compiled_.membership)) {
-    failsafe_.emplace(name, true);
-  }
+  failsafe_ = FailsafeGroups(*policy_, compiled_.membership);
   for (const auto& g : compiled_.membership.groups) {
     for (const auto& m : g.members) {
       group_of_[m.name] = g.name;
@@ -339,15 +332,8 @@ std::optional<MembershipTracker::Plan> MembershipTracker::Build(
     }
     const std::string group = matched.empty() ? d.name : matched[0];
     const ResolvedGroup* g = compiled_.membership.Find(group);
-    ResolvedGroup fresh_group;
-    if (g == nullptr) {  // a new implicit group: no edges, the shared implicit id
-      fresh_group.name = group;
-      fresh_group.id = kImplicitGroupId;
-      fresh_group.mode = global;
-      fresh_group.implicit = true;
-      g = &fresh_group;
-    }
-    emit(*g, m, false);
+    const ResolvedGroup fresh_group = ImplicitGroup(group, global);  // used when g is new
+    emit(g != nullptr ? *g : fresh_group, m, false);
     plan.added.push_back({group, std::move(m)});
     plan.came.push_back(*w);
   }
@@ -404,12 +390,7 @@ void MembershipTracker::Commit(const Plan& plan) {
     auto g = std::lower_bound(groups.begin(), groups.end(), a.group,
                               [](const ResolvedGroup& x, const std::string& n) { return x.name < n; });
     if (g == groups.end() || g->name != a.group) {
-      ResolvedGroup fresh;
-      fresh.name = a.group;
-      fresh.id = kImplicitGroupId;
-      fresh.mode = global;
-      fresh.implicit = true;
-      g = groups.insert(g, std::move(fresh));
+      g = groups.insert(g, ImplicitGroup(a.group, global));
     }
     auto pos = std::lower_bound(
         g->members.begin(), g->members.end(), a.workload.name,

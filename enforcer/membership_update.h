@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -77,7 +78,7 @@ class MembershipTracker {
   // (family, name) -> the compiled set (sets are never added or removed here).
   std::map<std::pair<Family, std::string>, Set*, std::less<>> sets_;
   std::vector<std::string> group_by_;
-  std::map<std::string, bool, std::less<>> failsafe_;  // failsafe group names
+  std::set<std::string> failsafe_;  // failsafe group names (FailsafeGroups)
   std::unordered_map<std::string, policy::Workload> workloads_;  // by name
   std::unordered_map<std::string, std::string> group_of_;        // workload -> group
   std::unordered_map<std::string, std::string> owner_of_address_;
