@@ -415,6 +415,17 @@ class Compiler {
         }
       }
       for (const Ip& ip : {kV4, kV6}) {
+        if (h != "output") {
+          // The common case in one rule: a managed source while ct mark is free. Its group goes
+          // into ct mark on the way (one lookup where "managed?" and "which group?" took two).
+          SetCtMark src;
+          src.map_key = ip.saddr;
+          src.map = N("grp", ip);
+          c.rules.push_back(R({M({Field::kCtMark}, Match::Op::kEq, Num(DataType::kMark, 0)),
+                               IpDep(Family::kInet, ip.v6), src,
+                               V(Verdict::Kind::kGoto, N(h == "forward" ? "src_fwd" : "src_in", ip))},
+                              "managed source: its group into ct mark"));
+        }
         if (h == "forward") {
           for (Field f : {ip.saddr, ip.daddr}) {
             c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({f}, N("grp", ip)),
@@ -481,9 +492,11 @@ class Compiler {
   // carries only that workload's addresses (IPv6: link-local and unspecified sources excepted,
   // neighbour discovery needs them).
   Rule AntiSpoofByPort(Family family, const Ip& ip) const {
+    // The family first: a new connection of the other family then skips the interface lookup
+    // (nft lists the rule the same either way).
     std::vector<Statement> s;
-    s.push_back(InSet({Field::kIifname}, "wl_ifaces"));
     s.push_back(IpDep(family, ip.v6));
+    s.push_back(InSet({Field::kIifname}, "wl_ifaces"));
     if (ip.v6) {
       Value unspecified = *Value::Address("::");
       s.push_back(M({ip.saddr}, Match::Op::kNeq, unspecified));
@@ -614,9 +627,9 @@ class Compiler {
     return c;
   }
 
-  // judge_*: the ct mark is bulkhead's scratch register only while it is 0 (nobody else marked
-  // the connection); the match chain restores it to 0. A connection someone else already marked
-  // cannot be matched and is judged as a violation (README: "ct mark").
+  // src_* / judge_*: the ct mark is bulkhead's scratch register only while it is 0 (nobody else
+  // marked the connection); the chain that set it restores it to 0. A connection someone else
+  // already marked cannot be matched and is judged as a violation (README: "ct mark").
   void BuildJudgeChains(Table& t, const Ip& ip, bool host_edges,
                         const std::map<std::uint32_t, std::string>& src_chain) {
     auto dep = [&] { return IpDep(Family::kInet, ip.v6); };
@@ -633,35 +646,41 @@ class Compiler {
         }
       }
     };
-    // The source group into ct mark (an unknown source stays 0: world), then that group's chain.
-    auto dispatch = [&](Chain& match, const char* map, const char* what) {
-      SetCtMark src;
-      src.map_key = ip.saddr;
-      src.map = N("grp", ip);
-      match.rules.push_back(R({dep(), src}, "source group into ct mark (world when unknown)"));
-      match.rules.push_back(R({VmapLookup{Field::kCtMark, map}}, what));
+    // src_*: entered from the base chain with the managed source's group in ct mark: that
+    // group's edges, then (no edge matched) the verdict.
+    auto src_head = [&](const char* name, const char* map, const char* what) {
+      Chain c;
+      c.name = N(name, ip);
+      c.rules.push_back(R({VmapLookup{Field::kCtMark, map}}, what));
+      c.rules.push_back(restore());
+      return c;
     };
-    // Forward: container to container (bridged or routed) and container <-> world.
+    // Forward: container to container (bridged or routed) and container <-> world. judge_fwd
+    // sees what src_fwd did not take: a source outside grp (world: ct mark 0 is its id) to a
+    // managed destination, or a connection someone else marked.
     {
+      Chain src = src_head("src_fwd", "edges_fwd", "edges of the source group");
+      mode_rules(src, {ip.saddr, ip.daddr}, std::nullopt);
       Chain match;
       match.name = N("match_fwd", ip);
-      dispatch(match, "edges_fwd", "edges of the source group");
+      match.rules.push_back(R({VmapLookup{Field::kCtMark, "edges_fwd"}}, "edges from world"));
       match.rules.push_back(restore());
       Chain judge = JudgeHead(N("judge_fwd", ip), match.name);
       mode_rules(judge, {ip.saddr, ip.daddr}, std::nullopt);
+      t.chains.push_back(std::move(src));
       t.chains.push_back(std::move(judge));
       t.chains.push_back(std::move(match));
     }
-    // Input: managed workload to the host; the destination group is always host.
+    // Input: managed workload to the host; the destination group is always host. judge_in sees
+    // only connections someone else marked (a free ct mark went to src_in).
     {
-      Chain match;
-      match.name = N("match_in", ip);
-      dispatch(match, "edges_in", "edges of the source group to the host");
-      match.rules.push_back(restore());
-      Chain judge = JudgeHead(N("judge_in", ip), match.name);
+      Chain src = src_head("src_in", "edges_in", "edges of the source group to the host");
+      mode_rules(src, {ip.saddr}, mem().host_mode);
+      Chain judge;
+      judge.name = N("judge_in", ip);
       mode_rules(judge, {ip.saddr}, mem().host_mode);
+      t.chains.push_back(std::move(src));
       t.chains.push_back(std::move(judge));
-      t.chains.push_back(std::move(match));
     }
     // Output: the host to a managed workload; the source group is always host.
     {
