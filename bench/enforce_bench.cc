@@ -15,7 +15,8 @@
 //                                       sequential connect/read/close; prints connections/s
 //
 // size: --workloads N (10000) --groups G (1000) --edges E (100000). Two workloads are real: the
-// client 10.40.0.2 (group g0000, interface vbc) and the server 10.40.0.3 (group g0001, vbs);
+// client 10.40.0.2 (group g0000, interface vbc or --client-if) and the server 10.40.0.3 (group
+// g0001, vbs or --server-if);
 // the policy allows g0000 -> g0001 tcp/5201 (iperf3) and tcp/7000 (connection rate).
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -74,6 +75,9 @@ struct Size {
   std::size_t groups = 1000;
   std::size_t edges = 100000;
   std::size_t repeat = 5;
+  // The host-side interfaces of the two real ends (Docker names its veths).
+  std::string client_if = "vbc";
+  std::string server_if = "vbs";
 };
 
 std::string GroupName(std::size_t g) { return fmt::format("g{:04}", g); }
@@ -82,13 +86,14 @@ constexpr std::uint16_t kIperfPort = 5201;
 constexpr std::uint16_t kConnPort = 7000;
 
 // Workload i (i >= 2) lives at 10.(100 + i/65536).x.y and fd64::i; 0 and 1 are the real ends.
-policy::Workload MakeWorkload(std::size_t i, std::size_t groups) {
+policy::Workload MakeWorkload(std::size_t i, const Size& s) {
+  const std::size_t groups = s.groups;
   policy::Workload w;
   if (i == 0 || i == 1) {
     w.name = i == 0 ? "bench-client" : "bench-server";
     w.labels = {{"app", GroupName(i)}};
     w.addresses = {i == 0 ? "10.40.0.2" : "10.40.0.3"};
-    w.interface = i == 0 ? "vbc" : "vbs";
+    w.interface = i == 0 ? s.client_if : s.server_if;
     return w;
   }
   w.name = fmt::format("w{:06}", i);
@@ -130,7 +135,7 @@ Input Generate(const Size& s) {
   in.inventory.host.name = "node";
   in.inventory.host.addresses = {"10.40.0.1"};
   for (std::size_t i = 0; i < s.workloads; ++i) {
-    in.inventory.workloads.push_back(MakeWorkload(i, s.groups));
+    in.inventory.workloads.push_back(MakeWorkload(i, s));
   }
   return in;
 }
@@ -250,7 +255,7 @@ int Update(const Size& s) {
   Input base = Generate(s);
   Input grown = base;
   // A new replica of group g0001 (the server's group) starts: addresses and interface unused.
-  grown.inventory.workloads.push_back(MakeWorkload(s.workloads + 7, s.groups));
+  grown.inventory.workloads.push_back(MakeWorkload(s.workloads + 7, s));
   grown.inventory.workloads.back().labels = {{"app", GroupName(1)}};
   auto t0 = Clock::now();
   auto a = Compile(base);
@@ -424,6 +429,10 @@ int Main(const std::vector<std::string>& args) {
   Size s;
   for (std::size_t i = 1; i + 1 < args.size(); ++i) {
     if (args[i].rfind("--", 0) != 0) {
+      continue;
+    }
+    if (args[i] == "--client-if" || args[i] == "--server-if") {
+      (args[i] == "--client-if" ? s.client_if : s.server_if) = args[i + 1];
       continue;
     }
     const auto n = static_cast<std::size_t>(std::stoul(args[i + 1]));

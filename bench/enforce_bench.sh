@@ -4,26 +4,28 @@
 #   apply:     compile + commit of 10,000 workloads / 100,000 edges (enforce_bench apply) vs
 #              `nft -f` of the same ruleset text vs `nft -f` of a naive one-rule-per-edge ruleset
 #   update:    one workload added / removed by an element-only update (median of many)
-#   dataplane: iperf3 throughput and TCP connections/s across a bridge between two namespaces,
-#              with no table, conntrack only, bulkhead's ruleset, and the naive ruleset
+#   dataplane: iperf3 throughput and TCP connections/s between two containers on a bridge of a
+#              real dockerd: no table, conntrack only, Docker's rules, + bulkhead, + naive
 # Usage: bench/enforce_bench.sh [BUILD_DIR]   (default build/release; needs bench/enforce_bench)
-# Environment: REPEAT (5) apply/nft runs, ROUNDS (3) dataplane rounds, DUR (5) seconds per
-# dataplane measurement, UPDATES (50), WORKLOADS/NGROUPS/EDGES, OUT (bench/out/enforce),
-# PARTS ("apply update dataplane"), CONDITIONS (none conntrack bulkhead bulkhead-inet naive).
+# Environment: REPEAT (5) apply/nft runs, UPDATES (50), WORKLOADS/NGROUPS/EDGES, OUT
+# (bench/out/enforce), PARTS ("apply update dataplane"); dataplane knobs below.
 set -u
 BUILD=${1:-build/release}
 BIN=$(realpath "$BUILD/bench/enforce_bench")
-REPEAT=${REPEAT:-5}; ROUNDS=${ROUNDS:-3}; DUR=${DUR:-5}; UPDATES=${UPDATES:-50}
+REPEAT=${REPEAT:-5}; DUR=${DUR:-5}; UPDATES=${UPDATES:-50}
 SIZE=(--workloads "${WORKLOADS:-10000}" --groups "${NGROUPS:-1000}" --edges "${EDGES:-100000}")
 OUT=${OUT:-bench/out/enforce}
 mkdir -p "$OUT"; OUT=$(realpath "$OUT")
 RAW="$OUT/raw.txt"; : > "$RAW"
 ID="bhb$$"
-A="${ID}a"; N="${ID}n"; H="${ID}h"; C="${ID}c"; S="${ID}s"
-NSS=("$A" "$N" "$H" "$C" "$S")
+A="${ID}a"; N="${ID}n"
+NSS=("$A" "$N")
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do
+    for c in $(pgrep -P "$p"); do kill "$c" 2>/dev/null; done  # a subshell's sleep
+    kill "$p" 2>/dev/null
+  done
   for ns in "${NSS[@]}"; do
     for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null; done
     ip netns del "$ns" 2>/dev/null
@@ -59,54 +61,93 @@ if part update; then
 fi
 
 # --- dataplane ----------------------------------------------------------------------------------
+# Two real containers on a real dockerd's bridge network, the dockerd with its own iptables rules
+# (its own namespace, as in the tests: nothing touches the machine's network). Every condition's
+# tables are loaded once; a condition wakes its tables and puts the others to sleep (`flags
+# dormant`: no hooks, no per-packet cost), so conditions alternate within seconds and drift of
+# this noisy VM falls on all of them alike. Each round runs every condition once, in a random
+# order; ratios are taken within a round.
+#   none           no table at all (conntrack not running)
+#   conntrack      one rule, `ct state established,related accept` (conntrack running)
+#   docker         Docker's own rules: what a container host runs without bulkhead
+#   bulkhead       Docker's rules + bulkhead's 100,000-edge tables (inet and bridge)
+#   bulkhead-inet  Docker's rules + bulkhead's inet table alone (what its bridge table costs)
+#   naive          Docker's rules + one rule per edge
+# CONN_ROUNDS (40) x CONN_DUR (1) s connection loops, client and server pinned to CPU PIN (1;
+# "" = unpinned); IPERF_ROUNDS (5) x DUR (5) s iperf3.
 if part dataplane; then
-  ip -n "$H" link add br0 type bridge && ip -n "$H" addr add 10.40.0.1/24 dev br0
-  ip -n "$H" link set br0 up
-  for pair in "$C vbc 10.40.0.2" "$S vbs 10.40.0.3"; do
-    set -- $pair
-    ip -n "$H" link add "$2" type veth peer name eth0 netns "$1"
-    ip -n "$H" link set "$2" master br0 up
-    ip -n "$1" addr add "$3/24" dev eth0 && ip -n "$1" link set eth0 up
+  # shellcheck source=../tests/lib/dockerd.sh
+  source "$(dirname "$0")/../tests/lib/dockerd.sh"
+  cleanup_hook() { cleanup; }
+  DOCKERD_IPTABLES=true dockerd_init bhbd 3600
+  dockerd_start
+  dockerd_image bhbench:1
+  "$DOCKER" network create --internal --subnet 10.40.0.0/24 --gateway 10.40.0.1 \
+    -o com.docker.network.bridge.name=bhb0 bhbench >/dev/null || die "docker network create"
+  declare -A CPID HIF
+  for c in client:10.40.0.2 server:10.40.0.3; do
+    name=${c%%:*}
+    "$DOCKER" run -d --name "bhb-$name-$$" --network bhbench --ip "${c#*:}" bhbench:1 \
+      sleep 1000000 >/dev/null || die "docker run $name"
+    CPID[$name]=$("$DOCKER" inspect -f '{{.State.Pid}}' "bhb-$name-$$")
+    peer=$(nsenter --net="/proc/${CPID[$name]}/ns/net" ip -o link show eth0 | sed -n 's/.*eth0@if\([0-9]*\).*/\1/p')
+    HIF[$name]=$(inns ip -o link | awk -F': ' -v i="$peer" '$1 == i {split($2, a, "@"); print a[1]}')
+    [ -n "${HIF[$name]}" ] || die "no host interface for $name"
   done
-  # Bridged traffic must reach the inet table (per-namespace switch, this namespace only).
-  ip netns exec "$H" sysctl -qw net.bridge.bridge-nf-call-iptables=1 || { echo "no br_netfilter"; exit 1; }
-  ip netns exec "$S" iperf3 -s >/dev/null 2>&1 & PIDS+=($!)
-  ip netns exec "$S" "$BIN" server 7000 & PIDS+=($!)
-  ip netns exec "$S" "$BIN" server 7001 & PIDS+=($!)  # a port the policy does not allow
-  sleep 1
+  cnet() { nsenter --net="/proc/${CPID[client]}/ns/net" "$@"; }
+  pin=(); [ -n "${PIN-1}" ] && pin=(taskset -c "${PIN-1}")
+  nsenter --net="/proc/${CPID[server]}/ns/net" iperf3 -s >/dev/null 2>&1 & PIDS+=($!)
+  nsenter --net="/proc/${CPID[server]}/ns/net" "${pin[@]}" "$BIN" server 7000 & PIDS+=($!)
+  nsenter --net="/proc/${CPID[server]}/ns/net" "$BIN" server 7001 & PIDS+=($!)  # not allowed
 
-  clear_tables() {
-    for t in "inet bulkhead" "bridge bulkhead" "inet naive" "inet ctonly"; do
-      ip netns exec "$H" nft delete table $t 2>/dev/null
-    done
-  }
-  set_condition() {
-    clear_tables
+  DOCKER_TABLES=$(inns nft list tables | sed 's/^table //' | tr ' ' ':' | tr '\n' ' ')
+  log "# docker's tables: $DOCKER_TABLES; client ${HIF[client]}, server ${HIF[server]}; pin ${PIN-1}"
+  printf 'table inet ctonly {\n chain forward {\n  type filter hook forward priority 0; policy accept;\n  ct state established,related accept\n }\n}\n' \
+    | inns nft -f - || die "conntrack table"
+  inns "$BIN" apply "${SIZE[@]}" --client-if "${HIF[client]}" --server-if "${HIF[server]}" \
+    --repeat 1 >/dev/null || die "bulkhead apply"
+  inns nft -f "$OUT/naive.nft" || die "naive ruleset"
+  ALL="$DOCKER_TABLES inet:ctonly inet:bulkhead bridge:bulkhead inet:naive"
+  tables_of() {
     case $1 in
       none) ;;
-      conntrack)
-        printf 'table inet ctonly {\n chain forward {\n  type filter hook forward priority 0; policy accept;\n  ct state established,related accept\n }\n}\n' \
-          | ip netns exec "$H" nft -f - ;;
-      bulkhead) ip netns exec "$H" "$BIN" apply "${SIZE[@]}" --repeat 1 >/dev/null ;;
-      bulkhead-inet)  # bulkhead's inet table alone: what its bridge table (every frame) costs
-        ip netns exec "$H" "$BIN" apply "${SIZE[@]}" --repeat 1 >/dev/null &&
-          ip netns exec "$H" nft delete table bridge bulkhead ;;
-      naive) ip netns exec "$H" nft -f "$OUT/naive.nft" ;;
+      conntrack) echo inet:ctonly ;;
+      docker) echo "$DOCKER_TABLES" ;;
+      bulkhead) echo "$DOCKER_TABLES inet:bulkhead bridge:bulkhead" ;;
+      bulkhead-inet) echo "$DOCKER_TABLES inet:bulkhead" ;;
+      naive) echo "$DOCKER_TABLES inet:naive" ;;
+      *) return 1 ;;
     esac
   }
-  denied_port_open() { ip netns exec "$C" timeout 2 bash -c 'echo > /dev/tcp/10.40.0.3/7001' 2>/dev/null; }
-  for round in $(seq 1 "$ROUNDS"); do
-    for cond in ${CONDITIONS:-none conntrack bulkhead bulkhead-inet naive}; do
-      set_condition "$cond" || { echo "cannot set $cond"; exit 1; }
-      # The rulesets must really judge: tcp/7001 is refused by bulkhead's and the naive ruleset.
-      if denied_port_open; then open=1; else open=0; fi
-      bps=$(ip netns exec "$C" iperf3 -c 10.40.0.3 -t "$DUR" -J \
-            | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
-      cps=$(ip netns exec "$C" "$BIN" client 10.40.0.3 7000 "$DUR")
-      log "dataplane round $round cond $cond denied_port_open $open gbps $(python3 -c "print(round($bps/1e9, 3))") $cps"
+  set_condition() {  # one atomic batch: wake the condition's tables, put the others to sleep
+    local on t batch=""
+    on=" $(tables_of "$1") " || return 1
+    for t in $ALL; do
+      if [[ "$on" == *" $t "* ]]; then batch+="add table ${t/:/ }"$'\n'
+      else batch+="add table ${t/:/ } { flags dormant; }"$'\n'; fi
+    done
+    printf '%s' "$batch" | inns nft -f -
+  }
+  CONDS=${CONDITIONS:-none conntrack docker bulkhead bulkhead-inet naive}
+  for cond in $CONDS; do  # the rulesets must really judge: tcp/7001 is refused by bulkhead's and the naive one
+    set_condition "$cond" || die "cannot set $cond"
+    if cnet timeout 2 bash -c 'echo > /dev/tcp/10.40.0.3/7001' 2>/dev/null; then open=1; else open=0; fi
+    log "dataplane cond $cond denied_port_open $open"
+  done
+  for round in $(seq 1 "${CONN_ROUNDS:-40}"); do
+    for cond in $(printf '%s\n' $CONDS | shuf); do
+      set_condition "$cond"
+      log "dataplane conn round $round cond $cond $(cnet "${pin[@]}" "$BIN" client 10.40.0.3 7000 "${CONN_DUR:-1}")"
     done
   done
-  clear_tables
+  for round in $(seq 1 "${IPERF_ROUNDS:-5}"); do
+    for cond in $(printf '%s\n' $CONDS | shuf); do
+      set_condition "$cond"
+      bps=$(cnet iperf3 -c 10.40.0.3 -t "$DUR" -J \
+            | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
+      log "dataplane iperf round $round cond $cond gbps $(python3 -c "print(round($bps/1e9, 3))")"
+    done
+  done
 fi
 
 python3 "$(dirname "$0")/enforce_summary.py" "$RAW" | tee "$OUT/summary.txt"

@@ -1,4 +1,5 @@
 """Summarizes bench/enforce_bench.sh's raw.txt: medians and ratios of one run."""
+import random
 import re
 import statistics
 import sys
@@ -44,25 +45,40 @@ for prefix, what in (("update ", "membership update (MembershipTracker, what the
     for line in lines:
         if line.startswith(prefix):
             print(what + ":", line[len(prefix):])
-pat = (r"dataplane round \d+ cond (\S+) denied_port_open (\d) gbps (\S+) connections (\d+) "
-       r"failed (\d+) per_second (\S+)")
-conds = []
-dp = {}
+# Dataplane: per condition the median, and per round the ratio to a baseline condition of the
+# same round (conditions alternate within seconds); median ratio with a bootstrap 95 % interval.
+conn, iperf, denied = {}, {}, {}
 for line in lines:
-    m = re.match(pat, line)
+    m = re.match(r"dataplane conn round (\d+) cond (\S+) connections \d+ failed (\d+) per_second (\S+)", line)
     if m:
-        if m.group(1) not in dp:
-            conds.append(m.group(1))
-            dp[m.group(1)] = ([], [], [])
-        dp[m.group(1)][0].append(float(m.group(3)))
-        dp[m.group(1)][1].append(float(m.group(6)))
-        dp[m.group(1)][2].append(int(m.group(2)))
-if "none" not in dp or "conntrack" not in dp:
+        conn.setdefault(m.group(2), {})[int(m.group(1))] = float(m.group(4))
+    m = re.match(r"dataplane iperf round (\d+) cond (\S+) gbps (\S+)", line)
+    if m:
+        iperf.setdefault(m.group(2), {})[int(m.group(1))] = float(m.group(3))
+    m = re.match(r"dataplane cond (\S+) denied_port_open (\d)", line)
+    if m:
+        denied[m.group(1)] = m.group(2)
+if not conn:
     sys.exit(0)
-base_g, base_c = med(dp["none"][0]), med(dp["none"][1])
-ct_g, ct_c = med(dp["conntrack"][0]), med(dp["conntrack"][1])
-print(f"dataplane (median of {len(dp['none'][0])} rounds; ratios: of none / of conntrack-only):")
-for c in conds:
-    g, r = med(dp[c][0]), med(dp[c][1])
-    print(f"  {c:13s} iperf3 {g:6.2f} Gbit/s ({g / base_g:5.3f} / {g / ct_g:5.3f})  TCP connections "
-          f"{r:7.0f}/s ({r / base_c:5.3f} / {r / ct_c:5.3f})  denied port open: {dp[c][2]}")
+rng = random.Random(1)
+
+
+def ratio(data, cond, base):
+    rs = [data[cond][r] / data[base][r] for r in data[cond] if r in data.get(base, {})]
+    if not rs:
+        return "-"
+    boot = sorted(med(rng.choices(rs, k=len(rs))) for _ in range(2000))
+    return f"{med(rs):.3f} [{boot[50]:.3f}-{boot[1949]:.3f}]"
+
+
+bases = [b for b in ("none", "conntrack", "docker") if b in conn]
+for what, data, unit in (("TCP connections/s", conn, "/s"), ("iperf3 Gbit/s", iperf, "")):
+    if not data:
+        continue
+    n = len(next(iter(data.values())))
+    print(f"dataplane {what}: median of {n} rounds; ratio to " + ", ".join(bases) +
+          " (paired per round, median [95 % CI])")
+    for c in sorted(data, key=lambda c: list(denied).index(c) if c in denied else 99):
+        print(f"  {c:13s} {med(data[c].values()):9.2f}{unit}  " +
+              "  ".join(f"{b}: {ratio(data, c, b)}" for b in bases) +
+              f"  denied port open: {denied.get(c, '?')}")

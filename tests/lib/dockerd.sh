@@ -5,6 +5,8 @@
 # loads br_netfilter, which is global and would change bridged traffic in other tests'
 # namespaces), --bridge=none (no docker0) and --live-restore (containers survive a dockerd
 # restart). Never run a dockerd in the root namespace: it sets the FORWARD policy to DROP.
+# DOCKERD_IPTABLES=true (bench/enforce_bench.sh) lets this dockerd write its iptables rules, as
+# on a real host: they stay in its own namespace, but it also turns br_netfilter on there.
 #
 #   source tests/lib/dockerd.sh
 #   dockerd_init PREFIX DEADLINE   # sets NS, WORK, SOCK, DOCKER_HOST, DOCKER; traps; watchdog
@@ -61,7 +63,7 @@ dockerd_pid() { cat "$WORK/dockerd.pid" 2>/dev/null; }
 dockerd_start() {
   rm -f "$WORK/dockerd.pid"
   inns dockerd --data-root "$WORK/data" --exec-root "$WORK/exec" --pidfile "$WORK/dockerd.pid" \
-    -H "unix://$SOCK" --bridge=none --iptables=false --ip6tables=false --live-restore \
+    -H "unix://$SOCK" --bridge=none --iptables="${DOCKERD_IPTABLES:-false}" --ip6tables=false --live-restore \
     >>"$WORK/dockerd.log" 2>&1 &
   local _
   for _ in $(seq 150); do
