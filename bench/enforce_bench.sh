@@ -79,8 +79,8 @@ if part dataplane; then
   # shellcheck source=../tests/lib/dockerd.sh
   source "$(dirname "$0")/../tests/lib/dockerd.sh"
   cleanup_hook() { cleanup; }
-  DOCKERD_IPTABLES=true dockerd_init bhbd 3600
-  dockerd_start
+  dockerd_init bhbd 3600
+  DOCKERD_IPTABLES=true dockerd_start
   dockerd_image bhbench:1
   "$DOCKER" network create --internal --subnet 10.40.0.0/24 --gateway 10.40.0.1 \
     -o com.docker.network.bridge.name=bhb0 bhbench >/dev/null || die "docker network create"
@@ -101,6 +101,7 @@ if part dataplane; then
   nsenter --net="/proc/${CPID[server]}/ns/net" "$BIN" server 7001 & PIDS+=($!)  # not allowed
 
   DOCKER_TABLES=$(inns nft list tables | sed 's/^table //' | tr ' ' ':' | tr '\n' ' ')
+  [ -n "$DOCKER_TABLES" ] || die "dockerd wrote no iptables rules"
   log "# docker's tables: $DOCKER_TABLES; client ${HIF[client]}, server ${HIF[server]}; pin ${PIN-1}"
   printf 'table inet ctonly {\n chain forward {\n  type filter hook forward priority 0; policy accept;\n  ct state established,related accept\n }\n}\n' \
     | inns nft -f - || die "conntrack table"
