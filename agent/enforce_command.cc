@@ -618,29 +618,14 @@ int RunStatus(const std::string& state_dir, const Logger& log) {
     std::cout << fmt::format("edges: {}\n", compiled->policy.allow.size());
     const auto* table =
         compiled->compiled.ruleset.FindTable(enforcer::Family::kInet, enforcer::kTableName);
-    // Edges count in their own set (ranges, ICMP) or in the hit set (single ports: an element
-    // appears with an edge's first connection). Every edge is listed, unused ones with 0.
-    const enforcer::Set hit_names =
-        table != nullptr ? enforcer::HitNames(*table) : enforcer::Set{};
-    for (const auto& set : table != nullptr ? table->sets : std::vector<enforcer::Set>{}) {
-      const enforcer::Set* edges = set.dynamic ? &hit_names : &set;
-      if (!set.counter && !set.dynamic) {
-        continue;
-      }
-      auto counters = enforcer::ReadSetCounters(**transport, set, edges);
-      if (!counters) {
-        log->error("{}", counters.error());
+    if (table != nullptr) {
+      auto edges = enforcer::ReadEdgeCounters(**transport, *table);
+      if (!edges) {
+        log->error("{}", edges.error());
         return 1;
       }
-      std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> seen;
-      for (const auto& c : *counters) {
-        seen[c.name] = {c.packets, c.bytes};
-      }
-      for (const auto& e : edges->elements) {
-        const auto it = seen.find(e.origin);
-        std::cout << fmt::format("  {}: {} packets, {} bytes\n", e.origin,
-                                 it == seen.end() ? 0 : it->second.first,
-                                 it == seen.end() ? 0 : it->second.second);
+      for (const auto& c : *edges) {
+        std::cout << fmt::format("  {}: {} packets, {} bytes\n", c.name, c.packets, c.bytes);
       }
     }
   }

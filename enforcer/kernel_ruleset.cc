@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <map>
+#include <unordered_map>
 #include <memory>
 
 #include <fmt/format.h>
@@ -209,6 +210,32 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
         }
       }
       out.push_back({name, c.packets, c.bytes});
+    }
+  }
+  return out;
+}
+
+boost::system::result<std::vector<CounterValue>, std::string> ReadEdgeCounters(
+    NetlinkTransport& transport, const Table& inet_table) {
+  const Set hit_names = HitNames(inet_table);
+  std::vector<CounterValue> out;
+  for (const Set& set : inet_table.sets) {
+    if (!set.counter && !set.dynamic) {
+      continue;
+    }
+    const Set& edges = set.dynamic ? hit_names : set;
+    auto counters = ReadSetCounters(transport, set, &edges);
+    if (!counters) {
+      return counters.error();
+    }
+    std::unordered_map<std::string, const CounterValue*> seen;
+    for (const auto& c : *counters) {
+      seen.emplace(c.name, &c);
+    }
+    for (const Element& e : edges.elements) {
+      const auto it = seen.find(e.origin);
+      out.push_back({e.origin, it == seen.end() ? 0 : it->second->packets,
+                     it == seen.end() ? 0 : it->second->bytes});
     }
   }
   return out;

@@ -82,4 +82,10 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadNamedCounters(
 boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
     NetlinkTransport& transport, const Set& set, const Set* names = nullptr);
 
+// Every edge of the compiled inet table `inet_table` with its kernel counter, in the order of
+// its sets: ranges and ICMP count in their own sets, single ports in the hit set (HitNames),
+// where an edge appears with its first connection; an edge without an element there reads 0.
+boost::system::result<std::vector<CounterValue>, std::string> ReadEdgeCounters(
+    NetlinkTransport& transport, const Table& inet_table);
+
 }  // namespace bulkhead::enforcer

@@ -291,20 +291,13 @@ int Main(const std::vector<std::string>& args) {
       std::cout << c.name << " " << c.packets << " " << c.bytes << "\n";
     }
     const auto* table = compiled->ruleset.FindTable(enforcer::Family::kInet, "bulkhead");
-    const enforcer::Set hit_names = enforcer::HitNames(*table);
-    for (const auto& set : table->sets) {
-      const enforcer::Set* names = set.dynamic ? &hit_names : &set;
-      if (!set.counter && !set.dynamic) {
-        continue;
-      }
-      auto sc = enforcer::ReadSetCounters(**t, set, names);
-      if (!sc) {
-        std::cerr << "error: " << sc.error() << "\n";
-        return 1;
-      }
-      for (const auto& c : *sc) {
-        std::cout << c.name << " " << c.packets << " " << c.bytes << "\n";
-      }
+    auto edges = enforcer::ReadEdgeCounters(**t, *table);
+    if (!edges) {
+      std::cerr << "error: " << edges.error() << "\n";
+      return 1;
+    }
+    for (const auto& c : *edges) {
+      std::cout << c.name << " " << c.packets << " " << c.bytes << "\n";
     }
     return 0;
   }
