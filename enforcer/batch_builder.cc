@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <unordered_map>
 
@@ -260,17 +261,26 @@ class RuleEncoder {
     }
   }
 
+  // A lookup of the key in reg 1 in set `set`: a set test (no dreg; `invert`: not in it), a map
+  // (dreg NFT_REG_1) or a verdict map (dreg NFT_REG_VERDICT).
+  void Lookup(const std::string& set, std::optional<std::uint32_t> dreg, bool invert = false) {
+    nftnl_expr* e = nftnl_expr_alloc("lookup");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+    if (dreg) {
+      nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, *dreg);
+    }
+    nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set.c_str());
+    if (invert) {
+      nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+    }
+    Add(e);
+  }
+
   void Match(const enforcer::Match& m) {
     if (m.op == Match::Op::kInSet || m.op == Match::Op::kNotInSet) {
       auto set = sets_.find(m.set);
       LoadKey(m.key, set != sets_.end() && set->second->interval && m.key.size() > 1);
-      nftnl_expr* e = nftnl_expr_alloc("lookup");
-      nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-      nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, m.set.c_str());
-      if (m.op == Match::Op::kNotInSet) {
-        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
-      }
-      Add(e);
+      Lookup(m.set, std::nullopt, m.op == Match::Op::kNotInSet);
       return;
     }
     Field f = m.key.front();
@@ -347,11 +357,7 @@ class RuleEncoder {
         Bitwise(mask, 4, std::move(bits));
       } else if (s->map_key) {
         Load(*s->map_key, NFT_REG_1);
-        nftnl_expr* e = nftnl_expr_alloc("lookup");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
-        nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, s->map.c_str());
-        Add(e);
+        Lookup(s->map, NFT_REG_1);
       } else {
         nftnl_expr* e = nftnl_expr_alloc("immediate");
         nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
@@ -372,11 +378,7 @@ class RuleEncoder {
       Add(e);
     } else if (const auto* vm = std::get_if<VmapLookup>(&st)) {
       Load(vm->key, NFT_REG_1);
-      nftnl_expr* e = nftnl_expr_alloc("lookup");
-      nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-      nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
-      nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, vm->map.c_str());
-      Add(e);
+      Lookup(vm->map, NFT_REG_VERDICT);
     } else if (const auto* l = std::get_if<Limit>(&st)) {
       nftnl_expr* e = nftnl_expr_alloc("limit");
       nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, l->rate_per_second);
