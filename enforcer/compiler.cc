@@ -126,7 +126,7 @@ struct Ip {
   Field daddr;
   DataType addr;
   const char* sfx;
-  // The per-family membership sets (what N() would make), spelled out for the per-element path.
+  // The per-family membership set names, spelled out (no formatting on the per-element path).
   std::string_view grp, enforce, monitor, ifaddr, owned;
 };
 constexpr Ip kV4{false,      Field::kIpSaddr, Field::kIpDaddr, DataType::kIpv4Addr, "4",
@@ -334,10 +334,10 @@ class Compiler {
     });
 
     for (const Ip& ip : {kV4, kV6}) {
-      Set enforce = AddrSet(N("enforce", ip), ip.addr, "workloads in enforce mode");
-      Set monitor = AddrSet(N("monitor", ip), ip.addr, "workloads in monitor mode");
+      Set enforce = AddrSet(std::string(ip.enforce), ip.addr, "workloads in enforce mode");
+      Set monitor = AddrSet(std::string(ip.monitor), ip.addr, "workloads in monitor mode");
       // Also the set of managed workloads: `ip saddr @grp4` tests that an address has a group.
-      Set grp = AddrSet(N("grp", ip), ip.addr, "address -> group id (managed workloads)");
+      Set grp = AddrSet(std::string(ip.grp), ip.addr, "address -> group id (managed workloads)");
       grp.data = DataType::kMark;
       for (Set* s : {&enforce, &monitor, &grp}) {
         t.sets.push_back(std::move(*s));
@@ -420,7 +420,7 @@ class Compiler {
           // into ct mark on the way (one lookup where "managed?" and "which group?" took two).
           SetCtMark src;
           src.map_key = ip.saddr;
-          src.map = N("grp", ip);
+          src.map = std::string(ip.grp);
           c.rules.push_back(R({M({Field::kCtMark}, Match::Op::kEq, Num(DataType::kMark, 0)),
                                IpDep(Family::kInet, ip.v6), src,
                                V(Verdict::Kind::kGoto, N(h == "forward" ? "src_fwd" : "src_in", ip))},
@@ -428,16 +428,16 @@ class Compiler {
         }
         if (h == "forward") {
           for (Field f : {ip.saddr, ip.daddr}) {
-            c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({f}, N("grp", ip)),
+            c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({f}, std::string(ip.grp)),
                                  V(Verdict::Kind::kGoto, N("judge_fwd", ip))},
                                 "judge new connections of managed workloads"));
           }
         } else if (h == "input") {
-          c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({ip.saddr}, N("grp", ip)),
+          c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({ip.saddr}, std::string(ip.grp)),
                                V(Verdict::Kind::kGoto, N("judge_in", ip))},
                               "judge new connections from managed workloads to the host"));
         } else {
-          c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({ip.daddr}, N("grp", ip)),
+          c.rules.push_back(R({IpDep(Family::kInet, ip.v6), InSet({ip.daddr}, std::string(ip.grp)),
                                V(Verdict::Kind::kGoto, N("judge_out", ip))},
                               "judge new connections from the host to managed workloads"));
         }
@@ -455,7 +455,7 @@ class Compiler {
       for (const Ip& ip : {kV4, kV6}) {
         SetCtMark s;
         s.map_key = ip.daddr;
-        s.map = N("grp", ip);
+        s.map = std::string(ip.grp);
         dst.rules.push_back(R({IpDep(Family::kInet, ip.v6), s}, "destination group into ct mark"));
       }
       t.chains.push_back(std::move(dst));
@@ -482,7 +482,7 @@ class Compiler {
 
   static Set IfaceAddrSet(const Ip& ip) {
     Set s;
-    s.name = N("ifaddr", ip);
+    s.name = std::string(ip.ifaddr);
     s.key = {DataType::kIfname, ip.addr};
     s.origin = "interface . address of each workload";
     return s;
@@ -504,7 +504,7 @@ class Compiler {
       ll.prefix_len = 10;
       s.push_back(ll);
     }
-    s.push_back(InSet({Field::kIifname, ip.saddr}, N("ifaddr", ip), true));
+    s.push_back(InSet({Field::kIifname, ip.saddr}, std::string(ip.ifaddr), true));
     s.push_back(V(Verdict::Kind::kGoto, std::string(kCounterSpoofed)));
     return R(std::move(s), "anti-spoofing: a workload sends only from its own addresses");
   }
@@ -636,7 +636,7 @@ class Compiler {
     auto restore = [] { return R({SetCtMark{}}, "restore ct mark"); };
     auto mode_rules = [&](Chain& c, std::vector<Field> ends, std::optional<Mode> host_mode) {
       for (auto [mode, target] : {std::pair{Mode::kEnforce, "deny"}, std::pair{Mode::kMonitor, "warn"}}) {
-        std::string set = N(mode == Mode::kEnforce ? "enforce" : "monitor", ip);
+        std::string set(mode == Mode::kEnforce ? ip.enforce : ip.monitor);
         for (Field f : ends) {
           c.rules.push_back(R({dep(), InSet({f}, set), V(Verdict::Kind::kGoto, target)},
                               fmt::format("violation, {} mode", policy::Mode::kEnforce == mode ? "enforce" : "monitor")));
@@ -742,7 +742,7 @@ class Compiler {
           return false;
         }
         if (end == policy::kWorldGroup) {
-          s.push_back(InSet({f}, N("grp", ip), true));
+          s.push_back(InSet({f}, std::string(ip.grp), true));
           return true;
         }
         s.push_back(InSet({f}, fmt::format("fs_g{}_{}", *mem().IdOf(end), ip.sfx)));
@@ -818,7 +818,7 @@ class Compiler {
     if (any_iface) {
       for (const Ip& ip : {kV4, kV6}) {
         pre.rules.push_back(R({IpDep(Family::kBridge, ip.v6),
-                               InSet({Field::kIifname, ip.saddr}, N("ifaddr", ip)),
+                               InSet({Field::kIifname, ip.saddr}, std::string(ip.ifaddr)),
                                V(Verdict::Kind::kAccept)},
                               "a workload's own address from its own port"));
       }
@@ -843,7 +843,7 @@ class Compiler {
       for (const Ip& ip : {kV4, kV6}) {
         t.sets.push_back(IfaceAddrSet(ip));
         t.sets.push_back(
-            AddrSet(N("owned", ip), ip.addr, "addresses of workloads with an interface"));
+            AddrSet(std::string(ip.owned), ip.addr, "addresses of workloads with an interface"));
       }
       for (const Ip& ip : {kV4, kV6}) {
         std::vector<Statement> s{IpDep(Family::kBridge, ip.v6)};
@@ -859,7 +859,7 @@ class Compiler {
         s.push_back(V(Verdict::Kind::kGoto, std::string(kCounterSpoofed)));
         pre.rules.push_back(
             R(std::move(s), "anti-spoofing: a workload sends only from its own addresses"));
-        pre.rules.push_back(R({IpDep(Family::kBridge, ip.v6), InSet({ip.saddr}, N("owned", ip)),
+        pre.rules.push_back(R({IpDep(Family::kBridge, ip.v6), InSet({ip.saddr}, std::string(ip.owned)),
                                V(Verdict::Kind::kGoto, std::string(kCounterSpoofed))},
                               "anti-spoofing: a workload's address comes only from its port"));
       }
