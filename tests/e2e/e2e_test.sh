@@ -91,8 +91,22 @@ run frontend-1 frontend "$FRONT4" "$FRONT6" serve 80 frontend -- "api,$API4,8080
   die "run frontend-1"
 # The host's own service, which no container uses: on the gateway addresses of our namespace.
 inns ip addr show dev $BR | grep -q "inet $GW4/" || die "gateway $GW4 not on $BR"
+# Docker's IPv6 gateway address is tentative (duplicate address detection) for a second or two
+# after the bridge comes up, and binding a tentative address fails: wait until it is usable.
+for _ in $(seq 100); do
+  [ -z "$(inns ip -6 addr show dev $BR tentative)" ] && break
+  sleep 0.1
+done
+inns ip -6 addr show dev $BR | grep -q "inet6 $GW6/" || die "gateway $GW6 not on $BR"
+[ -z "$(inns ip -6 addr show dev $BR tentative)" ] || die "gateway $GW6 still tentative after 10 s"
 inns_bg socat TCP-LISTEN:$HOST_PORT,bind=$GW4,fork,reuseaddr SYSTEM:'echo host-ok' 2>/dev/null
 inns_bg socat TCP6-LISTEN:$HOST_PORT,bind="[$GW6]",fork,reuseaddr SYSTEM:'echo host-ok' 2>/dev/null
+for _ in $(seq 50); do
+  [ "$(inns ss -Hltn "sport = :$HOST_PORT" | wc -l)" = 2 ] && break
+  sleep 0.1
+done
+[ "$(inns ss -Hltn "sport = :$HOST_PORT" | wc -l)" = 2 ] ||
+  die "the host's listeners on $GW4 and $GW6 port $HOST_PORT did not start"
 
 # try CONTAINER NAME ADDR PORT: 0 when the connection got NAME's answer (2 s connect timeout).
 try() {
