@@ -114,11 +114,16 @@ try() {
 }
 # Before any rule: every attempt the test later expects refused must succeed now, so a refusal
 # later is the ruleset's doing. (Nothing captures yet, so these make no edges.)
-for _ in $(seq 50); do try frontend-1 db "$DB4" 5432 && break; sleep 0.1; done
+# Each gets 5 s: the containers' servers start in the background.
+reaches() {  # CONTAINER NAME ADDR PORT: tries for 5 s
+  local end=$((SECONDS + 5))
+  while [ $SECONDS -lt $end ]; do try "$@" && return 0; sleep 0.1; done
+  return 1
+}
 for t in "db $DB4 5432" "db $DB6 5432" "cache $CACHE4 6379" "host $GW4 $HOST_PORT" \
          "host $GW6 $HOST_PORT" "api $API4 8080"; do
   # shellcheck disable=SC2086
-  try frontend-1 $t || die "before enforcement, frontend-1 cannot reach $t"
+  reaches frontend-1 $t || die "before enforcement, frontend-1 cannot reach $t"
 done
 pass "before enforcement: frontend-1 reaches db, cache and the host port (IPv4 and IPv6)"
 

@@ -12,4 +12,27 @@ serve_echo() {
     ip netns exec "$1" socat UDP6-RECVFROM:$port,fork,reuseaddr,ipv6only=0 EXEC:cat 2>/dev/null &
     PIDS+=($!)
   done
+  wait_listening "$1" "$2" "$3"
+}
+
+# wait_listening NS "TCP PORTS" "UDP PORTS": until every port has a socket in NS (5 s), so the
+# first probe does not race the server's start on a loaded machine. 1 (with a line) if not.
+wait_listening() {
+  local port missing tcp udp end=$((SECONDS + 5))
+  while :; do
+    missing=""
+    tcp=$(ip netns exec "$1" ss -Hltn | awk '{print $4}')
+    udp=$(ip netns exec "$1" ss -Hlun | awk '{print $4}')
+    for port in $2; do
+      grep -q ":$port\$" <<<"$tcp" || missing+=" tcp/$port"
+    done
+    for port in $3; do
+      grep -q ":$port\$" <<<"$udp" || missing+=" udp/$port"
+    done
+    [ -z "$missing" ] && return 0
+    [ $SECONDS -ge $end ] && break
+    sleep 0.05
+  done
+  echo "echo servers in $1 not listening after 5 s:$missing"
+  return 1
 }

@@ -70,8 +70,7 @@ shop_setup() {  # [extra namespaces, created but not attached]
   shop_attach "$CACHE" vcache br1 10.20.0.2 fd20::2 10.20.0.1 fd20::1
   modprobe br_netfilter 2>/dev/null
   modprobe nfnetlink_log 2>/dev/null
-  for ns in "$H" "$WEB" "$API" "$DB" "$CACHE"; do shop_serve "$ns"; done
-  sleep 1
+  for ns in "$H" "$WEB" "$API" "$DB" "$CACHE"; do shop_serve "$ns" || exit 1; done
 }
 
 probe() {  # ns addr port [tcp|udp] -> 0 when the echo came back

@@ -94,7 +94,7 @@ source "$(dirname "$0")/../../lib/echo_servers.sh"
 serve() {  # ns
   serve_echo "$1" "8080 5432 6050 6200 9100 8000 8001" "9000 6380"
 }
-for ns in "$H" "$WEB" "$API" "$DB"; do serve "$ns"; done
+for ns in "$H" "$WEB" "$API" "$DB"; do serve "$ns" || exit 1; done
 
 nsvar() { case $1 in WEB) echo "$WEB";; API) echo "$API";; DB) echo "$DB";; OUT) echo "$OUT";; H) echo "$H";; esac; }
 

@@ -51,13 +51,9 @@ attach "$API" vapi1 10.30.0.3 fd30::3
 attach "$DB" vdb1 10.30.0.4 fd30::4
 inh "$TOOL" sysctl >/dev/null || { echo "br_netfilter unavailable"; exit 1; }
 
-for ns in "$API" "$DB"; do
-  for port in 8080 5432; do
-    ip netns exec "$ns" socat TCP6-LISTEN:$port,fork,reuseaddr,ipv6only=0 EXEC:cat 2>/dev/null &
-    PIDS+=($!)
-  done
-done
-sleep 1
+# shellcheck source=../../lib/echo_servers.sh
+source "$(dirname "$0")/../../lib/echo_servers.sh"
+for ns in "$API" "$DB"; do serve_echo "$ns" "8080 5432" "" || exit 1; done
 
 probe() {  # ns addr port -> 0 when the echo came back
   local a=$2
