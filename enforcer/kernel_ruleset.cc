@@ -9,8 +9,10 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 #include <unordered_map>
 #include <memory>
 
@@ -68,6 +70,112 @@ int ReadCounterExpr(nftnl_expr* e, void* data) {
   return 0;
 }
 
+struct KernelElement {
+  std::string key;  // the key's bytes as the kernel has them (EncodeElementKey's form)
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+};
+
+// Every element of set `set_name` of table inet bulkhead, with its counter if it has one.
+boost::system::result<std::vector<KernelElement>, std::string> DumpElements(
+    NetlinkTransport& transport, const std::string& set_name) {
+  std::vector<char> buf(4096);
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP,
+                                        transport.NextSeq());
+  std::unique_ptr<nftnl_set, SetFree> filter(nftnl_set_alloc());
+  nftnl_set_set_str(filter.get(), NFTNL_SET_TABLE, std::string(kTableName).c_str());
+  nftnl_set_set_str(filter.get(), NFTNL_SET_NAME, set_name.c_str());
+  nftnl_set_elems_nlmsg_build_payload(nlh, filter.get());
+  auto replies = transport.Dump(
+      {reinterpret_cast<const std::uint8_t*>(nlh), static_cast<std::size_t>(nlh->nlmsg_len)});
+  if (!replies) {
+    return replies.error();
+  }
+  std::vector<KernelElement> out;
+  for (const auto& msg : *replies) {
+    std::unique_ptr<nftnl_set, SetFree> s(nftnl_set_alloc());
+    if (nftnl_set_elems_nlmsg_parse(reinterpret_cast<const nlmsghdr*>(msg.data()), s.get()) < 0) {
+      return std::string("unparseable set elements from the kernel");
+    }
+    std::unique_ptr<nftnl_set_elems_iter, IterFree> it(nftnl_set_elems_iter_create(s.get()));
+    for (nftnl_set_elem* e = nftnl_set_elems_iter_next(it.get()); e != nullptr;
+         e = nftnl_set_elems_iter_next(it.get())) {
+      std::uint32_t len = 0;
+      const auto* key = static_cast<const char*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
+      CounterRead c;
+      nftnl_set_elem_expr_foreach(e, ReadCounterExpr, &c);
+      out.push_back({key == nullptr ? std::string() : std::string(key, len), c.packets, c.bytes});
+    }
+  }
+  return out;
+}
+
+const Table* InetTable(const Ruleset& r) {
+  for (const Table& t : r.tables) {
+    if (t.family == Family::kInet && t.name == kTableName) {
+      return &t;
+    }
+  }
+  return nullptr;
+}
+
+// The hit set's elements of single-port edges that `delta` removes, as far as the kernel has
+// them (an edge gets its element with its first connection): without this a removed edge's
+// count would stay in the set, come back if the edge is allowed again, and take room from
+// other edges. Only present elements are deleted: the kernel refuses deleting an absent one.
+boost::system::result<SetDelta, std::string> StaleHits(NetlinkTransport& transport,
+                                                       const Ruleset& previous,
+                                                       const Ruleset& next,
+                                                       const ElementDelta& delta) {
+  SetDelta out;
+  const bool edge_removed = std::any_of(delta.sets.begin(), delta.sets.end(), [](const SetDelta& d) {
+    return d.family == Family::kInet && !d.removed.empty() && SinglePortEdgeSource(d.set.name);
+  });
+  const Table* before = InetTable(previous);
+  const Table* after = InetTable(next);
+  if (!edge_removed || before == nullptr || after == nullptr) {
+    return out;
+  }
+  const auto hits = std::find_if(after->sets.begin(), after->sets.end(),
+                                 [](const Set& s) { return s.name == kHitSet; });
+  if (hits == after->sets.end()) {
+    return out;
+  }
+  const Set old_names = HitNames(*before);
+  const Set new_names = HitNames(*after);
+  std::set<std::string> kept;
+  for (const Element& e : new_names.elements) {
+    std::vector<std::uint8_t> k = EncodeElementKey(new_names, e);
+    kept.emplace(k.begin(), k.end());
+  }
+  std::map<std::string, const Element*> gone;
+  for (const Element& e : old_names.elements) {
+    std::vector<std::uint8_t> k = EncodeElementKey(old_names, e);
+    std::string key(k.begin(), k.end());
+    if (kept.count(key) == 0) {
+      gone.emplace(std::move(key), &e);
+    }
+  }
+  if (gone.empty()) {
+    return out;
+  }
+  auto present = DumpElements(transport, hits->name);
+  if (!present) {
+    return present.error();
+  }
+  for (const KernelElement& e : *present) {
+    const auto it = gone.find(e.key);
+    if (it != gone.end()) {
+      out.removed.push_back(*it->second);
+    }
+  }
+  out.family = Family::kInet;
+  out.table = std::string(kTableName);
+  out.set = *hits;
+  out.set.elements.clear();
+  return out;
+}
+
 }  // namespace
 
 boost::system::result<ApplyStats, ApplyError> ApplyRuleset(NetlinkTransport& transport,
@@ -113,6 +221,13 @@ boost::system::result<UpdateResult, ApplyError> UpdateElements(NetlinkTransport&
     UpdateResult out;
     out.structure_changed = true;
     return out;
+  }
+  auto stale = StaleHits(transport, previous, next, *delta);
+  if (!stale) {
+    return ApplyError{"reading the hit set before removing edges: " + stale.error(), {}};
+  }
+  if (!stale->removed.empty()) {
+    delta->sets.push_back(std::move(*stale));
   }
   return ApplyElementDelta(transport, *delta, options);
 }
@@ -171,17 +286,9 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
   if (names == nullptr) {
     names = &set;
   }
-  std::vector<char> buf(4096);
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP,
-                                        transport.NextSeq());
-  std::unique_ptr<nftnl_set, SetFree> filter(nftnl_set_alloc());
-  nftnl_set_set_str(filter.get(), NFTNL_SET_TABLE, std::string(kTableName).c_str());
-  nftnl_set_set_str(filter.get(), NFTNL_SET_NAME, set.name.c_str());
-  nftnl_set_elems_nlmsg_build_payload(nlh, filter.get());
-  auto replies = transport.Dump(
-      {reinterpret_cast<const std::uint8_t*>(nlh), static_cast<std::size_t>(nlh->nlmsg_len)});
-  if (!replies) {
-    return replies.error();
+  auto elements = DumpElements(transport, set.name);
+  if (!elements) {
+    return elements.error();
   }
   // Keys as strings: GCC 12 at -O3 warns falsely (-Wstringop-overread) on vector<uint8_t> keys.
   std::map<std::string, const Element*> by_key;
@@ -190,27 +297,10 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
     by_key[std::string(k.begin(), k.end())] = &e;
   }
   std::vector<CounterValue> out;
-  for (const auto& msg : *replies) {
-    std::unique_ptr<nftnl_set, SetFree> s(nftnl_set_alloc());
-    if (nftnl_set_elems_nlmsg_parse(reinterpret_cast<const nlmsghdr*>(msg.data()), s.get()) < 0) {
-      return std::string("unparseable set elements from the kernel");
-    }
-    std::unique_ptr<nftnl_set_elems_iter, IterFree> it(nftnl_set_elems_iter_create(s.get()));
-    for (nftnl_set_elem* e = nftnl_set_elems_iter_next(it.get()); e != nullptr;
-         e = nftnl_set_elems_iter_next(it.get())) {
-      std::uint32_t len = 0;
-      const auto* key = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
-      CounterRead c;
-      nftnl_set_elem_expr_foreach(e, ReadCounterExpr, &c);
-      std::string name = "unknown element";
-      if (key != nullptr) {
-        auto found = by_key.find(std::string(reinterpret_cast<const char*>(key), len));
-        if (found != by_key.end()) {
-          name = found->second->origin;
-        }
-      }
-      out.push_back({name, c.packets, c.bytes});
-    }
+  for (const KernelElement& e : *elements) {
+    const auto found = by_key.find(e.key);
+    out.push_back({found == by_key.end() ? "unknown element" : found->second->origin, e.packets,
+                   e.bytes});
   }
   return out;
 }

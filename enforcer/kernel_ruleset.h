@@ -48,7 +48,9 @@ struct UpdateResult {
 
 // Moves the kernel from `previous` (the ruleset last applied) to `next` when they differ in
 // set/map elements only: ONE batch of element deletions and additions, all or nothing, leaving
-// chains, rules and the counters of unchanged elements alone. When the structure differs the
+// chains, rules and the counters of unchanged elements alone; a removed single-port edge's
+// element of the hit set goes too (read from the kernel first), so its count does not come back
+// with the edge. When the structure differs the
 // result says so (structure_changed) and nothing is sent. A kernel error (for instance someone
 // changed the tables behind bulkhead's back, so an element to delete is gone) leaves the tables
 // as they were; ApplyRuleset(next) then repairs them.

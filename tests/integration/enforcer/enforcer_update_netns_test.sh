@@ -5,7 +5,8 @@
 # stopped (same groups and edges). Checks that `enforcer_tool update` sends elements only, that
 # real verdicts follow the membership, that the result lists like a full apply of the new spec,
 # that an established connection survives, that a structural change is refused as such, and
-# that an update against a kernel that diverged is refused without changing anything.
+# that an update against a kernel that diverged is refused without changing anything, and that
+# a removed edge's element of the hit set goes with it (update_d/e.spec).
 # Usage: enforcer_update_netns_test.sh ENFORCER_TOOL SOURCE_DIR
 set -u
 TOOL=$1
@@ -130,6 +131,31 @@ out=$(inh "$TOOL" update "$SRC/update_b.spec" "$SRC/update_a.spec") && pass "upd
   || fail "update B -> A: $out"
 expect refused "A again: web-2 (stopped) -> api 8080" "$WEB2" 10.30.0.3 8080
 expect allowed "A again: api -> db-1 (started) 5432" "$API" 10.30.0.4 5432
+
+# --- a removed edge's hit goes with it -----------------------------------------------------------
+# Single-port edges count in the dynamic hit set, an element per edge from its first connection.
+# update_e.spec is update_d.spec without web -> api tcp/8080 (same structure).
+edge_count() {  # spec edge -> its packets in `counters`
+  inh "$TOOL" counters "$SRC/$1" | grep -F "$2 " | awk '{print $(NF-1)}'
+}
+hit_listed() { inh nft list set inet bulkhead hits | grep -q "tcp \. 8080 "; }
+E8080="allow web -> api tcp/8080"
+inh "$TOOL" apply "$SRC/update_d.spec" >/dev/null || fail "apply D"
+expect allowed "D: web-1 -> api 8080" "$WEB1" 10.30.0.3 8080
+n=$(edge_count update_d.spec "$E8080")
+[ "${n:-0}" -gt 0 ] && hit_listed && pass "D: $E8080 counted $n packets in the hit set" \
+  || fail "D: $E8080 not counted ($n): $(inh nft list set inet bulkhead hits)"
+out=$(inh "$TOOL" update "$SRC/update_d.spec" "$SRC/update_e.spec" 2>&1)
+echo "$out" | grep -q "^updated +0 -2 " && pass "D -> E removes the edge and its hit: $out" \
+  || fail "D -> E: $out"
+hit_listed && fail "E: the hit set still holds web -> api 8080" || pass "E: the hit set dropped web -> api 8080"
+expect refused "E: web-1 -> api 8080" "$WEB1" 10.30.0.3 8080
+out=$(inh "$TOOL" update "$SRC/update_e.spec" "$SRC/update_d.spec" 2>&1) || fail "E -> D: $out"
+n=$(edge_count update_d.spec "$E8080")
+[ "$n" = 0 ] && pass "D again: the re-added edge counts from 0" || fail "D again: $E8080 reads $n"
+# Removing an edge that never had a connection (no hit element) is not an error.
+out=$(inh "$TOOL" update "$SRC/update_d.spec" "$SRC/update_e.spec" 2>&1)
+echo "$out" | grep -q "^updated +0 -1 " && pass "D -> E without a hit: $out" || fail "D -> E without a hit: $out"
 
 inh "$TOOL" disable || fail "disable"
 echo "failures: $FAILS"
