@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs what bulkhead needs to build and test, from Debian 12's packages only. Run as root.
 set -euo pipefail
+if [[ $(id -u) != 0 ]]; then
+  echo "scripts/setup.sh: run as root (sudo -i first)" >&2
+  exit 1
+fi
 export DEBIAN_FRONTEND=noninteractive
 packages=(
   # build

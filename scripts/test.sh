@@ -5,6 +5,10 @@
 # presets to run others as well: `scripts/test.sh debug asan-ubsan`. Run as root from the
 # repository root, after scripts/setup.sh.
 set -euo pipefail
+if [[ $(id -u) != 0 ]]; then
+  echo "scripts/test.sh: run as root (sudo -i first)" >&2
+  exit 1
+fi
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 presets=("$@")
