@@ -72,6 +72,10 @@ fi
 #   docker         Docker's own rules: what a container host runs without bulkhead
 #   bulkhead       Docker's rules + bulkhead's 100,000-edge tables (inet and bridge)
 #   bulkhead-inet  Docker's rules + bulkhead's inet table alone (what its bridge table costs)
+#   bulkhead-bridge  Docker's rules + bulkhead's bridge table alone (what its inet table costs)
+#   docker-ct      Docker's rules + the one-rule conntrack table: the least any table of its
+#                  own costs that starts with `ct state established,related accept`
+#   (bulkhead-bridge and docker-ct are ablations: not in the default CONDITIONS)
 #   naive          Docker's rules + one rule per edge
 # CONN_ROUNDS (40) x CONN_DUR (1) s connection loops, client and server pinned to CPU PIN (1;
 # "" = unpinned); IPERF_ROUNDS (5) x DUR (5) s iperf3.
@@ -116,6 +120,8 @@ if part dataplane; then
       docker) echo "$DOCKER_TABLES" ;;
       bulkhead) echo "$DOCKER_TABLES inet:bulkhead bridge:bulkhead" ;;
       bulkhead-inet) echo "$DOCKER_TABLES inet:bulkhead" ;;
+      bulkhead-bridge) echo "$DOCKER_TABLES bridge:bulkhead" ;;
+      docker-ct) echo "$DOCKER_TABLES inet:ctonly" ;;
       naive) echo "$DOCKER_TABLES inet:naive" ;;
       *) return 1 ;;
     esac

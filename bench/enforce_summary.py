@@ -79,6 +79,6 @@ for what, data, unit in (("TCP connections/s", conn, "/s"), ("iperf3 Gbit/s", ip
     print(f"dataplane {what}: median of {n} rounds; ratio to " + ", ".join(bases) +
           " (paired per round, median [95 % CI])")
     for c in sorted(data, key=lambda c: list(denied).index(c) if c in denied else 99):
-        print(f"  {c:13s} {med(data[c].values()):9.2f}{unit}  " +
+        print(f"  {c:15s} {med(data[c].values()):9.2f}{unit}  " +
               "  ".join(f"{b}: {ratio(data, c, b)}" for b in bases) +
               f"  denied port open: {denied.get(c, '?')}")
