@@ -40,7 +40,8 @@ if runs:  # PARTS included apply
     print(f"nft -f same ruleset: {same_w:.2f} s wall, {same_c:.2f} s CPU -> bulkhead/nft = "
           f"{ours / same_w:.2f} (wall), {ours_cpu / same_c:.2f} (CPU)")
     print(f"nft -f naive (1 rule per edge): {naive_w:.2f} s wall, {naive_c:.2f} s CPU")
-for prefix, what in (("update ", "membership update (MembershipTracker, what the agent does)"),
+for prefix, what in (("update ", "membership update (MembershipTracker.PlanWorkloads; the agent plans by "
+                                "comparing inventories: plan_by_inventory_compare_ms)"),
                      ("update_diff ", "membership update by diffing two full compiles (baseline)")):
     for line in lines:
         if line.startswith(prefix):
