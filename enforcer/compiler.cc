@@ -919,12 +919,16 @@ Set HitNames(const Table& inet_table) {
       continue;
     }
     for (const Element& e : s.elements) {
-      Element n = e;
-      n.key[0].number |= *src << 16;
-      out.elements.push_back(std::move(n));
+      out.elements.push_back(HitElement(*src, e));
     }
   }
   return out;
+}
+
+Element HitElement(std::uint32_t source, const Element& edge) {
+  Element n = edge;
+  n.key[0].number |= source << 16;
+  return n;
 }
 
 std::optional<std::uint32_t> SinglePortEdgeSource(std::string_view set_name) {

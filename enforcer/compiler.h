@@ -63,6 +63,10 @@ std::set<std::string> FailsafeGroups(const policy::Policy& policy, const Members
 // had no connection.
 Set HitNames(const Table& inet_table);
 
+// The hit-set element of one element of single-port edge set e_g<source>: its key with the
+// source group in the upper 16 bits of the mark (what HitNames lists for it).
+Element HitElement(std::uint32_t source, const Element& edge);
+
 // The source group of a single-port edge set (e_g<source>), nullopt for any other set.
 std::optional<std::uint32_t> SinglePortEdgeSource(std::string_view set_name);
 

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <set>
 #include <unordered_map>
 #include <memory>
 
@@ -110,50 +109,35 @@ boost::system::result<std::vector<KernelElement>, std::string> DumpElements(
   return out;
 }
 
-const Table* InetTable(const Ruleset& r) {
-  for (const Table& t : r.tables) {
-    if (t.family == Family::kInet && t.name == kTableName) {
-      return &t;
-    }
-  }
-  return nullptr;
-}
-
-// The hit set's elements of single-port edges that `delta` removes, as far as the kernel has
+// The hit set's elements of the single-port edges `delta` removes, as far as the kernel has
 // them (an edge gets its element with its first connection): without this a removed edge's
 // count would stay in the set, come back if the edge is allowed again, and take room from
 // other edges. Only present elements are deleted: the kernel refuses deleting an absent one.
 boost::system::result<SetDelta, std::string> StaleHits(NetlinkTransport& transport,
-                                                       const Ruleset& previous,
                                                        const Ruleset& next,
                                                        const ElementDelta& delta) {
   SetDelta out;
-  const bool edge_removed = std::any_of(delta.sets.begin(), delta.sets.end(), [](const SetDelta& d) {
-    return d.family == Family::kInet && !d.removed.empty() && SinglePortEdgeSource(d.set.name);
-  });
-  const Table* before = InetTable(previous);
-  const Table* after = InetTable(next);
-  if (!edge_removed || before == nullptr || after == nullptr) {
+  const Table* table = next.FindTable(Family::kInet, kTableName);
+  if (table == nullptr) {
     return out;
   }
-  const auto hits = std::find_if(after->sets.begin(), after->sets.end(),
+  const auto hits = std::find_if(table->sets.begin(), table->sets.end(),
                                  [](const Set& s) { return s.name == kHitSet; });
-  if (hits == after->sets.end()) {
+  if (hits == table->sets.end()) {
     return out;
   }
-  const Set old_names = HitNames(*before);
-  const Set new_names = HitNames(*after);
-  std::set<std::string> kept;
-  for (const Element& e : new_names.elements) {
-    std::vector<std::uint8_t> k = EncodeElementKey(new_names, e);
-    kept.emplace(k.begin(), k.end());
-  }
-  std::map<std::string, const Element*> gone;
-  for (const Element& e : old_names.elements) {
-    std::vector<std::uint8_t> k = EncodeElementKey(old_names, e);
-    std::string key(k.begin(), k.end());
-    if (kept.count(key) == 0) {
-      gone.emplace(std::move(key), &e);
+  // An e_g<source> key leaves only with its edge (a plain set: no data to change), so the
+  // removed elements are exactly the removed edges.
+  std::map<std::string, Element> gone;  // encoded hit key -> hit element
+  for (const SetDelta& d : delta.sets) {
+    const auto source = SinglePortEdgeSource(d.set.name);
+    if (d.family != Family::kInet || !source) {
+      continue;
+    }
+    for (const Element& e : d.removed) {
+      Element hit = HitElement(*source, e);
+      std::vector<std::uint8_t> k = EncodeElementKey(*hits, hit);
+      gone.emplace(std::string(k.begin(), k.end()), std::move(hit));
     }
   }
   if (gone.empty()) {
@@ -166,7 +150,7 @@ boost::system::result<SetDelta, std::string> StaleHits(NetlinkTransport& transpo
   for (const KernelElement& e : *present) {
     const auto it = gone.find(e.key);
     if (it != gone.end()) {
-      out.removed.push_back(*it->second);
+      out.removed.push_back(it->second);
     }
   }
   out.family = Family::kInet;
@@ -222,7 +206,7 @@ boost::system::result<UpdateResult, ApplyError> UpdateElements(NetlinkTransport&
     out.structure_changed = true;
     return out;
   }
-  auto stale = StaleHits(transport, previous, next, *delta);
+  auto stale = StaleHits(transport, next, *delta);
   if (!stale) {
     return ApplyError{"reading the hit set before removing edges: " + stale.error(), {}};
   }
