@@ -27,6 +27,8 @@ SRC=$(readlink -f "$2")
 HERE="$SRC/tests/e2e"
 # shellcheck source=../lib/dockerd.sh
 source "$SRC/tests/lib/dockerd.sh"
+# shellcheck source=../lib/echo_servers.sh
+source "$SRC/tests/lib/echo_servers.sh"
 T0=$(date +%s.%N)
 TP=$T0
 now() { date +%s.%N; }
@@ -101,12 +103,7 @@ inns ip -6 addr show dev $BR | grep -q "inet6 $GW6/" || die "gateway $GW6 not on
 [ -z "$(inns ip -6 addr show dev $BR tentative)" ] || die "gateway $GW6 still tentative after 10 s"
 inns_bg socat TCP-LISTEN:$HOST_PORT,bind=$GW4,fork,reuseaddr SYSTEM:'echo host-ok' 2>/dev/null
 inns_bg socat TCP6-LISTEN:$HOST_PORT,bind="[$GW6]",fork,reuseaddr SYSTEM:'echo host-ok' 2>/dev/null
-for _ in $(seq 50); do
-  [ "$(inns ss -Hltn "sport = :$HOST_PORT" | wc -l)" = 2 ] && break
-  sleep 0.1
-done
-[ "$(inns ss -Hltn "sport = :$HOST_PORT" | wc -l)" = 2 ] ||
-  die "the host's listeners on $GW4 and $GW6 port $HOST_PORT did not start"
+out=$(wait_listening "$NS" "$GW4:$HOST_PORT [$GW6]:$HOST_PORT" "") || die "$out"
 
 # try CONTAINER NAME ADDR PORT: 0 when the connection got NAME's answer (2 s connect timeout).
 try() {

@@ -17,6 +17,7 @@ serve_echo() {
 
 # wait_listening NS "TCP PORTS" "UDP PORTS": until every port has a socket in NS (5 s), so the
 # first probe does not race the server's start on a loaded machine. 1 (with a line) if not.
+# An entry ADDR:PORT (IPv6 as [ADDR]:PORT) wants a socket on exactly that address.
 wait_listening() {
   local port missing tcp udp end=$((SECONDS + 5))
   while :; do
@@ -24,15 +25,18 @@ wait_listening() {
     tcp=$(ip netns exec "$1" ss -Hltn | awk '{print $4}')
     udp=$(ip netns exec "$1" ss -Hlun | awk '{print $4}')
     for port in $2; do
-      grep -q ":$port\$" <<<"$tcp" || missing+=" tcp/$port"
+      has_socket "$port" "$tcp" || missing+=" tcp/$port"
     done
     for port in $3; do
-      grep -q ":$port\$" <<<"$udp" || missing+=" udp/$port"
+      has_socket "$port" "$udp" || missing+=" udp/$port"
     done
     [ -z "$missing" ] && return 0
     [ $SECONDS -ge $end ] && break
     sleep 0.05
   done
-  echo "echo servers in $1 not listening after 5 s:$missing"
+  echo "servers in $1 not listening after 5 s:$missing"
   return 1
+}
+has_socket() {  # PORT|ADDR:PORT LOCAL_ADDRESSES (one per line)
+  if [[ $1 == *:* ]]; then grep -qxF "$1" <<<"$2"; else grep -q ":$1\$" <<<"$2"; fi
 }
