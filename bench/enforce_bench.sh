@@ -75,7 +75,10 @@ fi
 #   bulkhead-bridge  Docker's rules + bulkhead's bridge table alone (what its inet table costs)
 #   docker-ct      Docker's rules + the one-rule conntrack table: the least any table of its
 #                  own costs that starts with `ct state established,related accept`
-#   (bulkhead-bridge and docker-ct are ablations: not in the default CONDITIONS)
+#   floor          docker-ct + a one-rule bridge prerouting chain: the least any design with
+#                  bulkhead's two hooks (inet for connections, bridge for per-frame
+#                  anti-spoofing) costs before it looks anything up
+#   (bulkhead-bridge, docker-ct and floor are ablations: not in the default CONDITIONS)
 #   naive          Docker's rules + one rule per edge
 # CONN_ROUNDS (40) x CONN_DUR (1) s connection loops, client and server pinned to CPU PIN (1;
 # "" = unpinned); IPERF_ROUNDS (5) x DUR (5) s iperf3.
@@ -109,10 +112,12 @@ if part dataplane; then
   log "# docker's tables: $DOCKER_TABLES; client ${HIF[client]}, server ${HIF[server]}; pin ${PIN-1}"
   printf 'table inet ctonly {\n chain forward {\n  type filter hook forward priority 0; policy accept;\n  ct state established,related accept\n }\n}\n' \
     | inns nft -f - || die "conntrack table"
+  printf 'table bridge hookonly {\n chain prerouting {\n  type filter hook prerouting priority -300; policy accept;\n  ether type ip accept\n }\n}\n' \
+    | inns nft -f - || die "bridge hook-only table"
   inns "$BIN" apply "${SIZE[@]}" --client-if "${HIF[client]}" --server-if "${HIF[server]}" \
     --repeat 1 >/dev/null || die "bulkhead apply"
   inns nft -f "$OUT/naive.nft" || die "naive ruleset"
-  ALL="$DOCKER_TABLES inet:ctonly inet:bulkhead bridge:bulkhead inet:naive"
+  ALL="$DOCKER_TABLES inet:ctonly bridge:hookonly inet:bulkhead bridge:bulkhead inet:naive"
   tables_of() {
     case $1 in
       none) ;;
@@ -122,6 +127,7 @@ if part dataplane; then
       bulkhead-inet) echo "$DOCKER_TABLES inet:bulkhead" ;;
       bulkhead-bridge) echo "$DOCKER_TABLES bridge:bulkhead" ;;
       docker-ct) echo "$DOCKER_TABLES inet:ctonly" ;;
+      floor) echo "$DOCKER_TABLES inet:ctonly bridge:hookonly" ;;
       naive) echo "$DOCKER_TABLES inet:naive" ;;
       *) return 1 ;;
     esac

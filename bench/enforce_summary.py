@@ -72,7 +72,7 @@ def ratio(data, cond, base):
     return f"{med(rs):.3f} [{boot[50]:.3f}-{boot[1949]:.3f}]"
 
 
-bases = [b for b in ("none", "conntrack", "docker") if b in conn]
+bases = [b for b in ("none", "conntrack", "docker", "floor") if b in conn]
 for what, data, unit in (("TCP connections/s", conn, "/s"), ("iperf3 Gbit/s", iperf, "")):
     if not data:
         continue
