@@ -171,6 +171,8 @@ FieldLoad LoadOf(Field f) {
       return {K::kMeta, NFT_META_IIFNAME, 0, 0, 16};
     case Field::kEtherType:
       return {K::kPayload, 0, NFT_PAYLOAD_LL_HEADER, 12, 2};
+    case Field::kArpSaddrIp:
+      return {K::kPayload, 0, NFT_PAYLOAD_NETWORK_HEADER, 14, 4};
     case Field::kCtState:
       return {K::kCt, NFT_CT_STATE, 0, 0, 4};
     case Field::kCtMark:

@@ -20,6 +20,7 @@ constexpr std::uint32_t kNfprotoIpv4 = 2;
 constexpr std::uint32_t kNfprotoIpv6 = 10;
 constexpr std::uint32_t kEtherTypeIpv4 = 0x0800;
 constexpr std::uint32_t kEtherTypeIpv6 = 0x86dd;
+constexpr std::uint32_t kEtherTypeArp = 0x0806;
 constexpr std::uint32_t kCtStateEstablishedRelated = 0x06;  // NF_CT_STATE_BIT(ESTABLISHED|RELATED)
 constexpr std::uint32_t kIcmpv6NextHeader = 58;
 
@@ -89,6 +90,13 @@ Match IpDep(Family family, bool v6) {
                     Num(DataType::kInetProto, v6 ? kNfprotoIpv6 : kNfprotoIpv4))
                 : M({Field::kEtherType}, Match::Op::kEq,
                     Num(DataType::kEtherType, v6 ? kEtherTypeIpv6 : kEtherTypeIpv4));
+  m.implicit = true;
+  return m;
+}
+
+// The dependency nft inserts before an `arp` field in the bridge family: `ether type arp`.
+Match ArpDep() {
+  Match m = M({Field::kEtherType}, Match::Op::kEq, Num(DataType::kEtherType, kEtherTypeArp));
   m.implicit = true;
   return m;
 }
@@ -822,6 +830,11 @@ class Compiler {
                                V(Verdict::Kind::kAccept)},
                               "a workload's own address from its own port"));
       }
+      // ARP carries the sender's address too, and neighbours believe it: a workload that
+      // announces another's address takes that workload's traffic (ARP spoofing).
+      pre.rules.push_back(R({ArpDep(), InSet({Field::kIifname, Field::kArpSaddrIp}, std::string(kV4.ifaddr)),
+                             V(Verdict::Kind::kAccept)},
+                            "a workload's own address in ARP from its own port"));
     }
     {
       std::vector<Statement> s;
@@ -863,6 +876,29 @@ class Compiler {
                                V(Verdict::Kind::kGoto, std::string(kCounterSpoofed))},
                               "anti-spoofing: a workload's address comes only from its port"));
       }
+      // 0.0.0.0 is an ARP probe (RFC 5227): it claims no address.
+      pre.rules.push_back(R({ArpDep(), M({Field::kArpSaddrIp}, Match::Op::kNeq,
+                                         *Value::Address("0.0.0.0")),
+                             InSet({Field::kIifname}, "wl_ifaces"),
+                             V(Verdict::Kind::kGoto, std::string(kCounterSpoofed))},
+                            "ARP anti-spoofing: a workload announces only its own addresses"));
+      pre.rules.push_back(R({ArpDep(), InSet({Field::kArpSaddrIp}, std::string(kV4.owned)),
+                             V(Verdict::Kind::kGoto, std::string(kCounterSpoofed))},
+                            "ARP anti-spoofing: a workload's address is announced only from its port"));
+      // Router advertisements and redirects (RFC 6105, RA guard): a workload that sends them
+      // makes itself its neighbours' IPv6 router. They come from link-local addresses, which
+      // the rules above let through.
+      Match l4 = M({Field::kL4proto}, Match::Op::kEq, Num(DataType::kInetProto, kIcmpv6NextHeader));
+      l4.implicit = true;
+      pre.rules.push_back(R({IpDep(Family::kBridge, true), l4, InSet({Field::kIcmpv6Type}, "router6"),
+                             InSet({Field::kIifname}, "wl_ifaces"),
+                             V(Verdict::Kind::kGoto, std::string(kCounterSpoofed))},
+                            "RA guard: a workload is no router"));
+      Set router = AddrSet("router6", DataType::kIcmpv6Type, "ICMPv6 router advertisement, redirect");
+      for (std::uint32_t type : {134u, 137u}) {
+        router.elements.push_back(Elem({Num(DataType::kIcmpv6Type, type)}, "router message"));
+      }
+      t.sets.push_back(std::move(router));
     }
     FillMemberSets(t, mem(), {});
     SizeSets(t);

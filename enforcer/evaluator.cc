@@ -87,6 +87,11 @@ class Interpreter {
         return Value::Ifname(bridge_ ? p_.bridge_port : p_.iifname);
       case Field::kEtherType:
         return num(DataType::kEtherType, EtherType());
+      case Field::kArpSaddrIp:  // saddr is an ARP frame's sender address
+        if (!bridge_ || EtherType() != 0x0806 || p_.saddr.type != DataType::kIpv4Addr) {
+          return std::nullopt;
+        }
+        return p_.saddr;
       case Field::kCtState:
         return num(DataType::kMark, kCtStateNew);
       case Field::kCtMark:
@@ -287,7 +292,7 @@ boost::system::result<EvalResult, std::string> Evaluate(const Ruleset& ruleset,
       out.trace = r->trace;
     }
     if (tagged) {
-      return out;  // br_netfilter does not pass tagged frames to the inet hooks
+      return out;  // br_netfilter passes neither tagged frames nor ARP to the inet hooks
     }
   }
   const Table* t = ruleset.FindTable(Family::kInet, kTableName);

@@ -26,6 +26,7 @@ struct PacketInfo {
   std::string iifname;          // as the inet family sees it (the bridge, for bridged packets)
   std::string bridge_port;      // ingress bridge port; non-empty: the bridge table runs first
   std::uint16_t ether_type = 0; // 0: from the address family; else e.g. 0x8100 (tagged frame)
+                                // or 0x0806 (ARP: saddr is the sender address, daddr unused)
 };
 
 struct EvalResult {

@@ -55,6 +55,8 @@ std::string_view FieldName(Field f) {
       return "iifname";
     case Field::kEtherType:
       return "ether type";
+    case Field::kArpSaddrIp:
+      return "arp saddr ip";
     case Field::kCtState:
       return "ct state";
     case Field::kCtMark:

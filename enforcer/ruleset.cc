@@ -14,6 +14,7 @@ DataType FieldType(Field f) {
       return DataType::kInetProto;
     case Field::kIpSaddr:
     case Field::kIpDaddr:
+    case Field::kArpSaddrIp:
       return DataType::kIpv4Addr;
     case Field::kIp6Saddr:
     case Field::kIp6Daddr:

@@ -42,6 +42,7 @@ enum class Field : std::uint8_t {
   kIcmpv6Type,
   kIifname,
   kEtherType,
+  kArpSaddrIp,  // an ARP frame's sender IPv4 address (Ethernet/IPv4 layout: byte 14)
   kCtState,
   kCtMark,
 };

@@ -74,8 +74,33 @@ vlan_count() {
 }
 n=$(vlan_count); [ "$n" -gt 0 ] && pass "control: $n tagged frames cross without the table" || fail "control: tagged frames never arrive ($n)"
 
+# ARP spoofing: web announces api's address to db. Control: without the table db believes it.
+mac_web=$(ip -n "$WEB" link show eth0 | awk '/link\/ether/ {print $2}')
+arp_poisoned() {
+  ip -n "$DB" neigh flush dev eth0
+  ip netns exec "$WEB" python3 "$SRC/neighbour_spoof.py" claim eth0 10.10.0.3 10.10.0.4
+  sleep 0.2
+  local n; n=$(ip -n "$DB" neigh show 10.10.0.3 dev eth0)
+  ip -n "$DB" neigh flush dev eth0
+  echo "$n" | grep -qi "$mac_web"
+}
+arp_poisoned && pass "control: a spoofed ARP poisons db's cache without the table" \
+  || fail "control: the spoofed ARP never reached db's cache"
+# A rogue router advertisement from web: db would route IPv6 through web.
+ra_taken() {
+  ip netns exec "$WEB" python3 "$SRC/neighbour_spoof.py" ra eth0
+  sleep 0.3
+  local n; n=$(ip -n "$DB" -6 route show default proto ra)
+  ip -n "$DB" -6 route flush proto ra
+  [ -n "$n" ]
+}
+ra_taken && pass "control: a rogue RA gives db a route via web without the table" \
+  || fail "control: the rogue RA never reached db"
+
 # --- enforce -------------------------------------------------------------------------------
 inh "$TOOL" apply "$SRC/policy.spec" --mode enforce || { fail "apply enforce"; exit 1; }
+# Empty neighbour caches: every flow of the matrix resolves its addresses through the table.
+for ns in "${NSS[@]}"; do ip -n "$ns" neigh flush all; done
 check_matrix enforce
 [ "$(counter inet/dropped)" -gt 0 ] && pass "dropped counter $(counter inet/dropped)" || fail "dropped counter is 0"
 inh "$TOOL" counters "$SRC/policy.spec" | grep -q "allow web -> api tcp/8080 [1-9]" && pass "per-edge counter web->api tcp/8080" || fail "per-edge counter web->api tcp/8080 not counted"
@@ -103,6 +128,14 @@ grep -q LEGIT /tmp/$ID.db && pass "api's own udp/5555 reaches db" || fail "legit
 grep -q SPOOF /tmp/$ID.db && fail "spoofed source reached db" || pass "spoofed source got no access"
 [ "$(counter bridge/spoofed)" -gt 0 ] && pass "spoofed counter" || fail "spoofed counter is 0"
 ip -n "$WEB" addr del 10.10.0.3/32 dev eth0; rm -f /tmp/$ID.db
+s0=$(counter bridge/spoofed)
+arp_poisoned && fail "a spoofed ARP poisoned db's cache" || pass "a spoofed ARP did not reach db's cache"
+[ "$(counter bridge/spoofed)" -gt "$s0" ] && pass "spoofed ARP counted" || fail "spoofed ARP not counted"
+[ "$(ip netns exec "$WEB" python3 "$SRC/neighbour_spoof.py" probe eth0 10.10.0.4)" = reply ] \
+  && pass "an ARP probe (sender 0.0.0.0) is answered" || fail "an ARP probe got no answer"
+s0=$(counter bridge/spoofed)
+ra_taken && fail "a rogue RA gave db a route" || pass "a rogue RA did not reach db"
+[ "$(counter bridge/spoofed)" -gt "$s0" ] && pass "rogue RA counted" || fail "rogue RA not counted"
 
 # Offline evaluator agrees with the kernel on the same flows.
 ev() { inh "$TOOL" eval "$SRC/policy.spec" "$@" --mode enforce | cut -d' ' -f1; }
@@ -136,6 +169,10 @@ m0=$(counter inet/monitored)
 check_matrix monitor
 m1=$(counter inet/monitored)
 [ "$m1" -gt "$m0" ] && pass "monitored counter $m0 -> $m1" || fail "monitor mode did not count ($m0 -> $m1)"
+s0=$(counter bridge/spoofed)
+arp_poisoned && pass "monitor passes a spoofed ARP" || fail "monitor blocked a spoofed ARP"
+[ "$(counter bridge/spoofed)" -gt "$s0" ] && pass "monitor counted the spoofed ARP" || fail "monitor did not count the spoofed ARP"
+for ns in "${NSS[@]}"; do ip -n "$ns" neigh flush all; done  # the claim was a broadcast
 
 # --- disable -------------------------------------------------------------------------------
 inh nft add table inet someone_else

@@ -117,6 +117,41 @@ TEST_P(EvaluatorTest, TaggedFramesAndSpoofedSourcesAreCaught) {
   EXPECT_EQ(r.matched, "allow api -> db tcp/5432");
 }
 
+PacketInfo Arp(const char* sender, const char* port) {
+  PacketInfo p;
+  p.ether_type = 0x0806;
+  p.saddr = *Value::Address(sender);
+  p.bridge_port = port;
+  return p;
+}
+
+TEST_P(EvaluatorTest, ArpAnnouncesOnlyThePortsOwnAddress) {
+  auto r = Eval(Arp("10.0.0.2", "veth-web1"));  // web-1's own address
+  EXPECT_TRUE(r.accepted);
+  EXPECT_TRUE(r.verdict_chain.empty());
+  EXPECT_TRUE(Eval(Arp("0.0.0.0", "veth-web1")).verdict_chain.empty());  // a probe
+  r = Eval(Arp("10.0.0.3", "veth-web1"));  // web-1 announcing api-1's address
+  EXPECT_EQ(r.verdict_chain, "spoofed");
+  EXPECT_EQ(r.accepted, !Enforce());
+  r = Eval(Arp("10.0.0.3", "veth-other"));  // from a port that is no workload's
+  EXPECT_EQ(r.verdict_chain, "spoofed");
+  EXPECT_TRUE(Eval(Arp("10.0.0.99", "veth-other")).verdict_chain.empty());  // not ours
+}
+
+TEST_P(EvaluatorTest, AWorkloadSendsNoRouterMessages) {
+  PacketInfo ra = Tcp("fe80::2", "ff02::1", 0);
+  ra.l4proto = 58;
+  ra.bridge_port = "veth-web1";
+  for (std::uint8_t type : {std::uint8_t{134}, std::uint8_t{137}}) {  // RA, redirect
+    ra.icmp_type = type;
+    auto r = Eval(ra);
+    EXPECT_EQ(r.verdict_chain, "spoofed") << int{type};
+    EXPECT_EQ(r.accepted, !Enforce());
+  }
+  ra.bridge_port = "veth-other";  // a port that is no workload's: not bulkhead's to judge
+  EXPECT_TRUE(Eval(ra).verdict_chain.empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, EvaluatorTest, ::testing::Values(Mode::kMonitor, Mode::kEnforce));
 
 }  // namespace
