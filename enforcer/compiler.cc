@@ -101,6 +101,14 @@ Match ArpDep() {
   return m;
 }
 
+// The dependencies nft inserts before an `icmpv6` field: the IPv6 protocol test of the family
+// (IpDep) and `meta l4proto ipv6-icmp`.
+std::vector<Statement> Icmpv6Dep(Family family) {
+  Match l4 = M({Field::kL4proto}, Match::Op::kEq, Num(DataType::kInetProto, kIcmpv6NextHeader));
+  l4.implicit = true;
+  return {IpDep(family, true), l4};
+}
+
 // A hash set's size: at least twice its elements, a power of two, at least 64. With a size the
 // kernel builds a hash of that size at once instead of growing (and rehashing) one while a
 // quarter of a million elements arrive. Twice leaves room for churn without a change of
@@ -410,12 +418,10 @@ class Compiler {
                           "established and related connections"));
       AddFailsafeRules(c, h);
       {
-        Match dep = IpDep(Family::kInet, true);
-        Match l4 = M({Field::kL4proto}, Match::Op::kEq,
-                     Num(DataType::kInetProto, kIcmpv6NextHeader));
-        l4.implicit = true;
-        c.rules.push_back(R({dep, l4, InSet({Field::kIcmpv6Type}, "nd6"), V(Verdict::Kind::kAccept)},
-                            "ICMPv6 neighbour discovery"));
+        std::vector<Statement> s = Icmpv6Dep(Family::kInet);
+        s.push_back(InSet({Field::kIcmpv6Type}, "nd6"));
+        s.push_back(V(Verdict::Kind::kAccept));
+        c.rules.push_back(R(std::move(s), "ICMPv6 neighbour discovery"));
       }
       if (any_iface && h != "output") {
         for (const Ip& ip : {kV4, kV6}) {
@@ -888,12 +894,11 @@ class Compiler {
       // Router advertisements and redirects (RFC 6105, RA guard): a workload that sends them
       // makes itself its neighbours' IPv6 router. They come from link-local addresses, which
       // the rules above let through.
-      Match l4 = M({Field::kL4proto}, Match::Op::kEq, Num(DataType::kInetProto, kIcmpv6NextHeader));
-      l4.implicit = true;
-      pre.rules.push_back(R({IpDep(Family::kBridge, true), l4, InSet({Field::kIcmpv6Type}, "router6"),
-                             InSet({Field::kIifname}, "wl_ifaces"),
-                             V(Verdict::Kind::kGoto, std::string(kCounterSpoofed))},
-                            "RA guard: a workload is no router"));
+      std::vector<Statement> ra = Icmpv6Dep(Family::kBridge);
+      ra.push_back(InSet({Field::kIcmpv6Type}, "router6"));
+      ra.push_back(InSet({Field::kIifname}, "wl_ifaces"));
+      ra.push_back(V(Verdict::Kind::kGoto, std::string(kCounterSpoofed)));
+      pre.rules.push_back(R(std::move(ra), "RA guard: a workload is no router"));
       Set router = AddrSet("router6", DataType::kIcmpv6Type, "ICMPv6 router advertisement, redirect");
       for (std::uint32_t type : {134u, 137u}) {
         router.elements.push_back(Elem({Num(DataType::kIcmpv6Type, type)}, "router message"));

@@ -54,7 +54,7 @@ class Interpreter {
   // The field's value for this packet; nullopt when the packet does not have it (the kernel's
   // payload/meta expression then ends the rule).
   std::optional<Value> Read(Field f) const {
-    const bool tagged = bridge_ && EtherType() != 0x0800 && EtherType() != 0x86dd;
+    const bool non_ip = bridge_ && EtherType() != 0x0800 && EtherType() != 0x86dd;
     auto num = [](DataType t, std::uint32_t n) { return Value::Number(t, n); };
     switch (f) {
       case Field::kNfproto:
@@ -63,13 +63,13 @@ class Interpreter {
         return num(DataType::kInetProto, p_.l4proto);
       case Field::kIpSaddr:
       case Field::kIpDaddr:
-        if (V6() || tagged) {
+        if (V6() || non_ip) {
           return std::nullopt;
         }
         return f == Field::kIpSaddr ? p_.saddr : p_.daddr;
       case Field::kIp6Saddr:
       case Field::kIp6Daddr:
-        if (!V6() || tagged) {
+        if (!V6() || non_ip) {
           return std::nullopt;
         }
         return f == Field::kIp6Saddr ? p_.saddr : p_.daddr;
@@ -88,7 +88,7 @@ class Interpreter {
       case Field::kEtherType:
         return num(DataType::kEtherType, EtherType());
       case Field::kArpSaddrIp:  // saddr is an ARP frame's sender address
-        if (!bridge_ || EtherType() != 0x0806 || p_.saddr.type != DataType::kIpv4Addr) {
+        if (!bridge_ || EtherType() != 0x0806) {
           return std::nullopt;
         }
         return p_.saddr;
@@ -274,9 +274,9 @@ class Interpreter {
 
 boost::system::result<EvalResult, std::string> Evaluate(const Ruleset& ruleset,
                                                         const PacketInfo& packet) {
-  const bool tagged = packet.ether_type != 0 && packet.ether_type != 0x0800 &&
+  const bool non_ip = packet.ether_type != 0 && packet.ether_type != 0x0800 &&
                       packet.ether_type != 0x86dd;
-  if (!tagged && packet.saddr.type != packet.daddr.type) {
+  if (!non_ip && packet.saddr.type != packet.daddr.type) {
     return std::string("source and destination are of different address families");
   }
   EvalResult out;
@@ -291,7 +291,7 @@ boost::system::result<EvalResult, std::string> Evaluate(const Ruleset& ruleset,
       }
       out.trace = r->trace;
     }
-    if (tagged) {
+    if (non_ip) {
       return out;  // br_netfilter passes neither tagged frames nor ARP to the inet hooks
     }
   }
