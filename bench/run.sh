@@ -10,7 +10,7 @@
 #
 # Works from a fresh checkout: builds the release preset if a binary is missing and generates the
 # capture if it is missing. Environment (defaults in brackets):
-#   BULKHEAD        [build/release/agent/bulkhead]
+#   BULKHEAD        [build/release/bulkhead]
 #   PCAP_COUNT      [build/release/bench/pcap_count]
 #   BENCH_PCAP      [bench/out/bench.pcap]     BENCH_INVENTORY [bench/out/bench-inventory.yaml]
 #   BENCH_PACKETS   [5000000]                  (only used when the capture has to be generated)
@@ -21,7 +21,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-BULKHEAD=${BULKHEAD:-build/release/agent/bulkhead}
+BULKHEAD=${BULKHEAD:-build/release/bulkhead}
 PCAP_COUNT=${PCAP_COUNT:-build/release/bench/pcap_count}
 BENCH_PCAP=${BENCH_PCAP:-bench/out/bench.pcap}
 BENCH_INVENTORY=${BENCH_INVENTORY:-bench/out/bench-inventory.yaml}

@@ -1,0 +1,44 @@
+// `bulkhead agent --config FILE`: reads the configuration and runs the agent (agent.h).
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "daemon/agent.h"
+#include "cli/command.h"
+#include "cli/logging.h"
+#include "policy/agent_config.h"
+
+namespace bulkhead::cli {
+
+void AddAgentCommand(CLI::App& app, std::vector<Command>& out) {
+  struct Options {
+    std::string config;
+    bool check = false;
+  };
+  auto o = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand(
+      "agent", "Run the long-running agent: discover containers, learn or enforce continuously");
+  cmd->add_option("--config", o->config, "Agent configuration (see deploy/agent.yaml)")
+      ->required();
+  cmd->add_flag("--check-config", o->check, "Validate the configuration and exit");
+  out.push_back({cmd, [o](const Logger& log) {
+                   auto config = policy::LoadAgentConfigFile(o->config);
+                   if (!config) {
+                     LogFileErrors(log, config.error());
+                     return 2;
+                   }
+                   if (o->check) {
+                     std::cout << o->config << ": ok\n";
+                     return 0;
+                   }
+                   // The configuration may ask for JSON log lines: from here on every line
+                   // goes through a logger built for it.
+                   auto agent_log =
+                       config->log_format == policy::LogFormat::kText
+                           ? log
+                           : MakeLogger(log->level() <= spdlog::level::debug, config->log_format);
+                   return daemon::RunAgent(*config, agent_log);
+                 }});
+}
+
+}  // namespace bulkhead::cli

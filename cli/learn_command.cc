@@ -1,0 +1,564 @@
+#include "cli/learn_command.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "cli/command.h"
+#include "daemon/live_capture.h"
+#include "cli/progress_meter.h"
+#include "capture/live_source.h"
+#include "capture/pcap_file_source.h"
+#include "inventory/docker_client.h"
+#include "inventory/docker_source.h"
+#include "inventory/static_file_source.h"
+#include "learn/flow_table.h"
+#include "learn/graph_builder.h"
+#include "policy/atomic_file.h"
+#include "policy/flow_graph_codec.h"
+#include "policy/grouping.h"
+
+namespace bulkhead::cli {
+namespace {
+
+namespace asio = boost::asio;
+
+// Frames per Dispatch when replaying a file: big enough to amortise the call, small enough to
+// keep progress lively.
+constexpr int kFileBatch = 4096;
+
+
+// The one summary line every run ends with.
+std::string SummaryLine(const capture::SourceStats& stats, const learn::FlowTableStats& flows,
+                        std::size_t edges, bool live) {
+  std::string malformed;
+  for (std::size_t i = 0; i < capture::kDecodeOutcomeCount; ++i) {
+    const auto outcome = static_cast<capture::DecodeOutcome>(i);
+    if (capture::IsMalformed(outcome) && stats.decode.Get(outcome) > 0) {
+      malformed += fmt::format("{}{}={}", malformed.empty() ? "" : " ",
+                               capture::DecodeOutcomeName(outcome), stats.decode.Get(outcome));
+    }
+  }
+  std::string line = fmt::format("learned: {} packets, {} flows, {} edges, malformed {}",
+                                 stats.frames, flows.flows_created, edges,
+                                 stats.decode.Malformed());
+  if (!malformed.empty()) {
+    line += fmt::format(" ({})", malformed);
+  }
+  if (live) {
+    line += fmt::format(", kernel drops {}", stats.kernel_drops + stats.iface_drops);
+  }
+  return line;
+}
+
+capture::SourceStats TotalStats(std::vector<std::unique_ptr<capture::PacketSource>>& sources) {
+  capture::SourceStats total;
+  for (auto& source : sources) {
+    total.Add(source->Stats());
+  }
+  return total;
+}
+
+// Frames per batch of the two-thread replay: 4 batches of 1024 summaries are 230 KiB, a fixed
+// cost that stays small next to the flow table (4096 made the pool 0.9 MiB, a fifth of the
+// table's peak on the benchmark), and a hand-over per 1024 packets costs nothing measurable.
+constexpr int kReplayBatch = 1024;
+
+// Decoded packets of one Dispatch call, handed from the reader thread to the table's thread.
+// The capacity is reserved once, so the reader never allocates per packet.
+struct SummaryBatch final : capture::PacketSink {
+  SummaryBatch() { packets.reserve(kReplayBatch); }
+  void OnPacket(const capture::PacketSummary& packet) override { packets.push_back(packet); }
+
+  std::vector<capture::PacketSummary> packets;
+  std::size_t source = 0;          // index of the file the packets came from
+  std::uint64_t frames_done = 0;   // frames read from all files so far (for progress)
+  bool end_of_source = false;      // the last batch of `source` (its warning, if any, follows)
+  bool failed = false;             // a read error ended the replay; `message` says which
+  std::string message;             // the source's warning (end_of_source) or error (failed)
+};
+
+// Replays pcap files on two threads: a reader thread runs libpcap and the decoder into batches,
+// this thread folds the batches into the flow table in file order. libpcap's read loop and the
+// flow table cost about the same per packet, so on two CPUs the replay takes little more than
+// the read alone. Batches cycle through a small fixed pool: the reader blocks when the table
+// falls behind, so memory stays bounded by the pool whatever the file size. Packets reach the
+// table in exactly the order of the single-threaded loop, so the graph is the same.
+class FileReplay {
+ public:
+  FileReplay(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
+             learn::FlowTable& table, ProgressMeter& progress, spdlog::logger& log)
+      : sources_(sources), table_(table), progress_(progress), log_(log) {
+    for (auto& batch : pool_) {
+      free_.push_back(&batch);
+    }
+  }
+
+  // Returns false on a read error or a failing table (logged). Throws std::system_error only
+  // when no thread can be started, before anything has been read.
+  bool Run() {
+    std::thread reader([this] { ReadAll(); });
+    const bool ok = Consume();
+    {
+      const std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    reader.join();  // the sources' counters are read only after this
+    return ok;
+  }
+
+ private:
+  static constexpr std::size_t kPoolSize = 4;
+
+  // Reader thread: every source in turn, one batch per Dispatch.
+  void ReadAll() noexcept {
+    std::uint64_t done = 0;
+    for (std::size_t i = 0; i < sources_.size(); ++i) {
+      capture::PacketSource& source = *sources_[i];
+      for (;;) {
+        SummaryBatch* batch = TakeFree();
+        if (batch == nullptr) {
+          return;  // the consumer stopped
+        }
+        batch->packets.clear();
+        batch->source = i;
+        batch->end_of_source = false;
+        batch->failed = false;
+        batch->message.clear();
+        auto state = source.Dispatch(kReplayBatch, *batch);
+        batch->frames_done = done + source.Stats().frames;
+        if (!state) {
+          batch->failed = true;
+          batch->message = state.error().message;
+          PushFull(batch);
+          return;
+        }
+        if (*state == capture::DispatchState::kEndOfInput) {
+          batch->end_of_source = true;
+          batch->message = source.Warning();
+          PushFull(batch);
+          break;
+        }
+        PushFull(batch);
+      }
+      done += source.Stats().frames;
+    }
+  }
+
+  // This thread: batches in order until the last source ends or a read fails.
+  bool Consume() {
+    std::size_t ended = 0;
+    while (ended < sources_.size()) {
+      SummaryBatch* batch = TakeFull();
+      try {
+        for (const capture::PacketSummary& packet : batch->packets) {
+          table_.OnPacket(packet);
+        }
+      } catch (const std::exception& e) {
+        // What FrameDelivery reports when the sink throws in the single-threaded loop.
+        log_.error("{}: packet handler failed: {}", sources_[batch->source]->Name(), e.what());
+        return false;
+      } catch (...) {
+        log_.error("{}: packet handler failed: unknown exception", sources_[batch->source]->Name());
+        return false;
+      }
+      progress_.Update(batch->frames_done, table_.stats().flows_created);
+      if (batch->failed) {
+        log_.error("{}", batch->message);
+        return false;
+      }
+      if (batch->end_of_source) {
+        if (!batch->message.empty()) {
+          log_.warn("{}", batch->message);
+        }
+        ++ended;
+      }
+      PushFree(batch);
+    }
+    return true;
+  }
+
+  SummaryBatch* TakeFree() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return stop_ || !free_.empty(); });
+    if (stop_) {
+      return nullptr;
+    }
+    SummaryBatch* batch = free_.front();
+    free_.pop_front();
+    return batch;
+  }
+
+  SummaryBatch* TakeFull() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return !full_.empty(); });
+    SummaryBatch* batch = full_.front();
+    full_.pop_front();
+    return batch;
+  }
+
+  void PushFree(SummaryBatch* batch) {
+    {
+      const std::lock_guard lock(mutex_);
+      free_.push_back(batch);
+    }
+    changed_.notify_all();
+  }
+
+  void PushFull(SummaryBatch* batch) {
+    {
+      const std::lock_guard lock(mutex_);
+      full_.push_back(batch);
+    }
+    changed_.notify_all();
+  }
+
+  std::vector<std::unique_ptr<capture::PacketSource>>& sources_;
+  learn::FlowTable& table_;
+  ProgressMeter& progress_;
+  spdlog::logger& log_;
+  std::array<SummaryBatch, kPoolSize> pool_;
+  std::mutex mutex_;  // guards free_, full_, stop_
+  std::condition_variable changed_;
+  std::deque<SummaryBatch*> free_;
+  std::deque<SummaryBatch*> full_;
+  bool stop_ = false;
+};
+
+// The same replay on this thread alone, for when no second thread can be started.
+bool ReplayFilesInline(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
+                       learn::FlowTable& table, ProgressMeter& progress, spdlog::logger& log) {
+  std::uint64_t done = 0;
+  for (auto& source : sources) {
+    for (;;) {
+      auto state = source->Dispatch(kFileBatch, table);
+      if (!state) {
+        log.error("{}", state.error().message);
+        return false;
+      }
+      progress.Update(done + source->Stats().frames, table.stats().flows_created);
+      if (*state == capture::DispatchState::kEndOfInput) {
+        break;
+      }
+    }
+    if (const auto warning = source->Warning(); !warning.empty()) {
+      log.warn("{}", warning);
+    }
+    done += source->Stats().frames;
+  }
+  return true;
+}
+
+// Replays pcap files one after the other into `table`. Returns false on a read error (logged).
+bool ReplayFiles(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
+                 learn::FlowTable& table, ProgressMeter& progress, spdlog::logger& log) {
+  try {
+    FileReplay replay(sources, table, progress, log);
+    return replay.Run();
+  } catch (const std::system_error& e) {
+    log.debug("no reader thread ({}): replaying on one thread", e.what());
+  }
+  return ReplayFilesInline(sources, table, progress, log);
+}
+
+// Captures live until SIGINT/SIGTERM or the duration. Returns false if capture failed.
+bool CaptureLive(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
+                 learn::FlowTable& table, ProgressMeter& progress, double duration_s,
+                 const std::shared_ptr<spdlog::logger>& log) {
+  asio::io_context io;
+  daemon::LiveCapture live(io, std::move(sources), table, log);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer deadline(io);
+  auto stop = [&] {
+    live.Stop();
+    signals.cancel();
+    deadline.cancel();
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (!ec) {
+      log->info("signal {}: stopping capture", signo);
+      stop();
+    }
+  });
+  if (duration_s > 0) {
+    deadline.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(duration_s)));
+    deadline.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) {
+        stop();
+      }
+    });
+  }
+  auto& live_sources = live.sources();
+  const bool started = live.Start([&] {
+    table.ExpireIdle(daemon::WallClockUsec());
+    std::uint64_t frames = 0;
+    for (auto& source : live_sources) {
+      frames += source->Stats().frames;
+    }
+    progress.Update(frames, table.stats().flows_created);
+  });
+  if (!started) {
+    sources = std::move(live_sources);
+    return false;
+  }
+  log->info("capturing on {} interface(s){}", live_sources.size(),
+            duration_s > 0 ? fmt::format(" for {}s", duration_s) : std::string(" until SIGINT"));
+  io.run();
+  live.Stop();
+  sources = std::move(live_sources);
+  return !live.failed();
+}
+
+// Learns with `inventory` (named `inventory_name` in messages) from the sources the options
+// name, and writes the graph. Shared by the file and Docker paths, so both capture, summarise
+// and write exactly alike.
+int LearnWithInventory(const LearnOptions& options, const policy::Inventory& inventory,
+                       const std::string& inventory_name,
+                       const std::shared_ptr<spdlog::logger>& log) {
+  const auto group_by = options.group_by.empty() ? policy::DefaultGroupBy() : options.group_by;
+  auto groups = policy::AssignGroups(inventory, group_by);
+  if (!groups) {
+    log->error("{}: {}", inventory_name, groups.error());
+    return 1;
+  }
+  auto resolver = learn::GroupResolver::Create(inventory, *groups);
+  if (!resolver) {
+    log->error("{}: {}", inventory_name, resolver.error());
+    return 1;
+  }
+
+  // Open every source before reading any, so a bad file or interface fails fast.
+  const bool live = !options.interfaces.empty();
+  std::vector<std::unique_ptr<capture::PacketSource>> sources;
+  if (live) {
+    capture::LiveConfig config;
+    config.buffer_bytes = options.buffer_mib * 1024 * 1024;
+    config.snaplen = options.snaplen;
+    // A bridge port only sees frames addressed to it; learning needs every container's traffic.
+    config.promiscuous = true;
+    for (const auto& iface : options.interfaces) {
+      auto source = capture::LiveSource::Open(iface, config);
+      if (!source) {
+        log->error("{}", source.error().message);
+        return 1;
+      }
+      sources.push_back(std::move(*source));
+    }
+  } else {
+    for (const auto& file : options.pcap_files) {
+      auto source = capture::PcapFileSource::Open(file);
+      if (!source) {
+        log->error("{}", source.error().message);
+        return 1;
+      }
+      sources.push_back(std::move(*source));
+    }
+  }
+
+  learn::GraphBuilder builder(*resolver);
+  learn::FlowTableConfig table_config;
+  table_config.max_flows = options.max_flows;
+  learn::FlowTable table(table_config, builder);
+  ProgressMeter progress(options.progress);
+
+  const bool ok = live ? CaptureLive(sources, table, progress, options.duration_s, log)
+                       : ReplayFiles(sources, table, progress, *log);
+  progress.Finish();
+  if (!ok && !live) {
+    return 1;  // a file that cannot be read: no graph, nothing written
+  }
+  table.Flush();
+
+  const auto graph = builder.Build(group_by, groups->groups);
+  auto written = policy::WriteFileAtomically(options.output, policy::WriteFlowGraphYaml(graph));
+  const auto stats = TotalStats(sources);
+  log->info("{}", SummaryLine(stats, table.stats(), builder.edge_count(), live));
+  if (!written) {
+    log->error("{}", written.error());
+    return 1;
+  }
+  // A live capture that failed midway still wrote what it learned, but says so in its status.
+  return ok ? 0 : 1;
+}
+
+// The socket --docker names: its value (a path or unix:// URL), else DOCKER_HOST when that is a
+// unix:// URL, else the default socket (the docker CLI's order).
+std::string DockerSocketFor(const LearnOptions& options,
+                            const std::shared_ptr<spdlog::logger>& log) {
+  constexpr std::string_view kUnix = "unix://";
+  std::string_view value = options.docker_socket;
+  if (value.starts_with(kUnix)) {
+    value.remove_prefix(kUnix.size());
+  }
+  if (!value.empty()) {
+    return std::string(value);
+  }
+  auto from_env = inventory::DockerSocketPath(std::getenv("DOCKER_HOST"));
+  if (!from_env) {
+    log->warn("{}; using {}", from_env.error().message, inventory::kDefaultDockerSocket);
+    return std::string(inventory::kDefaultDockerSocket);
+  }
+  return *from_env;
+}
+
+// One Docker snapshot, taken on an io_context of its own: the inventory and the bridges to
+// capture on. The capture that follows runs on another io_context (CaptureLive), after this one
+// has finished.
+boost::system::result<inventory::DockerSnapshot, inventory::DockerError> TakeDockerSnapshot(
+    const std::string& socket, const std::shared_ptr<spdlog::logger>& log) {
+  inventory::DockerSourceOptions source_options;
+  source_options.client.socket_path = socket;
+  // Learning resolves addresses to groups; host-side veths are not needed (and finding them
+  // needs dockerd's network namespace).
+  source_options.resolve_interfaces = false;
+  asio::io_context io;
+  inventory::DockerSource source(io.get_executor(), source_options, log);
+  boost::system::result<inventory::DockerSnapshot, inventory::DockerError> snapshot =
+      inventory::DockerFail("docker snapshot did not finish");
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> { snapshot = co_await source.Snapshot(); },
+      [&](const std::exception_ptr& error) {
+        if (error) {
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            snapshot = inventory::DockerFail(socket + ": " + e.what());
+          } catch (...) {
+            snapshot = inventory::DockerFail(socket + ": unknown error");
+          }
+        }
+      });
+  io.run();
+  return snapshot;
+}
+
+int LearnFromDocker(const LearnOptions& options, const std::shared_ptr<spdlog::logger>& log) {
+  const std::string socket = DockerSocketFor(options, log);
+  auto snapshot = TakeDockerSnapshot(socket, log);
+  if (!snapshot) {
+    log->error("learn --docker: {}", snapshot.error().message);
+    return 1;
+  }
+  LearnOptions live = options;
+  live.interfaces.clear();
+  for (const auto& network : snapshot->networks) {
+    // Two Docker networks never share a bridge today, but capturing one twice would count
+    // every packet twice, so do not rely on it.
+    if (!network.bridge.empty() && std::find(live.interfaces.begin(), live.interfaces.end(),
+                                             network.bridge) == live.interfaces.end()) {
+      live.interfaces.push_back(network.bridge);
+    }
+  }
+  if (live.interfaces.empty()) {
+    log->error(
+        "learn --docker: no running container on a bridge network at {} ({} running): "
+        "nothing to capture",
+        socket, snapshot->inventory.workloads.size());
+    return 1;
+  }
+  log->info("docker {}: {} running container(s) on bridge(s) {}", socket,
+            snapshot->inventory.workloads.size(), fmt::join(live.interfaces, ", "));
+  return LearnWithInventory(live, snapshot->inventory, "docker " + socket, log);
+}
+
+}  // namespace
+
+int RunLearn(const LearnOptions& options, const std::shared_ptr<spdlog::logger>& log) {
+  const int sources = (options.pcap_files.empty() ? 0 : 1) + (options.interfaces.empty() ? 0 : 1) +
+                      (options.docker ? 1 : 0);
+  if (sources != 1) {
+    log->error("learn: give one of --pcap FILE..., --iface IF... or --docker [SOCKET]");
+    return 2;
+  }
+  if (options.docker) {
+    if (!options.inventory_file.empty()) {
+      log->error("learn: --docker takes the inventory from Docker; drop --inventory");
+      return 2;
+    }
+    return LearnFromDocker(options, log);
+  }
+  if (options.inventory_file.empty()) {
+    log->error("learn: --pcap and --iface need --inventory FILE");
+    return 2;
+  }
+  auto inventory = inventory::LoadInventoryFile(options.inventory_file);
+  if (!inventory) {
+    log->error("{}", inventory.error());
+    return 1;
+  }
+  return LearnWithInventory(options, *inventory, options.inventory_file, log);
+}
+
+}  // namespace bulkhead::cli
+
+namespace bulkhead::cli {
+
+void AddLearnCommand(CLI::App& app, std::vector<Command>& out) {
+  auto learn = std::make_shared<LearnOptions>();
+  auto* cmd = app.add_subcommand(
+      "learn", "Capture traffic (pcap files, live interfaces or Docker's bridges) and learn the "
+               "flow graph");
+  cmd->footer(
+      "--docker takes one snapshot of the running containers when learning starts: containers "
+      "started later are not in the inventory (their traffic counts as world). The long-running "
+      "agent (bulkhead agent, mode: learn) follows Docker's events instead.");
+  auto* pcap_opt = cmd->add_option("--pcap", learn->pcap_files, "pcap/pcapng file(s) to read")
+                       ->check(CLI::ExistingFile);
+  auto* iface_opt =
+      cmd->add_option("--iface", learn->interfaces, "Interface(s) to capture on, live");
+  auto* inventory_opt =
+      cmd->add_option("--inventory", learn->inventory_file,
+                      "Inventory file (kind: Inventory); required with --pcap and --iface");
+  auto* docker_opt =
+      cmd->add_option("--docker", learn->docker_socket,
+                      "Inventory from Docker, live capture on its bridges. SOCKET: a path or "
+                      "unix:// URL (default: DOCKER_HOST if unix://, else "
+                      "/var/run/docker.sock)")
+          ->expected(0, 1)
+          ->type_name("[SOCKET]");
+  pcap_opt->excludes(iface_opt);
+  docker_opt->excludes(pcap_opt)->excludes(iface_opt)->excludes(inventory_opt);
+  cmd->add_option("--group-by", learn->group_by,
+                  "Labels that name a group, in order (default: app,com.docker.compose.service)")
+      ->delimiter(',');
+  cmd->add_option("--duration", learn->duration_s, "Live capture: stop after S seconds")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-flows", learn->max_flows, "Flow table cap (evicts beyond it)")
+      ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(100'000'000)));
+  cmd->add_option("--buffer-mib", learn->buffer_mib, "Live capture ring buffer, MiB")
+      ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(4096)));
+  cmd->add_option("--snaplen", learn->snaplen, "Bytes kept per packet (headers only)")
+      ->check(CLI::Range(96, 65535));
+  cmd->add_option("-o,--output", learn->output, "Graph file to write ('-' = stdout)");
+  out.push_back({cmd, [learn, docker_opt](const Logger& log) {
+                   learn->docker = docker_opt->count() > 0;
+                   learn->progress = ::isatty(STDERR_FILENO) == 1;
+                   return RunLearn(*learn, log);
+                 }});
+}
+
+}  // namespace bulkhead::cli

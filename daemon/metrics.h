@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/system/result.hpp>
+#include <spdlog/logger.h>
+
+// The agent's Prometheus metrics: a small registry any thread may update, rendered in the text
+// exposition format (version 0.0.4), and an HTTP endpoint on the agent's event loop serving it.
+namespace bulkhead::daemon {
+
+using MetricLabels = std::vector<std::pair<std::string, std::string>>;  // in render order
+
+enum class MetricType : std::uint8_t { kCounter, kGauge };
+
+// Thread-safe (one mutex; updates are a map lookup). Label values may hold anything (container
+// names, attacker-chosen strings): Render escapes them as the format requires.
+class Metrics {
+ public:
+  // Declares a family before its first sample so it renders with # HELP and # TYPE lines, even
+  // when it has no samples yet. Counter names end in _total by convention.
+  void Describe(std::string_view name, MetricType type, std::string_view help);
+  // Counter: adds `delta`. Gauge: adds too (use Set for absolute values).
+  void Add(std::string_view name, const MetricLabels& labels, double delta = 1);
+  void Set(std::string_view name, const MetricLabels& labels, double value);
+  // Current value, 0 when absent (tests, status output).
+  double Get(std::string_view name, const MetricLabels& labels = {}) const;
+  // Families sorted by name, samples by label set.
+  std::string Render() const;
+
+ private:
+  struct Family {
+    MetricType type = MetricType::kCounter;
+    std::string help;
+    std::map<MetricLabels, double> samples;
+  };
+  mutable std::mutex mutex_;
+  std::map<std::string, Family, std::less<>> families_;
+};
+
+// Serves GET /metrics (200, text/plain; version=0.0.4) on the event loop; anything else gets
+// 404 or 405. One request per connection, a deadline per connection, at most a few concurrent
+// connections, so a slow client cannot stall the agent.
+class MetricsServer {
+ public:
+  // Binds and listens on host:port (IPv4 or IPv6 literal, or "localhost"); port 0 picks one.
+  // Errors name the address.
+  static boost::system::result<std::unique_ptr<MetricsServer>, std::string> Listen(
+      boost::asio::io_context& io, const std::string& host, std::uint16_t port,
+      const Metrics& metrics, std::shared_ptr<spdlog::logger> log);
+  virtual ~MetricsServer() = default;
+  virtual std::uint16_t port() const = 0;  // the bound port
+  virtual void Close() = 0;                // stops accepting; open connections finish
+};
+
+}  // namespace bulkhead::daemon
