@@ -7,7 +7,9 @@
 #   sh /app/app.sh client TARGET...     every 200 ms, one connection per TARGET, in turn
 #   sh /app/app.sh probe FILE PERIOD_US COUNT TARGET...
 #       every PERIOD_US, one attempt per TARGET started in the background (so a dropped SYN does
-#       not hold the next attempt back); COUNT 0: forever; then sleeps (the container stays up)
+#       not hold the next attempt back); COUNT 0: forever; then sleeps (the container stays up).
+#       FILE.beat holds "ROUNDS UPTIME", replaced (rename) after each round: the heartbeat by
+#       which the test knows the probe is alive before it judges by FILE
 # TARGET is name,address,port: a success is a connection whose answer is "name-ok".
 
 attempt() {  # name address port -> "UPTIME ok|fail name address port"
@@ -52,6 +54,8 @@ case $1 in
       done
       usleep "$period"
       i=$((i + 1))
+      read -r now _ </proc/uptime
+      echo "$i $now" >"$file.beat.tmp" && mv -f "$file.beat.tmp" "$file.beat"
     done
     wait
     exec sleep 100000  # the container stays up for the test's docker exec

@@ -22,6 +22,8 @@ if [[ $# -ne 1 ]]; then
 fi
 BULKHEAD=$(readlink -f "$1")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/preconditions.sh
+source "$HERE/../lib/preconditions.sh" && require_netns_exec
 PYTHON=$(command -v python3)
 if [[ $(id -u) -ne 0 ]]; then
   echo "FAIL: this test needs root (network namespaces)" >&2

@@ -9,6 +9,7 @@
 set -u
 BH=$1
 SRC=$2
+source "$SRC/../../lib/preconditions.sh" && require_netns_exec
 ID="bha$$"
 DEADLINE=${BHA_DEADLINE:-150}
 TMP=$(mktemp -d /tmp/agent_netns.XXXXXX)

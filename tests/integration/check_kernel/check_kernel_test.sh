@@ -14,6 +14,7 @@
 # Usage: check_kernel_test.sh BULKHEAD
 set -u
 BULKHEAD=$1
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/preconditions.sh" && require_netns_exec
 DEADLINE=${BHC_DEADLINE:-120}
 ID="bhc$$"
 H="${ID}h"; WEB="${ID}web"; API="${ID}api"; DB="${ID}db"; OUT="${ID}out"

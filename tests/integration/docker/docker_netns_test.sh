@@ -10,6 +10,7 @@
 # container shows under the new one only), and that the client follows a dockerd restart.
 set -u
 TOOL=$1
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/preconditions.sh" && require_netns
 # shellcheck source=../../lib/dockerd.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../lib/dockerd.sh"
 dockerd_init bhd "${BHD_DEADLINE:-200}"

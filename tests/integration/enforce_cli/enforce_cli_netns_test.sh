@@ -6,6 +6,7 @@
 set -u
 BH=$1
 SRC=$2
+source "$SRC/../../lib/preconditions.sh" && require_netns_exec
 DEADLINE=${BHC_DEADLINE:-200}
 ID="bhc$$"
 TMP=$(mktemp -d /tmp/enforce_cli.XXXXXX)

@@ -5,13 +5,14 @@
 set -u
 TOOL=$1
 SRC=$2
+source "$SRC/../../lib/preconditions.sh" && require_netns_exec
 DEADLINE=${BHE_DEADLINE:-200}
 ID="bhe$$"
 source "$SRC/../../lib/shop_netns.sh"
 shop_setup
 
 # br_netfilter: bridged traffic must reach the inet table in this namespace.
-inh "$TOOL" sysctl >/dev/null || { echo "br_netfilter unavailable"; exit 1; }
+require_br_netfilter "$H" "$TOOL" sysctl
 [ "$(inh cat /proc/sys/net/bridge/bridge-nf-call-iptables)" = 1 ] || fail "sysctl not on"
 
 ping_ok() { timeout 3 ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; }

@@ -11,6 +11,7 @@
 set -u
 TOOL=$1
 SRC=$2
+source "$SRC/../../lib/preconditions.sh" && require_netns_exec
 DEADLINE=${BHE_DEADLINE:-150}
 ID="bhu$$"
 H="${ID}h"; WEB1="${ID}w1"; WEB2="${ID}w2"; API="${ID}api"; DB="${ID}db"
@@ -50,7 +51,7 @@ attach "$WEB1" vweb1 10.30.0.2 fd30::2
 attach "$WEB2" vweb2 10.30.0.5 fd30::5
 attach "$API" vapi1 10.30.0.3 fd30::3
 attach "$DB" vdb1 10.30.0.4 fd30::4
-inh "$TOOL" sysctl >/dev/null || { echo "br_netfilter unavailable"; exit 1; }
+require_br_netfilter "$H" "$TOOL" sysctl
 
 # shellcheck source=../../lib/echo_servers.sh
 source "$(dirname "$0")/../../lib/echo_servers.sh"
