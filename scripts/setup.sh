@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what bulkhead needs to build and test, from Debian 12's packages only. Run as root.
+# Installs what bulkhead needs to build and test, and what the README's commands use, from Debian
+# 12's packages only. Run as root.
 set -euo pipefail
 if [[ $(id -u) != 0 ]]; then
   echo "scripts/setup.sh: run as root (sudo -i first)" >&2
@@ -15,11 +16,18 @@ packages=(
   nftables iproute2 iputils-ping socat netcat-openbsd tcpdump python3 procps time
   # the Docker discovery test runs its own dockerd in its own network namespace
   docker.io busybox-static util-linux
+  # the README's workflow: `dot -Tsvg` draws the exported flow graph
+  graphviz
 )
-# `scripts/setup.sh --bench` adds what bench/ compares against (not needed by the tests).
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(tshark iperf3)
-fi
+# `--bench` adds what bench/ compares against, `--lint` what scripts/lint.sh runs (Debian 12's
+# LLVM 14: clang-format, clang-tidy); neither is needed to build or test, and LLVM is large.
+for option in "$@"; do
+  case $option in
+    --bench) packages+=(tshark iperf3) ;;
+    --lint) packages+=(clang-format clang-tidy) ;;
+    *) echo "scripts/setup.sh: unknown option $option (--bench, --lint)" >&2; exit 2 ;;
+  esac
+done
 apt-get update
 # A dockerd started by the package in the root namespace would set the FORWARD policy to DROP and
 # load br_netfilter for every namespace; the tests start their own. Keep the package from
