@@ -86,13 +86,14 @@ if [[ $run_tidy == 1 ]]; then
   echo "tidy: ${#sources[@]} files, $count findings, $((SECONDS - start)) s ($jobs at a time)"
   if [[ $count != 0 ]]; then
     echo "tidy: findings per check:"
-    grep -oE '\[[^]]+\]$' <<<"$findings" | tr -d '[]' | tr , '\n' | sort | uniq -c | sort -rn |
+    grep -oE '\[[^]]+\]$' <<<"$findings" | tr -d '[]' | tr , '\n' | grep -vx -- -warnings-as-errors |
+      sort | uniq -c | sort -rn |
       sed 's/^/  /'
     echo "tidy: findings:"
     sed 's/^/  /' <<<"$findings"
     echo "tidy: functions over 80 lines (file:line, lines of the body):"
     cat "$logs"/*.log | awk -v root="$root/" '
-      /: warning: function .* exceeds recommended size\/complexity/ {
+      /: (warning|error): function .* exceeds recommended size\/complexity/ {
         split($0, p, ":"); loc = p[1] ":" p[2]; sub(root, "", loc); want = 1; next }
       want && /note: [0-9]+ lines including whitespace and comments/ {
         match($0, /[0-9]+ lines/); print loc, substr($0, RSTART, RLENGTH - 6); want = 0 }' |
