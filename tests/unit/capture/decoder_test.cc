@@ -436,28 +436,6 @@ TEST(DecoderTest, LinkTypeFromDltMapsEverySupportedValue) {
 
 // --- NFLOG ------------------------------------------------------------------------------------
 
-// TLV length and type are in host byte order (x86: little-endian), as the kernel writes them.
-void PutHost16(Bytes& b, unsigned v) {
-  const auto lo = static_cast<std::uint8_t>(v & 0xFF);
-  const auto hi = static_cast<std::uint8_t>(v >> 8);
-  if constexpr (std::endian::native == std::endian::little) {
-    b.push_back(lo);
-    b.push_back(hi);
-  } else {
-    b.push_back(hi);
-    b.push_back(lo);
-  }
-}
-
-void PutTlv(Bytes& b, unsigned type, const Bytes& value) {
-  PutHost16(b, static_cast<unsigned>(value.size() + 4));
-  PutHost16(b, type);
-  b.insert(b.end(), value.begin(), value.end());
-  while (b.size() % 4 != 0) {
-    b.push_back(0);
-  }
-}
-
 Bytes NflogHeader(std::uint8_t family, unsigned group) {
   Bytes b = {family, 0};
   Put16(b, group);

@@ -12,29 +12,6 @@ namespace {
 
 using namespace bulkhead::capture::testing;
 
-// TLV length and type are in host byte order, as the kernel writes them.
-void PutHost16(Bytes& b, unsigned v) {
-  const auto lo = static_cast<std::uint8_t>(v & 0xFF);
-  const auto hi = static_cast<std::uint8_t>(v >> 8);
-  if constexpr (std::endian::native == std::endian::little) {
-    b.push_back(lo);
-    b.push_back(hi);
-  } else {
-    b.push_back(hi);
-    b.push_back(lo);
-  }
-}
-
-void PutTlv(Bytes& b, unsigned type, const Bytes& value, int length = -1) {
-  PutHost16(b, length >= 0 ? static_cast<unsigned>(length)
-                           : static_cast<unsigned>(value.size() + 4));
-  PutHost16(b, type);
-  b.insert(b.end(), value.begin(), value.end());
-  while (b.size() % 4 != 0) {
-    b.push_back(0);
-  }
-}
-
 Bytes Header(std::uint8_t family = 2, unsigned group = 7) {
   Bytes b = {family, 0};
   Put16(b, group);
