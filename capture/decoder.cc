@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "capture/byte_reader.h"
+#include "capture/nflog.h"
 
 // The per-packet hot path. Every header field is read through ByteReader (STYLE.md rule 9) and
 // checked against two limits that mean different things:
@@ -41,13 +42,6 @@ constexpr std::uint8_t kMaxVlanTags = 2;
 // the longest legitimate chain. Eight leaves one of slack; anything longer is a crafted packet
 // meant to exhaust decoders or hide the transport header, and the bound keeps this loop short.
 constexpr int kMaxIpv6ExtHeaders = 8;
-
-// NFLOG messages carry one TLV per NFULA_* attribute (about twenty kinds, each at most once), so
-// 32 TLVs is more than any kernel sends; the bound keeps a crafted message from looping long.
-constexpr int kMaxNflogTlvs = 32;
-constexpr std::uint16_t kNfulaPayload = 9;  // NFULA_PAYLOAD: the packet, from its IP header on
-// Netlink attribute flag bits (NLA_F_NESTED, NLA_F_NET_BYTEORDER) that are not part of the type.
-constexpr std::uint16_t kNlaTypeMask = 0x3FFF;
 
 // NFLOG's copy range (`log group N snaplen S`) cuts the packet in the kernel and the TLV length
 // then describes the cut copy, so the packet's length on the wire is unknown: only the captured
@@ -359,58 +353,6 @@ Outcome DecodeSll2(ByteReader& r, std::uint64_t frame_wire, PacketSummary& out) 
   return DecodeEtherType(protocol, r, frame_wire, out);
 }
 
-// NFLOG TLV length and type are in the byte order of the host that logged them (libpcap swaps
-// them when it reads a file from a host of the other order).
-std::uint16_t HostOrder16(std::uint8_t first, std::uint8_t second) {
-  if constexpr (std::endian::native == std::endian::little) {
-    return static_cast<std::uint16_t>(first | (second << 8));
-  } else {
-    return static_cast<std::uint16_t>((first << 8) | second);
-  }
-}
-
-Outcome DecodeNflog(ByteReader& r, PacketSummary& out) {
-  // LINKTYPE_NFLOG: address family, version (0), resource id (the NFLOG group, big-endian).
-  std::uint8_t family = 0;
-  std::uint8_t version = 0;
-  if (!r.ReadU8(family) || !r.ReadU8(version) || !r.Skip(2)) {
-    return Outcome::kTruncatedLink;
-  }
-  if (version != 0) {
-    return Outcome::kUnsupportedLink;  // a future NFLOG header layout
-  }
-  // Then TLVs: length (including the 4-byte TLV header), type, value padded to 4 bytes.
-  for (int i = 0; i < kMaxNflogTlvs && r.remaining() > 0; ++i) {
-    std::uint8_t tlv[4];
-    if (!r.ReadBytes(tlv, 4)) {
-      return Outcome::kTruncatedLink;
-    }
-    const std::uint16_t length = HostOrder16(tlv[0], tlv[1]);
-    const std::uint16_t type = HostOrder16(tlv[2], tlv[3]) & kNlaTypeMask;
-    if (length < 4) {
-      return Outcome::kTruncatedLink;  // shorter than its own header: the walk cannot go on
-    }
-    const std::size_t value_len = length - 4U;
-    if (type == kNfulaPayload) {
-      // The snaplen may cut the payload TLV; take what was captured.
-      ByteReader payload;
-      r.Take(std::min(value_len, r.remaining()), payload);
-      return DecodeRawIp(payload, kUnknownWire, out);
-    }
-    if (!r.Skip(value_len)) {
-      return Outcome::kTruncatedLink;
-    }
-    // The last TLV may come without its padding.
-    const std::size_t pad = (4 - (value_len % 4)) % 4;
-    r.Skip(std::min(pad, r.remaining()));
-  }
-  if (r.remaining() > 0) {
-    return Outcome::kTruncatedLink;  // more TLVs than any kernel sends: not walked further
-  }
-  // A message without a payload TLV (copy mode "none", or a prefix-only log line).
-  return Outcome::kNotIp;
-}
-
 }  // namespace
 
 std::string_view DecodeOutcomeName(DecodeOutcome outcome) {
@@ -431,6 +373,12 @@ std::string_view DecodeOutcomeName(DecodeOutcome outcome) {
       return "truncated_vlan";
     case DecodeOutcome::kVlanTooDeep:
       return "vlan_too_deep";
+    case DecodeOutcome::kTruncatedNflog:
+      return "truncated_nflog";
+    case DecodeOutcome::kBadNflogTlv:
+      return "bad_nflog_tlv";
+    case DecodeOutcome::kNflogTooManyTlvs:
+      return "nflog_too_many_tlvs";
     case DecodeOutcome::kTruncatedIpv4:
       return "truncated_ipv4";
     case DecodeOutcome::kBadIpv4Header:
@@ -533,10 +481,23 @@ DecodeOutcome Decode(LinkType link, const RawFrame& frame, PacketSummary& out) n
     }
     case LinkType::kIpv6:
       return DecodeIpv6(r, wire, out);
-    case LinkType::kNflog:
-      return DecodeNflog(r, out);
+    case LinkType::kNflog: {
+      NflogMessage message;
+      return DecodeNflog(frame, out, message);
+    }
   }
   return DecodeOutcome::kUnsupportedLink;
+}
+
+DecodeOutcome DecodeNflog(const RawFrame& frame, PacketSummary& out,
+                          NflogMessage& message) noexcept {
+  out = PacketSummary{};
+  out.ts_usec = frame.ts_usec;
+  const DecodeOutcome walked = WalkNflog(frame.data, message);
+  if (walked != DecodeOutcome::kOk) {
+    return walked;
+  }
+  return DecodeRawIp(ByteReader(message.payload), kUnknownWire, out);
 }
 
 }  // namespace bulkhead::capture

@@ -32,6 +32,9 @@ enum class DecodeOutcome : std::uint8_t {
   kTruncatedLink,
   kTruncatedVlan,
   kVlanTooDeep,
+  kTruncatedNflog,    // an NFLOG message cut inside its header or a TLV header
+  kBadNflogTlv,       // an NFLOG TLV length below its own header or past the message
+  kNflogTooManyTlvs,  // more NFLOG TLVs than any kernel sends
   kTruncatedIpv4,
   kBadIpv4Header,     // version != 4 or IHL < 5 or options past the header/packet
   kBadIpv4Length,     // total length < header length or > the frame on the wire

@@ -14,6 +14,9 @@ std::string ActivateErrorLine(const std::string& iface, int rc, const std::strin
     case PCAP_ERROR_NO_SUCH_DEVICE:
       return iface + ": no such device (" + detail + ")";
     case PCAP_ERROR_PERM_DENIED:
+      if (iface.starts_with("nflog:")) {
+        return iface + ": permission denied (reading NFLOG needs CAP_NET_ADMIN: run as root)";
+      }
       return iface +
              ": permission denied (capturing needs CAP_NET_RAW: run as root or grant the "
              "capability)";
@@ -57,8 +60,9 @@ boost::system::result<std::unique_ptr<LiveSource>, SourceError> LiveSource::Open
   pcap_set_promisc(p, config.promiscuous ? 1 : 0);
   pcap_set_timeout(p, config.timeout_ms);
   pcap_set_buffer_size(p, static_cast<int>(std::min<std::size_t>(config.buffer_bytes, INT_MAX)));
-  // Immediate mode would turn off TPACKET_V3 block batching (one wake-up per frame).
-  pcap_set_immediate_mode(p, 0);
+  // Immediate mode would turn off TPACKET_V3 block batching (one wake-up per frame); only a
+  // caller that wants each frame at once (the NFLOG violation reader) asks for it.
+  pcap_set_immediate_mode(p, config.immediate_mode ? 1 : 0);
 
   const int rc = pcap_activate(p);
   std::string warning;

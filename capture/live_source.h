@@ -26,6 +26,9 @@ struct LiveConfig {
   // How long the kernel may hold a partly filled TPACKET_V3 block before waking us.
   int timeout_ms = 100;
   bool promiscuous = false;
+  // Hand each frame over at once instead of in TPACKET_V3 blocks. Off for interfaces (it turns
+  // the block batching off); an NFLOG reader, whose records are few and each news, turns it on.
+  bool immediate_mode = false;
   // Optional BPF filter expression (pcap-filter(7)); empty means every frame.
   std::string filter;
 };

@@ -8,6 +8,7 @@
 #include <boost/system/result.hpp>
 
 #include "capture/decoder.h"
+#include "capture/nflog.h"
 #include "capture/packet.h"
 
 namespace bulkhead::capture {
@@ -17,6 +18,19 @@ class PacketSink {
  public:
   virtual ~PacketSink() = default;
   virtual void OnPacket(const PacketSummary& packet) = 0;
+
+  // An NFLOG message (DLT_NFLOG source) whose packet decoded as far as its addresses: `outcome`
+  // is kOk, or kNonFirstFragment / kOtherTransport (no ports, but the packet still met the rule
+  // that logged it). `message` carries the log prefix; its views live until this returns. The
+  // default hands the packets with ports to OnPacket, like any other link type; a reader of the
+  // ruleset's log records overrides it.
+  virtual void OnLoggedPacket(const PacketSummary& packet, const NflogMessage& message,
+                              DecodeOutcome outcome) {
+    (void)message;
+    if (outcome == DecodeOutcome::kOk) {
+      OnPacket(packet);
+    }
+  }
 };
 
 struct SourceError {

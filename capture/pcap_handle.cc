@@ -33,6 +33,26 @@ void PcapHandle::BreakLoop() noexcept {
   }
 }
 
+bool FrameDelivery::DeliverNflog(const RawFrame& frame) noexcept {
+  NflogMessage message;
+  const DecodeOutcome outcome = DecodeNflog(frame, summary_, message);
+  stats_.decode.Count(outcome);
+  if (outcome != DecodeOutcome::kOk && outcome != DecodeOutcome::kNonFirstFragment &&
+      outcome != DecodeOutcome::kOtherTransport) {
+    return true;
+  }
+  try {
+    sink_.OnLoggedPacket(summary_, message, outcome);
+    if (outcome == DecodeOutcome::kOk) {
+      ++stats_.delivered;  // as for other links: a summary with ports reached the sink
+    }
+    return true;
+  } catch (...) {
+    failure_ = std::current_exception();
+    return false;
+  }
+}
+
 std::string FrameDelivery::FailureMessage() const {
   if (failure_ == nullptr) {
     return {};

@@ -73,6 +73,9 @@ class FrameDelivery {
     frame.data = std::span<const std::uint8_t>(bytes, header.caplen);
     frame.wire_len = header.len;
     ++stats_.frames;
+    if (link_ == LinkType::kNflog) {
+      return DeliverNflog(frame);
+    }
     const DecodeOutcome outcome = Decode(link_, frame, summary_);
     stats_.decode.Count(outcome);
     if (outcome != DecodeOutcome::kOk) {
@@ -87,6 +90,9 @@ class FrameDelivery {
       return false;
     }
   }
+
+  // An NFLOG frame: decoded with its message kept, so the sink also sees the log prefix.
+  bool DeliverNflog(const RawFrame& frame) noexcept;
 
   // Why the sink failed, as one line ("" if it did not).
   std::string FailureMessage() const;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -22,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "capture/file_replay.h"
 #include "capture/ip_addr.h"
 #include "capture/pcap_file_source.h"
 #include "enforcer/compiler.h"
@@ -35,8 +37,6 @@
 
 namespace bulkhead::cli {
 namespace {
-
-constexpr int kFileBatch = 4096;
 
 struct CheckOptions {
   std::string policy_file;
@@ -158,7 +158,7 @@ void LogLines(const Logger& log, const std::string& text) {
 // Reads every capture into a flow table; false on a read error (logged).
 bool ReplayCaptures(const std::vector<std::string>& files, learn::FlowTable& table,
                     const Logger& log) {
-  std::vector<std::unique_ptr<capture::PcapFileSource>> sources;
+  std::vector<std::unique_ptr<capture::PacketSource>> sources;
   for (const auto& file : files) {
     auto source = capture::PcapFileSource::Open(file);
     if (!source) {
@@ -167,20 +167,12 @@ bool ReplayCaptures(const std::vector<std::string>& files, learn::FlowTable& tab
     }
     sources.push_back(std::move(*source));
   }
-  for (auto& source : sources) {
-    for (;;) {
-      auto state = source->Dispatch(kFileBatch, table);
-      if (!state) {
-        log->error("{}", state.error().message);
-        return false;
-      }
-      if (*state == capture::DispatchState::kEndOfInput) {
-        break;
-      }
-    }
-    if (const auto warning = source->Warning(); !warning.empty()) {
-      log->warn("{}", warning);
-    }
+  capture::FileReplayOptions replay;
+  replay.on_warning = [&log](std::string_view warning) { log->warn("{}", warning); };
+  auto replayed = capture::ReplayFiles(sources, table, replay);
+  if (!replayed) {
+    log->error("{}", replayed.error().message);
+    return false;
   }
   table.Flush();
   return true;

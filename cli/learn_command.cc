@@ -3,18 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
-#include <deque>
-#include <exception>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -25,10 +18,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "cli/command.h"
-#include "daemon/live_capture.h"
-#include "cli/progress_meter.h"
+#include "capture/file_replay.h"
+#include "capture/live_capture.h"
 #include "capture/live_source.h"
+#include "cli/command.h"
+#include "cli/progress_meter.h"
 #include "capture/pcap_file_source.h"
 #include "inventory/docker_client.h"
 #include "inventory/docker_source.h"
@@ -43,11 +37,6 @@ namespace bulkhead::cli {
 namespace {
 
 namespace asio = boost::asio;
-
-// Frames per Dispatch when replaying a file: big enough to amortise the call, small enough to
-// keep progress lively.
-constexpr int kFileBatch = 4096;
-
 
 // The one summary line every run ends with.
 std::string SummaryLine(const capture::SourceStats& stats, const learn::FlowTableStats& flows,
@@ -80,207 +69,20 @@ capture::SourceStats TotalStats(std::vector<std::unique_ptr<capture::PacketSourc
   return total;
 }
 
-// Frames per batch of the two-thread replay: 4 batches of 1024 summaries are 230 KiB, a fixed
-// cost that stays small next to the flow table (4096 made the pool 0.9 MiB, a fifth of the
-// table's peak on the benchmark), and a hand-over per 1024 packets costs nothing measurable.
-constexpr int kReplayBatch = 1024;
-
-// Decoded packets of one Dispatch call, handed from the reader thread to the table's thread.
-// The capacity is reserved once, so the reader never allocates per packet.
-struct SummaryBatch final : capture::PacketSink {
-  SummaryBatch() { packets.reserve(kReplayBatch); }
-  void OnPacket(const capture::PacketSummary& packet) override { packets.push_back(packet); }
-
-  std::vector<capture::PacketSummary> packets;
-  std::size_t source = 0;          // index of the file the packets came from
-  std::uint64_t frames_done = 0;   // frames read from all files so far (for progress)
-  bool end_of_source = false;      // the last batch of `source` (its warning, if any, follows)
-  bool failed = false;             // a read error ended the replay; `message` says which
-  std::string message;             // the source's warning (end_of_source) or error (failed)
-};
-
-// Replays pcap files on two threads: a reader thread runs libpcap and the decoder into batches,
-// this thread folds the batches into the flow table in file order. libpcap's read loop and the
-// flow table cost about the same per packet, so on two CPUs the replay takes little more than
-// the read alone. Batches cycle through a small fixed pool: the reader blocks when the table
-// falls behind, so memory stays bounded by the pool whatever the file size. Packets reach the
-// table in exactly the order of the single-threaded loop, so the graph is the same.
-class FileReplay {
- public:
-  FileReplay(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
-             learn::FlowTable& table, ProgressMeter& progress, spdlog::logger& log)
-      : sources_(sources), table_(table), progress_(progress), log_(log) {
-    for (auto& batch : pool_) {
-      free_.push_back(&batch);
-    }
-  }
-
-  // Returns false on a read error or a failing table (logged). Throws std::system_error only
-  // when no thread can be started, before anything has been read.
-  bool Run() {
-    std::thread reader([this] { ReadAll(); });
-    const bool ok = Consume();
-    {
-      const std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    changed_.notify_all();
-    reader.join();  // the sources' counters are read only after this
-    return ok;
-  }
-
- private:
-  static constexpr std::size_t kPoolSize = 4;
-
-  // Reader thread: every source in turn, one batch per Dispatch.
-  void ReadAll() noexcept {
-    std::uint64_t done = 0;
-    for (std::size_t i = 0; i < sources_.size(); ++i) {
-      capture::PacketSource& source = *sources_[i];
-      for (;;) {
-        SummaryBatch* batch = TakeFree();
-        if (batch == nullptr) {
-          return;  // the consumer stopped
-        }
-        batch->packets.clear();
-        batch->source = i;
-        batch->end_of_source = false;
-        batch->failed = false;
-        batch->message.clear();
-        auto state = source.Dispatch(kReplayBatch, *batch);
-        batch->frames_done = done + source.Stats().frames;
-        if (!state) {
-          batch->failed = true;
-          batch->message = state.error().message;
-          PushFull(batch);
-          return;
-        }
-        if (*state == capture::DispatchState::kEndOfInput) {
-          batch->end_of_source = true;
-          batch->message = source.Warning();
-          PushFull(batch);
-          break;
-        }
-        PushFull(batch);
-      }
-      done += source.Stats().frames;
-    }
-  }
-
-  // This thread: batches in order until the last source ends or a read fails.
-  bool Consume() {
-    std::size_t ended = 0;
-    while (ended < sources_.size()) {
-      SummaryBatch* batch = TakeFull();
-      try {
-        for (const capture::PacketSummary& packet : batch->packets) {
-          table_.OnPacket(packet);
-        }
-      } catch (const std::exception& e) {
-        // What FrameDelivery reports when the sink throws in the single-threaded loop.
-        log_.error("{}: packet handler failed: {}", sources_[batch->source]->Name(), e.what());
-        return false;
-      } catch (...) {
-        log_.error("{}: packet handler failed: unknown exception", sources_[batch->source]->Name());
-        return false;
-      }
-      progress_.Update(batch->frames_done, table_.stats().flows_created);
-      if (batch->failed) {
-        log_.error("{}", batch->message);
-        return false;
-      }
-      if (batch->end_of_source) {
-        if (!batch->message.empty()) {
-          log_.warn("{}", batch->message);
-        }
-        ++ended;
-      }
-      PushFree(batch);
-    }
-    return true;
-  }
-
-  SummaryBatch* TakeFree() {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [this] { return stop_ || !free_.empty(); });
-    if (stop_) {
-      return nullptr;
-    }
-    SummaryBatch* batch = free_.front();
-    free_.pop_front();
-    return batch;
-  }
-
-  SummaryBatch* TakeFull() {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [this] { return !full_.empty(); });
-    SummaryBatch* batch = full_.front();
-    full_.pop_front();
-    return batch;
-  }
-
-  void PushFree(SummaryBatch* batch) {
-    {
-      const std::lock_guard lock(mutex_);
-      free_.push_back(batch);
-    }
-    changed_.notify_all();
-  }
-
-  void PushFull(SummaryBatch* batch) {
-    {
-      const std::lock_guard lock(mutex_);
-      full_.push_back(batch);
-    }
-    changed_.notify_all();
-  }
-
-  std::vector<std::unique_ptr<capture::PacketSource>>& sources_;
-  learn::FlowTable& table_;
-  ProgressMeter& progress_;
-  spdlog::logger& log_;
-  std::array<SummaryBatch, kPoolSize> pool_;
-  std::mutex mutex_;  // guards free_, full_, stop_
-  std::condition_variable changed_;
-  std::deque<SummaryBatch*> free_;
-  std::deque<SummaryBatch*> full_;
-  bool stop_ = false;
-};
-
-// The same replay on this thread alone, for when no second thread can be started.
-bool ReplayFilesInline(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
-                       learn::FlowTable& table, ProgressMeter& progress, spdlog::logger& log) {
-  std::uint64_t done = 0;
-  for (auto& source : sources) {
-    for (;;) {
-      auto state = source->Dispatch(kFileBatch, table);
-      if (!state) {
-        log.error("{}", state.error().message);
-        return false;
-      }
-      progress.Update(done + source->Stats().frames, table.stats().flows_created);
-      if (*state == capture::DispatchState::kEndOfInput) {
-        break;
-      }
-    }
-    if (const auto warning = source->Warning(); !warning.empty()) {
-      log.warn("{}", warning);
-    }
-    done += source->Stats().frames;
-  }
-  return true;
-}
-
 // Replays pcap files one after the other into `table`. Returns false on a read error (logged).
 bool ReplayFiles(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
                  learn::FlowTable& table, ProgressMeter& progress, spdlog::logger& log) {
-  try {
-    FileReplay replay(sources, table, progress, log);
-    return replay.Run();
-  } catch (const std::system_error& e) {
-    log.debug("no reader thread ({}): replaying on one thread", e.what());
+  capture::FileReplayOptions options;
+  options.on_progress = [&](std::uint64_t frames) {
+    progress.Update(frames, table.stats().flows_created);
+  };
+  options.on_warning = [&log](std::string_view warning) { log.warn("{}", warning); };
+  auto replayed = capture::ReplayFiles(sources, table, options);
+  if (!replayed) {
+    log.error("{}", replayed.error().message);
+    return false;
   }
-  return ReplayFilesInline(sources, table, progress, log);
+  return true;
 }
 
 // Captures live until SIGINT/SIGTERM or the duration. Returns false if capture failed.
@@ -288,7 +90,11 @@ bool CaptureLive(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
                  learn::FlowTable& table, ProgressMeter& progress, double duration_s,
                  const std::shared_ptr<spdlog::logger>& log) {
   asio::io_context io;
-  daemon::LiveCapture live(io, std::move(sources), table, log);
+  capture::LiveCapture live(io, std::move(sources), table);
+  live.SetFailureHandler([&log](const capture::SourceError& error) {
+    log->error("{}", error.message);
+    return capture::LiveCapture::FailureAction::kStopLoop;
+  });
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer deadline(io);
   auto stop = [&] {
@@ -312,8 +118,8 @@ bool CaptureLive(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
     });
   }
   auto& live_sources = live.sources();
-  const bool started = live.Start([&] {
-    table.ExpireIdle(daemon::WallClockUsec());
+  const auto started = live.Start([&] {
+    table.ExpireIdle(capture::WallClockUsec());
     std::uint64_t frames = 0;
     for (auto& source : live_sources) {
       frames += source->Stats().frames;
@@ -321,6 +127,7 @@ bool CaptureLive(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
     progress.Update(frames, table.stats().flows_created);
   });
   if (!started) {
+    log->error("{}", started.error().message);
     sources = std::move(live_sources);
     return false;
   }

@@ -132,8 +132,13 @@ void Learner::Reopen(const std::vector<std::string>& interfaces) {
     return;
   }
   const auto count = sources.size();
-  capture_ = std::make_unique<LiveCapture>(io_, std::move(sources), *table_, log_);
-  if (!capture_->Start([this] { OnTick(); })) {
+  capture_ = std::make_unique<capture::LiveCapture>(io_, std::move(sources), *table_);
+  capture_->SetFailureHandler([this](const capture::SourceError& error) {
+    log_->error("{}", error.message);
+    return capture::LiveCapture::FailureAction::kStopLoop;
+  });
+  if (auto started = capture_->Start([this] { OnTick(); }); !started) {
+    log_->error("{}", started.error().message);
     log_->error("learning: capture could not start");
     capture_.reset();
     return;
@@ -142,7 +147,7 @@ void Learner::Reopen(const std::vector<std::string>& interfaces) {
 }
 
 void Learner::OnTick() {
-  table_->ExpireIdle(WallClockUsec());
+  table_->ExpireIdle(capture::WallClockUsec());
   capture::SourceStats total = closed_stats_;
   if (capture_) {
     for (auto& source : capture_->sources()) {

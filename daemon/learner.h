@@ -12,9 +12,9 @@
 #include <boost/asio/io_context.hpp>
 #include <spdlog/logger.h>
 
-#include "daemon/live_capture.h"
-#include "daemon/metrics.h"
+#include "capture/live_capture.h"
 #include "capture/live_source.h"
+#include "daemon/metrics.h"
 #include "learn/flow_table.h"
 #include "learn/graph_builder.h"
 #include "policy/model.h"
@@ -72,7 +72,7 @@ class Learner {
   std::unique_ptr<learn::GroupResolver> resolver_;
   std::unique_ptr<learn::GraphBuilder> builder_;
   std::unique_ptr<learn::FlowTable> table_;
-  std::unique_ptr<LiveCapture> capture_;
+  std::unique_ptr<capture::LiveCapture> capture_;
   std::vector<std::string> interfaces_;
   // Every group any inventory so far had (members united): departed containers' edges were seen.
   policy::FlowGraph groups_seen_;

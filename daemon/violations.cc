@@ -1,13 +1,10 @@
 #include "daemon/violations.h"
 
 #include <fcntl.h>
-#include <pcap/pcap.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -16,83 +13,21 @@
 #include <optional>
 #include <span>
 #include <utility>
+#include <vector>
 
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
-#include "capture/byte_reader.h"
 #include "capture/decoder.h"
-#include "capture/pcap_handle.h"
+#include "capture/live_capture.h"
+#include "capture/live_source.h"
+#include "capture/nflog.h"
+#include "enforcer/log_prefix.h"
+// JsonString: policy has no public escaping header yet (restructure issue, item 8).
 #include "policy/internal/text_escape.h"
 #include "policy/model.h"
 
 namespace bulkhead::daemon {
 namespace {
-
-// NFLOG attribute types (linux/netfilter/nfnetlink_log.h).
-constexpr std::uint16_t kNfulaPayload = 9;
-constexpr std::uint16_t kNfulaPrefix = 10;
-// Netlink attribute flag bits (NLA_F_NESTED, NLA_F_NET_BYTEORDER) that are not part of the type.
-constexpr std::uint16_t kNlaTypeMask = 0x3FFF;
-// The kernel sends about twenty attribute kinds, each at most once; the bound keeps a crafted
-// record from looping long (the same bound as the capture decoder's NFLOG walk).
-constexpr int kMaxNflogTlvs = 32;
-// Every prefix the enforcer writes starts with this (enforcer/compiler.cc); another program's
-// log rule on the same group is not ours to report.
-constexpr std::string_view kPrefixTag = "bulkhead ";
-
-// NFLOG TLV length and type are in the byte order of the host that logged them.
-std::uint16_t HostOrder16(std::uint8_t first, std::uint8_t second) {
-  if constexpr (std::endian::native == std::endian::little) {
-    return static_cast<std::uint16_t>(first | (second << 8));
-  } else {
-    return static_cast<std::uint16_t>((first << 8) | second);
-  }
-}
-
-// Finds the NFULA_PREFIX attribute. Only the prefix is read here: the packet itself goes through
-// the capture decoder, the one place that reads IP headers.
-bool FindPrefix(capture::ByteReader r, std::string& prefix) {
-  std::uint8_t family = 0;
-  std::uint8_t version = 0;
-  if (!r.ReadU8(family) || !r.ReadU8(version) || !r.Skip(2) || version != 0) {
-    return false;
-  }
-  for (int i = 0; i < kMaxNflogTlvs && r.remaining() > 0; ++i) {
-    std::array<std::uint8_t, 4> tlv{};
-    if (!r.ReadBytes(tlv.data(), tlv.size())) {
-      return false;
-    }
-    const std::uint16_t length = HostOrder16(tlv[0], tlv[1]);
-    const std::uint16_t type = HostOrder16(tlv[2], tlv[3]) & kNlaTypeMask;
-    if (length < 4) {
-      return false;  // shorter than its own header: the walk cannot go on
-    }
-    const std::size_t value_len = length - 4U;
-    if (type == kNfulaPrefix) {
-      capture::ByteReader value;
-      if (!r.Take(value_len, value)) {
-        return false;  // a cut prefix cannot be trusted to name the verdict
-      }
-      const std::span<const std::uint8_t> bytes = value.rest();
-      // NUL-terminated by the kernel; a value without the NUL is taken whole.
-      const auto end = std::find(bytes.begin(), bytes.end(), std::uint8_t{0});
-      prefix.assign(bytes.begin(), end);
-      return true;
-    }
-    if (type == kNfulaPayload) {
-      // The kernel puts the payload last, and the snaplen may have cut it: nothing after it.
-      return false;
-    }
-    if (!r.Skip(value_len)) {
-      return false;
-    }
-    const std::size_t pad = (4 - (value_len % 4)) % 4;  // the last TLV may come unpadded
-    r.Skip(std::min(pad, r.remaining()));
-  }
-  return false;
-}
 
 // RFC 3339, UTC, milliseconds: 2026-11-29T10:00:00.123Z.
 std::string Rfc3339Millis(std::uint64_t ts_usec) {
@@ -129,22 +64,6 @@ std::string LogEndpoint(const ViolationEndpoint& e) {
   return fmt::format("{} (group {}, {})", LogName(e.workload), LogName(e.group), e.address);
 }
 
-std::optional<std::string_view> VerdictOf(std::string_view prefix) {
-  if (prefix == "bulkhead deny") {
-    return "blocked";
-  }
-  if (prefix == "bulkhead warn") {
-    return "monitored";
-  }
-  if (prefix == "bulkhead spoofed") {
-    return "spoofed";
-  }
-  if (prefix == "bulkhead tagged") {
-    return "tagged";
-  }
-  return std::nullopt;
-}
-
 constexpr std::string_view kViolationsTotal = "bulkhead_violations_total";
 constexpr std::string_view kSuppressedTotal = "bulkhead_violation_log_suppressed_total";
 constexpr std::string_view kMalformedTotal = "bulkhead_nflog_malformed_total";
@@ -159,46 +78,85 @@ constexpr std::string_view kNflogDrops = "bulkhead_nflog_drops";
 constexpr int kSnaplen = 65535;
 // The netlink socket's receive buffer: a burst of violations (a scan) must not overflow it
 // before the loop drains it (overflow shows as bulkhead_nflog_drops).
-constexpr int kReceiveBuffer = 8 * 1024 * 1024;
+constexpr std::size_t kReceiveBuffer = 8 * 1024 * 1024;
 // Records per pcap_dispatch and batches per wake-up: bounded so a flood of violations cannot
 // starve the agent's other work on the loop (STYLE.md rule 13).
 constexpr int kBatch = 256;
 constexpr int kMaxBatchesPerWake = 16;
 
-class NflogViolationMonitor final : public ViolationMonitor {
+// The violation fields of one decoded NFLOG message: false when its prefix is not bulkhead's
+// (another program's log rule on the same group). Shared by ParseNflogFrame and the monitor, so
+// the tests of the one hold for the other.
+bool RecordOf(const capture::PacketSummary& packet, const capture::NflogMessage& message,
+              capture::DecodeOutcome outcome, NflogRecord& out) {
+  std::string_view prefix = message.prefix;
+  while (!prefix.empty() && prefix.back() == ' ') {
+    prefix.remove_suffix(1);
+  }
+  if (!prefix.starts_with(enforcer::kLogPrefixTag)) {
+    return false;
+  }
+  out.prefix = std::string(prefix);
+  out.ts_usec = packet.ts_usec;
+  out.src = packet.src;
+  out.dst = packet.dst;
+  out.proto = packet.proto;
+  const bool icmp = packet.proto == static_cast<std::uint8_t>(capture::L4Proto::kIcmp) ||
+                    packet.proto == static_cast<std::uint8_t>(capture::L4Proto::kIcmpv6);
+  if (outcome != capture::DecodeOutcome::kOk) {
+    out.dst_port = 0;  // a later fragment, GRE, ...: no port, still a crossing
+  } else if (icmp) {
+    out.dst_port = packet.icmp_type;
+  } else {
+    out.dst_port = packet.has_ports ? packet.dst_port : 0;
+  }
+  return true;
+}
+
+// A packet sink over the NFLOG group's live source (capture::LiveSource on "nflog:N", driven by
+// capture::LiveCapture on the agent's loop): each logged packet with a bulkhead prefix becomes a
+// violation.
+class NflogViolationMonitor final : public ViolationMonitor, public capture::PacketSink {
  public:
   NflogViolationMonitor(boost::asio::io_context& io, ViolationMonitorOptions options,
                         Resolver resolver, Metrics& metrics, std::shared_ptr<spdlog::logger> log,
-                        Listener listener, capture::PcapHandle handle)
-      : options_(std::move(options)),
+                        Listener listener)
+      : io_(io),
+        options_(std::move(options)),
         device_("nflog:" + std::to_string(options_.nflog_group)),
         resolver_(std::move(resolver)),
         metrics_(metrics),
         log_(std::move(log)),
         listener_(std::move(listener)),
-        handle_(std::move(handle)),
-        descriptor_(io),
-        retry_(io),
         tokens_(options_.log_lines_per_second),
         refilled_(std::chrono::steady_clock::now()) {}
 
   ~NflogViolationMonitor() override {
     Stop();
-    // The descriptor belongs to the pcap handle, which closes it; Asio must not close it too.
-    if (descriptor_.is_open()) {
-      descriptor_.release();
-    }
+    capture_.reset();  // before the members its sink calls use
     CloseFile();
   }
   NflogViolationMonitor(const NflogViolationMonitor&) = delete;
   NflogViolationMonitor& operator=(const NflogViolationMonitor&) = delete;
 
-  // Waits on the pcap handle's descriptor through Asio (epoll); false if it cannot be registered.
-  bool Watch(int fd, std::string& error) {
-    boost::system::error_code ec;
-    descriptor_.assign(fd, ec);
-    if (ec) {
-      error = device_ + ": cannot wait for NFLOG records: " + ec.message();
+  // Waits on the source through Asio (epoll); false if it cannot be waited on.
+  bool Watch(std::unique_ptr<capture::PacketSource> source, std::string& error) {
+    capture::LiveCaptureOptions options;
+    options.batch = kBatch;
+    options.max_batches_per_wake = kMaxBatchesPerWake;
+    options.drain_on_stop = false;  // after Stop nothing more is reported
+    std::vector<std::unique_ptr<capture::PacketSource>> sources;
+    sources.push_back(std::move(source));
+    capture_ = std::make_unique<capture::LiveCapture>(io_, std::move(sources), *this, options);
+    capture_->SetFailureHandler([this](const capture::SourceError& failure) {
+      // The netlink socket failed (not an overrun: libpcap counts ENOBUFS as drops).
+      log_->error("reading violations failed: {}", failure.message);
+      return capture::LiveCapture::FailureAction::kRetryLater;
+    });
+    capture_->SetDrainHandler([this](capture::PacketSource& drained) { Publish(drained); });
+    auto started = capture_->Start({});
+    if (!started) {
+      error = device_ + ": cannot wait for NFLOG records: " + started.error().message;
       return false;
     }
     return true;
@@ -220,26 +178,6 @@ class NflogViolationMonitor final : public ViolationMonitor {
     return true;
   }
 
-  void Arm() {
-    if (stopped_) {
-      return;
-    }
-    descriptor_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                           [this, alive = std::weak_ptr<int>(alive_)](
-                               const boost::system::error_code& ec) {
-                             if (alive.expired() || ec == boost::asio::error::operation_aborted) {
-                               return;  // stopped or destroyed: touch nothing
-                             }
-                             if (ec) {
-                               log_->error("{}: waiting for records failed: {}", device_,
-                                           ec.message());
-                               RetryLater();
-                               return;
-                             }
-                             Drain();
-                           });
-  }
-
   void Reopen() override {
     std::string error;
     if (!OpenFile(error)) {
@@ -248,91 +186,60 @@ class NflogViolationMonitor final : public ViolationMonitor {
   }
 
   void Stop() override {
-    if (stopped_) {
-      return;
+    if (capture_) {
+      capture_->Stop();
     }
-    stopped_ = true;
-    boost::system::error_code ignored;
-    descriptor_.cancel(ignored);
-    retry_.cancel();
   }
 
   std::uint64_t count() const override { return count_; }
 
+  void OnPacket(const capture::PacketSummary& /*packet*/) override {
+    // Never called: an NFLOG source hands every record to OnLoggedPacket.
+  }
+
+  void OnLoggedPacket(const capture::PacketSummary& packet, const capture::NflogMessage& message,
+                      capture::DecodeOutcome outcome) override {
+    ++handed_over_;
+    try {
+      OnRecord(packet, message, outcome);
+    } catch (const std::exception& e) {
+      log_->error("{}: handling a violation failed: {}", device_, e.what());
+    } catch (...) {
+      log_->error("{}: handling a violation failed: unknown exception", device_);
+    }
+  }
+
  private:
-  void RetryLater() {
-    retry_.expires_after(std::chrono::seconds(1));
-    retry_.async_wait([this, alive = std::weak_ptr<int>(alive_)](
-                          const boost::system::error_code& ec) {
-      if (!alive.expired() && !ec) {
-        Arm();
-      }
-    });
-  }
-
-  void Drain() {
-    for (int batch = 0; batch < kMaxBatchesPerWake && !stopped_; ++batch) {
-      auto on_frame = [this](const pcap_pkthdr& header, const u_char* bytes) noexcept {
-        try {
-          OnFrame(header, bytes);
-        } catch (const std::exception& e) {
-          failure_ = e.what();
-          handle_.BreakLoop();
-        } catch (...) {
-          failure_ = "unknown exception";
-          handle_.BreakLoop();
-        }
-      };
-      const int rc = handle_.Dispatch(kBatch, on_frame);
-      if (!failure_.empty()) {
-        log_->error("{}: handling a violation failed: {}", device_, failure_);
-        failure_.clear();
-        continue;  // the record is lost; the next ones are not
-      }
-      if (rc < 0 && rc != PCAP_ERROR_BREAK) {
-        // The netlink socket failed (not an overrun: libpcap counts ENOBUFS as drops). Retrying
-        // at once could spin on a descriptor that stays readable with the same error.
-        log_->error("{}: reading violations failed: {}", device_, handle_.LastError());
-        UpdateDrops();
-        RetryLater();
-        return;
-      }
-      if (rc < kBatch) {
-        break;  // drained
-      }
-    }
-    UpdateDrops();
-    Arm();
-  }
-
-  void UpdateDrops() {
-    pcap_stat stats{};
-    if (pcap_stats(handle_.get(), &stats) == 0) {
-      metrics_.Set(kNflogDrops, {}, stats.ps_drop);
+  // After each drain: kernel drops, and records that were not bulkhead violations or did not
+  // decode (the source counts frames; what it did not hand over did not decode).
+  void Publish(capture::PacketSource& source) {
+    const capture::SourceStats stats = source.Stats();
+    metrics_.Set(kNflogDrops, {}, static_cast<double>(stats.kernel_drops));
+    const std::uint64_t malformed = stats.frames - handed_over_ + rejected_;
+    if (malformed > malformed_published_) {
+      metrics_.Add(kMalformedTotal, {}, static_cast<double>(malformed - malformed_published_));
+      malformed_published_ = malformed;
     }
   }
 
-  void OnFrame(const pcap_pkthdr& header, const u_char* bytes) {
-    std::uint64_t ts_usec = static_cast<std::uint64_t>(header.ts.tv_sec) * 1'000'000U +
-                            static_cast<std::uint64_t>(header.ts.tv_usec);
-    if (ts_usec == 0) {
-      ts_usec = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                               std::chrono::system_clock::now().time_since_epoch())
-                                               .count());
-    }
+  void OnRecord(const capture::PacketSummary& packet, const capture::NflogMessage& message,
+                capture::DecodeOutcome outcome) {
     NflogRecord record;
-    if (!ParseNflogFrame(bytes, header.caplen, ts_usec, record)) {
-      metrics_.Add(kMalformedTotal, {});
+    if (!RecordOf(packet, message, outcome, record)) {
+      ++rejected_;  // another program's log rule on the same group
       return;
     }
-    const std::optional<std::string_view> verdict = VerdictOf(record.prefix);
+    const std::optional<enforcer::LoggedVerdict> verdict = enforcer::ParseLogPrefix(record.prefix);
     if (!verdict) {
-      metrics_.Add(kMalformedTotal, {});  // "bulkhead something": a ruleset newer than we are
+      ++rejected_;  // "bulkhead something": a ruleset newer than we are
       return;
+    }
+    if (record.ts_usec == 0) {
+      record.ts_usec = capture::WallClockUsec();
     }
     Violation v;
     v.ts_usec = record.ts_usec;
-    v.verdict = std::string(*verdict);
+    v.verdict = std::string(enforcer::LogPrefixOf(*verdict).name);
     v.from = Resolve(record.src);
     v.to = Resolve(record.dst);
     const auto protocol = policy::ProtocolFromIana(record.proto);
@@ -411,26 +318,23 @@ class NflogViolationMonitor final : public ViolationMonitor {
     }
   }
 
+  boost::asio::io_context& io_;
   ViolationMonitorOptions options_;
   std::string device_;
   Resolver resolver_;
   Metrics& metrics_;
   std::shared_ptr<spdlog::logger> log_;
   Listener listener_;
-  capture::PcapHandle handle_;
-  boost::asio::posix::stream_descriptor descriptor_;
-  boost::asio::steady_timer retry_;
-  // Handlers hold a weak_ptr to this: one that was already queued when the monitor is
-  // destroyed sees it expired and returns without touching the monitor.
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  std::unique_ptr<capture::LiveCapture> capture_;
   int file_fd_ = -1;
-  bool stopped_ = false;
   bool write_failing_ = false;
   std::uint64_t count_ = 0;
+  std::uint64_t handed_over_ = 0;  // records the source decoded and handed to OnLoggedPacket
+  std::uint64_t rejected_ = 0;     // of those, not bulkhead violations
+  std::uint64_t malformed_published_ = 0;
   double tokens_;
   std::chrono::steady_clock::time_point refilled_;
   std::uint64_t suppressed_ = 0;
-  std::string failure_;  // set by the pcap callback when handling a record threw
 };
 
 }  // namespace
@@ -451,44 +355,20 @@ bool ParseNflogFrame(const std::uint8_t* data, std::size_t length, std::uint64_t
   if (data == nullptr) {
     return false;
   }
-  const std::span<const std::uint8_t> bytes(data, length);
-  std::string prefix;
-  if (!FindPrefix(capture::ByteReader(bytes), prefix)) {
-    return false;
-  }
-  while (!prefix.empty() && prefix.back() == ' ') {
-    prefix.pop_back();
-  }
-  if (!prefix.starts_with(kPrefixTag)) {
-    return false;  // another program's log rule on the same group
-  }
   capture::RawFrame frame;
   frame.ts_usec = ts_usec;
-  frame.data = bytes;
+  frame.data = std::span<const std::uint8_t>(data, length);
   frame.wire_len = static_cast<std::uint32_t>(std::min<std::size_t>(length, UINT32_MAX));
   capture::PacketSummary packet;
-  const capture::DecodeOutcome outcome = capture::Decode(capture::LinkType::kNflog, frame, packet);
-  // A packet without ports (a later fragment, GRE, ...) still crossed a boundary it must not.
+  capture::NflogMessage message;
+  const capture::DecodeOutcome outcome = capture::DecodeNflog(frame, packet, message);
+  // What the live source hands to OnLoggedPacket: a packet whose addresses were read.
   if (outcome != capture::DecodeOutcome::kOk &&
       outcome != capture::DecodeOutcome::kNonFirstFragment &&
       outcome != capture::DecodeOutcome::kOtherTransport) {
     return false;
   }
-  out.prefix = std::move(prefix);
-  out.ts_usec = ts_usec;
-  out.src = packet.src;
-  out.dst = packet.dst;
-  out.proto = packet.proto;
-  const bool icmp = packet.proto == static_cast<std::uint8_t>(capture::L4Proto::kIcmp) ||
-                    packet.proto == static_cast<std::uint8_t>(capture::L4Proto::kIcmpv6);
-  if (outcome != capture::DecodeOutcome::kOk) {
-    out.dst_port = 0;
-  } else if (icmp) {
-    out.dst_port = packet.icmp_type;
-  } else {
-    out.dst_port = packet.has_ports ? packet.dst_port : 0;
-  }
-  return true;
+  return RecordOf(packet, message, outcome, out);
 }
 
 boost::system::result<std::unique_ptr<ViolationMonitor>, std::string> ViolationMonitor::Start(
@@ -506,48 +386,27 @@ boost::system::result<std::unique_ptr<ViolationMonitor>, std::string> ViolationM
                    "NFLOG records the kernel dropped because the agent read too slowly.");
 
   const std::string device = "nflog:" + std::to_string(options.nflog_group);
-  // The capture module's live source decodes frames and drops the NFLOG prefix, which is the
-  // verdict here, so this opens its own handle; it shares the RAII owner and the noexcept
-  // dispatch thunk (capture/pcap_handle.h).
-  char errbuf[PCAP_ERRBUF_SIZE] = {};
-  capture::PcapHandle handle(pcap_create(device.c_str(), errbuf));
-  if (!handle) {
-    return device + ": cannot read violations: " + errbuf;
-  }
-  pcap_t* p = handle.get();
-  pcap_set_snaplen(p, kSnaplen);
-  pcap_set_buffer_size(p, kReceiveBuffer);
+  capture::LiveConfig config;
+  config.snaplen = kSnaplen;
+  config.buffer_bytes = kReceiveBuffer;
   // NFLOG records are few (rate-limited in the ruleset) and each is news: hand them over at once.
   // The kernel still batches on its side: libpcap leaves the group's queue threshold at the
   // default (100 records or 1 s), so a lone violation arrives about a second after the packet.
-  pcap_set_immediate_mode(p, 1);
-  const int rc = pcap_activate(p);
-  if (rc < 0) {
-    const std::string detail = handle.LastError();
-    if (rc == PCAP_ERROR_PERM_DENIED) {
-      return device + ": permission denied (reading NFLOG needs CAP_NET_ADMIN: run as root)";
-    }
-    return device + ": cannot read violations: " +
-           (detail.empty() ? std::string(pcap_statustostr(rc)) : detail);
+  config.immediate_mode = true;
+  auto source = capture::LiveSource::Open(device, config);
+  if (!source) {
+    return source.error().message;
   }
-  if (pcap_datalink(p) != DLT_NFLOG) {
-    return device + ": unexpected link type " + std::to_string(pcap_datalink(p));
-  }
-  if (pcap_setnonblock(p, 1, errbuf) != 0) {
-    return device + ": cannot make the NFLOG handle non-blocking: " + errbuf;
-  }
-  const int fd = pcap_get_selectable_fd(p);
-  if (fd < 0) {
-    return device + ": NFLOG handle has no selectable descriptor";
+  if ((*source)->link_type() != capture::LinkType::kNflog) {
+    return device + ": unexpected link type (not NFLOG)";
   }
   auto monitor = std::make_unique<NflogViolationMonitor>(io, options, std::move(resolver),
                                                          metrics, std::move(log),
-                                                         std::move(listener), std::move(handle));
+                                                         std::move(listener));
   std::string error;
-  if (!monitor->Watch(fd, error) || !monitor->OpenFile(error)) {
+  if (!monitor->OpenFile(error) || !monitor->Watch(std::move(*source), error)) {
     return error;
   }
-  monitor->Arm();
   return std::unique_ptr<ViolationMonitor>(std::move(monitor));
 }
 

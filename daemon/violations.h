@@ -43,9 +43,9 @@ struct Violation {
 // come from container labels: attacker-controlled). No trailing newline.
 std::string ViolationJson(const Violation& v);
 
-// Parses one DLT_NFLOG frame (libpcap's nflog:N record): the prefix TLV gives the verdict, the
-// payload TLV the IP packet (capture::Decode). False for a frame that is not a bulkhead record
-// or does not decode (counted by the caller as malformed).
+// Parses one DLT_NFLOG frame (libpcap's nflog:N record) as the monitor reads it: capture's NFLOG
+// walk gives the prefix (the verdict) and the payload, the decoder the IP packet. False for a
+// frame that is not a bulkhead record or does not decode (counted as malformed).
 struct NflogRecord {
   std::string prefix;  // without trailing spaces
   std::uint64_t ts_usec = 0;

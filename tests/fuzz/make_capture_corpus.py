@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the capture fuzz targets (decoder_fuzz, pcap_file_fuzz).
+"""Writes the seed corpora of the capture fuzz targets (decoder_fuzz, pcap_file_fuzz, nflog_fuzz).
 
 Deterministic (no randomness, no timestamps from the clock), python3 standard library only.
 Regenerate with:  python3 tests/fuzz/make_capture_corpus.py
@@ -137,6 +137,27 @@ def decoder_seeds():
     }
 
 
+def nflog_seeds():
+    # Whole DLT_NFLOG messages (no link byte): what nflog_fuzz walks.
+    def tlv(kind, value, length=None):
+        body = struct.pack("<HH", len(value) + 4 if length is None else length, kind) + value
+        return body + bytes((-len(body)) % 4)
+
+    tcp4 = ipv4(6, tcp(40000, 5432, 0x02))
+    tcp6 = ipv6(6, tcp(40000, 443, 0x02))
+    head = bytes([2, 0]) + be16(7)
+    return {
+        "deny_tcp4.bin": head + tlv(1, b"\x08\x00\x01\x00") + tlv(10, b"bulkhead deny \x00")
+        + tlv(5, be32(3)) + tlv(9, tcp4),
+        "warn_tcp6.bin": bytes([10, 0]) + be16(7) + tlv(10, b"bulkhead warn \x00") + tlv(9, tcp6),
+        "prefix_only.bin": head + tlv(10, b"bulkhead spoofed \x00"),
+        "payload_cut.bin": head + tlv(10, b"bulkhead deny \x00") + tlv(9, tcp4, length=1004),
+        "zero_length_tlv.bin": head + tlv(1, b"", length=0) + tlv(9, tcp4),
+        "tlv_past_end.bin": head + tlv(10, b"bulk", length=0xFFFF),
+        "version_1.bin": bytes([2, 1]) + be16(7) + tlv(9, tcp4),
+    }
+
+
 def pcap_file(records, link=1, magic=0xA1B2C3D4, endian="<", snaplen=65535):
     out = struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, snaplen, link)
     for i, rec in enumerate(records):
@@ -202,7 +223,8 @@ def write_corpus(name, seeds):
 def main():
     n = write_corpus("decoder", {k + ".bin": v for k, v in decoder_seeds().items()})
     m = write_corpus("pcap_file", pcap_seeds())
-    print(f"wrote {n} decoder seeds and {m} pcap_file seeds", file=sys.stderr)
+    k = write_corpus("nflog", nflog_seeds())
+    print(f"wrote {n} decoder seeds, {m} pcap_file seeds and {k} nflog seeds", file=sys.stderr)
 
 
 if __name__ == "__main__":

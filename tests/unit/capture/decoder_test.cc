@@ -436,28 +436,6 @@ TEST(DecoderTest, LinkTypeFromDltMapsEverySupportedValue) {
 
 // --- NFLOG ------------------------------------------------------------------------------------
 
-// TLV length and type are in host byte order (x86: little-endian), as the kernel writes them.
-void PutHost16(Bytes& b, unsigned v) {
-  const auto lo = static_cast<std::uint8_t>(v & 0xFF);
-  const auto hi = static_cast<std::uint8_t>(v >> 8);
-  if constexpr (std::endian::native == std::endian::little) {
-    b.push_back(lo);
-    b.push_back(hi);
-  } else {
-    b.push_back(hi);
-    b.push_back(lo);
-  }
-}
-
-void PutTlv(Bytes& b, unsigned type, const Bytes& value) {
-  PutHost16(b, static_cast<unsigned>(value.size() + 4));
-  PutHost16(b, type);
-  b.insert(b.end(), value.begin(), value.end());
-  while (b.size() % 4 != 0) {
-    b.push_back(0);
-  }
-}
-
 Bytes NflogHeader(std::uint8_t family, unsigned group) {
   Bytes b = {family, 0};
   Put16(b, group);
@@ -494,19 +472,19 @@ TEST(DecoderTest, NflogPayloadCutByKernelCopyRangeIsStillRead) {
 
 TEST(DecoderTest, NflogMalformations) {
   PacketSummary s;
-  EXPECT_EQ(DecodeBytes(LinkType::kNflog, Bytes{2, 0, 0}, s), DecodeOutcome::kTruncatedLink);
+  EXPECT_EQ(DecodeBytes(LinkType::kNflog, Bytes{2, 0, 0}, s), DecodeOutcome::kTruncatedNflog);
   EXPECT_EQ(DecodeBytes(LinkType::kNflog, Bytes{2, 1, 0, 5}, s), DecodeOutcome::kUnsupportedLink);
   // A TLV shorter than its own header.
   Bytes zero = NflogHeader(2, 5);
   PutHost16(zero, 2);
   PutHost16(zero, 1);
-  EXPECT_EQ(DecodeBytes(LinkType::kNflog, zero, s), DecodeOutcome::kTruncatedLink);
+  EXPECT_EQ(DecodeBytes(LinkType::kNflog, zero, s), DecodeOutcome::kBadNflogTlv);
   // A TLV longer than the message.
   Bytes longer = NflogHeader(2, 5);
   PutHost16(longer, 400);
   PutHost16(longer, 10);
   longer.resize(longer.size() + 8, 'x');
-  EXPECT_EQ(DecodeBytes(LinkType::kNflog, longer, s), DecodeOutcome::kTruncatedLink);
+  EXPECT_EQ(DecodeBytes(LinkType::kNflog, longer, s), DecodeOutcome::kBadNflogTlv);
   // No payload TLV: a log message without the packet.
   Bytes no_payload = NflogHeader(2, 5);
   PutTlv(no_payload, 10, Bytes{'x', 0});
@@ -521,7 +499,7 @@ TEST(DecoderTest, NflogMalformations) {
     PutTlv(many, 10, Bytes{});
   }
   PutTlv(many, 9, Cat({Ipv4(Ipv4Spec{}), Tcp(1, 2, 0)}));
-  EXPECT_EQ(DecodeBytes(LinkType::kNflog, many, s), DecodeOutcome::kTruncatedLink);
+  EXPECT_EQ(DecodeBytes(LinkType::kNflog, many, s), DecodeOutcome::kNflogTooManyTlvs);
 }
 
 // --- transports -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // Hand-built packets for the capture tests: each function returns one header as bytes, so a test
 // spells out exactly which layer is malformed and how.
 
+#include <bit>
 #include <cstdint>
 #include <initializer_list>
 #include <vector>
@@ -177,6 +178,31 @@ inline Bytes TcpV4Frame() {
 
 // Ethernet + IPv6 + TCP (MSS option); no payload.
 inline Bytes TcpV6Frame() { return Cat({Ether(0x86DD), Ipv6(6, 24), Tcp(40001, 8443, 0x12, 1)}); }
+
+// NFLOG TLV length and type are in host byte order (x86: little-endian), as the kernel writes
+// them.
+inline void PutHost16(Bytes& b, unsigned v) {
+  const auto lo = static_cast<std::uint8_t>(v & 0xFF);
+  const auto hi = static_cast<std::uint8_t>(v >> 8);
+  if constexpr (std::endian::native == std::endian::little) {
+    b.push_back(lo);
+    b.push_back(hi);
+  } else {
+    b.push_back(hi);
+    b.push_back(lo);
+  }
+}
+
+// One NFLOG TLV, padded to 4 bytes; `length` overrides the length field (a lying TLV).
+inline void PutTlv(Bytes& b, unsigned type, const Bytes& value, int length = -1) {
+  PutHost16(b, length >= 0 ? static_cast<unsigned>(length)
+                           : static_cast<unsigned>(value.size() + 4));
+  PutHost16(b, type);
+  b.insert(b.end(), value.begin(), value.end());
+  while (b.size() % 4 != 0) {
+    b.push_back(0);
+  }
+}
 
 inline DecodeOutcome DecodeBytes(LinkType link, const Bytes& data, PacketSummary& out,
                                  std::uint32_t wire_len = 0) {
