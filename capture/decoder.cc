@@ -56,6 +56,45 @@ constexpr std::uint8_t kIpv6Ah = 51;
 constexpr std::uint8_t kIpv6NoNextHeader = 59;
 constexpr std::uint8_t kIpv6DestOpts = 60;
 
+// The datagram an ICMP port-unreachable quotes (RFC 792: the IPv4 header and 8 bytes; RFC 4443
+// 3.1: as much of the IPv6 packet as fits). When it is a UDP datagram that the error's receiver
+// sent to its sender, `out` gets its ports as the reply would carry them (src_port = the closed
+// port) and has_ports; anything else (another transport, IPv6 extension headers, addresses that
+// do not match, a truncated quote) leaves `out` as it was: the message is then only ICMP.
+void ReadQuotedUdp(ByteReader& r, bool v6, PacketSummary& out) {
+  std::uint8_t src[16] = {};
+  std::uint8_t dst[16] = {};
+  std::uint8_t proto = 0;
+  const std::size_t addr_len = v6 ? 16 : 4;
+  if (!r.Skip(4)) {  // unused (ICMPv4) / unused (ICMPv6)
+    return;
+  }
+  if (v6) {
+    std::uint8_t version = 0;
+    if (!r.ReadU8(version) || (version >> 4) != 6 || !r.Skip(5) || !r.ReadU8(proto) ||
+        !r.Skip(1) || !r.ReadBytes(src, 16) || !r.ReadBytes(dst, 16)) {
+      return;
+    }
+  } else {
+    std::uint8_t version_ihl = 0;
+    if (!r.ReadU8(version_ihl) || (version_ihl >> 4) != 4 || (version_ihl & 0x0F) < 5 ||
+        !r.Skip(8) || !r.ReadU8(proto) || !r.Skip(2) || !r.ReadBytes(src, 4) ||
+        !r.ReadBytes(dst, 4) || !r.Skip(std::size_t{static_cast<std::uint8_t>(version_ihl & 0x0F)} * 4 - 20)) {
+      return;
+    }
+  }
+  std::uint16_t sport = 0;
+  std::uint16_t dport = 0;
+  if (proto != static_cast<std::uint8_t>(L4Proto::kUdp) || !r.ReadBe16(sport) ||
+      !r.ReadBe16(dport) || std::memcmp(src, out.dst.bytes.data(), addr_len) != 0 ||
+      std::memcmp(dst, out.src.bytes.data(), addr_len) != 0) {
+    return;
+  }
+  out.src_port = dport;
+  out.dst_port = sport;
+  out.has_ports = true;
+}
+
 Outcome DecodeTransport(std::uint8_t proto, ByteReader& r, std::uint64_t wire,
                         PacketSummary& out) {
   out.proto = proto;
@@ -124,6 +163,12 @@ Outcome DecodeTransport(std::uint8_t proto, ByteReader& r, std::uint64_t wire,
       out.icmp_type = type;
       out.icmp_code = code;
       out.src_port = id;
+      // RFC 792 (type 3 code 3) / RFC 4443 3.1 (type 1 code 4): port unreachable, the answer a
+      // host gives a UDP datagram to a closed port. learn needs the refused datagram's ports to
+      // keep that flow out of the graph.
+      if (v6 ? (type == 1 && code == 4) : (type == 3 && code == 3)) {
+        ReadQuotedUdp(r, v6, out);
+      }
       return Outcome::kOk;
     }
     case static_cast<std::uint8_t>(L4Proto::kSctp): {

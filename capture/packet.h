@@ -29,7 +29,9 @@ struct PacketSummary {
   IpAddr dst;
   std::uint32_t ip_len = 0;  // bytes of the IP datagram as sent (IPv4 total length, IPv6 40+payload)
   std::uint8_t proto = 0;    // IANA protocol number of the transport (L4Proto when known)
-  // TCP/UDP/SCTP: the ports. ICMP/ICMPv6: src_port = identifier for echo, dst_port = 0.
+  // TCP/UDP/SCTP: the ports. ICMP/ICMPv6: src_port = identifier for echo, dst_port = 0; a port
+  // unreachable that quotes a UDP datagram the receiver sent to the sender: has_ports, and the
+  // ports as that datagram's reply would carry them (src_port = the closed port).
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
   std::uint8_t tcp_flags = 0;  // TCP only

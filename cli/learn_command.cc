@@ -38,9 +38,12 @@ namespace {
 
 namespace asio = boost::asio;
 
-// The one summary line every run ends with.
+// The one summary line every run ends with. Failed attempts (refused, incomplete), scans and
+// evictions are there so a capture full of scans or floods says so even when its graph looks
+// clean.
 std::string SummaryLine(const capture::SourceStats& stats, const learn::FlowTableStats& flows,
-                        std::size_t edges, bool live) {
+                        const learn::GraphBuilder& builder, std::size_t scans, bool live) {
+  const std::size_t edges = builder.edge_count();
   std::string malformed;
   for (std::size_t i = 0; i < capture::kDecodeOutcomeCount; ++i) {
     const auto outcome = static_cast<capture::DecodeOutcome>(i);
@@ -54,6 +57,11 @@ std::string SummaryLine(const capture::SourceStats& stats, const learn::FlowTabl
                                  stats.decode.Malformed());
   if (!malformed.empty()) {
     line += fmt::format(" ({})", malformed);
+  }
+  line += fmt::format(", refused {}, incomplete {}, scans {}, evicted {}", flows.refused,
+                      flows.incomplete, scans, flows.flows_evicted);
+  if (builder.stats().edges_dropped > 0) {
+    line += fmt::format(", edges over the cap {}", builder.stats().edges_dropped);
   }
   if (live) {
     line += fmt::format(", kernel drops {}", stats.kernel_drops + stats.iface_drops);
@@ -157,6 +165,12 @@ int LearnWithInventory(const LearnOptions& options, const policy::Inventory& inv
     return 1;
   }
 
+  // A live capture runs for its whole duration before writing: find out now if it cannot.
+  if (auto writable = policy::CheckWritable(options.output); !writable) {
+    log->error("{}", writable.error());
+    return 1;
+  }
+
   // Open every source before reading any, so a bad file or interface fails fast.
   const bool live = !options.interfaces.empty();
   std::vector<std::unique_ptr<capture::PacketSource>> sources;
@@ -185,7 +199,7 @@ int LearnWithInventory(const LearnOptions& options, const policy::Inventory& inv
     }
   }
 
-  learn::GraphBuilder builder(*resolver);
+  learn::GraphBuilder builder(*resolver, options.max_edges);
   learn::FlowTableConfig table_config;
   table_config.max_flows = options.max_flows;
   learn::FlowTable table(table_config, builder);
@@ -202,7 +216,15 @@ int LearnWithInventory(const LearnOptions& options, const policy::Inventory& inv
   const auto graph = builder.Build(group_by, groups->groups);
   auto written = policy::WriteFileAtomically(options.output, policy::WriteFlowGraphYaml(graph));
   const auto stats = TotalStats(sources);
-  log->info("{}", SummaryLine(stats, table.stats(), builder.edge_count(), live));
+  const auto scans = table.scans().Findings();
+  for (const learn::ScanFinding& scan : scans) {
+    log->warn("scan from {}: {} ports on {} peers, {} to {}, {} refused, {} incomplete (not in "
+              "the graph)",
+              scan.source.ToString(), scan.ports_touched, scan.peers_touched,
+              policy::FormatTimestamp(scan.first_usec), policy::FormatTimestamp(scan.last_usec),
+              scan.refused, scan.incomplete);
+  }
+  log->info("{}", SummaryLine(stats, table.stats(), builder, scans.size(), live));
   if (!written) {
     log->error("{}", written.error());
     return 1;
@@ -356,6 +378,9 @@ void AddLearnCommand(CLI::App& app, std::vector<Command>& out) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-flows", learn->max_flows, "Flow table cap (evicts beyond it)")
       ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(100'000'000)));
+  cmd->add_option("--max-edges", learn->max_edges,
+                  "Graph cap: flows that would add an edge beyond it are counted and dropped")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--buffer-mib", learn->buffer_mib, "Live capture ring buffer, MiB")
       ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(4096)));
   cmd->add_option("--snaplen", learn->snaplen, "Bytes kept per packet (headers only)")

@@ -7,6 +7,8 @@
 
 #include <spdlog/logger.h>
 
+#include "learn/graph_builder.h"
+
 namespace bulkhead::cli {
 
 // `bulkhead learn`: what the command line asked for.
@@ -21,6 +23,7 @@ struct LearnOptions {
   std::vector<std::string> group_by;  // empty: the default (app, com.docker.compose.service)
   double duration_s = 0;              // live capture: stop after this long; 0 = until SIGINT
   std::size_t max_flows = 1'000'000;
+  std::size_t max_edges = learn::kDefaultMaxEdges;
   std::size_t buffer_mib = 64;
   int snaplen = 256;
   std::string output = "-";

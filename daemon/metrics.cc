@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstddef>
+#include <list>
 #include <utility>
 
 #include <boost/asio/ip/address.hpp>
@@ -167,12 +168,23 @@ namespace {
 // server and is cut off before it costs memory.
 constexpr std::uint32_t kMaxHeaderBytes = 8 * 1024;
 constexpr std::uint64_t kMaxBodyBytes = 4 * 1024;
-// One request per connection must finish (read, render, write) within this, so a client that
-// stops reading or writing cannot hold a slot.
-constexpr std::chrono::seconds kConnectionDeadline{5};
-// Beyond this many open connections new ones are closed at once: a flood of scrapers or a
-// slowloris cannot grow the agent's memory or starve the loop.
-constexpr std::size_t kMaxConnections = 16;
+// Deadlines per connection, so a client that misbehaves holds its slot only briefly: a
+// connection that sends nothing is closed after kIdleDeadline (or sooner, shed for a newer one:
+// see kMaxConnections); from its first byte the whole request must arrive within
+// kRequestDeadline (a slowloris sending a byte per 100 ms is cut off there, whatever it sends),
+// and the answer must be taken within kWriteDeadline. A scrape on loopback or a pod network
+// needs milliseconds for each.
+constexpr std::chrono::seconds kIdleDeadline{5};
+constexpr std::chrono::seconds kRequestDeadline{2};
+constexpr std::chrono::seconds kWriteDeadline{5};
+// At most this many open connections, so a flood of clients cannot grow the agent's memory. At
+// the cap a new connection sheds the oldest one still waiting for its request (idle, or a
+// slowloris) instead of being refused: the hostile clients then lose their slots to every new
+// scrape, and a kubelet liveness probe is answered however many idle sockets a local process
+// holds. Only when every slot is answering a request is the new one closed.
+constexpr std::size_t kMaxConnections = 32;
+
+class Connection;
 
 // State shared by the acceptor and its connections. Connections hold it by shared_ptr so they
 // may finish after the server is closed or destroyed. Everything runs on the io_context thread.
@@ -185,6 +197,9 @@ struct ServerState {
   const Metrics& metrics;    // outlives the io_context's handlers (the composition root owns it)
   std::shared_ptr<spdlog::logger> log;
   std::string address;  // "127.0.0.1:9470", for messages
+  // Open connections, oldest first (each removes itself when it dies); `active` counts those
+  // not shed, whose sockets are still open.
+  std::list<Connection*> open;
   std::size_t active = 0;
   bool closed = false;
 };
@@ -194,18 +209,50 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(tcp::socket socket, std::shared_ptr<ServerState> state)
       : stream_(std::move(socket)), state_(std::move(state)) {
     ++state_->active;
+    self_in_open_ = state_->open.insert(state_->open.end(), this);
   }
-  ~Connection() { --state_->active; }
+  ~Connection() {
+    if (!shed_) {
+      --state_->active;
+    }
+    state_->open.erase(self_in_open_);
+  }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   void Start() {
-    stream_.expires_after(kConnectionDeadline);  // covers the read and the write together
     parser_.header_limit(kMaxHeaderBytes);
     parser_.body_limit(kMaxBodyBytes);
+    // Wait for the first bytes under the idle deadline; the request deadline starts from them.
+    stream_.expires_after(kIdleDeadline);
+    stream_.async_read_some(buffer_.prepare(kMaxHeaderBytes),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->OnFirstBytes(ec, n);
+                            });
+  }
+
+  // Still waiting for (the rest of) its request: what the cap may shed.
+  bool waiting() const { return waiting_ && !shed_; }
+
+  // Closes the socket for a newer connection; the pending read then fails and ends this one.
+  void Shed() {
+    shed_ = true;
+    --state_->active;
+    beast::error_code ignored;
+    stream_.socket().close(ignored);
+  }
+
+ private:
+  void OnFirstBytes(beast::error_code ec, std::size_t n) {
+    if (ec) {
+      state_->log->debug("metrics {}: dropped a connection: {}", state_->address, ec.message());
+      return;
+    }
+    buffer_.commit(n);
+    stream_.expires_after(kRequestDeadline);
     http::async_read(stream_, buffer_, parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->OnRead(ec);
+                     [self = shared_from_this()](beast::error_code read_ec, std::size_t) {
+                       self->OnRead(read_ec);
                      });
   }
 
@@ -216,6 +263,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       state_->log->debug("metrics {}: dropped a connection: {}", state_->address, ec.message());
       return;
     }
+    waiting_ = false;
+    stream_.expires_after(kWriteDeadline);
     const auto& request = parser_.get();
     response_.version(request.version());
     response_.keep_alive(false);
@@ -262,7 +311,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   http::request_parser<http::string_body> parser_;
   http::response<http::string_body> response_;
   std::shared_ptr<ServerState> state_;
+  std::list<Connection*>::iterator self_in_open_;
+  bool waiting_ = true;
+  bool shed_ = false;
 };
+
+// Makes room for one connection at the cap: sheds the oldest one still waiting for its
+// request. False when every slot is answering one.
+bool ShedOldestWaiting(ServerState& state) {
+  for (Connection* c : state.open) {
+    if (c->waiting()) {
+      c->Shed();
+      return true;
+    }
+  }
+  return false;
+}
 
 void Accept(const std::shared_ptr<ServerState>& state);
 
@@ -283,9 +347,9 @@ void OnAccept(const std::shared_ptr<ServerState>& state, beast::error_code ec,
     });
     return;
   }
-  if (state->active >= kMaxConnections) {
+  if (state->active >= kMaxConnections && !ShedOldestWaiting(*state)) {
     beast::error_code ignored;
-    socket.close(ignored);  // over the cap: refused, not queued
+    socket.close(ignored);  // every slot busy answering: refused, not queued
   } else {
     std::make_shared<Connection>(std::move(socket), state)->Start();
   }

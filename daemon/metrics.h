@@ -47,8 +47,10 @@ class Metrics {
 };
 
 // Serves GET /metrics (200, text/plain; version=0.0.4) on the event loop; anything else gets
-// 404 or 405. One request per connection, a deadline per connection, at most a few concurrent
-// connections, so a slow client cannot stall the agent.
+// 404 or 405. One request per connection, deadlines per connection (idle, and from the first
+// byte of the request), and a cap on open connections that sheds the oldest one still waiting
+// for its request rather than refusing a new one: idle sockets or a slowloris cannot stall the
+// agent or keep a scrape (the DaemonSet's liveness probe) from being answered.
 class MetricsServer {
  public:
   // Binds and listens on host:port (IPv4 or IPv6 literal, or "localhost"); port 0 picks one.

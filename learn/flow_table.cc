@@ -80,6 +80,13 @@ enum FlowFlag : std::uint8_t {
   kIcmpRequest = 0x80,    // an ICMP request was seen; kServerIsB says who answered it
 };
 
+// What each side has sent, by bit pairs (A's bit, B's bit = A's << 1), so the update per packet
+// is one shift by the sender's side.
+enum SentBits : std::uint8_t {
+  kPlainA = 0x01,    // a packet that is neither a refusal nor (TCP) a SYN: the side took part
+  kRefusalA = 0x04,  // a TCP RST, or an ICMP port unreachable for a UDP flow
+};
+
 struct FlowValue {
   std::uint64_t first_usec = 0;
   std::uint64_t last_usec = 0;
@@ -88,7 +95,9 @@ struct FlowValue {
   std::uint32_t packets = 0;
   std::uint8_t flags = 0;
   std::uint8_t icmp_request_type = 0;
+  std::uint8_t sent = 0;  // SentBits; takes a byte of the padding, the slot stays 72 bytes
 };
+static_assert(sizeof(FlowValue) == 32);
 
 struct ListenerKey {
   std::uint8_t addr[16];
@@ -184,6 +193,7 @@ struct FlowTable::State {
   State(const FlowTableConfig& c, FlowRecordSink& s)
       : config(c),
         sink(s),
+        scans(c.scan),
         scan_interval_usec(std::max(kMinScanIntervalUsec,
                                     std::min({c.tcp_idle_usec, c.tcp_closed_usec, c.udp_idle_usec,
                                               c.other_idle_usec}) /
@@ -197,6 +207,7 @@ struct FlowTable::State {
   FlowMap flows;
   ListenerMap listeners;
   FlowTableStats stats;
+  ScanDetector scans;
   std::uint64_t now_usec = 0;       // newest packet time seen
   std::uint64_t scan_interval_usec;
   std::uint64_t next_scan_usec = 0; // packet time of the next automatic idle scan
@@ -268,12 +279,15 @@ struct FlowTable::State {
   }
 
   // Decides the direction of a finished flow and hands it to the sink, unless it cannot be an
-  // edge (ICMP without a request, an unconfirmed ephemeral server port).
-  void Emit(const FlowKey& k, const FlowValue& v) { Emit(k, v, sink, stats); }
+  // edge (ICMP without a request, a refused or incomplete attempt, an unconfirmed ephemeral
+  // server port).
+  void Emit(const FlowKey& k, const FlowValue& v) { Emit(k, v, sink, stats, &scans); }
 
-  // `to` receives the record; `counts` what was (not) emitted. Peek passes its own of both, so
-  // looking at live flows neither feeds the real sink twice nor moves the table's statistics.
-  void Emit(const FlowKey& k, const FlowValue& v, FlowRecordSink& to, FlowTableStats& counts) {
+  // `to` receives the record; `counts` what was (not) emitted; `failed` (if any) the failed
+  // attempts. Peek passes its own `to` and `counts` and no `failed`, so looking at live flows
+  // neither feeds the real sink twice nor moves the table's statistics or findings.
+  void Emit(const FlowKey& k, const FlowValue& v, FlowRecordSink& to, FlowTableStats& counts,
+            ScanDetector* failed) {
     bool server_b = false;
     DirectionBasis basis = DirectionBasis::kHandshake;
     std::uint16_t server_port = 0;
@@ -286,37 +300,22 @@ struct FlowTable::State {
       basis = DirectionBasis::kIcmpType;
       server_port = v.icmp_request_type;
     } else {
-      bool confirmed = false;
-      if ((v.flags & kServerKnown) != 0) {
-        server_b = (v.flags & kServerIsB) != 0;
-        basis = DirectionBasis::kHandshake;
-        confirmed = (v.flags & kSynAckSeen) != 0 || IsListener(k, server_b);
-      } else {
-        const bool listen_a = IsListener(k, false);
-        const bool listen_b = IsListener(k, true);
-        if (listen_a != listen_b) {
-          server_b = listen_b;
-          basis = DirectionBasis::kListener;
-          confirmed = true;
-        } else {
-          const int class_a = PortClass(k.port_a());
-          const int class_b = PortClass(k.port_b());
-          if (class_a != class_b) {
-            server_b = class_b < class_a;
-            basis = DirectionBasis::kPortClass;
-          } else if (k.proto() == kTcp && k.port_a() != k.port_b()) {
-            // A connection already running when capture started: the lower port is the likelier
-            // service.
-            server_b = k.port_b() < k.port_a();
-            basis = DirectionBasis::kPortClass;
-          } else {
-            // Request/response: whoever received the first packet answers it.
-            server_b = (v.flags & kFirstFromB) == 0;
-            basis = DirectionBasis::kFirstPacket;
-          }
-        }
-      }
+      const bool confirmed = Orient(k, v, server_b, basis);
+      const Fate fate = Judge(k, v, server_b);
       server_port = server_b ? k.port_b() : k.port_a();
+      if (fate != Fate::kEdge) {
+        const bool refused = fate == Fate::kRefused;
+        ++(refused ? counts.refused : counts.incomplete);
+        if (failed != nullptr) {
+          capture::IpAddr client;
+          capture::IpAddr server;
+          FillAddr(client, k, !server_b);
+          FillAddr(server, k, server_b);
+          failed->OnFailedAttempt(client, server, server_port, refused, v.first_usec,
+                                  v.last_usec);
+        }
+        return;
+      }
       if (!confirmed && server_port >= config.ephemeral_port_min) {
         ++counts.no_edge_ephemeral;
         return;
@@ -334,6 +333,72 @@ struct FlowTable::State {
     r.basis = basis;
     ++counts.flows_emitted;
     to.OnFlow(r);
+  }
+
+  // The direction of a TCP/UDP/SCTP flow, strongest evidence first (README: FlowTable);
+  // true when a handshake or a known listener confirmed the server's port.
+  bool Orient(const FlowKey& k, const FlowValue& v, bool& server_b, DirectionBasis& basis) const {
+    if ((v.flags & kServerKnown) != 0) {
+      server_b = (v.flags & kServerIsB) != 0;
+      basis = DirectionBasis::kHandshake;
+      return (v.flags & kSynAckSeen) != 0 || IsListener(k, server_b);
+    }
+    const bool listen_a = IsListener(k, false);
+    const bool listen_b = IsListener(k, true);
+    if (listen_a != listen_b) {
+      server_b = listen_b;
+      basis = DirectionBasis::kListener;
+      return true;
+    }
+    const int class_a = PortClass(k.port_a());
+    const int class_b = PortClass(k.port_b());
+    if (class_a != class_b) {
+      server_b = class_b < class_a;
+      basis = DirectionBasis::kPortClass;
+    } else if (k.proto() == kTcp && k.port_a() != k.port_b()) {
+      // A connection already running when capture started: the lower port is the likelier
+      // service.
+      server_b = k.port_b() < k.port_a();
+      basis = DirectionBasis::kPortClass;
+    } else {
+      // Request/response: whoever received the first packet answers it.
+      server_b = (v.flags & kFirstFromB) == 0;
+      basis = DirectionBasis::kFirstPacket;
+    }
+    return false;
+  }
+
+  enum class Fate : std::uint8_t { kEdge, kRefused, kIncomplete };
+
+  // Whether the packets show a connection that took place. A handshake that began (a SYN, or a
+  // SYN-ACK when capture started after the SYN) needs the server's answer, a SYN-ACK or more:
+  // without it the server refused the attempt (its RST) or it never completed (a flood's
+  // unanswered SYN). A client that answers the SYN-ACK only with a RST never completed it either
+  // (a half-open scan's SYN, SYN-ACK, RST). Without a handshake (a connection running when
+  // capture started, UDP, SCTP) any packet counts, except that a side which sent only refusals
+  // (RST, ICMP port unreachable) refused the other: it is then the server, whatever the port
+  // classes say.
+  static Fate Judge(const FlowKey& k, const FlowValue& v, bool& server_b) {
+    if (k.proto() == kTcp && (v.flags & kServerKnown) != 0) {
+      const int server = server_b ? 1 : 0;
+      const int client = 1 - server;
+      if ((v.flags & kSynAckSeen) == 0 && (v.sent & (kPlainA << server)) == 0) {
+        return (v.sent & (kRefusalA << server)) != 0 ? Fate::kRefused : Fate::kIncomplete;
+      }
+      const bool client_reset_only =
+          ((v.sent >> client) & (kPlainA | kRefusalA)) == kRefusalA;
+      return client_reset_only ? Fate::kIncomplete : Fate::kEdge;
+    }
+    constexpr std::uint8_t kSideA = kPlainA | kRefusalA;
+    const bool refuser_a = (v.sent & kSideA) == kRefusalA;
+    const bool refuser_b = ((v.sent >> 1) & kSideA) == kRefusalA;
+    if (!refuser_a && !refuser_b) {
+      return Fate::kEdge;
+    }
+    if (refuser_a != refuser_b) {
+      server_b = refuser_b;
+    }
+    return Fate::kRefused;
   }
 
   static void FillAddr(capture::IpAddr& out, const FlowKey& k, bool side_b) {
@@ -387,6 +452,26 @@ struct FlowTable::State {
     stats.flows_evicted += removed;
   }
 
+  // An ICMP port unreachable that quotes a UDP datagram (the decoder gave its ports as the
+  // reply's): marks the sender as having refused that UDP flow. It never starts a flow: an error
+  // about a datagram the table has not seen says nothing about an edge.
+  void OnPortUnreachable(const PacketSummary& p) {
+    const int c = CompareAddr(p.src, p.dst);
+    const bool from_b = c > 0 || (c == 0 && p.src_port > p.dst_port);
+    FlowKey key;
+    std::memcpy(key.addr_a, (from_b ? p.dst : p.src).bytes.data(), 16);
+    std::memcpy(key.addr_b, (from_b ? p.src : p.dst).bytes.data(), 16);
+    key.tail = FlowKey::Tail(from_b ? p.dst_port : p.src_port, from_b ? p.src_port : p.dst_port,
+                             kUdp, p.src.v6);
+    const auto it = flows.find(key);
+    if (it == flows.end() || IsIdle(key, it->second, now_usec)) {
+      return;
+    }
+    FlowValue& v = it->second;
+    v.sent = static_cast<std::uint8_t>(v.sent | (kRefusalA << (from_b ? 1 : 0)));
+    v.last_usec = std::max(v.last_usec, p.ts_usec);
+  }
+
   // Folds one packet into its flow entry. `from_b` says whether the sender is endpoint B.
   void Update(const FlowKey& k, FlowValue& v, const PacketSummary& p, bool from_b, bool fresh,
               IcmpClass icmp) {
@@ -405,8 +490,14 @@ struct FlowTable::State {
       ++v.packets;
     }
     v.bytes += p.ip_len;
+    const int side = from_b ? 1 : 0;
     if (k.proto() == kTcp) {
       const std::uint8_t f = p.tcp_flags;
+      if ((f & capture::kTcpRst) != 0) {
+        v.sent = static_cast<std::uint8_t>(v.sent | (kRefusalA << side));
+      } else if ((f & capture::kTcpSyn) == 0) {
+        v.sent = static_cast<std::uint8_t>(v.sent | (kPlainA << side));
+      }
       if ((f & capture::kTcpSyn) != 0) {
         const bool ack = (f & capture::kTcpAck) != 0;
         if ((v.flags & kServerKnown) == 0) {
@@ -426,6 +517,8 @@ struct FlowTable::State {
       if ((f & capture::kTcpRst) != 0) {
         v.flags |= kRst;
       }
+    } else if (!IsIcmp(k.proto())) {
+      v.sent = static_cast<std::uint8_t>(v.sent | (kPlainA << side));
     } else if (icmp.role == IcmpRole::kRequest && (v.flags & kIcmpRequest) == 0) {
       // The receiver of the first request is the server.
       v.flags = static_cast<std::uint8_t>(v.flags | kIcmpRequest | (from_b ? 0 : kServerIsB));
@@ -452,6 +545,9 @@ void FlowTable::OnPacket(const capture::PacketSummary& p) {
     icmp = ClassifyIcmp(p.proto, p.icmp_type);
     if (icmp.role == IcmpRole::kNone) {
       ++s.stats.no_edge_icmp;
+      if (p.has_ports) {
+        s.OnPortUnreachable(p);
+      }
       return;
     }
     from_b = CompareAddr(p.src, p.dst) > 0;
@@ -540,12 +636,14 @@ void FlowTable::Flush() {
 void FlowTable::Peek(FlowRecordSink& sink) const {
   FlowTableStats ignored;
   for (const auto& [k, v] : state_->flows) {
-    state_->Emit(k, v, sink, ignored);
+    state_->Emit(k, v, sink, ignored, nullptr);
   }
 }
 
 std::size_t FlowTable::size() const { return state_->flows.size(); }
 
 const FlowTableStats& FlowTable::stats() const { return state_->stats; }
+
+const ScanDetector& FlowTable::scans() const { return state_->scans; }
 
 }  // namespace bulkhead::learn

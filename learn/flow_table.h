@@ -6,6 +6,7 @@
 #include "capture/ip_addr.h"
 #include "capture/packet.h"
 #include "capture/packet_source.h"
+#include "learn/scan_detector.h"
 
 namespace bulkhead::learn {
 
@@ -29,6 +30,7 @@ struct FlowTableConfig {
   // whose server port is ephemeral and was not confirmed by a handshake or a known listener
   // never becomes an edge.
   std::uint16_t ephemeral_port_min = 32768;
+  ScanDetectorConfig scan;  // failed attempts (refused, incomplete) feed it
 };
 
 // A finished flow, oriented client -> server. Emitted on idle expiry, on eviction and on Flush.
@@ -59,6 +61,9 @@ struct FlowTableStats {
   std::uint64_t flows_emitted = 0;      // handed to the sink
   std::uint64_t no_edge_ephemeral = 0;  // server port ephemeral and unconfirmed: no edge
   std::uint64_t no_edge_icmp = 0;       // ICMP replies/errors/neighbour discovery only
+  // Failed attempts, never edges (a scan or a flood is not evidence of a service in use):
+  std::uint64_t refused = 0;     // answered only by TCP RST / ICMP port unreachable
+  std::uint64_t incomplete = 0;  // a handshake begun (SYN or SYN-ACK) but never completed
   std::uint64_t no_ports = 0;           // packets without ports (non-first fragments etc.)
 };
 
@@ -88,6 +93,9 @@ class FlowTable : public capture::PacketSink {
 
   std::size_t size() const;
   const FlowTableStats& stats() const;
+  // The sources whose failed attempts made them scans (complete once the flows have ended, e.g.
+  // after Flush).
+  const ScanDetector& scans() const;
 
  private:
   struct State;

@@ -69,7 +69,8 @@ GroupResolver::Endpoint GroupResolver::Resolve(const capture::IpAddr& address,
   return Endpoint{policy::kWorldGroup, scratch, false};
 }
 
-GraphBuilder::GraphBuilder(const GroupResolver& resolver) : resolver_(&resolver) {}
+GraphBuilder::GraphBuilder(const GroupResolver& resolver, std::size_t max_edges)
+    : resolver_(&resolver), max_edges_(max_edges) {}
 
 std::size_t GraphBuilder::EdgeRefHash::operator()(const EdgeRef& r) const noexcept {
   const std::hash<std::string_view> h;
@@ -102,6 +103,10 @@ void GraphBuilder::OnFlow(const FlowRecord& flow) {
       found != index_.end()) {
     e = found->second;
   } else {
+    if (edges_.size() >= max_edges_) {
+      ++stats_.edges_dropped;
+      return;
+    }
     policy::EdgeKey key{std::string(client.group), std::string(server.group), *protocol,
                         flow.server_port};
     auto [it, fresh] = edges_.try_emplace(std::move(key));

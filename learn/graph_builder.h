@@ -52,12 +52,20 @@ class GroupResolver {
 struct GraphBuilderStats {
   std::uint64_t flows = 0;            // flow records received
   std::uint64_t unmanaged_flows = 0;  // world -> world: not about any workload, no edge
+  std::uint64_t edges_dropped = 0;    // flows whose new edge would have passed max_edges
 };
+
+// Enough for a real cluster's graph (a few hundred groups talking on a few ports each), small
+// enough that a graph flooded by something the flow table did not catch stays reviewable and
+// loadable (65,535 edges made a 277 MB graph file).
+inline constexpr std::size_t kDefaultMaxEdges = 10'000;
 
 // Folds flow records into edges keyed by (from group, to group, protocol, server port).
 class GraphBuilder : public FlowRecordSink {
  public:
-  explicit GraphBuilder(const GroupResolver& resolver);
+  // At most `max_edges` edges: a flow that would add one more is counted (edges_dropped) and
+  // dropped; flows of edges already known still count.
+  explicit GraphBuilder(const GroupResolver& resolver, std::size_t max_edges = kDefaultMaxEdges);
 
   // Flows from now on resolve through `resolver` (the inventory changed: a long-running agent).
   // Edges already folded keep the groups they were resolved to.
@@ -87,6 +95,7 @@ class GraphBuilder : public FlowRecordSink {
   };
 
   const GroupResolver* resolver_;
+  std::size_t max_edges_;
   std::map<policy::EdgeKey, policy::EdgeStats> edges_;
   // Every flow finds its edge here with one hash probe (instead of a walk down edges_ comparing
   // strings) and builds no strings unless the edge is new or keeps the flow as an example.

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <thread>
@@ -277,26 +278,162 @@ bool ClosedByServer(boost::asio::io_context& io, int fd, std::chrono::millisecon
   return false;
 }
 
-TEST_F(MetricsServerTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
+// The server's cap on open connections (kMaxConnections in metrics.cc).
+constexpr int kCap = 32;
+
+// At the cap a new connection is kept and the oldest one still waiting for a request is shed.
+TEST_F(MetricsServerTest, AtTheCapTheOldestIdleConnectionIsShed) {
   std::vector<int> idle;
-  for (int i = 0; i < 16; ++i) {
+  for (int i = 0; i < kCap; ++i) {
     idle.push_back(IdleConnection(server_->port()));
     ASSERT_GE(idle.back(), 0);
+    io_.run_for(std::chrono::milliseconds(10));  // accept them in order
+    io_.restart();
   }
-  io_.run_for(std::chrono::milliseconds(200));  // accept them all
+  io_.run_for(std::chrono::milliseconds(200));
   io_.restart();
   const int extra = IdleConnection(server_->port());
   ASSERT_GE(extra, 0);
-  EXPECT_TRUE(ClosedByServer(io_, extra, std::chrono::milliseconds(1000)));
+  EXPECT_TRUE(ClosedByServer(io_, idle[0], std::chrono::milliseconds(1000)));
+  EXPECT_FALSE(ClosedByServer(io_, extra, std::chrono::milliseconds(100)));
+  EXPECT_FALSE(ClosedByServer(io_, idle[1], std::chrono::milliseconds(100)));
   ::close(extra);
-  // The idle ones are still held: they are not closed before their deadline.
-  EXPECT_FALSE(ClosedByServer(io_, idle[0], std::chrono::milliseconds(100)));
   for (const int fd : idle) {
-    ::close(fd);  // the server sees end of stream and frees the slots
+    ::close(fd);
   }
   const std::string reply =
       RoundTrip(io_, server_->port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << reply;
+}
+
+// A slowloris: the request is never finished, one byte each 100 ms. It is cut off within the
+// request deadline (2 s) of its first byte although it keeps sending.
+TEST_F(MetricsServerTest, SlowRequestIsCutOffFromItsFirstByte) {
+  const int fd = IdleConnection(server_->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::send(fd, "GET /metrics HTTP/1.1\r\n", 23, MSG_NOSIGNAL), 23);
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() - start < std::chrono::seconds(4)) {
+    closed = ClosedByServer(io_, fd, std::chrono::milliseconds(100));
+    if (!closed) {
+      ::send(fd, "x", 1, MSG_NOSIGNAL);
+    }
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(closed);
+  EXPECT_LT(took, std::chrono::milliseconds(2600));
+  EXPECT_GT(took, std::chrono::milliseconds(1500));
+  ::close(fd);
+}
+
+// What a hostile local process does to the liveness probe (issue 18: with 16 idle connections
+// held, 0 of 100 scrapes were answered): it holds `idle` connections open, reopening each one
+// the server closes, and runs `slow` slowloris connections (a byte per 100 ms, reconnecting when
+// cut off), until `stop`.
+struct HostileClients {
+  std::uint16_t port = 0;
+  int idle = 0;
+  int slow = 0;
+  std::atomic<bool> stop{false};
+  std::atomic<int> reopened{0};  // idle and slow connections the server closed
+  std::atomic<int> held{0};      // connections open at the last round
+
+  void Run() {
+    std::vector<int> fds(static_cast<std::size_t>(idle + slow), -1);
+    const auto is_slow = [&](std::size_t i) { return i >= static_cast<std::size_t>(idle); };
+    auto next_byte = std::chrono::steady_clock::now();
+    while (!stop) {
+      const bool tick = std::chrono::steady_clock::now() >= next_byte;
+      if (tick) {
+        next_byte += std::chrono::milliseconds(100);
+      }
+      int open = 0;
+      for (std::size_t i = 0; i < fds.size(); ++i) {
+        char c = 0;
+        if (fds[i] >= 0 && ::recv(fds[i], &c, 1, MSG_DONTWAIT) == 0) {
+          ::close(fds[i]);
+          fds[i] = -1;
+          ++reopened;
+        }
+        if (fds[i] < 0) {
+          fds[i] = IdleConnection(port);
+        }
+        if (fds[i] >= 0 && is_slow(i) && tick) {
+          ::send(fds[i], "G", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        open += fds[i] >= 0 ? 1 : 0;
+      }
+      held = open;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    for (const int fd : fds) {
+      if (fd >= 0) {
+        ::close(fd);
+      }
+    }
+  }
+};
+
+// One scrape with a client-side timeout, as kubelet's probe has: true on a 200 answer.
+bool ScrapeAnswered(std::uint16_t port, std::chrono::milliseconds timeout) {
+  const int fd = IdleConnection(port);
+  if (fd < 0) {
+    return false;
+  }
+  timeval tv{0, static_cast<suseconds_t>(timeout.count() * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string reply;
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+      static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        break;
+      }
+      reply.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0;
+}
+
+TEST_F(MetricsServerTest, ScrapesAreAnsweredWhileIdleSocketsAndSlowlorisHoldOn) {
+  std::atomic<bool> stop{false};
+  std::thread loop([&] {
+    while (!stop) {
+      io_.run_for(std::chrono::milliseconds(20));
+      io_.restart();
+    }
+  });
+  HostileClients hostile;
+  hostile.port = server_->port();
+  hostile.idle = 2 * kCap;  // more idle sockets than the server has slots
+  hostile.slow = 4;
+  std::thread attacker([&] { hostile.Run(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  int answered = 0;
+  constexpr int kScrapes = 100;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kScrapes; ++i) {
+    answered += ScrapeAnswered(server_->port(), std::chrono::milliseconds(1000)) ? 1 : 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  hostile.stop = true;
+  attacker.join();
+  stop = true;
+  loop.join();
+  std::printf("scrapes answered: %d of %d in %lld ms; hostile sockets held at the end %d, "
+              "closed by the server and reopened %d\n",
+              answered, kScrapes, static_cast<long long>(took.count()), hostile.held.load(),
+              hostile.reopened.load());
+  EXPECT_EQ(answered, kScrapes);
+  EXPECT_GT(hostile.reopened.load(), 0);  // the attack really hit the cap
 }
 
 TEST_F(MetricsServerTest, IdleConnectionIsClosedAtTheDeadline) {

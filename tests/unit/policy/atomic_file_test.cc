@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -161,6 +164,89 @@ TEST_F(AtomicFileTest, ReadErrorsNameThePath) {
   auto directory = ReadWholeFile(dir_.string());
   ASSERT_FALSE(directory);
   EXPECT_NE(directory.error().find("is a directory"), std::string::npos) << directory.error();
+}
+
+// Sets `p`'s modification time `age` in the past.
+void Age(const fs::path& p, std::chrono::seconds age) {
+  fs::last_write_time(p, fs::file_time_type::clock::now() - age);
+}
+
+// A pid that was just in use and is now dead (a reaped child).
+pid_t DeadPid() {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return child;
+}
+
+// A crash between creating the temporary file and renaming it leaves the temporary behind
+// (issue 18: 13 after 200 kill loops). The next save removes exactly the leftovers of the same
+// target: a dead writer's, and any not modified for a while; not a live writer's fresh one,
+// not another target's, not names that merely look alike.
+TEST_F(AtomicFileTest, SaveRemovesStaleTempsOfTheSameTarget) {
+  const std::string dead = ".graph.yaml.tmp-" + std::to_string(DeadPid()) + "-12345";
+  const std::string old_live = ".graph.yaml.tmp-" + std::to_string(::getpid()) + "-1";
+  const std::string fresh_live = ".graph.yaml.tmp-" + std::to_string(::getpid()) + "-2";
+  const std::string old_format = ".graph.yaml.tmp-987654";  // before the pid was in the name
+  const std::vector<std::string> not_ours = {
+      ".graph.yaml.tmp-",         ".graph.yaml.tmp-12x-3", ".graph.yaml.tmp-1-2.bak",
+      ".other.yaml.tmp-1-2",      "graph.yaml.tmp-1-2",    ".graph.yaml.tmp-1-",
+      ".graph.yaml.tmp--1",       ".graph.yaml.tmp-abc"};
+  for (const std::string& name : {dead, old_live, fresh_live, old_format}) {
+    std::ofstream(dir_ / name) << "partial";
+  }
+  for (const std::string& name : not_ours) {
+    std::ofstream(dir_ / name) << "keep";
+    Age(dir_ / name, std::chrono::seconds(3600));
+  }
+  Age(dir_ / dead, std::chrono::seconds(2));
+  Age(dir_ / old_live, std::chrono::seconds(60));
+  Age(dir_ / old_format, std::chrono::seconds(60));
+  fs::create_directory(dir_ / ".graph.yaml.tmp-5-6");  // a directory is never removed
+  Age(dir_ / ".graph.yaml.tmp-5-6", std::chrono::seconds(3600));
+
+  ASSERT_TRUE(WriteFileAtomically((dir_ / "graph.yaml").string(), "new"));
+
+  std::vector<std::string> expected = not_ours;
+  expected.push_back(fresh_live);
+  expected.push_back(".graph.yaml.tmp-5-6");
+  expected.push_back("graph.yaml");
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(Entries(), expected);
+  EXPECT_EQ(Slurp(dir_ / "graph.yaml"), "new");
+}
+
+TEST_F(AtomicFileTest, CheckWritableBeforeWork) {
+  EXPECT_TRUE(CheckWritable((dir_ / "graph.yaml").string()));
+  EXPECT_TRUE(CheckWritable("-"));
+  EXPECT_TRUE(CheckWritable("/dev/null"));
+  EXPECT_TRUE(Entries().empty());  // the probe leaves nothing behind
+
+  auto missing = CheckWritable((dir_ / "no-such-dir" / "graph.yaml").string());
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find("no-such-dir"), std::string::npos) << missing.error();
+  EXPECT_NE(missing.error().find("No such file"), std::string::npos) << missing.error();
+
+  std::ofstream(dir_ / "plain") << "x";
+  auto not_dir = CheckWritable((dir_ / "plain" / "graph.yaml").string());
+  ASSERT_FALSE(not_dir);
+  EXPECT_NE(not_dir.error().find("Not a directory"), std::string::npos) << not_dir.error();
+
+  auto is_dir = CheckWritable(dir_.string());
+  ASSERT_FALSE(is_dir);
+  EXPECT_NE(is_dir.error().find("is a directory"), std::string::npos) << is_dir.error();
+
+  // A directory only root may write: root passes (as the save itself would), others fail.
+  const fs::path sub = dir_ / "ro";
+  fs::create_directory(sub);
+  fs::permissions(sub, fs::perms::owner_read | fs::perms::owner_exec);
+  const auto result = CheckWritable((sub / "graph.yaml").string());
+  const auto write = WriteFileAtomically((sub / "graph.yaml").string(), "x");
+  fs::permissions(sub, fs::perms::owner_all);
+  EXPECT_EQ(result.has_value(), write.has_value());
 }
 
 }  // namespace
