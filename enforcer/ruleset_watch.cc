@@ -452,7 +452,18 @@ void CommitClassifier::Feed(const NftEvent& event, WatchUpdate& out) {
   if (const auto* change = std::get_if<NftChange>(&event)) {
     if (Ours(*change)) {
       ++open_changes_;
-      if (open_first_.size() < kKeptChanges) {
+      if (change->kind == NftObjectKind::kTable) {
+        // A table's fate says the most (a flush lists every rule before the table): keep
+        // tables first.
+        const auto after_tables = std::find_if(open_first_.begin(), open_first_.end(),
+                                               [](const NftChange& c) {
+                                                 return c.kind != NftObjectKind::kTable;
+                                               });
+        open_first_.insert(after_tables, *change);
+        if (open_first_.size() > kKeptChanges) {
+          open_first_.pop_back();
+        }
+      } else if (open_first_.size() < kKeptChanges) {
         open_first_.push_back(*change);
       }
     }

@@ -134,7 +134,8 @@ class TamperNetnsTest : public ::testing::Test {
   std::string RuleHandle(const std::string& chain) {
     // `nft -a` prints "... # handle N" after each rule; the first rule of the chain.
     const std::string listing = Shell("nft -a list chain inet bulkhead " + chain);
-    const auto rule = listing.find("# handle", listing.find('{', listing.find("policy")));
+    const auto policy = listing.find("policy");
+    const auto rule = policy == std::string::npos ? policy : listing.find("# handle", policy);
     return rule == std::string::npos ? "" : listing.substr(rule + 9, listing.find('\n', rule) - rule - 9);
   }
 
