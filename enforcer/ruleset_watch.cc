@@ -415,11 +415,12 @@ std::string CommitReport::Summary() const {
                         : fmt::format("{} (pid {}, portid {})", generation.process,
                                       generation.pid, generation.portid);
   std::string what;
-  for (std::size_t i = 0; i < first_changes.size() && i < 3; ++i) {
+  const std::size_t shown = std::min<std::size_t>(first_changes.size(), 3);
+  for (std::size_t i = 0; i < shown; ++i) {
     what += (i == 0 ? "" : ", ") + first_changes[i].Describe();
   }
-  if (changes > 3) {
-    what += fmt::format(" (and {} more changes)", changes - std::min<std::size_t>(3, changes));
+  if (changes > shown) {
+    what += fmt::format(" (and {} more changes)", changes - shown);
   }
   return fmt::format("{} {} in generation {}", who, what, generation.id);
 }
