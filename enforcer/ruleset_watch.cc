@@ -350,7 +350,18 @@ void OwnCommitLedger::Expect(std::uint32_t first_seq, std::uint32_t last_seq, bo
   if (pending_.size() == kMaxPending) {
     pending_.pop_front();
   }
-  pending_.push_back({first_seq, last_seq, full_replace});
+  pending_.push_back({first_seq, last_seq, full_replace, next_id_++,
+                      std::chrono::steady_clock::now()});
+}
+
+std::uint64_t OwnCommitLedger::Mark() const {
+  std::lock_guard lock(mutex_);
+  return next_id_;
+}
+
+void OwnCommitLedger::DropFrom(std::uint64_t mark) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(pending_, [&](const Batch& b) { return b.id >= mark; });
 }
 
 void OwnCommitLedger::Cancel(std::uint32_t first_seq) {
@@ -364,6 +375,8 @@ void OwnCommitLedger::Cancel(std::uint32_t first_seq) {
 
 std::optional<bool> OwnCommitLedger::Take(std::uint32_t seq) {
   std::lock_guard lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(pending_, [&](const Batch& b) { return now - b.sent > kMaxAge; });
   // Unsigned distance: a range that wraps past 2^32 still holds its seqs.
   const auto it = std::find_if(pending_.begin(), pending_.end(), [&](const Batch& b) {
     return seq - b.first <= b.last - b.first;
@@ -551,6 +564,29 @@ boost::system::result<std::unique_ptr<RulesetWatch>, std::string> RulesetWatch::
   // buffer, so more bursts end as resyncs, not as silent losses.
   setsockopt(mnl_socket_get_fd(s.get()), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
   return std::unique_ptr<RulesetWatch>(new RulesetWatch(s.release(), std::move(ledger)));
+}
+
+boost::system::result<void, std::string> RulesetWatch::Mute() {
+  muted_from_ = classifier_.ledger().Mark();
+  int group = NFNLGRP_NFTABLES;
+  if (mnl_socket_setsockopt(static_cast<mnl_socket*>(socket_), NETLINK_DROP_MEMBERSHIP, &group,
+                            sizeof group) < 0) {
+    return fmt::format("leaving the nftables event group: {}", std::strerror(errno));
+  }
+  return {};
+}
+
+boost::system::result<void, std::string> RulesetWatch::Unmute() {
+  int group = NFNLGRP_NFTABLES;
+  if (mnl_socket_setsockopt(static_cast<mnl_socket*>(socket_), NETLINK_ADD_MEMBERSHIP, &group,
+                            sizeof group) < 0) {
+    return fmt::format("joining the nftables event group: {}", std::strerror(errno));
+  }
+  // A commit whose NEWGEN came while muted would otherwise absorb the next commit's events;
+  // the batches sent while muted will never see theirs.
+  classifier_.Reset();
+  classifier_.ledger().DropFrom(muted_from_);
+  return {};
 }
 
 WatchUpdate RulesetWatch::Drain() {

@@ -129,6 +129,10 @@ class TamperGuard {
 
   // Stops reading and cancels the timers; the handlers already queued do nothing.
   void Stop();
+  // Around bulkhead's own big applies (RulesetWatch::Mute): no events while muted, so the
+  // owner must compare the kernel with the model after Unmute (the post-apply verify).
+  boost::system::result<void, std::string> Mute() { return watch_->Mute(); }
+  boost::system::result<void, std::string> Unmute() { return watch_->Unmute(); }
   const TamperStats& stats() const { return stats_; }
 
  private:

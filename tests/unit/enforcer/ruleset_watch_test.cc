@@ -192,6 +192,13 @@ TEST(OwnCommitLedger, CancelAndWrap) {
   ledger.Cancel(10);
   EXPECT_EQ(ledger.pending(), 0U);
   EXPECT_EQ(ledger.Take(15), std::nullopt);
+  // Batches sent while muted are dropped; earlier ones stay.
+  ledger.Expect(30, 40, true);
+  const std::uint64_t mark = ledger.Mark();
+  ledger.Expect(50, 60, true);
+  ledger.DropFrom(mark);
+  EXPECT_EQ(ledger.Take(55), std::nullopt);
+  EXPECT_EQ(ledger.Take(35), std::optional<bool>(true));
 }
 
 // Records batches instead of sending them; refuses them when told to.

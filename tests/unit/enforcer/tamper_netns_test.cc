@@ -259,6 +259,27 @@ TEST_F(TamperNetnsTest, ForeignChangesAreReportedAndVerifyNamesTheObject) {
   EXPECT_EQ(diffs[1].object, "table bridge bulkhead");
 }
 
+TEST_F(TamperNetnsTest, MutedApplyIsSilentAndVerifyCoversTheGap) {
+  Apply();
+  ReadUntil([](const WatchUpdate& u) { return !u.commits.empty(); });
+  ASSERT_TRUE(watch_->Mute().has_value());
+  Apply();
+  // A foreign change while muted is not reported...
+  ASSERT_EQ(Shell("nft delete element inet bulkhead grp4 '{ 10.0.0.3 }' 2>&1"), "");
+  ASSERT_TRUE(watch_->Unmute().has_value());
+  WatchUpdate muted = ReadUntil([](const WatchUpdate& u) { return !u.commits.empty(); },
+                                std::chrono::milliseconds(300));
+  EXPECT_TRUE(muted.commits.empty());
+  EXPECT_EQ(ledger_->pending(), 0U);  // the muted apply's NEWGEN never comes: its entry is gone
+  // ...the compare after Unmute finds it.
+  auto diffs = Verify();
+  ASSERT_EQ(diffs.size(), 1U);
+  EXPECT_NE(diffs[0].origin.find("api-1"), std::string::npos) << diffs[0].ToString();
+  // After Unmute, events flow again.
+  CommitReport table = ForeignChange("delete table bridge bulkhead");
+  EXPECT_EQ(Changes(table).rfind("deleted table bridge bulkhead", 0), 0U) << Changes(table);
+}
+
 TEST_F(TamperNetnsTest, GuardRestoresAFlushedRulesetOnce) {
   Apply();
   ReadUntil([](const WatchUpdate& u) { return !u.commits.empty(); });
