@@ -64,7 +64,7 @@ struct TableView {
   std::map<std::string, std::vector<RuleView>> rules;
   std::map<std::string, SetView> sets;
   // set -> element text -> origin ("" on the kernel's side)
-  std::map<std::string, std::map<std::string, std::string>> elements;
+  std::map<std::string, std::unordered_map<std::string, std::string>> elements;
 };
 using TableKey = std::pair<std::uint8_t, std::string>;  // (NFPROTO_*, name)
 using View = std::map<TableKey, TableView>;
@@ -81,13 +81,14 @@ std::uint8_t MessageFamily(const nlmsghdr* nlh) {
 
 std::string Str(const char* s) { return s == nullptr ? std::string() : std::string(s); }
 
-std::string Hex(const void* data, std::uint32_t len) {
-  std::string out;
+// Appends hex digits; a table, not fmt per byte: a big ruleset has a million element bytes.
+void AppendHex(std::string& out, const void* data, std::uint32_t len) {
+  static constexpr char kDigits[] = "0123456789abcdef";
   const auto* p = static_cast<const std::uint8_t*>(data);
   for (std::uint32_t i = 0; i < len; ++i) {
-    out += fmt::format("{:02x}", p[i]);
+    out += kDigits[p[i] >> 4];
+    out += kDigits[p[i] & 0xf];
   }
-  return out;
 }
 
 int ZeroCounter(nftnl_expr* e, void*) {
@@ -174,10 +175,12 @@ std::string SetDesc(nftnl_set* s) {
 std::string ElementText(nftnl_set_elem* e) {
   std::uint32_t len = 0;
   std::string out = "key ";
-  const void* key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-  out += key == nullptr ? "-" : Hex(key, len);
+  if (const void* key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len); key != nullptr) {
+    AppendHex(out, key, len);
+  }
   if (const void* end = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &len); end != nullptr) {
-    out += " end " + Hex(end, len);
+    out += " end ";
+    AppendHex(out, end, len);
   }
   if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)) {
     out += fmt::format(" verdict {} {}", static_cast<std::int32_t>(nftnl_set_elem_get_u32(
@@ -185,7 +188,8 @@ std::string ElementText(nftnl_set_elem* e) {
                        Str(nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN)));
   } else if (const void* data = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &len);
              data != nullptr) {
-    out += " data " + Hex(data, len);
+    out += " data ";
+    AppendHex(out, data, len);
   }
   if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS)) {
     // Only the interval-end flag is a property of the element; the kernel reports no others.
@@ -475,8 +479,10 @@ void CompareRules(const std::string& chain_name, const std::vector<RuleView>& ex
   }
 }
 
-void CompareElements(const std::string& set_name, const std::map<std::string, std::string>& expected,
-                     const std::map<std::string, std::string>& actual, Differences& diffs) {
+using ElementTexts = std::unordered_map<std::string, std::string>;
+
+void CompareElements(const std::string& set_name, const ElementTexts& expected,
+                     const ElementTexts& actual, Differences& diffs) {
   const std::string object = "element of set " + set_name;
   for (const auto& [text, origin] : expected) {
     if (diffs.full()) {
@@ -551,7 +557,7 @@ void CompareTable(const TableKey& key, const TableView& want, const TableView& h
     if (set.dynamic) {
       continue;  // filled by the packet path
     }
-    static const std::map<std::string, std::string> kEmpty;
+    static const ElementTexts kEmpty;
     const auto want_elements = want.elements.find(name);
     const auto have_elements = have.elements.find(name);
     CompareElements(table + " " + name,
