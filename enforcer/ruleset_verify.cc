@@ -203,6 +203,55 @@ std::string ElementText(nftnl_set_elem* e) {
 // origin (EncodedBatch records them in order).
 using ElementOrigins = std::unordered_map<std::uint32_t, std::vector<const std::string*>>;
 
+// A table message: NEWTABLE (created, with its flags) or DELTABLE (the batch's replacement of
+// the previous table).
+boost::system::result<void, std::string> AbsorbTable(const nlmsghdr* nlh, std::uint8_t family,
+                                                     const std::set<TableKey>& wanted,
+                                                     View& view) {
+  std::unique_ptr<nftnl_table, TableFree> t(nftnl_table_alloc());
+  if (nftnl_table_nlmsg_parse(nlh, t.get()) < 0) {
+    return std::string("an unparseable table");
+  }
+  const TableKey key{family, Str(nftnl_table_get_str(t.get(), NFTNL_TABLE_NAME))};
+  if (!wanted.contains(key)) {
+    return {};
+  }
+  if ((nlh->nlmsg_type & 0xff) == NFT_MSG_DELTABLE) {
+    view.erase(key);
+  } else {
+    view[key].flags = nftnl_table_get_u32(t.get(), NFTNL_TABLE_FLAGS);
+  }
+  return {};
+}
+
+// An element message: each element's canonical text, with its origin when the message is one
+// of the batch's.
+template <typename TableOf>
+boost::system::result<void, std::string> AbsorbElements(const nlmsghdr* nlh, TableOf table_of,
+                                                        const ElementOrigins* origins) {
+  std::unique_ptr<nftnl_set, SetFree> s(nftnl_set_alloc());
+  if (nftnl_set_elems_nlmsg_parse(nlh, s.get()) < 0) {
+    return std::string("unparseable set elements");
+  }
+  TableView* t = table_of(nftnl_set_get_str(s.get(), NFTNL_SET_TABLE));
+  if (t == nullptr) {
+    return {};
+  }
+  auto& elements = t->elements[Str(nftnl_set_get_str(s.get(), NFTNL_SET_NAME))];
+  const std::vector<const std::string*>* names = nullptr;
+  if (origins != nullptr) {
+    const auto it = origins->find(nlh->nlmsg_seq);
+    names = it == origins->end() ? nullptr : &it->second;
+  }
+  std::unique_ptr<nftnl_set_elems_iter, ElemIterFree> it(nftnl_set_elems_iter_create(s.get()));
+  std::size_t i = 0;
+  for (nftnl_set_elem* e = nftnl_set_elems_iter_next(it.get()); e != nullptr;
+       e = nftnl_set_elems_iter_next(it.get()), ++i) {
+    elements[ElementText(e)] = names != nullptr && i < names->size() ? *(*names)[i] : "";
+  }
+  return {};
+}
+
 // Adds one message (a NEW*/DEL* of the batch, or a dump reply) to `view`. Objects of tables
 // outside `wanted` are skipped (a dump may carry them). `origins`: the batch's element origins.
 boost::system::result<void, std::string> Absorb(const nlmsghdr* nlh, const std::set<TableKey>& wanted,
@@ -221,22 +270,8 @@ boost::system::result<void, std::string> Absorb(const nlmsghdr* nlh, const std::
   };
   switch (nlh->nlmsg_type & 0xff) {
     case NFT_MSG_NEWTABLE:
-    case NFT_MSG_DELTABLE: {
-      std::unique_ptr<nftnl_table, TableFree> t(nftnl_table_alloc());
-      if (nftnl_table_nlmsg_parse(nlh, t.get()) < 0) {
-        return std::string("an unparseable table");
-      }
-      const TableKey key{family, Str(nftnl_table_get_str(t.get(), NFTNL_TABLE_NAME))};
-      if (!wanted.contains(key)) {
-        return {};
-      }
-      if ((nlh->nlmsg_type & 0xff) == NFT_MSG_DELTABLE) {
-        view.erase(key);  // the batch's replacement of the previous table
-      } else {
-        view[key].flags = nftnl_table_get_u32(t.get(), NFTNL_TABLE_FLAGS);
-      }
-      return {};
-    }
+    case NFT_MSG_DELTABLE:
+      return AbsorbTable(nlh, family, wanted, view);
     case NFT_MSG_NEWOBJ: {
       std::unique_ptr<nftnl_obj, ObjFree> o(nftnl_obj_alloc());
       if (nftnl_obj_nlmsg_parse(nlh, o.get()) < 0) {
@@ -278,29 +313,8 @@ boost::system::result<void, std::string> Absorb(const nlmsghdr* nlh, const std::
       }
       return {};
     }
-    case NFT_MSG_NEWSETELEM: {
-      std::unique_ptr<nftnl_set, SetFree> s(nftnl_set_alloc());
-      if (nftnl_set_elems_nlmsg_parse(nlh, s.get()) < 0) {
-        return std::string("unparseable set elements");
-      }
-      TableView* t = table_of(nftnl_set_get_str(s.get(), NFTNL_SET_TABLE));
-      if (t == nullptr) {
-        return {};
-      }
-      auto& elements = t->elements[Str(nftnl_set_get_str(s.get(), NFTNL_SET_NAME))];
-      const std::vector<const std::string*>* names = nullptr;
-      if (origins != nullptr) {
-        const auto it = origins->find(nlh->nlmsg_seq);
-        names = it == origins->end() ? nullptr : &it->second;
-      }
-      std::unique_ptr<nftnl_set_elems_iter, ElemIterFree> it(nftnl_set_elems_iter_create(s.get()));
-      std::size_t i = 0;
-      for (nftnl_set_elem* e = nftnl_set_elems_iter_next(it.get()); e != nullptr;
-           e = nftnl_set_elems_iter_next(it.get()), ++i) {
-        elements[ElementText(e)] = names != nullptr && i < names->size() ? *(*names)[i] : "";
-      }
-      return {};
-    }
+    case NFT_MSG_NEWSETELEM:
+      return AbsorbElements(nlh, table_of, origins);
     default:
       return {};
   }

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -115,13 +117,12 @@ void RepairScheduler::RecordRepair(Clock::time_point now) {
 // --- TamperGuard ------------------------------------------------------------------------------
 
 TamperGuard::TamperGuard(boost::asio::io_context& io, std::unique_ptr<RulesetWatch> watch,
-                         const TamperGuardOptions& options, Callbacks callbacks)
+                         int wait_fd, const TamperGuardOptions& options, Callbacks callbacks)
     : watch_(std::move(watch)),
       options_(options),
       callbacks_(std::move(callbacks)),
       scheduler_(options),
-      // A duplicate: the descriptor closes what it holds, the watch closes its own socket.
-      readable_(io, ::dup(watch_->fd())),
+      readable_(io, wait_fd),
       repair_timer_(io),
       periodic_timer_(io),
       alive_(std::make_shared<bool>(true)) {}
@@ -135,11 +136,13 @@ boost::system::result<std::unique_ptr<TamperGuard>, std::string> TamperGuard::St
   if (!opened) {
     return opened.error();
   }
-  std::unique_ptr<TamperGuard> guard(
-      new TamperGuard(io, std::move(*opened), options, std::move(callbacks)));
-  if (!guard->readable_.is_open()) {
-    return std::string("duplicating the nftables event socket failed");
+  // A duplicate to wait on: the descriptor closes what it holds, the watch its own socket.
+  const int wait_fd = ::dup((*opened)->fd());
+  if (wait_fd < 0) {
+    return fmt::format("duplicating the nftables event socket: {}", std::strerror(errno));
   }
+  std::unique_ptr<TamperGuard> guard(
+      new TamperGuard(io, std::move(*opened), wait_fd, options, std::move(callbacks)));
   guard->WaitReadable();
   guard->ArmPeriodic();
   return guard;

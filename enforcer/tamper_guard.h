@@ -136,7 +136,7 @@ class TamperGuard {
   const TamperStats& stats() const { return stats_; }
 
  private:
-  TamperGuard(boost::asio::io_context& io, std::unique_ptr<RulesetWatch> watch,
+  TamperGuard(boost::asio::io_context& io, std::unique_ptr<RulesetWatch> watch, int wait_fd,
               const TamperGuardOptions& options, Callbacks callbacks);
   void WaitReadable();
   void ReadEvents();
