@@ -73,6 +73,7 @@ class DeltaBuilder {
     d.set.counter = s->counter;
     d.set.size = s->size;
     d.set.dynamic = s->dynamic;
+    d.set.single_port_edges_of = s->single_port_edges_of;
     d.set.origin = s->origin;
     sets_.push_back(std::move(d));
     return &sets_.back();
