@@ -180,6 +180,48 @@ class Interpreter {
     return false;
   }
 
+  // Runs one rule's statements: its verdict, or nullopt when a match failed (or a lookup
+  // missed) or the rule has none. `hit`: the edge element that matched, if any.
+  std::optional<Verdict> RunRule(const Rule& rule, EvalResult& r, const Element** hit) {
+    std::optional<Verdict> verdict;
+    for (const Statement& st : rule.statements) {
+      if (const auto* m = std::get_if<Match>(&st)) {
+        if (!Holds(*m, hit)) {
+          return std::nullopt;
+        }
+      } else if (const auto* s = std::get_if<SetCtMark>(&st)) {
+        if (s->bitwise) {
+          ct_mark_ = (ct_mark_ & s->and_mask) | s->or_bits;
+          continue;
+        }
+        if (!s->map_key) {
+          ct_mark_ = s->number;
+          continue;
+        }
+        auto key = Read(*s->map_key);
+        const Element* e = key ? Lookup(s->map, {*key}) : nullptr;
+        if (e == nullptr || !e->data) {
+          return std::nullopt;
+        }
+        ct_mark_ = e->data->number;
+      } else if (const auto* vm = std::get_if<VmapLookup>(&st)) {
+        auto key = Read(vm->key);
+        const Element* e = key ? Lookup(vm->map, {*key}) : nullptr;
+        if (e == nullptr || !e->verdict) {
+          return std::nullopt;
+        }
+        verdict = *e->verdict;
+      } else if (std::get_if<UpdateSet>(&st) != nullptr) {
+        // Counts the edge in the kernel; no effect on the verdict.
+      } else if (std::get_if<Log>(&st) != nullptr) {
+        r.logged = true;
+      } else if (const auto* v = std::get_if<Verdict>(&st)) {
+        verdict = *v;
+      }
+    }
+    return verdict;
+  }
+
   // Returns the terminal verdict (accept/drop), or nullopt when the chain ran to its end or
   // returned.
   boost::system::result<std::optional<Verdict>, std::string> RunChain(const std::string& name,
@@ -194,48 +236,9 @@ class Interpreter {
     for (std::size_t i = 0; i < c->rules.size(); ++i) {
       const Rule& rule = c->rules[i];
       r.trace.push_back(fmt::format("{}:{}", name, i));
-      std::optional<Verdict> verdict;
       const Element* hit = nullptr;
-      bool broke = false;
-      for (const Statement& st : rule.statements) {
-        if (const auto* m = std::get_if<Match>(&st)) {
-          if (!Holds(*m, &hit)) {
-            broke = true;
-            break;
-          }
-        } else if (const auto* s = std::get_if<SetCtMark>(&st)) {
-          if (s->bitwise) {
-            ct_mark_ = (ct_mark_ & s->and_mask) | s->or_bits;
-            continue;
-          }
-          if (!s->map_key) {
-            ct_mark_ = s->number;
-            continue;
-          }
-          auto key = Read(*s->map_key);
-          const Element* e = key ? Lookup(s->map, {*key}) : nullptr;
-          if (e == nullptr || !e->data) {
-            broke = true;
-            break;
-          }
-          ct_mark_ = e->data->number;
-        } else if (const auto* vm = std::get_if<VmapLookup>(&st)) {
-          auto key = Read(vm->key);
-          const Element* e = key ? Lookup(vm->map, {*key}) : nullptr;
-          if (e == nullptr || !e->verdict) {
-            broke = true;
-            break;
-          }
-          verdict = *e->verdict;
-        } else if (std::get_if<UpdateSet>(&st) != nullptr) {
-          // Counts the edge in the kernel; no effect on the verdict.
-        } else if (std::get_if<Log>(&st) != nullptr) {
-          r.logged = true;
-        } else if (const auto* v = std::get_if<Verdict>(&st)) {
-          verdict = *v;
-        }
-      }
-      if (broke || !verdict) {
+      const std::optional<Verdict> verdict = RunRule(rule, r, &hit);
+      if (!verdict) {
         continue;
       }
       switch (verdict->kind) {
@@ -252,7 +255,7 @@ class Interpreter {
         case Verdict::Kind::kJump:
         case Verdict::Kind::kGoto: {
           if (verdict->chain == kCounterSpoofed || verdict->chain == kCounterTagged ||
-              verdict->chain == "deny" || verdict->chain == "warn") {
+              verdict->chain == kDenyChain || verdict->chain == kWarnChain) {
             r.verdict_chain = verdict->chain;
           }
           auto sub = RunChain(verdict->chain, depth + 1, r);
