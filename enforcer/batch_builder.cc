@@ -15,6 +15,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -22,6 +23,8 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+
+#include "enforcer/nft_fields.h"
 
 namespace bulkhead::enforcer {
 namespace {
@@ -48,54 +51,11 @@ using RulePtr = std::unique_ptr<nftnl_rule, RuleFree>;
 using SetPtr = std::unique_ptr<nftnl_set, SetFree>;
 using ObjPtr = std::unique_ptr<nftnl_obj, ObjFree>;
 
-// nft's datatype ids (nftables src/datatype.h), stored as the set key type so `nft list`
-// prints our sets as it prints its own.
-std::uint32_t NftTypeId(DataType t) {
-  switch (t) {
-    case DataType::kIpv4Addr:
-      return 7;
-    case DataType::kIpv6Addr:
-      return 8;
-    case DataType::kMark:
-      return 19;
-    case DataType::kInetProto:
-      return 12;
-    case DataType::kInetService:
-      return 13;
-    case DataType::kIfname:
-      return 41;
-    case DataType::kEtherType:
-      return 10;
-    case DataType::kIcmpv6Type:
-      return 29;
-    case DataType::kVerdict:
-      return NFT_DATA_VERDICT;
-  }
-  return 0;
-}
+std::uint32_t TypeLen(DataType t) { return DataTypeInfoOf(t).length; }
 
-std::uint32_t TypeLen(DataType t) {
-  switch (t) {
-    case DataType::kIpv4Addr:
-      return 4;
-    case DataType::kIpv6Addr:
-    case DataType::kIfname:
-      return 16;
-    case DataType::kMark:
-      return 4;
-    case DataType::kInetProto:
-    case DataType::kIcmpv6Type:
-      return 1;
-    case DataType::kInetService:
-    case DataType::kEtherType:
-      return 2;
-    case DataType::kVerdict:
-      return 0;
-  }
-  return 0;
-}
-
-bool HostOrder(DataType t) { return t == DataType::kMark || t == DataType::kInetProto; }
+// Host-order integers of an interval concatenation are stored in network order (nft inserts a
+// byteorder conversion before the lookup).
+bool HostOrder(DataType t) { return DataTypeInfoOf(t).encoding == ValueEncoding::kHostInteger; }
 
 std::uint32_t Padded(std::uint32_t len) { return (len + 3) / 4 * 4; }
 
@@ -103,82 +63,55 @@ std::uint32_t Padded(std::uint32_t len) { return (len + 3) / 4 * 4; }
 // in network order (nft inserts a byteorder conversion before the lookup).
 void AppendValue(std::vector<std::uint8_t>& out, const Value& v, bool big_endian_mark,
                  bool pad = true) {
-  const std::uint32_t len = TypeLen(v.type);
+  const DataTypeInfo& type = DataTypeInfoOf(v.type);
+  const std::uint32_t len = type.length;
   std::size_t start = out.size();
-  switch (v.type) {
-    case DataType::kIpv4Addr:
-    case DataType::kIpv6Addr:
+  switch (type.encoding) {
+    case ValueEncoding::kAddress:
       out.insert(out.end(), v.addr.begin(), v.addr.begin() + len);
       break;
-    case DataType::kIfname: {
+    case ValueEncoding::kString: {
       std::array<std::uint8_t, 16> name{};
-      std::memcpy(name.data(), v.name.data(), std::min<std::size_t>(v.name.size(), 15));
-      out.insert(out.end(), name.begin(), name.end());
+      std::memcpy(name.data(), v.name.data(), std::min<std::size_t>(v.name.size(), len - 1));
+      out.insert(out.end(), name.begin(), name.begin() + len);
       break;
     }
-    case DataType::kMark: {
+    case ValueEncoding::kHostInteger: {
+      if (len == 1) {
+        out.push_back(static_cast<std::uint8_t>(v.number));
+        break;
+      }
       std::uint32_t n = big_endian_mark ? htonl(v.number) : v.number;
       std::uint8_t b[4];
       std::memcpy(b, &n, 4);
       out.insert(out.end(), b, b + 4);
       break;
     }
-    case DataType::kInetProto:
-    case DataType::kIcmpv6Type:
-      out.push_back(static_cast<std::uint8_t>(v.number));
+    case ValueEncoding::kBigInteger:
+      for (std::uint32_t i = len; i > 0; --i) {
+        out.push_back(static_cast<std::uint8_t>(v.number >> (8 * (i - 1))));
+      }
       break;
-    case DataType::kInetService:
-    case DataType::kEtherType:
-      out.push_back(static_cast<std::uint8_t>(v.number >> 8));
-      out.push_back(static_cast<std::uint8_t>(v.number));
-      break;
-    case DataType::kVerdict:
+    case ValueEncoding::kVerdict:
       break;
   }
   out.resize(start + (pad ? Padded(len) : len), 0);
 }
 
-struct FieldLoad {
-  enum class Kind { kMeta, kPayload, kCt } kind;
-  std::uint32_t key = 0;  // meta/ct key
-  std::uint32_t base = 0;
-  std::uint32_t offset = 0;
-  std::uint32_t len = 0;
-};
-
-FieldLoad LoadOf(Field f) {
-  using K = FieldLoad::Kind;
-  switch (f) {
-    case Field::kNfproto:
-      return {K::kMeta, NFT_META_NFPROTO, 0, 0, 1};
-    case Field::kL4proto:
-      return {K::kMeta, NFT_META_L4PROTO, 0, 0, 1};
-    case Field::kIpSaddr:
-      return {K::kPayload, 0, NFT_PAYLOAD_NETWORK_HEADER, 12, 4};
-    case Field::kIpDaddr:
-      return {K::kPayload, 0, NFT_PAYLOAD_NETWORK_HEADER, 16, 4};
-    case Field::kIp6Saddr:
-      return {K::kPayload, 0, NFT_PAYLOAD_NETWORK_HEADER, 8, 16};
-    case Field::kIp6Daddr:
-      return {K::kPayload, 0, NFT_PAYLOAD_NETWORK_HEADER, 24, 16};
-    case Field::kThDport:
-      return {K::kPayload, 0, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2};
-    case Field::kThSport:
-      return {K::kPayload, 0, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2};
-    case Field::kIcmpv6Type:
-      return {K::kPayload, 0, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1};
-    case Field::kIifname:
-      return {K::kMeta, NFT_META_IIFNAME, 0, 0, 16};
-    case Field::kEtherType:
-      return {K::kPayload, 0, NFT_PAYLOAD_LL_HEADER, 12, 2};
-    case Field::kArpSaddrIp:
-      return {K::kPayload, 0, NFT_PAYLOAD_NETWORK_HEADER, 14, 4};
-    case Field::kCtState:
-      return {K::kCt, NFT_CT_STATE, 0, 0, 4};
-    case Field::kCtMark:
-      return {K::kCt, NFT_CT_MARK, 0, 0, 4};
+// The payload expression's base of a payload field.
+std::uint32_t PayloadBase(FieldBase base) {
+  switch (base) {
+    case FieldBase::kLink:
+      return NFT_PAYLOAD_LL_HEADER;
+    case FieldBase::kNetwork:
+      return NFT_PAYLOAD_NETWORK_HEADER;
+    case FieldBase::kTransport:
+      return NFT_PAYLOAD_TRANSPORT_HEADER;
+    case FieldBase::kMeta:
+    case FieldBase::kConntrack:
+      break;
   }
-  return {};
+  return 0;
 }
 
 // nft's register numbering for a byte offset into the register file: 16-byte registers where
@@ -196,25 +129,27 @@ class RuleEncoder {
   void Add(nftnl_expr* e) { nftnl_rule_add_expr(rule_, e); }
 
   void Load(Field f, std::uint32_t reg) {
-    FieldLoad l = LoadOf(f);
+    const FieldInfo& field = FieldInfoOf(f);
     nftnl_expr* e = nullptr;
-    switch (l.kind) {
-      case FieldLoad::Kind::kMeta:
+    switch (field.base) {
+      case FieldBase::kMeta:
         e = nftnl_expr_alloc("meta");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, l.key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, field.key);
         nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, reg);
         break;
-      case FieldLoad::Kind::kCt:
+      case FieldBase::kConntrack:
         e = nftnl_expr_alloc("ct");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, l.key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, field.key);
         nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg);
         break;
-      case FieldLoad::Kind::kPayload:
+      case FieldBase::kLink:
+      case FieldBase::kNetwork:
+      case FieldBase::kTransport:
         e = nftnl_expr_alloc("payload");
         nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, reg);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, l.base);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, l.offset);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, l.len);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, PayloadBase(field.base));
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, field.offset);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, field.length);
         break;
     }
     Add(e);
@@ -256,7 +191,7 @@ class RuleEncoder {
         nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
         nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
         nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, TypeLen(t));
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, t == DataType::kMark ? 4 : 2);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, TypeLen(t) == 4 ? 4 : 2);
         Add(e);
       }
       off += Padded(TypeLen(t));
@@ -287,7 +222,7 @@ class RuleEncoder {
     }
     Field f = m.key.front();
     Load(f, NFT_REG_1);
-    const std::uint32_t len = LoadOf(f).len;
+    const std::uint32_t len = FieldInfoOf(f).length;
     std::vector<std::uint8_t> value;
     AppendValue(value, m.value, false);
     switch (m.op) {
@@ -411,17 +346,18 @@ class RuleEncoder {
 
 std::uint16_t NfFamily(Family f) { return f == Family::kInet ? NFPROTO_INET : NFPROTO_BRIDGE; }
 
-std::uint32_t HookNum(const std::string& hook) {
-  if (hook == "prerouting") {
-    return NF_INET_PRE_ROUTING;  // NF_BR_PRE_ROUTING has the same value
+std::uint32_t HookNum(Hook hook) {
+  switch (hook) {
+    case Hook::kPrerouting:
+      return NF_INET_PRE_ROUTING;  // NF_BR_PRE_ROUTING has the same value
+    case Hook::kInput:
+      return NF_INET_LOCAL_IN;
+    case Hook::kForward:
+      return NF_INET_FORWARD;
+    case Hook::kOutput:
+      return NF_INET_LOCAL_OUT;
   }
-  if (hook == "input") {
-    return NF_INET_LOCAL_IN;
-  }
-  if (hook == "output") {
-    return NF_INET_LOCAL_OUT;
-  }
-  return NF_INET_FORWARD;
+  std::abort();  // a Hook outside the enum is a programming error
 }
 
 // Appends netlink messages to one growing buffer. Each message is built in a scratch page
@@ -505,7 +441,8 @@ void AddSet(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id) 
   std::uint32_t key_len = 0;
   std::vector<std::uint8_t> field_len;
   for (DataType d : s.key) {
-    key_type = (key_type << 6) | NftTypeId(d);  // nft's concatenated type id (TYPE_BITS = 6)
+    // nft's concatenated type id (TYPE_BITS = 6).
+    key_type = (key_type << 6) | DataTypeInfoOf(d).nft_id;
     key_len += s.key.size() > 1 ? Padded(TypeLen(d)) : TypeLen(d);
     field_len.push_back(static_cast<std::uint8_t>(TypeLen(d)));
   }
@@ -520,7 +457,7 @@ void AddSet(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id) 
   }
   if (s.data) {
     flags |= NFT_SET_MAP;
-    nftnl_set_set_u32(set.get(), NFTNL_SET_DATA_TYPE, NftTypeId(*s.data));
+    nftnl_set_set_u32(set.get(), NFTNL_SET_DATA_TYPE, DataTypeInfoOf(*s.data).nft_id);
     nftnl_set_set_u32(set.get(), NFTNL_SET_DATA_LEN, TypeLen(*s.data));
   }
   nftnl_set_set_u32(set.get(), NFTNL_SET_FLAGS, flags);
@@ -536,7 +473,8 @@ void AddSet(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id) 
   // values (marks, interface names) as it prints its own sets' (nft: BYTEORDER_HOST_ENDIAN 1,
   // BYTEORDER_BIG_ENDIAN 2).
   auto order = [](DataType d) -> std::uint32_t {
-    return d == DataType::kMark || d == DataType::kIfname || d == DataType::kInetProto ? 1 : 2;
+    const ValueEncoding encoding = DataTypeInfoOf(d).encoding;
+    return encoding == ValueEncoding::kHostInteger || encoding == ValueEncoding::kString ? 1 : 2;
   };
   std::unique_ptr<nftnl_udata_buf, void (*)(const nftnl_udata_buf*)> udata(
       nftnl_udata_buf_alloc(64), nftnl_udata_buf_free);

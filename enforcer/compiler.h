@@ -11,14 +11,13 @@
 
 #include "enforcer/group_members.h"
 #include "enforcer/ruleset.h"
+#include "enforcer/set_names.h"
 #include "policy/model.h"
 #include "policy/policy.h"
 
 namespace bulkhead::enforcer {
 
 inline constexpr std::string_view kTableName = "bulkhead";
-// The dynamic set single-port edges count in (HitNames).
-inline constexpr std::string_view kHitSet = "hits";
 // Policy groups get ids from 2; while a connection is matched, ct mark holds the source group
 // in its upper and the destination in its lower 16 bits, and 0xffff is never an id.
 inline constexpr std::size_t kMaxPolicyGroups = 65532;
@@ -58,17 +57,14 @@ void ForEachMemberElement(Family family, const ResolvedGroup& group, const Membe
 std::set<std::string> FailsafeGroups(const policy::Policy& policy, const Membership& membership);
 
 // The edges the hit set counts, as a set of that key type: one element per single-port edge
-// (e_g<source> element), keyed (source << 16 | destination, protocol, port), its origin the
+// (element of a set with single_port_edges_of), keyed (source << 16 | destination, protocol, port), its origin the
 // edge's. `status` reads the kernel's hit set against it; an edge without an element there
 // had no connection.
 Set HitNames(const Table& inet_table);
 
-// The hit-set element of one element of single-port edge set e_g<source>: its key with the
+// The hit-set element of one element of a single-port edge set of `source`: its key with the
 // source group in the upper 16 bits of the mark (what HitNames lists for it).
 Element HitElement(std::uint32_t source, const Element& edge);
-
-// The source group of a single-port edge set (e_g<source>), nullopt for any other set.
-std::optional<std::uint32_t> SinglePortEdgeSource(std::string_view set_name);
 
 // Names used by the compiled ruleset that other parts (status, evaluator, tests) look up.
 inline constexpr std::string_view kCounterLogged = "logged";

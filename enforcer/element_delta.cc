@@ -41,7 +41,8 @@ bool SameValues(const std::vector<Value>& a, const std::vector<Value>& b) {
 
 bool SameDeclaration(const Set& a, const Set& b) {
   return a.name == b.name && a.key == b.key && a.data == b.data && a.interval == b.interval &&
-         a.counter == b.counter && a.size == b.size && a.dynamic == b.dynamic;
+         a.counter == b.counter && a.size == b.size && a.dynamic == b.dynamic &&
+         a.single_port_edges_of == b.single_port_edges_of;
 }
 
 bool SameChain(const Chain& a, const Chain& b) {
@@ -207,6 +208,7 @@ std::optional<ElementDelta> DiffElements(const Ruleset& previous, const Ruleset&
       d.set.data = decl.data;
       d.set.interval = decl.interval;
       d.set.counter = decl.counter;
+      d.set.single_port_edges_of = decl.single_port_edges_of;
       d.set.origin = decl.origin;
       delta.sets.push_back(std::move(d));
     }

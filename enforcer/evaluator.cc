@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "enforcer/compiler.h"
+#include "enforcer/nft_fields.h"
 
 namespace bulkhead::enforcer {
 namespace {
@@ -51,51 +52,55 @@ class Interpreter {
     return V6() ? 0x86dd : 0x0800;
   }
 
+  // Whether the packet carries the header a field is read from (FieldInfo::header).
+  bool HasHeader(FieldHeader header) const {
+    const bool non_ip = bridge_ && EtherType() != 0x0800 && EtherType() != 0x86dd;
+    switch (header) {
+      case FieldHeader::kAny:
+        return true;
+      case FieldHeader::kIpv4:
+        return !V6() && !non_ip;
+      case FieldHeader::kIpv6:
+        return V6() && !non_ip;
+      case FieldHeader::kArp:  // saddr is an ARP frame's sender address
+        return bridge_ && EtherType() == 0x0806;
+      case FieldHeader::kIcmpv6:
+        return p_.l4proto == 58;
+    }
+    return false;
+  }
+
   // The field's value for this packet; nullopt when the packet does not have it (the kernel's
   // payload/meta expression then ends the rule).
   std::optional<Value> Read(Field f) const {
-    const bool non_ip = bridge_ && EtherType() != 0x0800 && EtherType() != 0x86dd;
-    auto num = [](DataType t, std::uint32_t n) { return Value::Number(t, n); };
-    switch (f) {
-      case Field::kNfproto:
-        return num(DataType::kInetProto, V6() ? 10 : 2);
-      case Field::kL4proto:
-        return num(DataType::kInetProto, p_.l4proto);
-      case Field::kIpSaddr:
-      case Field::kIpDaddr:
-        if (V6() || non_ip) {
-          return std::nullopt;
-        }
-        return f == Field::kIpSaddr ? p_.saddr : p_.daddr;
-      case Field::kIp6Saddr:
-      case Field::kIp6Daddr:
-        if (!V6() || non_ip) {
-          return std::nullopt;
-        }
-        return f == Field::kIp6Saddr ? p_.saddr : p_.daddr;
-      case Field::kThDport:
-        return num(DataType::kInetService, IsIcmp() ? 0 : p_.dport);
-      case Field::kThSport:
-        return num(DataType::kInetService,
-                   IsIcmp() ? (std::uint32_t{p_.icmp_type} << 8) | p_.icmp_code : p_.sport);
-      case Field::kIcmpv6Type:
-        if (p_.l4proto != 58) {
-          return std::nullopt;
-        }
-        return num(DataType::kIcmpv6Type, p_.icmp_type);
-      case Field::kIifname:
-        return Value::Ifname(bridge_ ? p_.bridge_port : p_.iifname);
-      case Field::kEtherType:
-        return num(DataType::kEtherType, EtherType());
-      case Field::kArpSaddrIp:  // saddr is an ARP frame's sender address
-        if (!bridge_ || EtherType() != 0x0806) {
-          return std::nullopt;
-        }
+    const FieldInfo& field = FieldInfoOf(f);
+    if (!HasHeader(field.header)) {
+      return std::nullopt;
+    }
+    auto num = [&](std::uint32_t n) { return Value::Number(field.type, n); };
+    switch (field.part) {
+      case PacketPart::kNfproto:
+        return num(V6() ? 10 : 2);
+      case PacketPart::kL4proto:
+        return num(p_.l4proto);
+      case PacketPart::kSourceAddress:
         return p_.saddr;
-      case Field::kCtState:
-        return num(DataType::kMark, kCtStateNew);
-      case Field::kCtMark:
-        return num(DataType::kMark, ct_mark_);
+      case PacketPart::kDestinationAddress:
+        return p_.daddr;
+      case PacketPart::kTransportDestination:
+        return num(IsIcmp() ? 0 : p_.dport);
+      case PacketPart::kTransportSource:
+        return num(IsIcmp() ? (std::uint32_t{p_.icmp_type} << 8) | p_.icmp_code : p_.sport);
+      case PacketPart::kIcmpType:
+        return num(p_.icmp_type);
+      case PacketPart::kInputInterface:
+        return Value::Ifname(bridge_ ? p_.bridge_port : p_.iifname);
+      case PacketPart::kEtherType:
+        return num(EtherType());
+      case PacketPart::kCtState:
+        return num(kCtStateNew);
+      case PacketPart::kCtMark:
+        return num(ct_mark_);
     }
     return std::nullopt;
   }
@@ -160,7 +165,7 @@ class Interpreter {
         const Element* e = Lookup(m.set, *key);
         const Set* s = table_.FindSet(m.set);
         // An edge set (its elements are edges, counted there or in the hit set): name the edge.
-        if (s != nullptr && (s->counter || SinglePortEdgeSource(s->name))) {
+        if (s != nullptr && (s->counter || s->single_port_edges_of)) {
           *hit = e;  // an edge: name it rather than the rule
         }
         return e != nullptr;
@@ -173,6 +178,48 @@ class Interpreter {
         return !ValueLess((*key)[0], m.value) && !ValueLess(m.value_end, (*key)[0]);
     }
     return false;
+  }
+
+  // Runs one rule's statements: its verdict, or nullopt when a match failed (or a lookup
+  // missed) or the rule has none. `hit`: the edge element that matched, if any.
+  std::optional<Verdict> RunRule(const Rule& rule, EvalResult& r, const Element** hit) {
+    std::optional<Verdict> verdict;
+    for (const Statement& st : rule.statements) {
+      if (const auto* m = std::get_if<Match>(&st)) {
+        if (!Holds(*m, hit)) {
+          return std::nullopt;
+        }
+      } else if (const auto* s = std::get_if<SetCtMark>(&st)) {
+        if (s->bitwise) {
+          ct_mark_ = (ct_mark_ & s->and_mask) | s->or_bits;
+          continue;
+        }
+        if (!s->map_key) {
+          ct_mark_ = s->number;
+          continue;
+        }
+        auto key = Read(*s->map_key);
+        const Element* e = key ? Lookup(s->map, {*key}) : nullptr;
+        if (e == nullptr || !e->data) {
+          return std::nullopt;
+        }
+        ct_mark_ = e->data->number;
+      } else if (const auto* vm = std::get_if<VmapLookup>(&st)) {
+        auto key = Read(vm->key);
+        const Element* e = key ? Lookup(vm->map, {*key}) : nullptr;
+        if (e == nullptr || !e->verdict) {
+          return std::nullopt;
+        }
+        verdict = *e->verdict;
+      } else if (std::get_if<UpdateSet>(&st) != nullptr) {
+        // Counts the edge in the kernel; no effect on the verdict.
+      } else if (std::get_if<Log>(&st) != nullptr) {
+        r.logged = true;
+      } else if (const auto* v = std::get_if<Verdict>(&st)) {
+        verdict = *v;
+      }
+    }
+    return verdict;
   }
 
   // Returns the terminal verdict (accept/drop), or nullopt when the chain ran to its end or
@@ -189,48 +236,9 @@ class Interpreter {
     for (std::size_t i = 0; i < c->rules.size(); ++i) {
       const Rule& rule = c->rules[i];
       r.trace.push_back(fmt::format("{}:{}", name, i));
-      std::optional<Verdict> verdict;
       const Element* hit = nullptr;
-      bool broke = false;
-      for (const Statement& st : rule.statements) {
-        if (const auto* m = std::get_if<Match>(&st)) {
-          if (!Holds(*m, &hit)) {
-            broke = true;
-            break;
-          }
-        } else if (const auto* s = std::get_if<SetCtMark>(&st)) {
-          if (s->bitwise) {
-            ct_mark_ = (ct_mark_ & s->and_mask) | s->or_bits;
-            continue;
-          }
-          if (!s->map_key) {
-            ct_mark_ = s->number;
-            continue;
-          }
-          auto key = Read(*s->map_key);
-          const Element* e = key ? Lookup(s->map, {*key}) : nullptr;
-          if (e == nullptr || !e->data) {
-            broke = true;
-            break;
-          }
-          ct_mark_ = e->data->number;
-        } else if (const auto* vm = std::get_if<VmapLookup>(&st)) {
-          auto key = Read(vm->key);
-          const Element* e = key ? Lookup(vm->map, {*key}) : nullptr;
-          if (e == nullptr || !e->verdict) {
-            broke = true;
-            break;
-          }
-          verdict = *e->verdict;
-        } else if (std::get_if<UpdateSet>(&st) != nullptr) {
-          // Counts the edge in the kernel; no effect on the verdict.
-        } else if (std::get_if<Log>(&st) != nullptr) {
-          r.logged = true;
-        } else if (const auto* v = std::get_if<Verdict>(&st)) {
-          verdict = *v;
-        }
-      }
-      if (broke || !verdict) {
+      const std::optional<Verdict> verdict = RunRule(rule, r, &hit);
+      if (!verdict) {
         continue;
       }
       switch (verdict->kind) {
@@ -247,7 +255,7 @@ class Interpreter {
         case Verdict::Kind::kJump:
         case Verdict::Kind::kGoto: {
           if (verdict->chain == kCounterSpoofed || verdict->chain == kCounterTagged ||
-              verdict->chain == "deny" || verdict->chain == "warn") {
+              verdict->chain == kDenyChain || verdict->chain == kWarnChain) {
             r.verdict_chain = verdict->chain;
           }
           auto sub = RunChain(verdict->chain, depth + 1, r);
@@ -279,10 +287,14 @@ boost::system::result<EvalResult, std::string> Evaluate(const Ruleset& ruleset,
   if (!non_ip && packet.saddr.type != packet.daddr.type) {
     return std::string("source and destination are of different address families");
   }
+  const auto hook = ParseHook(packet.hook);
+  if (!hook) {
+    return hook.error();
+  }
   EvalResult out;
   if (!packet.bridge_port.empty()) {
     if (const Table* bt = ruleset.FindTable(Family::kBridge, kTableName)) {
-      auto r = Interpreter(*bt, packet, true).Run("prerouting");
+      auto r = Interpreter(*bt, packet, true).Run(std::string(HookName(Hook::kPrerouting)));
       if (!r) {
         return r.error();
       }
@@ -299,7 +311,7 @@ boost::system::result<EvalResult, std::string> Evaluate(const Ruleset& ruleset,
   if (t == nullptr) {
     return out;
   }
-  auto r = Interpreter(*t, packet, false).Run(packet.hook);
+  auto r = Interpreter(*t, packet, false).Run(std::string(HookName(*hook)));
   if (!r) {
     return r.error();
   }

@@ -94,6 +94,38 @@ std::optional<std::uint32_t> Membership::IdOf(const std::string& name) const {
   return g->id;
 }
 
+namespace {
+
+// The policy's own groups (host and world are checked, not resolved: they have no members),
+// by name; the host group's mode goes to `host_mode`.
+std::map<std::string, ResolvedGroup> DeclaredGroups(const policy::Policy& policy,
+                                                    policy::Mode global_mode,
+                                                    std::optional<policy::Mode>& host_mode,
+                                                    std::vector<std::string>& errors) {
+  std::map<std::string, ResolvedGroup> groups;
+  for (const auto& pg : policy.groups) {
+    if (pg.name == policy::kHostGroup || pg.name == policy::kWorldGroup) {
+      if (!pg.selector.empty()) {
+        errors.push_back(fmt::format("group {}: a reserved group takes no selector", pg.name));
+      }
+      if (pg.name == policy::kWorldGroup && pg.mode) {
+        errors.push_back("group world: world has no mode of its own; set it on the other end");
+      }
+      if (pg.name == policy::kHostGroup) {
+        host_mode = pg.mode;
+      }
+      continue;
+    }
+    ResolvedGroup g;
+    g.name = pg.name;
+    g.mode = pg.mode.value_or(global_mode);
+    groups.emplace(pg.name, std::move(g));
+  }
+  return groups;
+}
+
+}  // namespace
+
 boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
     const policy::Policy& policy, const policy::Inventory& inventory, policy::Mode global_mode) {
   std::vector<std::string> errors;
@@ -107,25 +139,8 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
     return std::vector<std::string>{assigned.error()};
   }
 
-  std::map<std::string, ResolvedGroup> groups;
-  for (const auto& pg : policy.groups) {
-    if (pg.name == policy::kHostGroup || pg.name == policy::kWorldGroup) {
-      if (!pg.selector.empty()) {
-        errors.push_back(fmt::format("group {}: a reserved group takes no selector", pg.name));
-      }
-      if (pg.name == policy::kWorldGroup && pg.mode) {
-        errors.push_back("group world: world has no mode of its own; set it on the other end");
-      }
-      if (pg.name == policy::kHostGroup) {
-        out.host_mode = pg.mode;
-      }
-      continue;
-    }
-    ResolvedGroup g;
-    g.name = pg.name;
-    g.mode = pg.mode.value_or(global_mode);
-    groups.emplace(pg.name, std::move(g));
-  }
+  std::map<std::string, ResolvedGroup> groups =
+      DeclaredGroups(policy, global_mode, out.host_mode, errors);
 
   const GroupMatcher matcher(policy);
   std::unordered_map<std::string, std::string> owner_of_address;

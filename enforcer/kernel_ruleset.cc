@@ -130,7 +130,7 @@ boost::system::result<SetDelta, std::string> StaleHits(NetlinkTransport& transpo
   // removed elements are exactly the removed edges.
   std::map<std::string, Element> gone;  // encoded hit key -> hit element
   for (const SetDelta& d : delta.sets) {
-    const auto source = SinglePortEdgeSource(d.set.name);
+    const auto source = d.set.single_port_edges_of;
     if (d.family != Family::kInet || !source) {
       continue;
     }

@@ -73,6 +73,7 @@ class DeltaBuilder {
     d.set.counter = s->counter;
     d.set.size = s->size;
     d.set.dynamic = s->dynamic;
+    d.set.single_port_edges_of = s->single_port_edges_of;
     d.set.origin = s->origin;
     sets_.push_back(std::move(d));
     return &sets_.back();
@@ -226,125 +227,161 @@ std::optional<MembershipTracker::Plan> MembershipTracker::PlanWorkloads(
   return Build(gone, came);
 }
 
-std::optional<MembershipTracker::Plan> MembershipTracker::Build(
-    const std::vector<const policy::Workload*>& gone,
-    const std::vector<const policy::Workload*>& came) const {
-  // The change is worked out on small overlays of the indexes, which stay untouched.
+// The change of one Build, worked out on small overlays of the tracker's indexes, which stay
+// untouched until Commit.
+struct MembershipTracker::PlanDraft {
+  explicit PlanDraft(const DeltaBuilder::SetIndex& sets) : delta(sets) {}
+
   Plan plan;
-  DeltaBuilder delta(sets_);
-  const bool bridge = compiled_.ruleset.FindTable(Family::kBridge, kTableName) != nullptr;
+  DeltaBuilder delta;
+  bool bridge = false;
   std::unordered_map<std::string, long> iface_change;
-  std::unordered_set<std::string> freed;                   // addresses of leaving workloads
-  std::unordered_map<std::string, std::string> taken;      // addresses of arriving ones
-  std::map<std::string, long> derived_left;                // derived group -> leaving members
-  std::map<std::string, policy::Labels> derived_new;       // selectors arriving workloads form
-  long with_iface = static_cast<long>(with_iface_);
-  long without_iface = static_cast<long>(without_iface_);
+  std::unordered_set<std::string> freed;               // addresses of leaving workloads
+  std::unordered_map<std::string, std::string> taken;  // addresses of arriving ones
+  std::map<std::string, long> derived_left;            // derived group -> leaving members
+  std::map<std::string, policy::Labels> derived_new;   // selectors arriving workloads form
+  std::unordered_set<std::string_view> came_names;
+  long with_iface = 0;
+  long without_iface = 0;
+  bool ok = true;  // false: an element for a set the ruleset does not declare
+};
+
+// Adds (or removes) the elements of member `m` of group `g` to the draft's delta.
+void MembershipTracker::Emit(PlanDraft& draft, const ResolvedGroup& g, const MemberWorkload& m,
+                             bool removed) const {
   auto users = [&](const std::string& iface) {
     auto base = iface_users_.find(iface);
     return (base == iface_users_.end() ? 0L : static_cast<long>(base->second)) +
-           iface_change[iface];
+           draft.iface_change[iface];
   };
-  bool ok = true;
-  auto emit = [&](const ResolvedGroup& g, const MemberWorkload& m, bool removed) {
-    const bool fs = failsafe_.count(g.name) != 0;
-    for (Family f : {Family::kInet, Family::kBridge}) {
-      if (f == Family::kBridge && !bridge) {
-        continue;
+  const bool fs = failsafe_.count(g.name) != 0;
+  for (Family f : {Family::kInet, Family::kBridge}) {
+    if (f == Family::kBridge && !draft.bridge) {
+      continue;
+    }
+    ForEachMemberElement(f, g, m, fs, [&](std::string_view set, Element e) {
+      // A shared interface is listed once: only its first user adds it, its last removes it.
+      if (set == kInterfaceSet && users(m.interface) != (removed ? 0 : 1)) {
+        return;
       }
-      ForEachMemberElement(f, g, m, fs, [&](std::string_view set, Element e) {
-        // A shared interface is listed once: only its first user adds it, its last removes it.
-        if (set == "wl_ifaces" && users(m.interface) != (removed ? 0 : 1)) {
-          return;
-        }
-        ok = delta.Add(f, set, std::move(e), removed) && ok;
-      });
-    }
-  };
-
-  for (const policy::Workload* w : gone) {
-    const ResolvedGroup* g = GroupOf(w->name);
-    if (g == nullptr) {
-      return std::nullopt;
-    }
-    auto m = std::find_if(g->members.begin(), g->members.end(),
-                          [&](const MemberWorkload& x) { return x.name == w->name; });
-    if (m == g->members.end()) {
-      return std::nullopt;
-    }
-    freed.insert(w->addresses.begin(), w->addresses.end());
-    if (w->interface.empty()) {
-      --without_iface;
-    } else {
-      --with_iface;
-      --iface_change[w->interface];
-    }
-    ++derived_left[policy::DeriveGroup(*w, group_by_).name];
-    emit(*g, *m, true);
-    plan.removed.push_back({g->name, *m});
-    plan.gone.push_back(w->name);
+      draft.ok = draft.delta.Add(f, set, std::move(e), removed) && draft.ok;
+    });
   }
+}
 
-  const policy::Mode global = options_.mode.value_or(policy_->mode);
-  std::unordered_set<std::string_view> came_names;
-  for (const policy::Workload* w : came) {
-    if (!came_names.insert(w->name).second) {
-      return std::nullopt;  // two workloads with one name
-    }
-    if (w->name.empty()) {
-      return std::nullopt;
-    }
-    policy::Group d = policy::DeriveGroup(*w, group_by_);
-    if (d.name == policy::kHostGroup || d.name == policy::kWorldGroup) {
-      return std::nullopt;
-    }
-    // One derived group, one selector (AssignGroups): against the staying workloads and the
-    // other arriving ones.
-    if (auto base = derived_.find(d.name); base != derived_.end() &&
-                                            static_cast<long>(base->second.second) > derived_left[d.name] &&
-                                            base->second.first != d.selector) {
-      return std::nullopt;
-    }
-    if (auto [it, fresh] = derived_new.try_emplace(d.name, d.selector);
-        !fresh && it->second != d.selector) {
-      return std::nullopt;
-    }
-    std::vector<std::string> matched = matcher_->Match(*w, d.name);
-    if (matched.size() > 1) {
-      return std::nullopt;
-    }
-    std::vector<std::string> errors;
-    MemberWorkload m = ToMember(*w, errors);
-    if (!errors.empty()) {
-      return std::nullopt;
-    }
-    for (const auto& a : w->addresses) {
-      const bool held = owner_of_address_.count(a) != 0 && freed.count(a) == 0;
-      if (held || !taken.emplace(a, w->name).second) {
-        return std::nullopt;  // an address of two workloads: the full compile says so
-      }
-    }
-    if (w->interface.empty()) {
-      ++without_iface;
-    } else {
-      ++with_iface;
-      ++iface_change[w->interface];
-    }
-    const std::string group = matched.empty() ? d.name : matched[0];
-    const ResolvedGroup* g = compiled_.membership.Find(group);
-    const ResolvedGroup fresh_group = ImplicitGroup(group, global);  // used when g is new
-    emit(g != nullptr ? *g : fresh_group, m, false);
-    plan.added.push_back({group, std::move(m)});
-    plan.came.push_back(*w);
+bool MembershipTracker::Leave(PlanDraft& draft, const policy::Workload& w) const {
+  const ResolvedGroup* g = GroupOf(w.name);
+  if (g == nullptr) {
+    return false;
   }
-  // The ruleset's shape depends on whether any / every workload has an interface.
-  if ((with_iface == 0) != (with_iface_ == 0) || (without_iface == 0) != (without_iface_ == 0)) {
+  auto m = std::find_if(g->members.begin(), g->members.end(),
+                        [&](const MemberWorkload& x) { return x.name == w.name; });
+  if (m == g->members.end()) {
+    return false;
+  }
+  draft.freed.insert(w.addresses.begin(), w.addresses.end());
+  if (w.interface.empty()) {
+    --draft.without_iface;
+  } else {
+    --draft.with_iface;
+    --draft.iface_change[w.interface];
+  }
+  ++draft.derived_left[policy::DeriveGroup(w, group_by_).name];
+  Emit(draft, *g, *m, true);
+  draft.plan.removed.push_back({g->name, *m});
+  draft.plan.gone.push_back(w.name);
+  return true;
+}
+
+// The group an arriving workload joins; nullopt when the incremental path cannot tell (the
+// full compile then decides, and reports any error).
+std::optional<std::string> MembershipTracker::GroupOfArrival(PlanDraft& draft,
+                                                             const policy::Workload& w) const {
+  if (!draft.came_names.insert(w.name).second || w.name.empty()) {
+    return std::nullopt;  // two workloads with one name, or none
+  }
+  policy::Group d = policy::DeriveGroup(w, group_by_);
+  if (d.name == policy::kHostGroup || d.name == policy::kWorldGroup) {
     return std::nullopt;
   }
-  if (!ok) {
+  // One derived group, one selector (AssignGroups): against the staying workloads and the
+  // other arriving ones.
+  if (auto base = derived_.find(d.name);
+      base != derived_.end() &&
+      static_cast<long>(base->second.second) > draft.derived_left[d.name] &&
+      base->second.first != d.selector) {
+    return std::nullopt;
+  }
+  if (auto [it, fresh] = draft.derived_new.try_emplace(d.name, d.selector);
+      !fresh && it->second != d.selector) {
+    return std::nullopt;
+  }
+  std::vector<std::string> matched = matcher_->Match(w, d.name);
+  if (matched.size() > 1) {
+    return std::nullopt;
+  }
+  return matched.empty() ? d.name : matched[0];
+}
+
+bool MembershipTracker::Arrive(PlanDraft& draft, const policy::Workload& w,
+                               policy::Mode global) const {
+  const std::optional<std::string> group = GroupOfArrival(draft, w);
+  if (!group) {
+    return false;
+  }
+  std::vector<std::string> errors;
+  MemberWorkload m = ToMember(w, errors);
+  if (!errors.empty()) {
+    return false;
+  }
+  for (const auto& a : w.addresses) {
+    const bool held = owner_of_address_.count(a) != 0 && draft.freed.count(a) == 0;
+    if (held || !draft.taken.emplace(a, w.name).second) {
+      return false;  // an address of two workloads: the full compile says so
+    }
+  }
+  if (w.interface.empty()) {
+    ++draft.without_iface;
+  } else {
+    ++draft.with_iface;
+    ++draft.iface_change[w.interface];
+  }
+  const ResolvedGroup* g = compiled_.membership.Find(*group);
+  const ResolvedGroup fresh_group = ImplicitGroup(*group, global);  // used when g is new
+  Emit(draft, g != nullptr ? *g : fresh_group, m, false);
+  draft.plan.added.push_back({*group, std::move(m)});
+  draft.plan.came.push_back(w);
+  return true;
+}
+
+std::optional<MembershipTracker::Plan> MembershipTracker::Build(
+    const std::vector<const policy::Workload*>& gone,
+    const std::vector<const policy::Workload*>& came) const {
+  PlanDraft draft(sets_);
+  draft.bridge = compiled_.ruleset.FindTable(Family::kBridge, kTableName) != nullptr;
+  draft.with_iface = static_cast<long>(with_iface_);
+  draft.without_iface = static_cast<long>(without_iface_);
+  for (const policy::Workload* w : gone) {
+    if (!Leave(draft, *w)) {
+      return std::nullopt;
+    }
+  }
+  const policy::Mode global = options_.mode.value_or(policy_->mode);
+  for (const policy::Workload* w : came) {
+    if (!Arrive(draft, *w, global)) {
+      return std::nullopt;
+    }
+  }
+  // The ruleset's shape depends on whether any / every workload has an interface.
+  if ((draft.with_iface == 0) != (with_iface_ == 0) ||
+      (draft.without_iface == 0) != (without_iface_ == 0)) {
+    return std::nullopt;
+  }
+  if (!draft.ok) {
     return std::nullopt;  // an element for a set the ruleset does not declare
   }
-  plan.delta = delta.Finish();
+  Plan plan = std::move(draft.plan);
+  plan.delta = draft.delta.Finish();
   for (const SetDelta& d : plan.delta.sets) {
     // A set at its size takes no more (the kernel would refuse the batch): a full compile
     // sizes it anew.

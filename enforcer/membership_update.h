@@ -64,8 +64,15 @@ class MembershipTracker {
   void Commit(const Plan& plan);
 
  private:
+  struct PlanDraft;  // membership_update.cc
   std::optional<Plan> Build(const std::vector<const policy::Workload*>& gone,
                             const std::vector<const policy::Workload*>& came) const;
+  // The parts of Build; false (nullopt): the incremental path cannot plan this change.
+  bool Leave(PlanDraft& draft, const policy::Workload& w) const;
+  bool Arrive(PlanDraft& draft, const policy::Workload& w, policy::Mode global) const;
+  std::optional<std::string> GroupOfArrival(PlanDraft& draft, const policy::Workload& w) const;
+  void Emit(PlanDraft& draft, const ResolvedGroup& g, const MemberWorkload& m,
+            bool removed) const;
   void IndexAdd(const policy::Workload& w, const std::string& group);
   void IndexRemove(const std::string& name);
   const ResolvedGroup* GroupOf(const std::string& workload) const;

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "enforcer/internal/netlink_acks.h"
 #include "enforcer/netlink_transport.h"
 
 namespace bulkhead::enforcer {
@@ -49,6 +50,68 @@ void ReadExtAck(const nlmsghdr* nlh, NetlinkError& out) {
   }
 }
 
+}  // namespace
+
+namespace internal {
+
+boost::system::result<std::vector<NetlinkError>, std::string> ReadAcknowledgements(
+    const ReceiveFn& receive, std::span<char> buffer) {
+  std::vector<NetlinkError> errors;
+  std::size_t overruns = 0;
+  for (;;) {
+    const ssize_t n = receive(buffer);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        break;
+      }
+      if (errno == ENOBUFS) {
+        ++overruns;  // replies were dropped; those still queued are read on
+        continue;
+      }
+      return fmt::format("reading netlink replies: {}", std::strerror(errno));
+    }
+    int len = static_cast<int>(n);
+    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(nlh, len);
+         nlh = mnl_nlmsg_next(nlh, &len)) {
+      if (nlh->nlmsg_type != NLMSG_ERROR ||
+          nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr))) {
+        continue;
+      }
+      const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+      if (err->error != 0) {
+        NetlinkError e{nlh->nlmsg_seq, -err->error, "", 0};
+        ReadExtAck(nlh, e);
+        errors.push_back(std::move(e));
+      }
+    }
+  }
+  if (overruns > 0) {
+    errors.push_back({0, ENOBUFS,
+                      fmt::format("the receive buffer overflowed {} time(s) and the kernel dropped "
+                                  "error reports of this batch",
+                                  overruns),
+                      0});
+  }
+  return errors;
+}
+
+std::string DescribeSendFailure(int send_error, std::size_t batch_bytes, int sndbuf_force_error) {
+  std::string text = fmt::format("sending the netlink batch ({} bytes): {}", batch_bytes,
+                                 std::strerror(send_error));
+  if (send_error == EMSGSIZE && sndbuf_force_error != 0) {
+    text += fmt::format(
+        ": the batch of {} bytes exceeds the socket buffer; SO_SNDBUFFORCE was refused: {} "
+        "(raise net.core.wmem_max above {} bytes, or run with CAP_NET_ADMIN in the host "
+        "namespace)",
+        batch_bytes, std::strerror(sndbuf_force_error), batch_bytes);
+  }
+  return text;
+}
+
+}  // namespace internal
+
+namespace {
+
 class MnlTransport final : public NetlinkTransport {
  public:
   explicit MnlTransport(mnl_socket* s)
@@ -58,39 +121,16 @@ class MnlTransport final : public NetlinkTransport {
       std::span<const std::uint8_t> batch) override {
     // The whole batch goes in one sendmsg: the kernel processes it in this call, so every
     // error is queued on the socket by the time send returns.
-    int sndbuf = static_cast<int>(batch.size() + 65536);
-    setsockopt(mnl_socket_get_fd(socket_.get()), SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf,
-               sizeof(sndbuf));
+    GrowSendBuffer(batch.size() + 65536);
     ssize_t sent = mnl_socket_sendto(socket_.get(), batch.data(), batch.size());
     if (sent < 0) {
-      return fmt::format("sending the netlink batch ({} bytes): {}", batch.size(),
-                         std::strerror(errno));
+      return internal::DescribeSendFailure(errno, batch.size(), sndbuf_force_error_);
     }
-    std::vector<NetlinkError> errors;
     std::vector<char> buf(kReceiveBuffer);
-    for (;;) {
-      ssize_t n = recv(mnl_socket_get_fd(socket_.get()), buf.data(), buf.size(), MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          break;
-        }
-        return fmt::format("reading netlink replies: {}", std::strerror(errno));
-      }
-      int len = static_cast<int>(n);
-      for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
-           nlh = mnl_nlmsg_next(nlh, &len)) {
-        if (nlh->nlmsg_type != NLMSG_ERROR) {
-          continue;
-        }
-        const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-        if (err->error != 0) {
-          NetlinkError e{nlh->nlmsg_seq, -err->error, "", 0};
-          ReadExtAck(nlh, e);
-          errors.push_back(std::move(e));
-        }
-      }
-    }
-    return errors;
+    const int fd = mnl_socket_get_fd(socket_.get());
+    return internal::ReadAcknowledgements(
+        [fd](std::span<char> into) { return recv(fd, into.data(), into.size(), MSG_DONTWAIT); },
+        buf);
   }
 
   boost::system::result<std::vector<std::vector<std::uint8_t>>, std::string> Dump(
@@ -131,8 +171,23 @@ class MnlTransport final : public NetlinkTransport {
   }
 
  private:
+  // As nftables' mnl_set_sndbuffer: SO_SNDBUFFORCE goes above net.core.wmem_max but needs
+  // CAP_NET_ADMIN in the socket's user namespace. Refused, the buffer grows as far as
+  // SO_SNDBUF lets it, and the refusal is kept so that a later EMSGSIZE says why.
+  void GrowSendBuffer(std::size_t bytes) {
+    const int fd = mnl_socket_get_fd(socket_.get());
+    int size = static_cast<int>(bytes);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) == 0) {
+      sndbuf_force_error_ = 0;
+      return;
+    }
+    sndbuf_force_error_ = errno;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+  }
+
   std::unique_ptr<mnl_socket, SocketClose> socket_;
   std::uint32_t seq_;
+  int sndbuf_force_error_ = 0;  // errno of the last refused SO_SNDBUFFORCE, 0: granted
 };
 
 }  // namespace

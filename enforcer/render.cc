@@ -4,66 +4,14 @@
 
 #include <fmt/format.h>
 
+#include "enforcer/nft_fields.h"
+
 namespace bulkhead::enforcer {
 namespace {
 
-std::string_view TypeName(DataType t) {
-  switch (t) {
-    case DataType::kIpv4Addr:
-      return "ipv4_addr";
-    case DataType::kIpv6Addr:
-      return "ipv6_addr";
-    case DataType::kMark:
-      return "mark";
-    case DataType::kInetProto:
-      return "inet_proto";
-    case DataType::kInetService:
-      return "inet_service";
-    case DataType::kIfname:
-      return "ifname";
-    case DataType::kEtherType:
-      return "ether_type";
-    case DataType::kIcmpv6Type:
-      return "icmpv6_type";
-    case DataType::kVerdict:
-      return "verdict";
-  }
-  return "?";
-}
+std::string_view TypeName(DataType t) { return DataTypeInfoOf(t).name; }
 
-std::string_view FieldName(Field f) {
-  switch (f) {
-    case Field::kNfproto:
-      return "meta nfproto";
-    case Field::kL4proto:
-      return "meta l4proto";
-    case Field::kIpSaddr:
-      return "ip saddr";
-    case Field::kIpDaddr:
-      return "ip daddr";
-    case Field::kIp6Saddr:
-      return "ip6 saddr";
-    case Field::kIp6Daddr:
-      return "ip6 daddr";
-    case Field::kThDport:
-      return "th dport";
-    case Field::kThSport:
-      return "th sport";
-    case Field::kIcmpv6Type:
-      return "icmpv6 type";
-    case Field::kIifname:
-      return "iifname";
-    case Field::kEtherType:
-      return "ether type";
-    case Field::kArpSaddrIp:
-      return "arp saddr ip";
-    case Field::kCtState:
-      return "ct state";
-    case Field::kCtMark:
-      return "ct mark";
-  }
-  return "?";
-}
+std::string_view FieldName(Field f) { return FieldInfoOf(f).name; }
 
 std::string CtStateText(std::uint32_t bits) {
   std::string out;
@@ -285,7 +233,7 @@ std::string RenderNft(const Ruleset& ruleset, const RenderOptions& o) {
     for (const Chain& c : t.chains) {
       out += fmt::format("\tchain {} {{\n", c.name);
       if (c.base) {
-        out += fmt::format("\t\ttype filter hook {} priority {}; policy accept;\n", c.base->hook,
+        out += fmt::format("\t\ttype filter hook {} priority {}; policy accept;\n", HookName(c.base->hook),
                            c.base->priority);
       }
       for (const Rule& r : c.rules) {

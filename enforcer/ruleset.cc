@@ -5,35 +5,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "enforcer/nft_fields.h"
+
 namespace bulkhead::enforcer {
 
-DataType FieldType(Field f) {
-  switch (f) {
-    case Field::kNfproto:
-    case Field::kL4proto:
-      return DataType::kInetProto;
-    case Field::kIpSaddr:
-    case Field::kIpDaddr:
-    case Field::kArpSaddrIp:
-      return DataType::kIpv4Addr;
-    case Field::kIp6Saddr:
-    case Field::kIp6Daddr:
-      return DataType::kIpv6Addr;
-    case Field::kThDport:
-    case Field::kThSport:
-      return DataType::kInetService;
-    case Field::kIcmpv6Type:
-      return DataType::kIcmpv6Type;
-    case Field::kIifname:
-      return DataType::kIfname;
-    case Field::kEtherType:
-      return DataType::kEtherType;
-    case Field::kCtState:
-    case Field::kCtMark:
-      return DataType::kMark;
-  }
-  return DataType::kMark;
-}
+DataType FieldType(Field f) { return FieldInfoOf(f).type; }
 
 Value Value::Number(DataType type, std::uint32_t n) {
   Value v;
@@ -78,6 +54,29 @@ const Table* Ruleset::FindTable(Family family, std::string_view name) const {
   auto it = std::find_if(tables.begin(), tables.end(),
                          [&](const Table& t) { return t.family == family && t.name == name; });
   return it == tables.end() ? nullptr : &*it;
+}
+
+std::string_view HookName(Hook hook) {
+  switch (hook) {
+    case Hook::kPrerouting:
+      return "prerouting";
+    case Hook::kInput:
+      return "input";
+    case Hook::kForward:
+      return "forward";
+    case Hook::kOutput:
+      return "output";
+  }
+  return "?";
+}
+
+boost::system::result<Hook, std::string> ParseHook(std::string_view name) {
+  for (Hook hook : {Hook::kPrerouting, Hook::kInput, Hook::kForward, Hook::kOutput}) {
+    if (HookName(hook) == name) {
+      return hook;
+    }
+  }
+  return "unknown hook '" + std::string(name) + "' (prerouting, input, forward or output)";
 }
 
 std::string_view FamilyName(Family f) { return f == Family::kInet ? "inet" : "bridge"; }

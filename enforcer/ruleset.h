@@ -8,6 +8,8 @@
 #include <variant>
 #include <vector>
 
+#include <boost/system/result.hpp>
+
 // An in-memory model of the nftables objects bulkhead installs: tables, named counters, sets and
 // maps with typed elements, chains and rules. One model, three consumers: the nft text renderer
 // (render.h), the netlink batch builder (batch_builder.h) and the offline evaluator
@@ -16,7 +18,8 @@ namespace bulkhead::enforcer {
 
 enum class Family : std::uint8_t { kInet, kBridge };
 
-// The nftables datatypes bulkhead uses (set keys, map data, match values).
+// The nftables datatypes bulkhead uses (set keys, map data, match values); their names, ids and
+// lengths are in nft_fields.h (kDataTypes, in this order).
 enum class DataType : std::uint8_t {
   kIpv4Addr,
   kIpv6Addr,
@@ -29,7 +32,8 @@ enum class DataType : std::uint8_t {
   kVerdict,      // map data only
 };
 
-// The packet or connection fields a rule reads.
+// The packet or connection fields a rule reads; how each is loaded, named and typed is one row of
+// nft_fields.h (kFields, in this order).
 enum class Field : std::uint8_t {
   kNfproto,
   kL4proto,
@@ -95,6 +99,10 @@ struct Set {
   // A set the packet path fills (nft `flags dynamic`, `update @set`); the model lists no
   // elements (the hit set, compiler.h: HitNames).
   bool dynamic = false;
+  // A set of single-port edges (e_g<id>, set_names.h): the source group whose edges it holds.
+  // The hit set counts these edges under that group (compiler.h: HitNames), so the group is
+  // carried here rather than read back out of the name.
+  std::optional<std::uint32_t> single_port_edges_of;
   std::vector<Element> elements;
   std::string origin;
 };
@@ -173,8 +181,17 @@ struct Rule {
   std::string origin;  // the policy object or purpose (for errors)
 };
 
+// The netfilter hooks bulkhead's base chains attach to. prerouting is the bridge table's; the
+// inet table uses the other three.
+enum class Hook : std::uint8_t { kPrerouting, kInput, kForward, kOutput };
+
+// nft's name of a hook (`hook forward`), also the name of bulkhead's base chain there.
+std::string_view HookName(Hook hook);
+// The hook of an nft hook name; an error for any other text (never a default hook).
+boost::system::result<Hook, std::string> ParseHook(std::string_view name);
+
 struct BaseHook {
-  std::string hook;      // forward, input, output, prerouting
+  Hook hook = Hook::kForward;
   std::int32_t priority = 0;
   friend bool operator==(const BaseHook&, const BaseHook&) = default;
 };

@@ -1,9 +1,12 @@
 #include "enforcer/compiler.h"
 
 #include <algorithm>
+#include <set>
 
 #include <gtest/gtest.h>
 
+#include "enforcer/evaluator.h"
+#include "enforcer/log_prefix.h"
 #include "tests/unit/enforcer/sample_policy.h"
 
 namespace bulkhead::enforcer {
@@ -151,6 +154,83 @@ TEST(Compiler, ModeOverrideFromTheCommandLine) {
   const Table* t = c->ruleset.FindTable(Family::kInet, "bulkhead");
   EXPECT_EQ(t->FindSet("monitor4")->elements.size(), 0u);
   EXPECT_EQ(t->FindSet("enforce4")->elements.size(), 5u);
+}
+
+}  // namespace
+}  // namespace bulkhead::enforcer
+
+namespace bulkhead::enforcer {
+namespace {
+
+TEST(Hooks, EveryHookParsesBackFromItsName) {
+  for (Hook hook : {Hook::kPrerouting, Hook::kInput, Hook::kForward, Hook::kOutput}) {
+    auto parsed = ParseHook(HookName(hook));
+    ASSERT_TRUE(parsed) << HookName(hook);
+    EXPECT_EQ(*parsed, hook);
+  }
+}
+
+TEST(Hooks, AnUnknownHookIsAnErrorNotForward) {
+  auto parsed = ParseHook("postrouting");
+  ASSERT_FALSE(parsed);
+  EXPECT_EQ(parsed.error(), "unknown hook 'postrouting' (prerouting, input, forward or output)");
+  EXPECT_FALSE(ParseHook(""));
+  EXPECT_FALSE(ParseHook("Forward"));
+}
+
+TEST(Hooks, TheEvaluatorRefusesAnUnknownHook) {
+  auto c = CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce),
+                          testing::SampleInventory(), {});
+  ASSERT_TRUE(c);
+  PacketInfo p;
+  p.hook = "forwrd";
+  p.saddr = *Value::Address("10.0.0.1");
+  p.daddr = *Value::Address("10.0.0.2");
+  auto r = Evaluate(c->ruleset, p);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("unknown hook 'forwrd'"), std::string::npos) << r.error();
+}
+
+TEST(SetNames, TheGroupTravelsWithTheSetNotInItsName) {
+  auto c = CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce),
+                          testing::SampleInventory(), {});
+  ASSERT_TRUE(c);
+  const Table* t = c->ruleset.FindTable(Family::kInet, kTableName);
+  std::size_t edge_sets = 0;
+  for (const Set& s : t->sets) {
+    if (s.single_port_edges_of) {
+      ++edge_sets;
+      EXPECT_EQ(s.name, SinglePortEdgeSetName(*s.single_port_edges_of));
+    }
+  }
+  EXPECT_GT(edge_sets, 0u);
+  const std::uint32_t web = *c->membership.IdOf("web");
+  EXPECT_NE(t->FindSet(FailsafeMemberSetName(web, IpFamily::kIpv4)), nullptr);
+  EXPECT_NE(t->FindSet(FailsafeMemberSetName(web, IpFamily::kIpv6)), nullptr);
+  EXPECT_EQ(FailsafeMemberSetName(7, IpFamily::kIpv6), "fs_g7_6");
+  EXPECT_EQ(JudgeChainName(Hook::kOutput, IpFamily::kIpv4), "judge_out4");
+}
+
+TEST(LogPrefixes, EveryVerdictChainLogsAPrefixTheViolationReaderKnows) {
+  auto c = CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce),
+                          testing::SampleInventory(), {});
+  ASSERT_TRUE(c);
+  std::set<LoggedVerdict> logged;
+  for (const Table& t : c->ruleset.tables) {
+    for (const Chain& chain : t.chains) {
+      for (const Rule& rule : chain.rules) {
+        for (const Statement& st : rule.statements) {
+          if (const auto* log = std::get_if<Log>(&st)) {
+            auto verdict = ParseLogPrefix(log->prefix);
+            ASSERT_TRUE(verdict) << log->prefix;
+            EXPECT_EQ(log->prefix, LogPrefixOf(*verdict).prefix);
+            logged.insert(*verdict);
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(logged.size(), kLogPrefixes.size());
 }
 
 }  // namespace

@@ -1,0 +1,163 @@
+// table bridge bulkhead: tagged frames (802.1Q, 802.1ad, PPPoE) from workload ports skip
+// br_netfilter and so the inet table; they are judged here, and port anti-spoofing runs before
+// br_netfilter for bridged workloads (whose inet iifname is the bridge).
+#include "enforcer/internal/rule_building.h"
+#include "enforcer/internal/table_builders.h"
+
+namespace bulkhead::enforcer::internal {
+namespace {
+
+constexpr std::int32_t kBridgePreroutingPriority = -300;
+
+// Which workloads have an interface (a bridge port bulkhead can name).
+struct PortCoverage {
+  bool all = true;
+  bool any = false;
+};
+
+PortCoverage CoverageOf(const Membership& membership) {
+  PortCoverage out;
+  for (const auto& g : membership.groups) {
+    for (const auto& w : g.members) {
+      out.all = out.all && !w.interface.empty();
+      out.any = out.any || !w.interface.empty();
+    }
+  }
+  return out;
+}
+
+Verdict GotoCounter(std::string_view counter) {
+  return MakeVerdict(Verdict::Kind::kGoto, counter);
+}
+
+// Every frame crosses prerouting (the bridge family has no working `ct state` here), so a
+// workload's own traffic is accepted after one lookup: its (port, address) pair first.
+void AddOwnTrafficRules(Chain& pre) {
+  for (const auto& ip : kAddressFamilies) {
+    pre.rules.push_back(
+        MakeRule({IpDependency(Family::kBridge, ip.v6),
+                  InSet({Field::kIifname, ip.saddr}, InterfaceAddressSetName(ip.family)),
+                  MakeVerdict(Verdict::Kind::kAccept)},
+                 "a workload's own address from its own port"));
+  }
+  // ARP carries the sender's address too, and neighbours believe it: a workload that
+  // announces another's address takes that workload's traffic (ARP spoofing).
+  pre.rules.push_back(MakeRule({ArpDependency(),
+                                InSet({Field::kIifname, Field::kArpSaddrIp},
+                                      InterfaceAddressSetName(IpFamily::kIpv4)),
+                                MakeVerdict(Verdict::Kind::kAccept)},
+                               "a workload's own address in ARP from its own port"));
+}
+
+Rule TaggedFramesRule(const PortCoverage& ports, std::vector<std::string>& warnings) {
+  std::vector<Statement> s;
+  s.push_back(InSet({Field::kEtherType}, kTaggedTypesSet));
+  if (ports.all && ports.any) {
+    s.push_back(InSet({Field::kIifname}, kInterfaceSet));
+  } else {
+    warnings.push_back(
+        "a workload has no interface: tagged frames are judged on every bridge port");
+  }
+  s.push_back(GotoCounter(kCounterTagged));
+  return MakeRule(std::move(s), "VLAN/PPPoE-tagged frames skip br_netfilter");
+}
+
+// A workload port carries only its workload's addresses, and a workload's address comes only
+// from its port (IPv4, IPv6, ARP), and a workload sends no router advertisement.
+void AddAntiSpoofingRules(Chain& pre) {
+  for (const auto& ip : kAddressFamilies) {
+    std::vector<Statement> s{IpDependency(Family::kBridge, ip.v6)};
+    // No IPv4 field follows, so `ether type ip` is a match of its own (nft lists it).
+    std::get<Match>(s[0]).implicit = ip.v6;
+    if (ip.v6) {  // neighbour discovery and DAD use these
+      s.push_back(AddressDiffers(ip.saddr, "::"));
+      s.push_back(AddressDiffers(ip.saddr, "fe80::", 10));
+    }
+    s.push_back(InSet({Field::kIifname}, kInterfaceSet));
+    s.push_back(GotoCounter(kCounterSpoofed));
+    pre.rules.push_back(
+        MakeRule(std::move(s), "anti-spoofing: a workload sends only from its own addresses"));
+    pre.rules.push_back(MakeRule({IpDependency(Family::kBridge, ip.v6),
+                                  InSet({ip.saddr}, OwnedAddressSetName(ip.family)),
+                                  GotoCounter(kCounterSpoofed)},
+                                 "anti-spoofing: a workload's address comes only from its port"));
+  }
+  // 0.0.0.0 is an ARP probe (RFC 5227): it claims no address.
+  pre.rules.push_back(MakeRule({ArpDependency(), AddressDiffers(Field::kArpSaddrIp, "0.0.0.0"),
+                                InSet({Field::kIifname}, kInterfaceSet),
+                                GotoCounter(kCounterSpoofed)},
+                               "ARP anti-spoofing: a workload announces only its own addresses"));
+  pre.rules.push_back(
+      MakeRule({ArpDependency(), InSet({Field::kArpSaddrIp}, OwnedAddressSetName(IpFamily::kIpv4)),
+                GotoCounter(kCounterSpoofed)},
+               "ARP anti-spoofing: a workload's address is announced only from its port"));
+  // Router advertisements and redirects (RFC 6105, RA guard): a workload that sends them
+  // makes itself its neighbours' IPv6 router. They come from link-local addresses, which
+  // the rules above let through.
+  std::vector<Statement> ra = Icmpv6Dependency(Family::kBridge);
+  ra.push_back(InSet({Field::kIcmpv6Type}, kRouterMessageSet));
+  ra.push_back(InSet({Field::kIifname}, kInterfaceSet));
+  ra.push_back(GotoCounter(kCounterSpoofed));
+  pre.rules.push_back(MakeRule(std::move(ra), "RA guard: a workload is no router"));
+}
+
+Set TaggedTypesSet() {
+  Set types = KeyedSet(kTaggedTypesSet, DataType::kEtherType, "802.1Q, 802.1ad, PPPoE");
+  for (std::uint32_t ether_type : {0x8100u, 0x88a8u, 0x8863u, 0x8864u}) {
+    types.elements.push_back(MakeElement({Value::Number(DataType::kEtherType, ether_type)},
+                                         "tagged ethertype"));
+  }
+  return types;
+}
+
+Set RouterMessageSet() {
+  Set router =
+      KeyedSet(kRouterMessageSet, DataType::kIcmpv6Type, "ICMPv6 router advertisement, redirect");
+  for (std::uint32_t type : {134u, 137u}) {
+    router.elements.push_back(
+        MakeElement({Value::Number(DataType::kIcmpv6Type, type)}, "router message"));
+  }
+  return router;
+}
+
+}  // namespace
+
+Table BuildBridgeTable(const CompileContext& context, std::vector<std::string>& warnings) {
+  Table t;
+  t.family = Family::kBridge;
+  t.name = std::string(kTableName);
+  t.counters = {std::string(kCounterLogged), std::string(kCounterTagged),
+                std::string(kCounterSpoofed)};
+  t.sets.push_back(TaggedTypesSet());
+  const PortCoverage ports = CoverageOf(context.membership);
+  Chain pre;
+  pre.name = std::string(HookName(Hook::kPrerouting));
+  pre.base = BaseHook{Hook::kPrerouting, kBridgePreroutingPriority};
+  if (ports.any) {
+    AddOwnTrafficRules(pre);
+  }
+  pre.rules.push_back(TaggedFramesRule(ports, warnings));
+  if (ports.any || !ports.all) {
+    // Empty without interfaces: kept so the shape does not depend on it.
+    t.sets.push_back(KeyedSet(kInterfaceSet, DataType::kIfname, "interfaces of managed workloads"));
+  }
+  if (ports.any) {
+    for (const auto& ip : kAddressFamilies) {
+      t.sets.push_back(InterfaceAddressSet(ip));
+      t.sets.push_back(KeyedSet(OwnedAddressSetName(ip.family), ip.address,
+                                "addresses of workloads with an interface"));
+    }
+    AddAntiSpoofingRules(pre);
+    t.sets.push_back(RouterMessageSet());
+  }
+  FillMemberSets(t, context.membership, {});
+  SizeHashSets(t);
+  t.chains.push_back(std::move(pre));
+  t.chains.push_back(
+      SpoofVerdictChain(kCounterTagged, LoggedVerdict::kTagged, context.global, context.options));
+  t.chains.push_back(
+      SpoofVerdictChain(kCounterSpoofed, LoggedVerdict::kSpoofed, context.global, context.options));
+  return t;
+}
+
+}  // namespace bulkhead::enforcer::internal
