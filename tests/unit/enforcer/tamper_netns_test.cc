@@ -356,6 +356,46 @@ TEST_F(TamperNetnsTest, GuardRestoresAFlushedRulesetOnce) {
   EXPECT_TRUE(VerifyRuleset(*transport_, ruleset_)->empty());
 }
 
+TEST_F(TamperNetnsTest, PeriodicCompareRepairsWhatEventsMissed) {
+  Apply();
+  ReadUntil([](const WatchUpdate& u) { return !u.commits.empty(); });
+  watch_.reset();
+  boost::asio::io_context io;
+  std::vector<TamperIncident> incidents;
+  TamperGuard::Callbacks callbacks;
+  callbacks.repair = [&](const TamperIncident& incident) -> boost::system::result<void, std::string> {
+    incidents.push_back(incident);
+    auto applied = ApplyRuleset(*transport_, ruleset_);
+    if (!applied) {
+      return applied.error().summary;
+    }
+    return {};
+  };
+  callbacks.verify = [&]() { return VerifyRuleset(*transport_, ruleset_); };
+  callbacks.warn = [](std::string_view) {};
+  TamperGuardOptions options;
+  options.verify_interval = std::chrono::milliseconds(300);
+  auto guard = TamperGuard::Start(io, ledger_, options, callbacks);
+  ASSERT_TRUE(guard.has_value()) << guard.error();
+  // A change the events do not show (the guard is muted, as during an apply).
+  ASSERT_TRUE((*guard)->Mute().has_value());
+  ASSERT_EQ(Shell("nft delete element inet bulkhead grp4 '{ 10.0.0.5 }' 2>&1"), "");
+  ASSERT_TRUE((*guard)->Unmute().has_value());
+  const auto until = Clock::now() + std::chrono::seconds(2);
+  while (incidents.empty() && Clock::now() < until) {
+    io.run_one_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(incidents.size(), 1U);
+  EXPECT_EQ(incidents[0].trigger, TamperTrigger::kPeriodicVerify);
+  ASSERT_EQ(incidents[0].differences.size(), 1U);
+  EXPECT_NE(incidents[0].differences[0].origin.find("db-1"), std::string::npos)
+      << incidents[0].Summary();
+  std::printf("[ summary  ] %s\n", incidents[0].Summary().c_str());
+  EXPECT_TRUE(VerifyRuleset(*transport_, ruleset_)->empty());
+  EXPECT_EQ((*guard)->stats().repairs, 1U);
+  EXPECT_GE((*guard)->stats().verifies, 1U);
+}
+
 TEST_F(TamperNetnsTest, LostEventsMakeTheGuardCompare) {
   Apply();
   ReadUntil([](const WatchUpdate& u) { return !u.commits.empty(); });
