@@ -34,8 +34,9 @@ void AddExportCommand(CLI::App& app, std::vector<Command>& out);    // export_co
 void AddApproveCommand(CLI::App& app, std::vector<Command>& out);   // approve_command.cc
 void AddDiffCommand(CLI::App& app, std::vector<Command>& out);      // diff_command.cc
 void AddCheckCommand(CLI::App& app, std::vector<Command>& out);     // check_command.cc
-// enforce, confirm, status, disable
+// enforce, confirm, status (AddStatusCommand), reload, disable, confirm-watchdog
 void AddEnforceCommands(CLI::App& app, std::vector<Command>& out);  // enforce_command.cc
+void AddStatusCommand(CLI::App& app, std::vector<Command>& out);    // status_command.cc
 void AddAgentCommand(CLI::App& app, std::vector<Command>& out);     // agent_command.cc
 
 }  // namespace bulkhead::cli

@@ -121,6 +121,15 @@ std::int64_t UnixMs() {
       .count();
 }
 
+std::string FormatUnixMs(std::int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return out;
+}
+
 StateLock::~StateLock() {
   if (fd_ >= 0) {
     ::close(fd_);  // closing the last descriptor releases the flock
@@ -202,29 +211,25 @@ boost::system::result<void, std::string> StateDir::RemovePending() const {
   return RemoveFile("pending.state");
 }
 
-boost::system::result<void, std::string> StateDir::WriteOutcome(const std::string& token,
-                                                                const std::string& word) const {
-  return policy::WriteFileAtomically(File("outcome"), fmt::format("{} {}\n", token, word));
+boost::system::result<void, std::string> StateDir::WriteOutcome(
+    const daemon::EndedApply& ended) const {
+  return policy::WriteFileAtomically(
+      File("outcome"),
+      fmt::format("{} {}\n", ended.token, daemon::ConfirmOutcomeText(ended.outcome)));
 }
 
-std::optional<std::string> StateDir::ReadOutcome(const std::string& token) const {
+std::optional<daemon::EndedApply> StateDir::ReadOutcome() const {
   std::ifstream in(File("outcome"));
-  std::string t;
-  std::string w;
-  if (in >> t >> w && t == token) {
-    return w;
+  std::string token;
+  std::string word;
+  if (!(in >> token >> word)) {
+    return std::nullopt;
   }
-  return std::nullopt;
-}
-
-std::string StateDir::ReadLastOutcome() const {
-  std::ifstream in(File("outcome"));
-  std::string t;
-  std::string w;
-  if (in >> t >> w) {
-    return w;
+  auto outcome = daemon::ParseConfirmOutcome(word);
+  if (!outcome) {
+    return std::nullopt;
   }
-  return "";
+  return daemon::EndedApply{token, *outcome};
 }
 
 void StateDir::AppendLog(const std::string& line) const {

@@ -6,6 +6,8 @@
 
 #include <boost/system/result.hpp>
 
+#include "daemon/confirm.h"
+
 // The enforcement commands' memory between runs (default /run/bulkhead): the INPUTS of the
 // last confirmed apply and of a pending one, not the ruleset itself, because compiling is
 // deterministic and `status` needs the compiled model anyway to name set elements. Every
@@ -15,7 +17,7 @@
 //   lock              flock(2) target; never removed
 //   confirmed.state   what the kernel holds when nothing is pending (absent: no bulkhead table)
 //   pending.state     an apply waiting for `bulkhead confirm` (token, deadline, watchdog pid)
-//   outcome           "<token> confirmed|rolled-back|failed|cancelled": how the last pending
+//   outcome           "<token> <word>" (daemon/confirm.h, ConfirmOutcome): how the last pending
 //                     apply ended, for the `enforce --confirm` that waits on it
 //   watchdog.log      what detached watchdogs did (they have no terminal)
 namespace bulkhead::cli {
@@ -41,6 +43,8 @@ boost::system::result<EnforceState, std::string> ParseState(const std::string& t
 
 std::int64_t MonotonicMs();
 std::int64_t UnixMs();
+// "2026-12-07T17:00:00Z".
+std::string FormatUnixMs(std::int64_t ms);
 
 // An exclusive flock on <dir>/lock for as long as the object lives.
 class StateLock {
@@ -75,11 +79,10 @@ class StateDir {
   boost::system::result<void, std::string> RemoveConfirmed() const;
   boost::system::result<void, std::string> RemovePending() const;
 
-  // "<token> <word>"; ReadOutcome gives the word when the last outcome is for `token`.
-  boost::system::result<void, std::string> WriteOutcome(const std::string& token,
-                                                        const std::string& word) const;
-  std::optional<std::string> ReadOutcome(const std::string& token) const;
-  std::string ReadLastOutcome() const;  // the word, whatever the token ("" when none)
+  // "<token> <word>" (daemon::ConfirmOutcomeText): how the last pending apply ended. An
+  // absent file or an unknown word reads as nullopt.
+  boost::system::result<void, std::string> WriteOutcome(const daemon::EndedApply& ended) const;
+  std::optional<daemon::EndedApply> ReadOutcome() const;
 
   void AppendLog(const std::string& line) const;
 

@@ -1,0 +1,375 @@
+#include "daemon/enforcement_loop.h"
+
+#include <unordered_map>
+#include <utility>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "enforcer/apply_error_text.h"
+#include "enforcer/br_netfilter.h"
+#include "enforcer/compiler.h"
+#include "enforcer/kernel_ruleset.h"
+#include "policy/policy_codec.h"
+
+namespace bulkhead::daemon {
+namespace {
+
+constexpr const char* kBridgeProcRoot = "/proc/sys/net/bridge";
+
+}  // namespace
+
+EnforcementLoop::EnforcementLoop(const policy::AgentConfig& config, boost::asio::io_context& io,
+                                 Metrics& metrics, std::shared_ptr<spdlog::logger> log)
+    : config_(config),
+      io_(io),
+      metrics_(metrics),
+      log_(std::move(log)),
+      confirm_(SecondApply::kKeepEarliestPrevious, [] { return ConfirmClock::now(); }),
+      confirm_timer_(io) {}
+
+bool EnforcementLoop::Start() {
+  auto loaded = policy::LoadPolicyFile(config_.policy_file);
+  if (!loaded) {
+    for (const auto& e : loaded.error().errors) {
+      log_->error("{}", e.ToString());
+    }
+    return false;
+  }
+  policy_ = std::move(*loaded);
+  auto sysctl = enforcer::EnsureBridgeNetfilter(kBridgeProcRoot, true);
+  if (!sysctl) {
+    log_->error("{}", sysctl.error());
+    return false;
+  }
+  auto transport = enforcer::OpenMnlTransport();
+  if (!transport) {
+    log_->error("{}", transport.error());
+    return false;
+  }
+  transport_ = std::move(*transport);
+  ViolationMonitorOptions options;
+  options.nflog_group = config_.nflog_group;
+  options.violations_file = config_.violations_file;
+  options.log_lines_per_second = config_.violation_log_rate;
+  auto monitor = ViolationMonitor::Start(
+      io_, options, [this](const capture::IpAddr& a) { return Resolve(a); }, metrics_, log_);
+  if (!monitor) {
+    log_->error("violations: {}", monitor.error());
+    return false;
+  }
+  violations_ = std::move(*monitor);
+  return true;
+}
+
+void EnforcementLoop::OnInventory(policy::Inventory inventory, std::string_view why) {
+  inventory_ = std::move(inventory);
+  (void)Reconcile(policy_, why, /*inventory_only=*/true);
+}
+
+void EnforcementLoop::ReopenViolationLog() {
+  if (violations_) {
+    violations_->Reopen();
+  }
+}
+
+// Moves the kernel to `policy` and the current inventory. A change of the inventory alone (a
+// container came or went) is planned from the tracked state without a recompile and sent as one
+// batch of set elements; anything else compiles the policy and sends set elements only when
+// just membership changed, else one full replacement. Each is one batch: on any error the
+// previous ruleset stays in force.
+bool EnforcementLoop::Reconcile(const policy::Policy& policy, std::string_view why,
+                                bool inventory_only) {
+  const auto start = ConfirmClock::now();
+  if (inventory_only) {
+    if (auto done = ApplyElementsOnly(why, start)) {
+      return *done;
+    }
+  }
+  enforcer::CompileOptions options;
+  options.mode = config_.mode;
+  options.log_group = config_.nflog_group;
+  auto compiled = enforcer::CompileRuleset(policy, inventory_, options);
+  if (!compiled) {
+    Failed(why, "the ruleset stays as it was",
+           fmt::format("{}", fmt::join(compiled.error(), "; ")));
+    return false;
+  }
+  for (const auto& w : compiled->warnings) {
+    if (warned_.insert(w).second) {
+      log_->warn("{}", w);
+    }
+  }
+  std::string kind = "full";
+  std::string detail;
+  if (tracker_) {
+    auto updated =
+        enforcer::UpdateElements(*transport_, tracker_->compiled().ruleset, compiled->ruleset);
+    if (updated && !updated->structure_changed && updated->stats.messages == 0) {
+      log_->debug("enforce ({}): nothing to change", why);  // e.g. a second event, same state
+      tracker_.emplace(policy, inventory_, options, std::move(*compiled));
+      RebuildEndpoints();
+      return true;
+    }
+    if (updated && !updated->structure_changed) {
+      kind = "elements";
+      detail = fmt::format(", +{} -{} elements", updated->added, updated->removed);
+    } else if (!updated) {
+      log_->warn("enforce ({}): element update refused ({}); replacing the whole ruleset", why,
+                 updated.error().summary);
+    }
+  }
+  if (kind == "full") {
+    auto applied = enforcer::ApplyRuleset(*transport_, compiled->ruleset);
+    if (!applied) {
+      Failed(why, "the kernel refused the ruleset, the previous one stays",
+             enforcer::ApplyErrorText(applied.error()));
+      return false;
+    }
+  }
+  applied_policy_ = policy;
+  tracker_.emplace(policy, inventory_, options, std::move(*compiled));
+  Applied(kind, why, detail, start);
+  return true;
+}
+
+std::optional<bool> EnforcementLoop::ApplyElementsOnly(std::string_view why,
+                                                       ConfirmClock::time_point start) {
+  if (!tracker_) {
+    return std::nullopt;
+  }
+  auto plan = tracker_->PlanChange(inventory_);
+  if (!plan) {
+    return std::nullopt;
+  }
+  if (plan->delta.Empty()) {
+    tracker_->Commit(*plan);
+    RebuildEndpoints();
+    log_->debug("enforce ({}): nothing to change", why);
+    return true;
+  }
+  auto sent = enforcer::ApplyElementDelta(*transport_, plan->delta);
+  if (!sent) {
+    log_->warn("enforce ({}): element update refused ({}); recompiling", why,
+               sent.error().summary);
+    return std::nullopt;
+  }
+  tracker_->Commit(*plan);
+  Applied("elements", why,
+          fmt::format(", +{} -{} elements, no recompile", plan->delta.Added(),
+                      plan->delta.Removed()),
+          start);
+  return true;
+}
+
+void EnforcementLoop::Applied(std::string_view kind, std::string_view why,
+                              std::string_view detail, ConfirmClock::time_point start) {
+  const double seconds = std::chrono::duration<double>(ConfirmClock::now() - start).count();
+  metrics_.Set("bulkhead_apply_seconds", {}, seconds);
+  metrics_.Add("bulkhead_applies_total", {{"kind", std::string(kind)}});
+  RebuildEndpoints();
+  last_apply_ = fmt::format("{} ({}{}), {:.1f} ms", kind, why, detail, seconds * 1000);
+  log_->info("enforce: applied {}: {} groups, {} workloads", last_apply_,
+             tracker_->compiled().membership.groups.size(), inventory_.workloads.size());
+  last_error_.clear();
+}
+
+void EnforcementLoop::Failed(std::string_view why, std::string_view what, std::string error) {
+  metrics_.Add("bulkhead_apply_errors_total", {});
+  last_error_ = std::move(error);
+  log_->error("enforce ({}): {}: {}", why, what, last_error_);
+}
+
+void EnforcementLoop::RebuildEndpoints() {
+  endpoints_.clear();
+  std::unordered_map<std::string, std::string> group_of;
+  for (const auto& g : tracker_->compiled().membership.groups) {
+    for (const auto& m : g.members) {
+      group_of[m.name] = g.name;
+    }
+  }
+  for (const auto& w : inventory_.workloads) {
+    const auto it = group_of.find(w.name);
+    for (const auto& a : w.addresses) {
+      if (auto ip = capture::IpAddr::Parse(a)) {
+        endpoints_[*ip] = {w.name, it == group_of.end() ? "" : it->second, a};
+      }
+    }
+  }
+  for (const auto& a : inventory_.host.addresses) {
+    if (auto ip = capture::IpAddr::Parse(a)) {
+      endpoints_[*ip] = {inventory_.host.name, std::string(policy::kHostGroup), a};
+    }
+  }
+}
+
+ViolationEndpoint EnforcementLoop::Resolve(const capture::IpAddr& address) const {
+  const auto it = endpoints_.find(address);
+  if (it != endpoints_.end()) {
+    return it->second;
+  }
+  return {"", std::string(policy::kWorldGroup), address.ToString()};
+}
+
+// --- Reload and confirmation -----------------------------------------------------------------
+
+ControlReply EnforcementLoop::Reload(std::optional<policy::Inventory> inventory,
+                                     double confirm_seconds) {
+  if (inventory) {
+    inventory_ = std::move(*inventory);
+  }
+  auto loaded = policy::LoadPolicyFile(config_.policy_file);
+  if (!loaded) {
+    metrics_.Add("bulkhead_policy_reloads_total", {{"result", "error"}});
+    for (const auto& e : loaded.error().errors) {
+      log_->error("reload: {}", e.ToString());
+    }
+    log_->error("reload: keeping the policy in force");
+    return {false, loaded.error().ToString()};
+  }
+  RollBackIfExpired();  // a window already past its deadline ends before anything new starts
+  if (!Reconcile(*loaded, "reload")) {
+    metrics_.Add("bulkhead_policy_reloads_total", {{"result", "error"}});
+    return {false, "the new policy was not applied, the old one stays: " + last_error_ + "\n"};
+  }
+  if (confirm_seconds > 0) {
+    const auto window = std::chrono::duration_cast<ConfirmClock::duration>(
+        std::chrono::duration<double>(confirm_seconds));
+    if (confirm_.Begin(fmt::format("reload-{}", ++reloads_), window)) {
+      previous_policy_ = policy_;  // a second reload keeps this, the earliest one
+    }
+    ArmConfirmTimer();
+  } else if (confirm_.pending()) {
+    confirm_.End(ConfirmOutcome::kCancelled);  // this reload replaces the pending one for good
+    previous_policy_.reset();
+    confirm_timer_.cancel();
+  }
+  policy_ = std::move(*loaded);
+  metrics_.Add("bulkhead_policy_reloads_total", {{"result", "ok"}});
+  return {true, fmt::format("reloaded {}: {}{}\n", config_.policy_file, last_apply_,
+                            confirm_seconds > 0
+                                ? fmt::format("; run `bulkhead confirm` within {}s or the "
+                                              "previous policy comes back",
+                                              confirm_seconds)
+                                : std::string())};
+}
+
+void EnforcementLoop::ArmConfirmTimer() {
+  confirm_timer_.expires_after(confirm_.Remaining());
+  confirm_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && !stopping_) {
+      RollBackIfExpired();
+    }
+  });
+}
+
+RollbackSteps EnforcementLoop::Rollback() {
+  RollbackSteps steps;
+  // No `remove`: when the previous policy cannot be applied again, the unconfirmed one stays
+  // rather than no rules at all (the agent protects a running host).
+  steps.restore = [this] {
+    log_->warn("reload: not confirmed in time; restoring the previous policy");
+    if (!previous_policy_ || !Reconcile(*previous_policy_, "confirm timeout")) {
+      return false;
+    }
+    policy_ = *previous_policy_;
+    return true;
+  };
+  return steps;
+}
+
+void EnforcementLoop::RollBackIfExpired() {
+  if (auto outcome = confirm_.RollBackIfExpired(Rollback())) {
+    if (*outcome == ConfirmOutcome::kRollbackFailed) {
+      log_->error("reload: the previous policy could not be restored; the unconfirmed one stays");
+    }
+    previous_policy_.reset();
+  }
+}
+
+ControlReply EnforcementLoop::Confirm() {
+  const ConfirmAnswer answer = confirm_.Confirm(Rollback());
+  if (!confirm_.pending()) {
+    previous_policy_.reset();
+    confirm_timer_.cancel();
+  }
+  switch (answer) {
+    case ConfirmAnswer::kConfirmed:
+      log_->info("reload confirmed");
+      return {true, "confirmed: the reloaded policy stays\n"};
+    case ConfirmAnswer::kTooLate:
+      return {false, confirm_.last()->outcome == ConfirmOutcome::kRestored
+                         ? "too late: the confirmation window has closed; the previous policy "
+                           "is back\n"
+                         : "too late: the confirmation window has closed; restoring the "
+                           "previous policy failed, the reloaded one stays\n"};
+    case ConfirmAnswer::kNothingPending:
+      break;
+  }
+  return {false, "nothing to confirm: no reload is waiting for confirmation\n"};
+}
+
+// --- Status and stop -------------------------------------------------------------------------
+
+void EnforcementLoop::AppendStatus(std::string& out) const {
+  out += fmt::format("policy: {}\n", config_.policy_file);
+  if (!tracker_) {
+    out += "applied: nothing yet" +
+           (last_error_.empty() ? std::string() : " (" + last_error_ + ")") + "\n";
+    return;
+  }
+  out += fmt::format("last apply: {}\n", last_apply_);
+  if (confirm_.pending()) {
+    out += "pending confirmation: the previous policy comes back unless `bulkhead confirm`\n";
+  }
+  if (!last_error_.empty()) {
+    out += fmt::format("last error: {}\n", last_error_);
+  }
+  AppendAppliedStatus(out);
+}
+
+void EnforcementLoop::AppendAppliedStatus(std::string& out) const {
+  out += fmt::format("groups: {}\n", tracker_->compiled().membership.groups.size());
+  for (const auto& g : tracker_->compiled().membership.groups) {
+    out += fmt::format("  {} ({}{}): {} workload{}\n", g.name, policy::ModeName(g.mode),
+                       g.implicit ? ", implicit" : "", g.members.size(),
+                       g.members.size() == 1 ? "" : "s");
+  }
+  out += fmt::format("edges: {}\n", applied_policy_.allow.size());
+  out += fmt::format("violations: {}\n", violations_ ? violations_->count() : 0);
+  if (auto counters = enforcer::ReadNamedCounters(*transport_); counters) {
+    out += "counters:\n";
+    for (const auto& c : *counters) {
+      out += fmt::format("  {}: {} packets, {} bytes\n", c.name, c.packets, c.bytes);
+    }
+  }
+}
+
+bool EnforcementLoop::Stop() {
+  if (stopping_) {
+    return true;
+  }
+  stopping_ = true;
+  confirm_timer_.cancel();
+  if (violations_) {
+    violations_->Stop();
+  }
+  if (!transport_) {
+    return true;
+  }
+  if (!config_.remove_rules_on_exit) {
+    if (tracker_) {
+      log_->info("the rules stay in the kernel (removeRulesOnExit: false)");
+    }
+    return true;
+  }
+  auto deleted = enforcer::DeleteTables(*transport_);
+  if (!deleted) {
+    log_->error("removing the rules: {}", enforcer::ApplyErrorText(deleted.error()));
+    return false;
+  }
+  log_->info("removed bulkhead's tables (removeRulesOnExit)");
+  return true;
+}
+
+}  // namespace bulkhead::daemon

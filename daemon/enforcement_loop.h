@@ -1,0 +1,104 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/logger.h>
+
+#include "capture/ip_addr.h"
+#include "daemon/confirm.h"
+#include "daemon/control_socket.h"
+#include "daemon/metrics.h"
+#include "daemon/violations.h"
+#include "enforcer/membership_update.h"
+#include "enforcer/netlink_transport.h"
+#include "policy/agent_config.h"
+#include "policy/model.h"
+#include "policy/policy.h"
+
+// Monitor and enforce mode of the agent: owns the policy in force, the ruleset applied to the
+// kernel (and the inventory it was compiled for), a reload waiting for confirmation, and the
+// violation reader whose names come from the applied membership. Runs on the agent's event loop.
+//
+// Which apply path runs when a container starts: the agent hands the new inventory to
+// OnInventory, which reconciles "inventory only": the membership tracker plans the change of set
+// elements without a recompile and sends it as one batch (ApplyElementsOnly). Only when that plan
+// is refused does it compile the policy again, and then sends set elements alone when only
+// membership changed (UpdateElements), else one full replacement (ApplyRuleset). Reloads and the
+// confirmation's rollback take the compile path directly. See enforcement_loop.cc, Reconcile.
+namespace bulkhead::daemon {
+
+class EnforcementLoop {
+ public:
+  EnforcementLoop(const policy::AgentConfig& config, boost::asio::io_context& io,
+                  Metrics& metrics, std::shared_ptr<spdlog::logger> log);
+
+  // Loads the policy, turns on br_netfilter, opens the netlink transport and starts the
+  // violation reader. Nothing is applied until the first inventory. False, with the reason
+  // logged, when it cannot start.
+  bool Start();
+  // A new inventory (a container came or went, a resync, the static file): moves the kernel to
+  // it. `why` names the cause in log lines.
+  void OnInventory(policy::Inventory inventory, std::string_view why);
+  // Reopens the violations file (logrotate; SIGHUP).
+  void ReopenViolationLog();
+  // Reads the policy file again and applies it (with `inventory`, when the inventory file was
+  // read again too). `confirm_seconds` > 0: the previous policy comes back unless Confirm comes
+  // in time (daemon/confirm.h, the same rules as `bulkhead enforce --confirm`).
+  ControlReply Reload(std::optional<policy::Inventory> inventory, double confirm_seconds);
+  ControlReply Confirm();
+  // The monitor/enforce part of `bulkhead status`.
+  void AppendStatus(std::string& out) const;
+  // Stops the violation reader and the confirmation timer; removes bulkhead's tables when the
+  // configuration says so. False when that removal failed.
+  bool Stop();
+
+ private:
+  bool Reconcile(const policy::Policy& policy, std::string_view why, bool inventory_only = false);
+  // The inventory-only fast path; nullopt when it cannot be used (then compile).
+  std::optional<bool> ApplyElementsOnly(std::string_view why, ConfirmClock::time_point start);
+  void Applied(std::string_view kind, std::string_view why, std::string_view detail,
+               ConfirmClock::time_point start);
+  void Failed(std::string_view why, std::string_view what, std::string error);
+  void RebuildEndpoints();
+  ViolationEndpoint Resolve(const capture::IpAddr& address) const;
+  void ArmConfirmTimer();
+  void RollBackIfExpired();
+  RollbackSteps Rollback();
+  void AppendAppliedStatus(std::string& out) const;
+
+  const policy::AgentConfig& config_;
+  boost::asio::io_context& io_;
+  Metrics& metrics_;
+  std::shared_ptr<spdlog::logger> log_;
+  bool stopping_ = false;
+
+  policy::Inventory inventory_;
+  policy::Policy policy_;          // in force (a pending reload's, until it is rolled back)
+  policy::Policy applied_policy_;  // the last one the kernel accepted
+  std::unique_ptr<enforcer::NetlinkTransport> transport_;
+  // The applied ruleset, the policy and inventory it came from (empty before the first apply).
+  std::optional<enforcer::MembershipTracker> tracker_;
+  std::set<std::string> warned_;  // compiler warnings already logged once
+  std::string last_apply_;
+  std::string last_error_;
+
+  // A reload waiting for `confirm`: the rules, the policy to go back to, and the timer.
+  ConfirmWindow confirm_;
+  std::optional<policy::Policy> previous_policy_;
+  boost::asio::steady_timer confirm_timer_;
+  std::uint64_t reloads_ = 0;  // names the pending reload's token
+
+  std::unique_ptr<ViolationMonitor> violations_;
+  // Address -> {workload, group} for violation lines, from the applied membership.
+  std::unordered_map<capture::IpAddr, ViolationEndpoint, capture::IpAddrHash> endpoints_;
+};
+
+}  // namespace bulkhead::daemon

@@ -1,0 +1,111 @@
+#include "daemon/learning_loop.h"
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "policy/atomic_file.h"
+#include "policy/flow_graph_codec.h"
+
+namespace bulkhead::daemon {
+
+LearningLoop::LearningLoop(const policy::AgentConfig& config, boost::asio::io_context& io,
+                           Metrics& metrics, std::shared_ptr<spdlog::logger> log)
+    : config_(config), io_(io), metrics_(metrics), log_(std::move(log)), snapshot_timer_(io) {}
+
+bool LearningLoop::Start() {
+  // Learning from Docker captures on Docker's bridges; a static inventory names none, so such
+  // an agent would run and never learn anything.
+  if (config_.docker_socket.empty() && config_.interfaces.empty()) {
+    log_->error("learn mode with a static inventory needs `interfaces:` (the bridges to "
+                "capture on)");
+    return false;
+  }
+  // A graph file from an earlier run is the start: learning continues across restarts. One
+  // that cannot be read is not overwritten (it may be the only copy of weeks of learning).
+  std::error_code ec;
+  if (std::filesystem::exists(config_.graph_file, ec)) {
+    auto previous = policy::LoadFlowGraphFile(config_.graph_file);
+    if (!previous) {
+      log_->error("{} (refusing to overwrite it; move it away to start afresh)",
+                  previous.error().ToString());
+      return false;
+    }
+    baseline_ = std::move(*previous);
+    log_->info("learning: continuing {} ({} edges)", config_.graph_file, baseline_.edges.size());
+  }
+  LearnerOptions options;
+  options.group_by = config_.group_by;
+  options.live.promiscuous = true;  // a bridge port sees only its own frames otherwise
+  learner_ = std::make_unique<Learner>(options, metrics_, log_);
+  learner_->Start();
+  ArmSnapshot();
+  return true;
+}
+
+void LearningLoop::OnInventory(const policy::Inventory& inventory,
+                               std::vector<std::string> bridges) {
+  learner_->SetInventory(inventory);
+  learner_->SetInterfaces(config_.interfaces.empty() ? std::move(bridges) : config_.interfaces);
+}
+
+void LearningLoop::SetInventory(const policy::Inventory& inventory) {
+  learner_->SetInventory(inventory);
+}
+
+void LearningLoop::ArmSnapshot() {
+  snapshot_timer_.expires_after(config_.snapshot_interval);
+  snapshot_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) {
+      return;
+    }
+    learner_->Snapshot(io_.get_executor(), [this](policy::FlowGraph graph) {
+      if (!stopping_) {
+        (void)WriteGraph(std::move(graph));
+      }
+    });
+    ArmSnapshot();
+  });
+}
+
+bool LearningLoop::WriteGraph(policy::FlowGraph graph) {
+  policy::FlowGraph out = baseline_;
+  policy::MergeFlowGraph(out, graph);
+  auto written = policy::WriteFileAtomically(config_.graph_file, policy::WriteFlowGraphYaml(out));
+  if (!written) {
+    log_->error("learning: {}", written.error());
+    return false;
+  }
+  metrics_.Add("bulkhead_graph_snapshots_total", {});
+  last_snapshot_ = fmt::format("{} edges, {} groups", out.edges.size(), out.groups.size());
+  log_->debug("learning: wrote {} ({})", config_.graph_file, last_snapshot_);
+  return true;
+}
+
+void LearningLoop::AppendStatus(std::string& out) const {
+  out += fmt::format("graph: {}{}\n", config_.graph_file,
+                     last_snapshot_.empty() ? "" : " (last snapshot: " + last_snapshot_ + ")");
+  out += fmt::format("packets: {:.0f}, flows: {:.0f}, edges: {:.0f}\n",
+                     metrics_.Get("bulkhead_packets_total"), metrics_.Get("bulkhead_flows_total"),
+                     metrics_.Get("bulkhead_edges"));
+}
+
+bool LearningLoop::Stop() {
+  if (stopping_) {
+    return true;
+  }
+  stopping_ = true;
+  snapshot_timer_.cancel();
+  if (!learner_) {
+    return true;
+  }
+  if (!WriteGraph(learner_->Stop())) {
+    return false;
+  }
+  log_->info("learning: wrote {} ({})", config_.graph_file, last_snapshot_);
+  return true;
+}
+
+}  // namespace bulkhead::daemon
