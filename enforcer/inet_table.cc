@@ -60,7 +60,8 @@ Chain SourceChainHead(Hook hook, const AddressFamily& ip, std::string_view edges
                       std::string what) {
   Chain c;
   c.name = SourceChainName(hook, ip.family);
-  c.rules.push_back(MakeRule({VmapLookup{Field::kCtMark, std::string(edges_map)}}, std::move(what)));
+  c.rules.push_back(
+      MakeRule({VmapLookup{Field::kCtMark, std::string(edges_map)}}, std::move(what)));
   c.rules.push_back(RestoreCtMark());
   return c;
 }
@@ -92,9 +93,12 @@ bool FailsafeApplies(const policy::AllowRule& r, Hook hook) {
       return (to_host || r.to == policy::kAnyGroup) && !from_host;
     case Hook::kOutput:
       return (from_host || r.from == policy::kAnyGroup) && !to_host;
-    default:
+    case Hook::kForward:
       return !from_host && !to_host;
+    case Hook::kPrerouting:
+      break;
   }
+  return false;  // no failsafe rules outside the inet table's hooks
 }
 
 // `meta l4proto P th dport N` (a range: `N-M`); ICMP: `th sport` holds type << 8 | code.
@@ -383,9 +387,9 @@ void InetTableBuilder::AddManagedSourceRules(Chain& c, Hook hook, const AddressF
     SetCtMark source_group;
     source_group.map_key = ip.saddr;
     source_group.map = std::string(group_map);
+    const Verdict to_source = MakeVerdict(Verdict::Kind::kGoto, SourceChainName(hook, ip.family));
     c.rules.push_back(MakeRule({FieldMatch({Field::kCtMark}, Match::Op::kEq, Mark(0)), dependency,
-                                source_group,
-                                MakeVerdict(Verdict::Kind::kGoto, SourceChainName(hook, ip.family))},
+                                source_group, to_source},
                                "managed source: its group into ct mark"));
   }
   const Verdict judge = MakeVerdict(Verdict::Kind::kGoto, JudgeChainName(hook, ip.family));

@@ -233,8 +233,8 @@ std::string RenderNft(const Ruleset& ruleset, const RenderOptions& o) {
     for (const Chain& c : t.chains) {
       out += fmt::format("\tchain {} {{\n", c.name);
       if (c.base) {
-        out += fmt::format("\t\ttype filter hook {} priority {}; policy accept;\n", HookName(c.base->hook),
-                           c.base->priority);
+        out += fmt::format("\t\ttype filter hook {} priority {}; policy accept;\n",
+                           HookName(c.base->hook), c.base->priority);
       }
       for (const Rule& r : c.rules) {
         if (o.comments && !r.origin.empty()) {

@@ -98,11 +98,13 @@ Match AddressDiffers(Field field, std::string_view address, std::uint8_t prefix_
 
 Match IpDependency(Family family, bool v6) {
   if (family == Family::kInet) {
+    const std::uint32_t nfproto = v6 ? kNfprotoIpv6 : kNfprotoIpv4;
     return Implicit(FieldMatch({Field::kNfproto}, Match::Op::kEq,
-                               Value::Number(DataType::kInetProto, v6 ? kNfprotoIpv6 : kNfprotoIpv4)));
+                               Value::Number(DataType::kInetProto, nfproto)));
   }
+  const std::uint32_t ether_type = v6 ? kEtherTypeIpv6 : kEtherTypeIpv4;
   return Implicit(FieldMatch({Field::kEtherType}, Match::Op::kEq,
-                             Value::Number(DataType::kEtherType, v6 ? kEtherTypeIpv6 : kEtherTypeIpv4)));
+                             Value::Number(DataType::kEtherType, ether_type)));
 }
 
 Match ArpDependency() {
