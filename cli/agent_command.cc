@@ -6,7 +6,7 @@
 #include "daemon/agent.h"
 #include "cli/command.h"
 #include "cli/logging.h"
-#include "policy/agent_config.h"
+#include "daemon/agent_config.h"
 
 namespace bulkhead::cli {
 

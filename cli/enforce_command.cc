@@ -45,7 +45,7 @@
 #include "enforcer/netlink_transport.h"
 #include "enforcer/render.h"
 #include "policy/atomic_file.h"
-#include "policy/inventory_codec.h"
+#include "inventory/inventory_codec.h"
 #include "policy/policy_codec.h"
 
 namespace bulkhead::cli {

@@ -14,7 +14,7 @@
 
 // The policy module's JSON string writer (the one FlowGraph JSON export uses), so log lines and
 // exported files escape untrusted names the same way; there is no second escaper in bulkhead.
-#include "policy/internal/text_escape.h"
+#include "codec/text_escape.h"
 
 namespace bulkhead::cli {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <spdlog/logger.h>
 
-#include "policy/agent_config.h"
+#include "daemon/agent_config.h"
 
 namespace bulkhead::cli {
 

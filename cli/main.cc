@@ -8,7 +8,7 @@
 
 #include "cli/command.h"
 #include "cli/logging.h"
-#include "policy/agent_config.h"
+#include "daemon/agent_config.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"bulkhead: learn which container groups talk to which, review, enforce"};

@@ -4,7 +4,7 @@
 
 #include <spdlog/logger.h>
 
-#include "policy/agent_config.h"
+#include "daemon/agent_config.h"
 
 // `bulkhead agent`: the long-running agent (DESIGN.md, "Architecture"). One Asio event loop runs
 // discovery (Docker events or a static inventory), the enforcer, the violation reader, the

@@ -24,7 +24,7 @@
 #include "capture/byte_reader.h"
 #include "capture/decoder.h"
 #include "capture/pcap_handle.h"
-#include "policy/internal/text_escape.h"
+#include "codec/text_escape.h"
 #include "policy/model.h"
 
 namespace bulkhead::daemon {

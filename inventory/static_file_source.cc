@@ -1,7 +1,7 @@
 #include "inventory/static_file_source.h"
 
 #include "policy/atomic_file.h"
-#include "policy/inventory_codec.h"
+#include "inventory/inventory_codec.h"
 
 namespace bulkhead::inventory {
 
