@@ -717,12 +717,11 @@ std::vector<std::string> ReadGroupBy(const Node& node, ErrorList& errors) {
   return labels;
 }
 
-std::string TooLargeMessage(std::size_t size) {
+std::string TooLargeMessage(std::size_t size, std::size_t max_bytes) {
   std::array<char, 32> mib{};
   std::snprintf(mib.data(), mib.size(), "%.1f", static_cast<double>(size) / (1 << 20));
-  return "the file is " + std::string(mib.data()) + " MiB; bulkhead reads files of at most " +
-         std::to_string(kMaxInputBytes >> 20) +
-         " MiB, so that what it parses fits a 256 MiB container";
+  return "the file is " + std::string(mib.data()) + " MiB; bulkhead reads such files up to " +
+         std::to_string(max_bytes >> 20) + " MiB, so that it runs in a 256 MiB container";
 }
 
 boost::system::result<std::string, std::string> ReadInputFile(const std::string& path,
@@ -753,7 +752,7 @@ boost::system::result<std::string, std::string> ReadInputFile(const std::string&
     // Refuse before reading: the point of the limit is to never hold such a file in memory.
     if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > max_bytes) {
       return Result(boost::system::in_place_error,
-                    name + ": " + TooLargeMessage(static_cast<std::size_t>(st.st_size)));
+                    name + ": " + TooLargeMessage(static_cast<std::size_t>(st.st_size), max_bytes));
     }
   }
   std::string out;
@@ -772,7 +771,8 @@ boost::system::result<std::string, std::string> ReadInputFile(const std::string&
     }
     if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
       return Result(boost::system::in_place_error,
-                    name + ": larger than " + std::to_string(max_bytes >> 20) + " MiB");
+                    name + ": " + TooLargeMessage(out.size() + static_cast<std::size_t>(n),
+                                                  max_bytes));
     }
     out.append(buf.data(), static_cast<std::size_t>(n));
   }

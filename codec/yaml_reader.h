@@ -29,12 +29,13 @@ namespace bulkhead::codec {
 
 inline constexpr std::string_view kApiVersion = "bulkhead/v1";
 
-// The largest file any reader accepts. Streaming keeps the reader itself small, but the model
-// it fills is not: measured with bench/gen_policy.py, `bulkhead enforce` peaks at ~9x the policy
-// file size and `check` at ~6x; an inventory's model costs ~7x its file. 16 MiB keeps the worst
-// of them (~150 MiB) inside a 256 MiB container, and is three times the 10,000-workload,
-// 100,000-edge policy (5.5 MB).
-inline constexpr std::size_t kMaxInputBytes = std::size_t{16} << 20;
+// The largest Policy, Inventory or agent configuration a reader accepts. Streaming keeps the
+// reader itself small; what is left is the model and what the enforcer compiles from it. Measured
+// (bench/README.md, "Formats"): `enforce --dry-run` of the 5.6 MB, 100,000-rule policy with its
+// 10,000-workload inventory peaks at ~136 MiB, almost all of it the compiled ruleset, and parsing
+// that policy alone at ~30 MiB. 8 MiB of policy keeps the agent's compile near 200 MiB, inside a
+// 256 MiB container.
+inline constexpr std::size_t kMaxInputBytes = std::size_t{8} << 20;
 
 // A position in the text, 0-based as libyaml counts; -1 when unknown.
 struct Mark {
@@ -169,12 +170,13 @@ std::vector<std::string> ReadGroupBy(const Node& node, ErrorList& errors);
 // Checks `apiVersion: bulkhead/v1` and `kind: <kind>` of a top-level mapping.
 void CheckHeader(Fields& fields, std::string_view kind, ErrorList& errors);
 
-// The common shape of every codec's Parse function: refuse a text over kMaxInputBytes, let
+// The common shape of every codec's Parse function: refuse a text over `max_bytes`, let
 // `read(text, errors, value)` fill a T, and turn an allocation failure and the collected errors
 // into FileErrors (never empty on failure).
 template <typename T, typename Read>
 boost::system::result<T, FileErrors> ParseDocument(std::string_view text,
-                                                   std::string_view file_name, Read&& read);
+                                                   std::string_view file_name, Read&& read,
+                                                   std::size_t max_bytes = kMaxInputBytes);
 
 // Reads `path` ("-" = standard input), refusing one over kMaxInputBytes before it is all in
 // memory. The error is one line naming the file.
@@ -184,10 +186,11 @@ boost::system::result<std::string, std::string> ReadInputFile(const std::string&
 // Reads `path` with ReadInputFile and parses it with `parse(text, name)`. A file that cannot be
 // read is one FileError naming the file.
 template <typename Parse>
-auto LoadDocumentFile(const std::string& path, Parse&& parse)
+auto LoadDocumentFile(const std::string& path, Parse&& parse,
+                      std::size_t max_bytes = kMaxInputBytes)
     -> decltype(parse(std::string_view(), std::string_view())) {
   const std::string name = path == "-" ? std::string("standard input") : path;
-  auto text = ReadInputFile(path, kMaxInputBytes);
+  auto text = ReadInputFile(path, max_bytes);
   if (!text) {
     std::string message = text.error();
     if (message.rfind(name + ": ", 0) == 0) {
@@ -198,15 +201,16 @@ auto LoadDocumentFile(const std::string& path, Parse&& parse)
   return parse(*text, name);
 }
 
-// "the file is 20.0 MiB; bulkhead reads files of at most 16 MiB ..." (shared with callers that
-// read the text themselves).
-std::string TooLargeMessage(std::size_t size);
+// "the file is 20.0 MiB; bulkhead reads files of this kind of at most 8 MiB ...".
+std::string TooLargeMessage(std::size_t size, std::size_t max_bytes);
 
 template <typename T, typename Read>
 boost::system::result<T, FileErrors> ParseDocument(std::string_view text,
-                                                   std::string_view file_name, Read&& read) {
-  if (text.size() > kMaxInputBytes) {
-    return FileErrors{{FileError{std::string(file_name), 0, 0, TooLargeMessage(text.size())}}};
+                                                   std::string_view file_name, Read&& read,
+                                                   std::size_t max_bytes) {
+  if (text.size() > max_bytes) {
+    return FileErrors{
+        {FileError{std::string(file_name), 0, 0, TooLargeMessage(text.size(), max_bytes)}}};
   }
   ErrorList errors(file_name);
   T value;

@@ -339,7 +339,8 @@ boost::system::result<FlowGraph, FileErrors> ParseFlowGraph(std::string_view tex
   auto parsed = codec::ParseDocument<FlowGraph>(
       text, file_name, [](std::string_view input, ErrorList& errors, FlowGraph& graph) {
         GraphReader(errors).Read(input, graph);
-      });
+      },
+      kMaxFlowGraphBytes);
   if (parsed) {
     parsed->Normalize();
   }
@@ -347,7 +348,7 @@ boost::system::result<FlowGraph, FileErrors> ParseFlowGraph(std::string_view tex
 }
 
 boost::system::result<FlowGraph, FileErrors> LoadFlowGraphFile(const std::string& path) {
-  return codec::LoadDocumentFile(path, ParseFlowGraph);
+  return codec::LoadDocumentFile(path, ParseFlowGraph, kMaxFlowGraphBytes);
 }
 
 }  // namespace bulkhead::policy

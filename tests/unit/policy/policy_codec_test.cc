@@ -376,8 +376,8 @@ TEST(PolicyReaderTest, RefusesAliasesAndHugeFiles) {
   const FileErrors errors = ExpectErrors(huge);
   ASSERT_EQ(errors.errors.size(), 1U);
   EXPECT_EQ(errors.errors[0].message,
-            "the file is 16.0 MiB; bulkhead reads files of at most 16 MiB, so that what it "
-            "parses fits a 256 MiB container");
+            "the file is 8.0 MiB; bulkhead reads such files up to 8 MiB, so that it runs in a "
+            "256 MiB container");
 }
 
 TEST(PolicyReaderTest, HostileInputNeverThrows) {
