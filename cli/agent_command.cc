@@ -6,7 +6,7 @@
 #include "daemon/agent.h"
 #include "cli/command.h"
 #include "cli/logging.h"
-#include "policy/agent_config.h"
+#include "daemon/agent_config.h"
 
 namespace bulkhead::cli {
 
@@ -22,7 +22,7 @@ void AddAgentCommand(CLI::App& app, std::vector<Command>& out) {
       ->required();
   cmd->add_flag("--check-config", o->check, "Validate the configuration and exit");
   out.push_back({cmd, [o](const Logger& log) {
-                   auto config = policy::LoadAgentConfigFile(o->config);
+                   auto config = daemon::LoadAgentConfigFile(o->config);
                    if (!config) {
                      LogFileErrors(log, config.error());
                      return 2;
@@ -34,7 +34,7 @@ void AddAgentCommand(CLI::App& app, std::vector<Command>& out) {
                    // The configuration may ask for JSON log lines: from here on every line
                    // goes through a logger built for it.
                    auto agent_log =
-                       config->log_format == policy::LogFormat::kText
+                       config->log_format == daemon::LogFormat::kText
                            ? log
                            : MakeLogger(log->level() <= spdlog::level::debug, config->log_format);
                    return daemon::RunAgent(*config, agent_log);

@@ -8,7 +8,7 @@
 #include "enforcer/apply_error_text.h"
 #include "enforcer/kernel_ruleset.h"
 #include "enforcer/netlink_transport.h"
-#include "policy/inventory_codec.h"
+#include "inventory/inventory_codec.h"
 #include "policy/policy_codec.h"
 
 namespace bulkhead::cli {
@@ -61,7 +61,7 @@ boost::system::result<CompiledState, std::vector<std::string>> CompileState(cons
       errors.push_back(e.ToString());
     }
   }
-  auto inv = policy::ParseInventory(s.inventory_text, s.inventory_path);
+  auto inv = inventory::ParseInventory(s.inventory_text, s.inventory_path);
   if (!inv) {
     for (const auto& e : inv.error().errors) {
       errors.push_back(e.ToString());

@@ -14,7 +14,7 @@
 
 // The policy module's JSON string writer (the one FlowGraph JSON export uses), so log lines and
 // exported files escape untrusted names the same way; there is no second escaper in bulkhead.
-#include "policy/internal/text_escape.h"
+#include "codec/text_escape.h"
 
 namespace bulkhead::cli {
 namespace {
@@ -85,7 +85,7 @@ class JsonLineFormatter final : public spdlog::formatter {
                    R"({{"time":"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z","level":"{}","msg":{}}})",
                    utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
                    utc.tm_sec, millis, LevelName(msg.level),
-                   policy::internal::JsonString(
+                   codec::JsonString(
                        std::string_view(msg.payload.data(), msg.payload.size())));
     dest.push_back('\n');
   }
@@ -96,10 +96,10 @@ class JsonLineFormatter final : public spdlog::formatter {
 
 }  // namespace
 
-std::shared_ptr<spdlog::logger> MakeLogger(bool verbose, policy::LogFormat format) {
+std::shared_ptr<spdlog::logger> MakeLogger(bool verbose, daemon::LogFormat format) {
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>("bulkhead", sink);
-  if (format == policy::LogFormat::kJson) {
+  if (format == daemon::LogFormat::kJson) {
     logger->set_formatter(std::make_unique<JsonLineFormatter>());
   } else {
     auto formatter = std::make_unique<spdlog::pattern_formatter>();

@@ -4,7 +4,7 @@
 
 #include <spdlog/logger.h>
 
-#include "policy/agent_config.h"
+#include "daemon/agent_config.h"
 
 namespace bulkhead::cli {
 
@@ -17,6 +17,6 @@ namespace bulkhead::cli {
 //         for log collectors; the message is JSON-escaped (it can carry container names and
 //         labels, which are attacker-controlled).
 // `verbose` turns debug lines on.
-std::shared_ptr<spdlog::logger> MakeLogger(bool verbose, policy::LogFormat format);
+std::shared_ptr<spdlog::logger> MakeLogger(bool verbose, daemon::LogFormat format);
 
 }  // namespace bulkhead::cli

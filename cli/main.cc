@@ -8,7 +8,7 @@
 
 #include "cli/command.h"
 #include "cli/logging.h"
-#include "policy/agent_config.h"
+#include "daemon/agent_config.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"bulkhead: learn which container groups talk to which, review, enforce"};
@@ -38,8 +38,8 @@ int main(int argc, char** argv) {
   }
 
   auto log = bulkhead::cli::MakeLogger(verbose, log_format == "json"
-                                                         ? bulkhead::policy::LogFormat::kJson
-                                                         : bulkhead::policy::LogFormat::kText);
+                                                         ? bulkhead::daemon::LogFormat::kJson
+                                                         : bulkhead::daemon::LogFormat::kText);
   for (const auto& command : commands) {
     if (command.subcommand->parsed()) {
       return command.run(log);

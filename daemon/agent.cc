@@ -35,7 +35,7 @@ namespace asio = boost::asio;
 
 class Agent {
  public:
-  Agent(const policy::AgentConfig& config, std::shared_ptr<spdlog::logger> log)
+  Agent(const AgentConfig& config, std::shared_ptr<spdlog::logger> log)
       : config_(config), log_(std::move(log)), signals_(io_) {}
 
   int Run() {
@@ -68,7 +68,7 @@ class Agent {
   std::string StatusText() const;
   void Shutdown();
 
-  const policy::AgentConfig config_;
+  const AgentConfig config_;
   std::shared_ptr<spdlog::logger> log_;
   asio::io_context io_;
   asio::signal_set signals_;
@@ -296,7 +296,7 @@ void Agent::Shutdown() {
 
 }  // namespace
 
-int RunAgent(const policy::AgentConfig& config, const std::shared_ptr<spdlog::logger>& log) {
+int RunAgent(const AgentConfig& config, const std::shared_ptr<spdlog::logger>& log) {
   Agent agent(config, log);
   return agent.Run();
 }

@@ -19,7 +19,7 @@ constexpr const char* kBridgeProcRoot = "/proc/sys/net/bridge";
 
 }  // namespace
 
-EnforcementLoop::EnforcementLoop(const policy::AgentConfig& config, boost::asio::io_context& io,
+EnforcementLoop::EnforcementLoop(const AgentConfig& config, boost::asio::io_context& io,
                                  Metrics& metrics, std::shared_ptr<spdlog::logger> log)
     : config_(config),
       io_(io),

@@ -19,7 +19,7 @@
 #include "daemon/violations.h"
 #include "enforcer/membership_update.h"
 #include "enforcer/netlink_transport.h"
-#include "policy/agent_config.h"
+#include "daemon/agent_config.h"
 #include "policy/model.h"
 #include "policy/policy.h"
 
@@ -37,7 +37,7 @@ namespace bulkhead::daemon {
 
 class EnforcementLoop {
  public:
-  EnforcementLoop(const policy::AgentConfig& config, boost::asio::io_context& io,
+  EnforcementLoop(const AgentConfig& config, boost::asio::io_context& io,
                   Metrics& metrics, std::shared_ptr<spdlog::logger> log);
 
   // Loads the policy, turns on br_netfilter, opens the netlink transport and starts the
@@ -74,7 +74,7 @@ class EnforcementLoop {
   RollbackSteps Rollback();
   void AppendAppliedStatus(std::string& out) const;
 
-  const policy::AgentConfig& config_;
+  const AgentConfig& config_;
   boost::asio::io_context& io_;
   Metrics& metrics_;
   std::shared_ptr<spdlog::logger> log_;

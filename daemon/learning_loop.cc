@@ -11,7 +11,7 @@
 
 namespace bulkhead::daemon {
 
-LearningLoop::LearningLoop(const policy::AgentConfig& config, boost::asio::io_context& io,
+LearningLoop::LearningLoop(const AgentConfig& config, boost::asio::io_context& io,
                            Metrics& metrics, std::shared_ptr<spdlog::logger> log)
     : config_(config), io_(io), metrics_(metrics), log_(std::move(log)), snapshot_timer_(io) {}
 

@@ -10,7 +10,7 @@
 
 #include "daemon/learner.h"
 #include "daemon/metrics.h"
-#include "policy/agent_config.h"
+#include "daemon/agent_config.h"
 #include "policy/model.h"
 
 // Learn mode of the agent: owns the learner (which captures on a thread of its own), the graph
@@ -20,7 +20,7 @@ namespace bulkhead::daemon {
 
 class LearningLoop {
  public:
-  LearningLoop(const policy::AgentConfig& config, boost::asio::io_context& io, Metrics& metrics,
+  LearningLoop(const AgentConfig& config, boost::asio::io_context& io, Metrics& metrics,
                std::shared_ptr<spdlog::logger> log);
 
   // Reads the graph file of an earlier run (learning continues across restarts), starts the
@@ -40,7 +40,7 @@ class LearningLoop {
   void ArmSnapshot();
   bool WriteGraph(policy::FlowGraph graph);
 
-  const policy::AgentConfig& config_;
+  const AgentConfig& config_;
   boost::asio::io_context& io_;
   Metrics& metrics_;
   std::shared_ptr<spdlog::logger> log_;

@@ -22,8 +22,7 @@
 #include "capture/live_source.h"
 #include "capture/nflog.h"
 #include "enforcer/log_prefix.h"
-// JsonString: policy has no public escaping header yet (restructure issue, item 8).
-#include "policy/internal/text_escape.h"
+#include "codec/text_escape.h"
 #include "policy/model.h"
 
 namespace bulkhead::daemon {
@@ -42,7 +41,7 @@ std::string Rfc3339Millis(std::uint64_t ts_usec) {
 }
 
 void AppendEndpoint(std::string& out, const ViolationEndpoint& e) {
-  using policy::internal::JsonString;
+  using codec::JsonString;
   out += "{\"workload\":" + JsonString(e.workload) + ",\"group\":" + JsonString(e.group) +
          ",\"address\":" + JsonString(e.address) + "}";
 }
@@ -54,7 +53,7 @@ std::string LogName(std::string_view name) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '-' || c == '_' || c == '.' || c == ':';
   });
-  return plain ? std::string(name) : policy::internal::JsonString(name);
+  return plain ? std::string(name) : codec::JsonString(name);
 }
 
 std::string LogEndpoint(const ViolationEndpoint& e) {
@@ -340,7 +339,7 @@ class NflogViolationMonitor final : public ViolationMonitor, public capture::Pac
 }  // namespace
 
 std::string ViolationJson(const Violation& v) {
-  using policy::internal::JsonString;
+  using codec::JsonString;
   std::string out = "{\"time\":\"" + Rfc3339Millis(v.ts_usec) + "\",\"verdict\":" +
                     JsonString(v.verdict) + ",\"from\":";
   AppendEndpoint(out, v.from);

@@ -1,7 +1,7 @@
 #include "inventory/static_file_source.h"
 
 #include "policy/atomic_file.h"
-#include "policy/inventory_codec.h"
+#include "inventory/inventory_codec.h"
 
 namespace bulkhead::inventory {
 
@@ -10,7 +10,7 @@ boost::system::result<policy::Inventory, std::string> LoadInventoryFile(const st
   if (!text) {
     return text.error();
   }
-  auto inventory = policy::ParseInventory(*text, path);
+  auto inventory = inventory::ParseInventory(*text, path);
   if (!inventory) {
     return inventory.error().ToString();
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,11 @@ std::string WriteFlowGraphYaml(const FlowGraph& graph);
 std::string WriteFlowGraphJson(const FlowGraph& graph);
 // Graphviz DOT: one node per group, one arrow per edge labelled "proto/port (connections)".
 std::string WriteFlowGraphDot(const FlowGraph& graph);
+
+// The largest FlowGraph file the reader accepts. A graph spends ~250 bytes of text per edge (its
+// statistics and examples) against ~55 for a policy rule, and its model is not compiled: the
+// 24.7 MB, 100,000-edge graph of bench/gen_big_policy.py --graph is approved at ~X MiB peak.
+inline constexpr std::size_t kMaxFlowGraphBytes = std::size_t{64} << 20;
 
 // Reads `kind: FlowGraph` from YAML (or JSON, which the YAML reader accepts). Unknown keys, a
 // wrong kind or apiVersion, bad protocols/ports/timestamps and edges naming unknown groups are

@@ -1,14 +1,14 @@
 // FlowGraph -> Graphviz DOT for review (`dot -Tsvg`). Every identifier and label is a quoted
-// DOT string built by internal::DotEscape, because group names come from workload labels.
+// DOT string built by codec::DotEscape, because group names come from workload labels.
 #include <set>
 
 #include "policy/flow_graph_codec.h"
-#include "policy/internal/text_escape.h"
+#include "codec/text_escape.h"
 
 namespace bulkhead::policy {
 namespace {
 
-std::string Id(std::string_view name) { return "\"" + internal::DotEscape(name) + "\""; }
+std::string Id(std::string_view name) { return "\"" + codec::DotEscape(name) + "\""; }
 
 std::string NodeLine(std::string_view name) {
   std::string attrs = "label=" + Id(name);

@@ -1,12 +1,12 @@
 // FlowGraph -> JSON, mirroring the YAML key for key (same names, same order, numbers as
-// numbers), so ParseFlowGraph reads it back (yaml-cpp parses JSON) to the same graph.
+// numbers), so ParseFlowGraph reads it back (YAML readers read JSON) to the same graph.
 #include "policy/flow_graph_codec.h"
-#include "policy/internal/text_escape.h"
+#include "codec/text_escape.h"
 
 namespace bulkhead::policy {
 namespace {
 
-using internal::JsonString;
+using codec::JsonString;
 
 std::string JsonArray(const std::vector<std::string>& items) {
   std::string out = "[";

@@ -1,73 +1,77 @@
-// FlowGraph <-> YAML. The reader goes through yaml-cpp (which reads JSON too); the writer is
-// hand-written so the output is byte-for-byte stable and every untrusted string is quoted by
-// one function (internal::YamlScalar).
+// FlowGraph <-> YAML. The reader streams the file item by item through codec's reader (libyaml,
+// which reads JSON too), so the agent continuing a large graph does not hold a document tree;
+// the writer is hand-written so the output is byte-for-byte stable and every untrusted string is quoted by
+// one function (codec::YamlScalar).
 #include <limits>
 #include <map>
 
+#include "codec/text_escape.h"
+#include "codec/yaml_reader.h"
 #include "policy/flow_graph_codec.h"
-#include "policy/internal/text_escape.h"
-#include "policy/internal/yaml_util.h"
 
 namespace bulkhead::policy {
 namespace {
 
-using internal::ErrorList;
-using internal::Fields;
-using internal::Quote;
-using internal::YamlScalar;
+using codec::ErrorList;
+using codec::Fields;
+using codec::Mark;
+using codec::Node;
+using codec::Quote;
+using codec::YamlScalar;
 
 constexpr std::uint64_t kMaxU64 = std::numeric_limits<std::uint64_t>::max();
 constexpr std::uint64_t kMaxPort = 65535;
 constexpr std::uint64_t kMaxIcmpType = 255;  // RFC 792 / RFC 4443: the type is one octet
 
-// ---- writer -------------------------------------------------------------------------------
-
 // ---- reader -------------------------------------------------------------------------------
 
 // Where a group or an edge was first defined, for "given twice" messages.
-int LineOf(const YAML::Node& node) { return node.Mark().line + 1; }
+int LineOf(const Node& node) { return node.Where().line + 1; }
+
+// An edge read before its groups were all known: checked once the document is read. An edge
+// that had other errors is kept (incomplete) so its group names are checked too.
+struct PendingEdge {
+  Edge edge;
+  bool complete = false;
+  std::optional<std::string> from;  // as read, for the group check of incomplete edges
+  std::optional<std::string> to;
+  Mark item;
+  Mark from_mark;
+  Mark to_mark;
+};
 
 class GraphReader {
  public:
   explicit GraphReader(ErrorList& errors) : errors_(errors) {}
 
-  void Read(const YAML::Node& root, FlowGraph& graph) {
-    if (!internal::ExpectMap(root, "the FlowGraph document", errors_)) {
+  void Read(std::string_view text, FlowGraph& graph) {
+    auto top_node = codec::StreamDocument(
+        text, "the FlowGraph", {"apiVersion", "kind", "groupBy", "groups", "edges"},
+        {{"groups", [&](const Node& item) { ReadGroup(item, graph); }},
+         {"edges", [&](const Node& item) { ReadEdge(item); }}},
+        errors_);
+    if (!top_node) {
       return;
     }
-    Fields top(root, {"apiVersion", "kind", "groupBy", "groups", "edges"}, "the FlowGraph",
-               errors_);
-    internal::CheckHeader(top, "FlowGraph", errors_);
-    if (const YAML::Node* node = top.Find("groupBy")) {
-      graph.group_by = internal::ReadGroupBy(*node, errors_);
+    Fields top(*top_node, {"apiVersion", "kind", "groupBy"}, "the FlowGraph", errors_);
+    codec::CheckHeader(top, "FlowGraph", errors_);
+    if (const Node* node = top.Find("groupBy")) {
+      graph.group_by = codec::ReadGroupBy(*node, errors_);
     }
-    if (const YAML::Node* node = top.Find("groups")) {
-      if (internal::ExpectSequence(*node, "groups", errors_)) {
-        for (const auto& item : *node) {
-          ReadGroup(YAML::Node(item), graph);
-        }
-      }
-    }
-    if (const YAML::Node* node = top.Find("edges")) {
-      if (internal::ExpectSequence(*node, "edges", errors_)) {
-        for (const auto& item : *node) {
-          ReadEdge(YAML::Node(item), graph);
-        }
-      }
-    }
+    ResolveEdges(graph);
   }
 
  private:
-  void ReadGroup(const YAML::Node& item, FlowGraph& graph) {
-    if (!internal::ExpectMap(item, "a group", errors_)) {
+  void ReadGroup(const Node& item, FlowGraph& graph) {
+    if (!codec::ExpectMap(item, "a group", errors_)) {
       return;
     }
     Fields fields(item, {"name", "selector", "members"}, "a group", errors_);
     Group group;
     bool ok = true;
-    const YAML::Node* name_node = fields.Require("name");
+    const Node* name_node = fields.Require("name");
     if (name_node != nullptr) {
-      if (auto name = internal::ReadString(*name_node, "a group name", errors_)) {
+      if (auto name = codec::ReadString(*name_node, "a group name", errors_)) {
         group.name = std::move(*name);
         if (group.name.empty()) {
           errors_.Add(*name_node, "a group name is empty");
@@ -79,16 +83,16 @@ class GraphReader {
     } else {
       ok = false;
     }
-    if (const YAML::Node* node = fields.Find("selector")) {
-      group.selector = internal::ReadStringMap(*node, "selector", errors_);
+    if (const Node* node = fields.Find("selector")) {
+      group.selector = codec::ReadStringMap(*node, "selector", errors_);
       if (group.name == kHostGroup || group.name == kWorldGroup) {
         errors_.Add(*node, "the special group " + Quote(group.name) + " has no selector");
       }
     }
-    if (const YAML::Node* node = fields.Find("members")) {
-      for (auto& [member, member_node] : internal::ReadStringList(*node, "members", errors_)) {
+    if (const Node* node = fields.Find("members")) {
+      for (auto& [member, member_node] : codec::ReadStringList(*node, "members", errors_)) {
         if (member.empty()) {
-          errors_.Add(member_node, "a member name is empty");
+          errors_.Add(*member_node, "a member name is empty");
         } else {
           group.members.push_back(std::move(member));
         }
@@ -109,27 +113,30 @@ class GraphReader {
     graph.groups.push_back(std::move(group));
   }
 
+  // `from`/`to` of an edge. Whether the group exists is checked in ResolveEdges: edges may
+  // come before the groups in the file.
   std::optional<std::string> ReadGroupRef(const Fields& fields, std::string_view key,
-                                          const YAML::Node& edge) {
-    const YAML::Node* node = fields.Find(key);
+                                          const Node& edge, Mark& mark) {
+    const Node* node = fields.Find(key);
     if (node == nullptr) {
       errors_.Add(edge, "missing " + Quote(key) + " in an edge");
       return std::nullopt;
     }
-    auto name = internal::ReadString(*node, std::string("edge ") + std::string(key), errors_);
-    if (!name) {
-      return std::nullopt;
-    }
-    if (*name != kHostGroup && *name != kWorldGroup && group_lines_.count(*name) == 0) {
-      errors_.Add(*node, "edge " + std::string(key) + " names group " + Quote(*name) +
-                             ", which is not in groups");
-      return std::nullopt;
-    }
-    return name;
+    mark = node->Where();
+    return codec::ReadString(*node, std::string("edge ") + std::string(key), errors_);
   }
 
-  std::optional<std::uint64_t> ReadTimestamp(const YAML::Node& node, std::string_view what) {
-    auto text = internal::ReadString(node, what, errors_);
+  bool CheckGroupRef(const std::string& name, std::string_view key, Mark mark) {
+    if (name != kHostGroup && name != kWorldGroup && group_lines_.count(name) == 0) {
+      errors_.Add(mark, "edge " + std::string(key) + " names group " + Quote(name) +
+                            ", which is not in groups");
+      return false;
+    }
+    return true;
+  }
+
+  std::optional<std::uint64_t> ReadTimestamp(const Node& node, std::string_view what) {
+    auto text = codec::ReadString(node, what, errors_);
     if (!text) {
       return std::nullopt;
     }
@@ -141,32 +148,31 @@ class GraphReader {
     return usec;
   }
 
-  void ReadExamples(const YAML::Node& node, EdgeStats& stats) {
-    if (!internal::ExpectSequence(node, "examples", errors_)) {
+  void ReadExamples(const Node& node, EdgeStats& stats) {
+    if (!codec::ExpectSequence(node, "examples", errors_)) {
       return;
     }
     if (node.size() > kMaxEdgeExamples) {
       errors_.Add(node, "an edge has at most " + std::to_string(kMaxEdgeExamples) +
                             " examples, not " + std::to_string(node.size()));
     }
-    for (const auto& entry : node) {
-      const YAML::Node item(entry);
-      if (!internal::ExpectMap(item, "an example", errors_)) {
+    for (const Node& item : node.Items()) {
+      if (!codec::ExpectMap(item, "an example", errors_)) {
         continue;
       }
       Fields fields(item, {"from", "to"}, "an example", errors_);
-      const YAML::Node* from = fields.Require("from");
-      const YAML::Node* to = fields.Require("to");
-      auto from_name = from ? internal::ReadString(*from, "example from", errors_) : std::nullopt;
-      auto to_name = to ? internal::ReadString(*to, "example to", errors_) : std::nullopt;
+      const Node* from = fields.Require("from");
+      const Node* to = fields.Require("to");
+      auto from_name = from ? codec::ReadString(*from, "example from", errors_) : std::nullopt;
+      auto to_name = to ? codec::ReadString(*to, "example to", errors_) : std::nullopt;
       if (from_name && to_name) {
         stats.examples.push_back(WorkloadPair{std::move(*from_name), std::move(*to_name)});
       }
     }
   }
 
-  void ReadEdge(const YAML::Node& item, FlowGraph& graph) {
-    if (!internal::ExpectMap(item, "an edge", errors_)) {
+  void ReadEdge(const Node& item) {
+    if (!codec::ExpectMap(item, "an edge", errors_)) {
       return;
     }
     Fields fields(item,
@@ -174,14 +180,15 @@ class GraphReader {
                    "firstSeen", "lastSeen", "examples"},
                   "an edge", errors_);
     Edge edge;
+    PendingEdge pending;
     bool ok = true;
-    auto from = ReadGroupRef(fields, "from", item);
-    auto to = ReadGroupRef(fields, "to", item);
+    auto from = ReadGroupRef(fields, "from", item, pending.from_mark);
+    auto to = ReadGroupRef(fields, "to", item, pending.to_mark);
     ok = ok && from && to;
-    const YAML::Node* protocol_node = fields.Require("protocol");
+    const Node* protocol_node = fields.Require("protocol");
     std::optional<Protocol> protocol;
     if (protocol_node != nullptr) {
-      if (auto name = internal::ReadString(*protocol_node, "protocol", errors_)) {
+      if (auto name = codec::ReadString(*protocol_node, "protocol", errors_)) {
         protocol = ParseProtocol(*name);
         if (!protocol) {
           errors_.Add(*protocol_node, "unknown protocol " + Quote(*name) +
@@ -190,10 +197,10 @@ class GraphReader {
       }
     }
     ok = ok && protocol;
-    const YAML::Node* port_node = fields.Require("port");
+    const Node* port_node = fields.Require("port");
     std::optional<std::uint64_t> port;
     if (port_node != nullptr) {
-      port = internal::ReadUnsigned(*port_node, "port", kMaxPort, errors_);
+      port = codec::ReadUnsigned(*port_node, "port", kMaxPort, errors_);
       if (port && protocol && (*protocol == Protocol::kIcmp || *protocol == Protocol::kIcmpv6) &&
           *port > kMaxIcmpType) {
         errors_.Add(*port_node, "port of an " + std::string(ProtocolName(*protocol)) +
@@ -205,8 +212,8 @@ class GraphReader {
     ok = ok && port;
 
     auto counter = [&](std::string_view key, std::uint64_t& out) {
-      if (const YAML::Node* node = fields.Find(key)) {
-        if (auto value = internal::ReadUnsigned(*node, key, kMaxU64, errors_)) {
+      if (const Node* node = fields.Find(key)) {
+        if (auto value = codec::ReadUnsigned(*node, key, kMaxU64, errors_)) {
           out = *value;
         }
       }
@@ -214,8 +221,8 @@ class GraphReader {
     counter("connections", edge.stats.connections);
     counter("packets", edge.stats.packets);
     counter("bytes", edge.stats.bytes);
-    const YAML::Node* first_node = fields.Find("firstSeen");
-    const YAML::Node* last_node = fields.Find("lastSeen");
+    const Node* first_node = fields.Find("firstSeen");
+    const Node* last_node = fields.Find("lastSeen");
     auto first = first_node ? ReadTimestamp(*first_node, "firstSeen") : std::nullopt;
     auto last = last_node ? ReadTimestamp(*last_node, "lastSeen") : std::nullopt;
     edge.stats.first_seen_usec = first.value_or(0);
@@ -223,28 +230,68 @@ class GraphReader {
     if (first && last && *last < *first) {
       errors_.Add(*last_node, "lastSeen is before firstSeen");
     }
-    if (const YAML::Node* node = fields.Find("examples")) {
+    if (const Node* node = fields.Find("examples")) {
       ReadExamples(*node, edge.stats);
     }
-    if (!ok) {
-      return;
+    pending.item = item.Where();
+    if (ok) {
+      edge.key = EdgeKey{std::move(*from), std::move(*to), *protocol,
+                         static_cast<std::uint16_t>(*port)};
+      pending.edge = std::move(edge);
+      pending.complete = true;
+    } else {
+      pending.from = std::move(from);
+      pending.to = std::move(to);
     }
-    edge.key = EdgeKey{std::move(*from), std::move(*to), *protocol,
-                       static_cast<std::uint16_t>(*port)};
-    const auto [it, inserted] = edge_lines_.emplace(edge.key, LineOf(item));
-    if (!inserted) {
-      errors_.Add(item, "edge " + Quote(edge.key.from) + " -> " + Quote(edge.key.to) + " " +
-                            std::string(ProtocolName(edge.key.protocol)) + "/" +
-                            std::to_string(edge.key.port) + " given twice (first at line " +
-                            std::to_string(it->second) + ")");
-      return;
+    pending_.push_back(std::move(pending));
+  }
+
+  // Once every group is known: edges naming unknown groups, then duplicates, are errors.
+  void ResolveEdges(FlowGraph& graph) {
+    // Edge key -> line of its first occurrence; pointers into pending_, which is not resized.
+    auto less = [](const EdgeKey* a, const EdgeKey* b) { return *a < *b; };
+    std::map<const EdgeKey*, int, decltype(less)> lines(less);
+    std::vector<bool> keep(pending_.size(), false);
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      const PendingEdge& p = pending_[i];
+      if (!p.complete) {
+        if (p.from) {
+          CheckGroupRef(*p.from, "from", p.from_mark);
+        }
+        if (p.to) {
+          CheckGroupRef(*p.to, "to", p.to_mark);
+        }
+        continue;
+      }
+      const bool from_ok = CheckGroupRef(p.edge.key.from, "from", p.from_mark);
+      const bool to_ok = CheckGroupRef(p.edge.key.to, "to", p.to_mark);
+      if (!from_ok || !to_ok) {
+        continue;
+      }
+      const auto [it, inserted] = lines.emplace(&p.edge.key, p.item.line + 1);
+      if (!inserted) {
+        const EdgeKey& key = p.edge.key;
+        errors_.Add(p.item, "edge " + Quote(key.from) + " -> " + Quote(key.to) + " " +
+                                std::string(ProtocolName(key.protocol)) + "/" +
+                                std::to_string(key.port) + " given twice (first at line " +
+                                std::to_string(it->second) + ")");
+        continue;
+      }
+      keep[i] = true;
     }
-    graph.edges.push_back(std::move(edge));
+    lines.clear();
+    graph.edges.reserve(pending_.size());
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      if (keep[i]) {
+        graph.edges.push_back(std::move(pending_[i].edge));
+      }
+    }
+    pending_.clear();
   }
 
   ErrorList& errors_;
   std::map<std::string, int> group_lines_;
-  std::map<EdgeKey, int> edge_lines_;
+  std::vector<PendingEdge> pending_;
 };
 
 }  // namespace
@@ -253,15 +300,15 @@ std::string WriteFlowGraphYaml(const FlowGraph& input) {
   FlowGraph graph = input;
   graph.Normalize();
   std::string out = "apiVersion: bulkhead/v1\nkind: FlowGraph\n";
-  out += "groupBy: " + internal::YamlFlowList(graph.group_by) + "\n";
+  out += "groupBy: " + codec::YamlFlowList(graph.group_by) + "\n";
   out += graph.groups.empty() ? "groups: []\n" : "groups:\n";
   for (const auto& group : graph.groups) {
     out += "  - name: " + YamlScalar(group.name) + "\n";
     if (!group.selector.empty()) {
-      out += "    selector: " + internal::YamlFlowMap(group.selector) + "\n";
+      out += "    selector: " + codec::YamlFlowMap(group.selector) + "\n";
     }
     if (!group.members.empty()) {
-      out += "    members: " + internal::YamlFlowList(group.members) + "\n";
+      out += "    members: " + codec::YamlFlowList(group.members) + "\n";
     }
   }
   out += graph.edges.empty() ? "edges: []\n" : "edges:\n";
@@ -289,10 +336,11 @@ std::string WriteFlowGraphYaml(const FlowGraph& input) {
 
 boost::system::result<FlowGraph, FileErrors> ParseFlowGraph(std::string_view text,
                                                             std::string_view file_name) {
-  auto parsed = internal::ParseDocument<FlowGraph>(
-      text, file_name, [](const YAML::Node& root, ErrorList& errors, FlowGraph& graph) {
-        GraphReader(errors).Read(root, graph);
-      });
+  auto parsed = codec::ParseDocument<FlowGraph>(
+      text, file_name, [](std::string_view input, ErrorList& errors, FlowGraph& graph) {
+        GraphReader(errors).Read(input, graph);
+      },
+      kMaxFlowGraphBytes);
   if (parsed) {
     parsed->Normalize();
   }
@@ -300,7 +348,7 @@ boost::system::result<FlowGraph, FileErrors> ParseFlowGraph(std::string_view tex
 }
 
 boost::system::result<FlowGraph, FileErrors> LoadFlowGraphFile(const std::string& path) {
-  return internal::LoadDocumentFile(path, ParseFlowGraph);
+  return codec::LoadDocumentFile(path, ParseFlowGraph, kMaxFlowGraphBytes);
 }
 
 }  // namespace bulkhead::policy

@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <set>
 
-#include "policy/internal/text_escape.h"
+#include "codec/text_escape.h"
 
 namespace bulkhead::policy {
 namespace {
 
 // Workload names and label values are untrusted: quote and escape them in messages.
-std::string Q(std::string_view text) { return internal::JsonString(text); }
+std::string Q(std::string_view text) { return codec::JsonString(text); }
 
 std::string DescribeSelector(const Labels& selector) {
   if (selector.empty()) {

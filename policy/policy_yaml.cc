@@ -1,6 +1,7 @@
-// Policy <-> YAML. Like the other codecs, the reader walks yaml-cpp's tree with the internal
-// helpers (every problem recorded with its line and column, reading carries on) and the writer
-// is hand-written so that equal policies give equal bytes. A policy is the file a person reviews
+// Policy <-> YAML. Like the other codecs, the reader streams the file item by item through
+// codec's reader (every problem recorded with its line and column, reading carries on), then
+// ValidatePolicy checks the model; the writer is hand-written so that equal policies give equal
+// bytes. A policy is the file a person reviews
 // before traffic is blocked, so the reader is strict: no unknown keys, no duplicates, no
 // reference to a group it does not define.
 #include <algorithm>
@@ -8,14 +9,16 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
-#include "policy/atomic_file.h"
-#include "policy/internal/text_escape.h"
-#include "policy/internal/yaml_util.h"
+#include "codec/text_escape.h"
+#include "codec/yaml_reader.h"
 #include "policy/policy_codec.h"
+#include "policy/validation.h"
 
 namespace bulkhead::policy {
 
@@ -42,32 +45,23 @@ std::optional<Mode> ParseMode(std::string_view name) {
 
 namespace {
 
-using internal::ErrorList;
-using internal::Fields;
-using internal::Quote;
-using internal::YamlScalar;
+using codec::ErrorList;
+using codec::Fields;
+using codec::Mark;
+using codec::Node;
+using codec::Quote;
+using codec::YamlScalar;
 
 constexpr std::uint64_t kMaxPort = 65535;
 constexpr std::uint64_t kMaxIcmpType = 255;  // RFC 792 / RFC 4443: the type is one octet
 
 bool IsIcmp(Protocol p) { return p == Protocol::kIcmp || p == Protocol::kIcmpv6; }
 
-bool IsReserved(std::string_view name) { return name == kHostGroup || name == kWorldGroup; }
-
 void SortPolicy(Policy& policy) {
   std::sort(policy.groups.begin(), policy.groups.end(),
             [](const PolicyGroup& a, const PolicyGroup& b) { return a.name < b.name; });
   std::sort(policy.allow.begin(), policy.allow.end());
   std::sort(policy.failsafe.begin(), policy.failsafe.end());
-}
-
-std::string RuleText(const AllowRule& r) {
-  std::string out = Quote(r.from) + " -> " + Quote(r.to) + " " +
-                    std::string(ProtocolName(r.protocol)) + "/" + std::to_string(r.ports.first);
-  if (r.ports.last != r.ports.first) {
-    out += "-" + std::to_string(r.ports.last);
-  }
-  return out;
 }
 
 // ---- reader -------------------------------------------------------------------------------
@@ -87,40 +81,125 @@ std::optional<std::uint64_t> ParseDecimal(std::string_view text) {
   return value;
 }
 
+// Where each field of a group or rule was in the file, so that ValidatePolicy's problems,
+// which name an object and a field, can be reported at file:line:column.
+struct GroupMarks {
+  Mark name;
+  Mark selector;
+  Mark mode;
+};
+struct RuleMarks {
+  Mark item;
+  Mark from;
+  Mark to;
+  Mark ports;
+};
+// A rule with errors of its own, kept only to check the groups it names.
+struct IncompleteRule {
+  bool failsafe = false;
+  std::optional<std::string> from;
+  std::optional<std::string> to;
+  RuleMarks marks;
+};
+
+// Reads the document item by item into the model, checking what the model cannot hold (syntax,
+// types, numbers over 65535, unknown protocols and modes); ValidatePolicy checks the rest.
 class PolicyReader {
  public:
   explicit PolicyReader(ErrorList& errors) : errors_(errors) {}
 
-  void Read(const YAML::Node& root, Policy& policy) {
-    if (!internal::ExpectMap(root, "the Policy document", errors_)) {
+  void Read(std::string_view text, Policy& policy) {
+    auto top_node = codec::StreamDocument(
+        text, "the Policy", {"apiVersion", "kind", "mode", "groupBy", "groups", "allow", "failsafe"},
+        {{"groups", [&](const Node& item) { ReadGroup(item, policy); }},
+         {"allow", [&](const Node& item) { ReadRule(item, false, policy.allow); }},
+         {"failsafe", [&](const Node& item) { ReadRule(item, true, policy.failsafe); }}},
+        errors_);
+    if (!top_node) {
       return;
     }
-    Fields top(root, {"apiVersion", "kind", "mode", "groupBy", "groups", "allow", "failsafe"},
-               "the Policy", errors_);
-    internal::CheckHeader(top, "Policy", errors_);
-    if (const YAML::Node* node = top.Find("mode")) {
+    Fields top(*top_node, {"apiVersion", "kind", "mode", "groupBy"}, "the Policy", errors_);
+    codec::CheckHeader(top, "Policy", errors_);
+    if (const Node* node = top.Find("mode")) {
       if (auto mode = ReadMode(*node, "mode")) {
         policy.mode = *mode;
       }
     }
-    if (const YAML::Node* node = top.Find("groupBy")) {
-      policy.group_by = internal::ReadGroupBy(*node, errors_);
+    if (const Node* node = top.Find("groupBy")) {
+      for (auto& [label, item] : codec::ReadStringList(*node, "groupBy", errors_)) {
+        policy.group_by.push_back(std::move(label));
+        group_by_marks_.push_back(item->Where());
+      }
     }
-    // Groups first, whatever the key order in the file: rules refer to them.
-    if (const YAML::Node* node = top.Find("groups")) {
-      if (internal::ExpectSequence(*node, "groups", errors_)) {
-        for (const auto& item : *node) {
-          ReadGroup(YAML::Node(item), policy);
+    // Only now: rules may come before the groups they name.
+    for (const PolicyProblem& problem : ValidatePolicy(policy)) {
+      errors_.Add(MarkOf(problem), MessageOf(problem));
+    }
+    std::set<std::string_view> listed;
+    if (!incomplete_.empty()) {
+      for (const PolicyGroup& group : policy.groups) {
+        listed.insert(group.name);
+      }
+    }
+    const auto is_listed = [&listed](const std::string& name) { return listed.count(name) != 0; };
+    for (const IncompleteRule& rule : incomplete_) {
+      const PolicyPart part = rule.failsafe ? PolicyPart::kFailsafe : PolicyPart::kAllow;
+      for (const auto& [name, field, mark] :
+           {std::tuple(rule.from, PolicyField::kFrom, rule.marks.from),
+            std::tuple(rule.to, PolicyField::kTo, rule.marks.to)}) {
+        if (!name) {
+          continue;
+        }
+        if (auto problem = GroupRefProblem(is_listed, part, field, *name)) {
+          errors_.Add(mark, std::move(*problem));
         }
       }
     }
-    ReadRules(top, "allow", false, policy.allow);
-    ReadRules(top, "failsafe", true, policy.failsafe);
   }
 
  private:
-  std::optional<Mode> ReadMode(const YAML::Node& node, std::string_view what) {
-    auto name = internal::ReadString(node, what, errors_);
+  Mark MarkOf(const PolicyProblem& p) const {
+    switch (p.part) {
+      case PolicyPart::kGroupBy:
+        return group_by_marks_.at(p.index);
+      case PolicyPart::kGroup: {
+        const GroupMarks& g = group_marks_.at(p.index);
+        return p.field == PolicyField::kSelector ? g.selector
+               : p.field == PolicyField::kMode   ? g.mode
+                                                 : g.name;
+      }
+      case PolicyPart::kAllow:
+      case PolicyPart::kFailsafe: {
+        const RuleMarks& r = (p.part == PolicyPart::kAllow ? allow_marks_ : failsafe_marks_)
+                                 .at(p.index);
+        // A failsafe `from` left out (meaning any) has no position of its own.
+        const Mark field = p.field == PolicyField::kFrom ? r.from
+                           : p.field == PolicyField::kTo ? r.to
+                           : p.field == PolicyField::kPorts ? r.ports
+                                                            : r.item;
+        return field.line >= 0 ? field : r.item;
+      }
+    }
+    return Mark{};
+  }
+
+  std::string MessageOf(const PolicyProblem& p) const {
+    if (!p.first) {
+      return p.message;
+    }
+    Mark first;
+    if (p.part == PolicyPart::kGroup) {
+      first = group_marks_.at(*p.first).name;
+    } else if (p.part == PolicyPart::kAllow) {
+      first = allow_marks_.at(*p.first).item;
+    } else if (p.part == PolicyPart::kFailsafe) {
+      first = failsafe_marks_.at(*p.first).item;
+    }
+    return p.message + " (first at line " + std::to_string(first.line + 1) + ")";
+  }
+
+  std::optional<Mode> ReadMode(const Node& node, std::string_view what) {
+    auto name = codec::ReadString(node, what, errors_);
     if (!name) {
       return std::nullopt;
     }
@@ -132,80 +211,40 @@ class PolicyReader {
     return mode;
   }
 
-  void ReadGroup(const YAML::Node& item, Policy& policy) {
-    if (!internal::ExpectMap(item, "a group", errors_)) {
+  void ReadGroup(const Node& item, Policy& policy) {
+    if (!codec::ExpectMap(item, "a group", errors_)) {
       return;
     }
     Fields fields(item, {"name", "selector", "mode"}, "a group", errors_);
     PolicyGroup group;
-    bool ok = false;
-    const YAML::Node* name_node = fields.Require("name");
+    GroupMarks marks;
+    const Node* name_node = fields.Require("name");
+    std::optional<std::string> name;
     if (name_node != nullptr) {
-      if (auto name = internal::ReadString(*name_node, "a group name", errors_)) {
-        group.name = std::move(*name);
-        ok = true;
-        if (group.name.empty()) {
-          errors_.Add(*name_node, "a group name is empty");
-          ok = false;
-        } else if (group.name == kAnyGroup) {
-          errors_.Add(*name_node, "\"any\" is reserved for failsafe entries; it cannot be a group");
-          ok = false;
-        }
-      }
+      name = codec::ReadString(*name_node, "a group name", errors_);
+      marks.name = name_node->Where();
     }
-    if (const YAML::Node* node = fields.Find("selector")) {
-      group.selector = internal::ReadStringMap(*node, "selector", errors_);
-      if (IsReserved(group.name)) {
-        errors_.Add(*node, "the special group " + Quote(group.name) + " has no selector");
-      }
+    if (const Node* node = fields.Find("selector")) {
+      group.selector = codec::ReadStringMap(*node, "selector", errors_);
+      marks.selector = node->Where();
     }
-    if (const YAML::Node* node = fields.Find("mode")) {
+    if (const Node* node = fields.Find("mode")) {
       group.mode = ReadMode(*node, "group mode");
-      if (group.name == kWorldGroup) {
-        // The enforcer judges connections at the workload end; world has no such end.
-        errors_.Add(*node, "the special group \"world\" has no mode; set it on the other end");
-      }
+      marks.mode = node->Where();
     }
-    if (!ok) {
+    if (!name) {
       return;
     }
-    const auto [it, inserted] = group_lines_.emplace(group.name, name_node->Mark().line + 1);
-    if (!inserted) {
-      errors_.Add(*name_node, "group " + Quote(group.name) + " given twice (first at line " +
-                                  std::to_string(it->second) + ")");
-      return;
-    }
+    group.name = std::move(*name);
     policy.groups.push_back(std::move(group));
+    group_marks_.push_back(marks);
   }
 
-  void ReadRules(const Fields& top, std::string_view key, bool failsafe,
-                 std::vector<AllowRule>& out) {
-    const YAML::Node* node = top.Find(key);
-    if (node == nullptr || !internal::ExpectSequence(*node, key, errors_)) {
-      return;
-    }
-    std::map<AllowRule, int> lines;
-    for (const auto& entry : *node) {
-      const YAML::Node item(entry);
-      auto rule = ReadRule(item, key, failsafe);
-      if (!rule) {
-        continue;
-      }
-      const auto [it, inserted] = lines.emplace(*rule, item.Mark().line + 1);
-      if (!inserted) {
-        errors_.Add(item, std::string(key) + " rule " + RuleText(*rule) +
-                              " given twice (first at line " + std::to_string(it->second) + ")");
-        continue;
-      }
-      out.push_back(std::move(*rule));
-    }
-  }
-
-  // `from`/`to` of a rule. Failsafe entries may say (or leave out, meaning) `any`.
+  // `from`/`to` of a rule. Failsafe entries may leave it out, meaning `any`.
   std::optional<std::string> ReadGroupRef(const Fields& fields, std::string_view key,
-                                          const YAML::Node& item, std::string_view what,
-                                          bool failsafe) {
-    const YAML::Node* node = fields.Find(key);
+                                          const Node& item, std::string_view what, bool failsafe,
+                                          Mark& mark) {
+    const Node* node = fields.Find(key);
     if (node == nullptr) {
       if (failsafe) {
         return std::string(kAnyGroup);
@@ -213,31 +252,16 @@ class PolicyReader {
       errors_.Add(item, "missing " + Quote(key) + " in " + std::string(what));
       return std::nullopt;
     }
-    auto name = internal::ReadString(*node, std::string(what) + " " + std::string(key), errors_);
-    if (!name) {
-      return std::nullopt;
-    }
-    if (failsafe && *name == kAnyGroup) {
-      return name;
-    }
-    if (!IsReserved(*name) && group_lines_.count(*name) == 0) {
-      std::string message = std::string(what) + " " + std::string(key) + " names group " +
-                            Quote(*name) + ", which is not in groups";
-      if (*name == kAnyGroup) {
-        message = "\"any\" is only allowed in failsafe entries";
-      }
-      errors_.Add(*node, message);
-      return std::nullopt;
-    }
-    return name;
+    mark = node->Where();
+    return codec::ReadString(*node, std::string(what) + " " + std::string(key), errors_);
   }
 
   std::optional<Protocol> ReadProtocol(Fields& fields, std::string_view what) {
-    const YAML::Node* node = fields.Require("protocol");
+    const Node* node = fields.Require("protocol");
     if (node == nullptr) {
       return std::nullopt;
     }
-    auto name = internal::ReadString(*node, std::string(what) + " protocol", errors_);
+    auto name = codec::ReadString(*node, std::string(what) + " protocol", errors_);
     if (!name) {
       return std::nullopt;
     }
@@ -248,12 +272,13 @@ class PolicyReader {
     return protocol;
   }
 
-  // `port: N` or `ports: A-B`. The bounds depend on the protocol (an ICMP type is one octet;
-  // port 0 is not a port) and are only checked when the protocol was read.
-  std::optional<PortRange> ReadPorts(const Fields& fields, const YAML::Node& item,
-                                     std::optional<Protocol> protocol, std::string_view what) {
-    const YAML::Node* port_node = fields.Find("port");
-    const YAML::Node* ports_node = fields.Find("ports");
+  // `port: N` or `ports: A-B`, as numbers that fit a port. Which numbers are valid for the
+  // protocol (ICMP types, no port 0, first <= last) is ValidatePolicy's part.
+  std::optional<PortRange> ReadPorts(const Fields& fields, const Node& item,
+                                     std::optional<Protocol> protocol, std::string_view what,
+                                     Mark& mark) {
+    const Node* port_node = fields.Find("port");
+    const Node* ports_node = fields.Find("ports");
     if (port_node != nullptr && ports_node != nullptr) {
       errors_.Add(*ports_node, std::string(what) + " has both \"port\" and \"ports\"; give one");
       return std::nullopt;
@@ -263,26 +288,22 @@ class PolicyReader {
       return std::nullopt;
     }
     const bool icmp = protocol && IsIcmp(*protocol);
-    const std::uint64_t max = icmp ? kMaxIcmpType : kMaxPort;
-    const std::string unit = icmp ? "an " + std::string(ProtocolName(*protocol)) + " type"
-                                  : std::string("a port");
     if (port_node != nullptr) {
-      auto port = internal::ReadUnsigned(*port_node, icmp ? "port (the ICMP type)" : "port",
-                                         kMaxPort, errors_);
+      mark = port_node->Where();
+      auto port = codec::ReadUnsigned(*port_node, icmp ? "port (the ICMP type)" : "port",
+                                      kMaxPort, errors_);
       if (!port) {
-        return std::nullopt;
-      }
-      if (!CheckBound(*port_node, *port, max, protocol.has_value() && !icmp, unit)) {
         return std::nullopt;
       }
       const auto p = static_cast<std::uint16_t>(*port);
       return PortRange{p, p};
     }
-    const YAML::Node& node = *ports_node;
+    const Node& node = *ports_node;
+    mark = node.Where();
     const std::string form = "ports must be a range FIRST-LAST like 8000-8080";
     // Quoted or not: a range is text in YAML either way, and JSON has to quote it.
     if (!node.IsScalar()) {
-      errors_.Add(node, form + ", not " + std::string(internal::KindOf(node)));
+      errors_.Add(node, form + ", not " + std::string(codec::KindOf(node)));
       return std::nullopt;
     }
     const std::string& text = node.Scalar();
@@ -298,57 +319,53 @@ class PolicyReader {
                             (dash == std::string::npos ? "; a single port is \"port: N\"" : ""));
       return std::nullopt;
     }
+    const std::uint64_t max = icmp ? kMaxIcmpType : kMaxPort;
+    const std::string unit = icmp ? "an " + std::string(ProtocolName(*protocol)) + " type"
+                                  : std::string("a port");
+    // The model holds numbers up to 65535; ValidatePolicy judges those, first before last, as
+    // the protocol demands. So a number over 65535 is reported here unless the first number
+    // already fails (then ValidatePolicy reports that one, and the last is only clamped).
     const bool no_zero = protocol.has_value() && !icmp;
-    if (!CheckBound(node, *first, max, no_zero, unit) ||
-        !CheckBound(node, *last, max, no_zero, unit)) {
-      return std::nullopt;
-    }
-    if (*first > *last) {
-      errors_.Add(node, "port range " + Quote(text) + " is empty: " + std::to_string(*first) +
-                            " is above " + std::to_string(*last));
-      return std::nullopt;
-    }
-    return PortRange{static_cast<std::uint16_t>(*first), static_cast<std::uint16_t>(*last)};
-  }
-
-  bool CheckBound(const YAML::Node& node, std::uint64_t value, std::uint64_t max, bool no_zero,
-                  const std::string& unit) {
-    if (value > max) {
-      errors_.Add(node, std::to_string(value) + " is not " + unit + " (0.." + std::to_string(max) +
+    const bool first_fails = *first > max || (no_zero && *first == 0);
+    if (*first > kMaxPort || (!first_fails && *last > kMaxPort)) {
+      const std::uint64_t bad = *first > kMaxPort ? *first : *last;
+      errors_.Add(node, std::to_string(bad) + " is not " + unit + " (0.." + std::to_string(max) +
                             ")");
-      return false;
+      return std::nullopt;
     }
-    if (no_zero && value == 0) {
-      errors_.Add(node, "port 0 is not a port (1..65535)");
-      return false;
-    }
-    return true;
+    return PortRange{static_cast<std::uint16_t>(*first),
+                     static_cast<std::uint16_t>(std::min(*last, kMaxPort))};
   }
 
-  std::optional<AllowRule> ReadRule(const YAML::Node& item, std::string_view key, bool failsafe) {
+  void ReadRule(const Node& item, bool failsafe, std::vector<AllowRule>& out) {
     const std::string what = failsafe ? "a failsafe entry" : "an allow rule";
-    if (!internal::ExpectMap(item, what, errors_)) {
-      return std::nullopt;
+    const std::string_view key = failsafe ? "failsafe" : "allow";
+    if (!codec::ExpectMap(item, what, errors_)) {
+      return;
     }
     Fields fields(item, {"from", "to", "protocol", "port", "ports"}, what, errors_);
-    auto from = ReadGroupRef(fields, "from", item, key, failsafe);
-    auto to = ReadGroupRef(fields, "to", item, key, failsafe);
+    RuleMarks marks;
+    marks.item = item.Where();
+    auto from = ReadGroupRef(fields, "from", item, key, failsafe, marks.from);
+    auto to = ReadGroupRef(fields, "to", item, key, failsafe, marks.to);
     auto protocol = ReadProtocol(fields, what);
-    auto ports = ReadPorts(fields, item, protocol, what);
+    auto ports = ReadPorts(fields, item, protocol, what, marks.ports);
     if (!from || !to || !protocol || !ports) {
-      return std::nullopt;
+      if (incomplete_.size() < ErrorList::kMaxErrors) {
+        incomplete_.push_back(IncompleteRule{failsafe, std::move(from), std::move(to), marks});
+      }
+      return;
     }
-    if (*from == kHostGroup && *to == kHostGroup) {
-      // The node's own loopback traffic never passes the enforcer's hooks.
-      errors_.Add(item, "host to host traffic is never judged; remove this " +
-                            std::string(key) + " entry");
-      return std::nullopt;
-    }
-    return AllowRule{std::move(*from), std::move(*to), *protocol, *ports};
+    out.push_back(AllowRule{std::move(*from), std::move(*to), *protocol, *ports});
+    (failsafe ? failsafe_marks_ : allow_marks_).push_back(marks);
   }
 
   ErrorList& errors_;
-  std::map<std::string, int> group_lines_;
+  std::vector<Mark> group_by_marks_;
+  std::vector<GroupMarks> group_marks_;
+  std::vector<RuleMarks> allow_marks_;
+  std::vector<RuleMarks> failsafe_marks_;
+  std::vector<IncompleteRule> incomplete_;
 };
 
 // ---- writer -------------------------------------------------------------------------------
@@ -390,9 +407,9 @@ std::string CommentYaml(const AllowComment& c) {
 
 boost::system::result<Policy, FileErrors> ParsePolicy(std::string_view text,
                                                       std::string_view file_name) {
-  auto parsed = internal::ParseDocument<Policy>(
-      text, file_name, [](const YAML::Node& root, ErrorList& errors, Policy& policy) {
-        PolicyReader(errors).Read(root, policy);
+  auto parsed = codec::ParseDocument<Policy>(
+      text, file_name, [](std::string_view input, ErrorList& errors, Policy& policy) {
+        PolicyReader(errors).Read(input, policy);
       });
   if (parsed) {
     SortPolicy(*parsed);
@@ -401,7 +418,7 @@ boost::system::result<Policy, FileErrors> ParsePolicy(std::string_view text,
 }
 
 boost::system::result<Policy, FileErrors> LoadPolicyFile(const std::string& path) {
-  return internal::LoadDocumentFile(path, ParsePolicy);
+  return codec::LoadDocumentFile(path, ParsePolicy);
 }
 
 std::string WritePolicyYaml(const Policy& input, const std::vector<AllowComment>& comments) {
@@ -419,12 +436,12 @@ std::string WritePolicyYaml(const Policy& input, const std::vector<AllowComment>
 
   std::string out = "apiVersion: bulkhead/v1\nkind: Policy\n";
   out += "mode: " + std::string(ModeName(policy.mode)) + "\n";
-  out += "groupBy: " + internal::YamlFlowList(policy.group_by) + "\n";
+  out += "groupBy: " + codec::YamlFlowList(policy.group_by) + "\n";
   out += policy.groups.empty() ? "groups: []\n" : "groups:\n";
   for (const auto& group : policy.groups) {
     out += "  - name: " + YamlScalar(group.name) + "\n";
     if (!group.selector.empty()) {
-      out += "    selector: " + internal::YamlFlowMap(group.selector) + "\n";
+      out += "    selector: " + codec::YamlFlowMap(group.selector) + "\n";
     }
     if (group.mode) {
       out += "    mode: " + std::string(ModeName(*group.mode)) + "\n";

@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   # build
   cmake ninja-build g++ pkg-config
-  libpcap-dev libnftnl-dev libmnl-dev libboost1.81-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libpcap-dev libnftnl-dev libmnl-dev libboost1.81-dev libyaml-dev libspdlog-dev libfmt-dev
   libcli11-dev libgtest-dev googletest
   # tests: real kernel networking, real servers and clients
   nftables iproute2 iputils-ping socat netcat-openbsd tcpdump python3 procps time

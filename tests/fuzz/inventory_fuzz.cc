@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "policy/inventory_codec.h"
+#include "inventory/inventory_codec.h"
 
 namespace {
 
@@ -27,7 +27,8 @@ bool Same(const bulkhead::policy::Inventory& a, const bulkhead::policy::Inventor
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace bulkhead::policy;
+  using bulkhead::inventory::ParseInventory;
+  using bulkhead::inventory::WriteInventoryYaml;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   auto inventory = ParseInventory(text, "fuzz.yaml");
   if (!inventory) {

@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "codec/yaml_reader.h"
+#include "policy/validation.h"
+
 namespace bulkhead::policy {
 namespace {
 
@@ -329,6 +332,52 @@ TEST(PolicyReaderTest, ReportsEveryErrorInFileOrder) {
       << errors.ToString();
   EXPECT_NE(errors.ToString().find("p.yaml:6:5: unknown key \"selectr\""), std::string::npos)
       << errors.ToString();
+}
+
+TEST(PolicyReaderTest, RulesMayComeBeforeTheirGroups) {
+  // The reader streams the file; group references are checked once every group is known.
+  auto p = ParsePolicy(std::string(kHeader) +
+                           "allow:\n  - {from: api, to: db, protocol: tcp, port: 5432}\n"
+                           "groups:\n  - name: db\n  - name: api\n",
+                       "p.yaml");
+  ASSERT_TRUE(p) << p.error().ToString();
+  EXPECT_EQ(p->allow.size(), 1U);
+  EXPECT_EQ(OneError(std::string(kHeader) +
+                     "allow:\n  - {from: api, to: db, protocol: tcp, port: 5432}\n"
+                     "groups:\n  - name: api\n"),
+            "4:21: allow to names group \"db\", which is not in groups");
+}
+
+TEST(PolicyReaderTest, BrokenRuleStillHasItsGroupsChecked) {
+  const FileErrors errors =
+      ExpectErrors(WithRule("{from: api, to: cache, protocol: tpc, port: 80}"));
+  EXPECT_EQ(Locations(errors), (std::vector<std::string>{"7:21", "7:38"})) << errors.ToString();
+}
+
+TEST(PolicyReaderTest, GroupCountIsTheCompilersLimit) {
+  auto groups = [](std::size_t n) {
+    std::string text = std::string(kHeader) + "groups:\n";
+    for (std::size_t i = 0; i < n; ++i) {
+      text += "  - name: g" + std::to_string(i) + "\n";
+    }
+    return text;
+  };
+  EXPECT_TRUE(ParsePolicy(groups(kMaxPolicyGroups), "p.yaml"));
+  // At the name of the first group over the limit (line 3 + 65,533).
+  EXPECT_EQ(OneError(groups(kMaxPolicyGroups + 1)),
+            "65536:11: 65533 groups: at most 65532 (a connection carries two group ids in 32 "
+            "bits)");
+}
+
+TEST(PolicyReaderTest, RefusesAliasesAndHugeFiles) {
+  EXPECT_EQ(OneError(std::string(kHeader) + "groups:\n  - &a {name: a}\n  - *a\n"),
+            "5:5: aliases (*a) are not supported; write the value out");
+  const std::string huge = std::string(kHeader) + "# " + std::string(codec::kMaxInputBytes, 'x');
+  const FileErrors errors = ExpectErrors(huge);
+  ASSERT_EQ(errors.errors.size(), 1U);
+  EXPECT_EQ(errors.errors[0].message,
+            "the file is 8.0 MiB; bulkhead reads such files up to 8 MiB, so that it runs in a "
+            "256 MiB container");
 }
 
 TEST(PolicyReaderTest, HostileInputNeverThrows) {

@@ -2,17 +2,21 @@
 
 // Escaping for the writers. Names, label keys and values come from the inventory and, later,
 // from Docker: attacker-controlled text that must come back out unchanged or, when that is
-// impossible (invalid UTF-8), in a harmless form. No yaml-cpp here.
+// impossible (invalid UTF-8), in a harmless form. Shared by every writer (YAML, JSON, DOT) and by
+// the log and violation formatters, which quote untrusted names the same way.
 
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace bulkhead::policy::internal {
+namespace bulkhead::codec {
 
 // RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
 bool IsValidUtf8(std::string_view text);
+// `text` with each byte that is not part of a valid UTF-8 sequence replaced by U+FFFD (one
+// character for one byte, so character columns stay where they were).
+std::string ReplaceInvalidUtf8(std::string_view text);
 
 // A YAML scalar for block and flow context: plain when it cannot be misread (a name like
 // `shop-api-1`, an IPv4 address), otherwise double-quoted with every control, line-separator
@@ -31,4 +35,4 @@ std::string JsonString(std::string_view text);
 // invalid UTF-8 as U+FFFD.
 std::string DotEscape(std::string_view text);
 
-}  // namespace bulkhead::policy::internal
+}  // namespace bulkhead::codec

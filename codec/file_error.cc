@@ -1,6 +1,6 @@
-#include "policy/file_error.h"
+#include "codec/file_error.h"
 
-namespace bulkhead::policy {
+namespace bulkhead::codec {
 
 std::string FileError::ToString() const {
   std::string out = file;
@@ -28,4 +28,4 @@ std::string FileErrors::ToString() const {
   return out;
 }
 
-}  // namespace bulkhead::policy
+}  // namespace bulkhead::codec

@@ -1,8 +1,8 @@
-#include "policy/internal/text_escape.h"
+#include "codec/text_escape.h"
 
 #include <gtest/gtest.h>
 
-namespace bulkhead::policy::internal {
+namespace bulkhead::codec {
 namespace {
 
 TEST(TextEscapeTest, Utf8Validation) {
@@ -48,4 +48,4 @@ TEST(TextEscapeTest, DotEscape) {
 }
 
 }  // namespace
-}  // namespace bulkhead::policy::internal
+}  // namespace bulkhead::codec

@@ -1,10 +1,10 @@
-#include "policy/internal/text_escape.h"
+#include "codec/text_escape.h"
 
 #include <array>
 #include <cstdint>
 #include <cstdio>
 
-namespace bulkhead::policy::internal {
+namespace bulkhead::codec {
 namespace {
 
 constexpr char32_t kReplacement = 0xFFFD;
@@ -164,6 +164,13 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
+std::string ReplaceInvalidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  ForEachCodePoint(text, [&out](char32_t cp) { AppendUtf8(out, cp); });
+  return out;
+}
+
 std::string YamlScalar(std::string_view text) {
   if (CanBePlain(text)) {
     return std::string(text);
@@ -282,4 +289,4 @@ std::string YamlFlowMap(const std::map<std::string, std::string>& entries) {
   return out + "}";
 }
 
-}  // namespace bulkhead::policy::internal
+}  // namespace bulkhead::codec

@@ -1,9 +1,13 @@
-#include "policy/inventory_codec.h"
+#include "inventory/inventory_codec.h"
 
 #include <gtest/gtest.h>
 
-namespace bulkhead::policy {
+namespace bulkhead::inventory {
 namespace {
+
+using policy::FileErrors;
+using policy::Inventory;
+using policy::Workload;
 
 constexpr std::string_view kExample = R"(apiVersion: bulkhead/v1
 kind: Inventory
@@ -167,4 +171,4 @@ TEST(InventoryCodecTest, WrongKindAndSyntax) {
 }
 
 }  // namespace
-}  // namespace bulkhead::policy
+}  // namespace bulkhead::inventory

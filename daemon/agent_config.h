@@ -15,12 +15,12 @@
 // `bulkhead agent --config agent.yaml`: what the long-running agent does and where it keeps its
 // files. Keys are camelCase as documented in deploy/agent.yaml; unknown keys are errors, so a
 // typo cannot silently switch a safety setting off.
-namespace bulkhead::policy {
+namespace bulkhead::daemon {
 
 enum class LogFormat : std::uint8_t { kText, kJson };
 
 struct AgentConfig {
-  Mode mode = Mode::kLearn;
+  policy::Mode mode = policy::Mode::kLearn;
   std::string policy_file;  // `policy`: required in monitor and enforce mode
   std::string graph_file;   // `graph`: required in learn mode; written on every snapshot
   std::chrono::milliseconds snapshot_interval{30'000};  // `snapshotInterval`: 500ms, 30s, 5m, 1h
@@ -47,11 +47,11 @@ struct AgentConfig {
 // Parses agent.yaml. Every problem is reported with file:line:column: unknown keys, a bad
 // duration, port or mode, both or neither inventory source, a missing policy (monitor/enforce)
 // or graph (learn), a socket URL that is not unix://.
-boost::system::result<AgentConfig, FileErrors> ParseAgentConfig(std::string_view text,
+boost::system::result<AgentConfig, policy::FileErrors> ParseAgentConfig(std::string_view text,
                                                                 const std::string& file_name);
-boost::system::result<AgentConfig, FileErrors> LoadAgentConfigFile(const std::string& path);
+boost::system::result<AgentConfig, policy::FileErrors> LoadAgentConfigFile(const std::string& path);
 
 // "30s" -> 30000 ms. Accepts an unsigned integer followed by ms, s, m or h; nullopt otherwise.
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
-}  // namespace bulkhead::policy
+}  // namespace bulkhead::daemon

@@ -8,7 +8,9 @@
 #include "policy/file_error.h"
 #include "policy/model.h"
 
-namespace bulkhead::policy {
+// The Inventory file format. The model (policy::Inventory) stays in policy/model.h: the
+// enforcer compiles from it and must not depend on inventory/.
+namespace bulkhead::inventory {
 
 // Reads `kind: Inventory`:
 //   apiVersion: bulkhead/v1
@@ -17,8 +19,8 @@ namespace bulkhead::policy {
 //   workloads:
 //     - {name: shop-api-1, labels: {app: api}, addresses: [10.0.0.2], interface: veth1, mac: ...}
 // Addresses must parse as IPv4/IPv6; names must be unique and non-empty; unknown keys are errors.
-boost::system::result<Inventory, FileErrors> ParseInventory(std::string_view text,
-                                                            std::string_view file_name);
-std::string WriteInventoryYaml(const Inventory& inventory);
+boost::system::result<policy::Inventory, policy::FileErrors> ParseInventory(
+    std::string_view text, std::string_view file_name);
+std::string WriteInventoryYaml(const policy::Inventory& inventory);
 
-}  // namespace bulkhead::policy
+}  // namespace bulkhead::inventory

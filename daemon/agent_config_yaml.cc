@@ -15,10 +15,10 @@
 #include <string_view>
 #include <utility>
 
-#include "policy/agent_config.h"
-#include "policy/internal/yaml_util.h"
+#include "codec/yaml_reader.h"
+#include "daemon/agent_config.h"
 
-namespace bulkhead::policy {
+namespace bulkhead::daemon {
 
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   // 18 digits keep value * 3'600'000 (hours) far inside int64 before the range check below.
@@ -55,9 +55,12 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
 
 namespace {
 
-using internal::ErrorList;
-using internal::Fields;
-using internal::Quote;
+using codec::ErrorList;
+using codec::Fields;
+using codec::Node;
+using codec::Quote;
+using policy::FileErrors;
+using policy::Mode;
 
 constexpr std::string_view kKind = "AgentConfig";
 constexpr std::uint64_t kMaxPort = 65535;
@@ -99,8 +102,8 @@ class AgentConfigReader {
  public:
   explicit AgentConfigReader(ErrorList& errors) : errors_(errors) {}
 
-  void Read(const YAML::Node& root, AgentConfig& config) {
-    if (!internal::ExpectMap(root, "the agent configuration", errors_)) {
+  void Read(const Node& root, AgentConfig& config) {
+    if (!codec::ExpectMap(root, "the agent configuration", errors_)) {
       return;
     }
     Fields top(root,
@@ -111,9 +114,9 @@ class AgentConfigReader {
     ReadHeader(top);
     bool mode_known = false;
     // Required: a missing mode must not quietly mean "learn" (or anything else).
-    if (const YAML::Node* node = top.Require("mode")) {
-      if (auto name = internal::ReadString(*node, "mode", errors_)) {
-        if (auto mode = ParseMode(*name)) {
+    if (const Node* node = top.Require("mode")) {
+      if (auto name = codec::ReadString(*node, "mode", errors_)) {
+        if (auto mode = policy::ParseMode(*name)) {
           config.mode = *mode;
           mode_known = true;
         } else {
@@ -121,11 +124,11 @@ class AgentConfigReader {
         }
       }
     }
-    const YAML::Node* policy_node = top.Find("policy");
+    const Node* policy_node = top.Find("policy");
     if (policy_node != nullptr) {
       ReadPath(*policy_node, "policy", config.policy_file);
     }
-    const YAML::Node* graph_node = top.Find("graph");
+    const Node* graph_node = top.Find("graph");
     if (graph_node != nullptr) {
       ReadPath(*graph_node, "graph", config.graph_file);
     }
@@ -133,17 +136,17 @@ class AgentConfigReader {
       errors_.Add(root, "missing \"graph\": learn mode writes the flow graph there");
     }
     if (mode_known && config.mode != Mode::kLearn && policy_node == nullptr) {
-      errors_.Add(root, "missing \"policy\": " + std::string(ModeName(config.mode)) +
+      errors_.Add(root, "missing \"policy\": " + std::string(policy::ModeName(config.mode)) +
                             " mode needs the policy to apply");
     }
-    if (const YAML::Node* node = top.Find("snapshotInterval")) {
+    if (const Node* node = top.Find("snapshotInterval")) {
       ReadInterval(*node, config);
     }
-    if (const YAML::Node* node = top.Require("inventory")) {
+    if (const Node* node = top.Require("inventory")) {
       ReadInventory(*node, config);
     }
-    if (const YAML::Node* node = top.Find("nflogGroup")) {
-      if (auto group = internal::ReadUnsigned(*node, "nflogGroup", kMaxNflogGroup, errors_)) {
+    if (const Node* node = top.Find("nflogGroup")) {
+      if (auto group = codec::ReadUnsigned(*node, "nflogGroup", kMaxNflogGroup, errors_)) {
         if (*group == 0) {
           // Group 0 is where other tools' unnumbered NFLOG rules log; bulkhead uses its own.
           errors_.Add(*node, "nflogGroup must be 1..65535, not 0");
@@ -152,10 +155,10 @@ class AgentConfigReader {
         }
       }
     }
-    if (const YAML::Node* node = top.Find("metrics")) {
+    if (const Node* node = top.Find("metrics")) {
       ReadMetrics(*node, config);
     }
-    if (const YAML::Node* node = top.Find("control")) {
+    if (const Node* node = top.Find("control")) {
       if (ReadPath(*node, "control", config.control_socket) &&
           config.control_socket.size() > kMaxSocketPath) {
         errors_.Add(*node, "control socket path is " +
@@ -164,25 +167,25 @@ class AgentConfigReader {
                                std::to_string(kMaxSocketPath));
       }
     }
-    if (const YAML::Node* node = top.Find("violations")) {
+    if (const Node* node = top.Find("violations")) {
       // Empty is allowed: violations go to the log only.
-      if (auto text = internal::ReadString(*node, "violations", errors_)) {
+      if (auto text = codec::ReadString(*node, "violations", errors_)) {
         config.violations_file = std::move(*text);
       }
     }
-    if (const YAML::Node* node = top.Find("interfaces")) {
+    if (const Node* node = top.Find("interfaces")) {
       ReadInterfaces(*node, config);
     }
-    if (const YAML::Node* node = top.Find("groupBy")) {
-      config.group_by = internal::ReadGroupBy(*node, errors_);
+    if (const Node* node = top.Find("groupBy")) {
+      config.group_by = codec::ReadGroupBy(*node, errors_);
     }
-    if (const YAML::Node* node = top.Find("removeRulesOnExit")) {
+    if (const Node* node = top.Find("removeRulesOnExit")) {
       if (auto value = ReadBool(*node, "removeRulesOnExit")) {
         config.remove_rules_on_exit = *value;
       }
     }
-    if (const YAML::Node* node = top.Find("logFormat")) {
-      if (auto name = internal::ReadString(*node, "logFormat", errors_)) {
+    if (const Node* node = top.Find("logFormat")) {
+      if (auto name = codec::ReadString(*node, "logFormat", errors_)) {
         if (*name == "text") {
           config.log_format = LogFormat::kText;
         } else if (*name == "json") {
@@ -192,15 +195,15 @@ class AgentConfigReader {
         }
       }
     }
-    if (const YAML::Node* node = top.Find("violationLogRate")) {
+    if (const Node* node = top.Find("violationLogRate")) {
       // 0 is allowed: no violation lines in the log (the violations file still gets all).
-      if (auto rate = internal::ReadUnsigned(*node, "violationLogRate",
+      if (auto rate = codec::ReadUnsigned(*node, "violationLogRate",
                                              std::numeric_limits<std::uint32_t>::max(), errors_)) {
         config.violation_log_rate = static_cast<std::uint32_t>(*rate);
       }
     }
-    if (const YAML::Node* node = top.Find("hostName")) {
-      if (auto name = internal::ReadString(*node, "hostName", errors_)) {
+    if (const Node* node = top.Find("hostName")) {
+      if (auto name = codec::ReadString(*node, "hostName", errors_)) {
         config.host_name = std::move(*name);
       }
     }
@@ -210,23 +213,23 @@ class AgentConfigReader {
   // Optional, but when given it must be ours: a Policy or FlowGraph passed as --config by
   // mistake is then named as such instead of producing a list of unknown keys only.
   void ReadHeader(const Fields& top) {
-    if (const YAML::Node* api = top.Find("apiVersion")) {
-      if (auto text = internal::ReadString(*api, "apiVersion", errors_);
-          text && *text != internal::kApiVersion) {
-        errors_.Add(*api, "apiVersion must be " + std::string(internal::kApiVersion) + ", not " +
+    if (const Node* api = top.Find("apiVersion")) {
+      if (auto text = codec::ReadString(*api, "apiVersion", errors_);
+          text && *text != codec::kApiVersion) {
+        errors_.Add(*api, "apiVersion must be " + std::string(codec::kApiVersion) + ", not " +
                               Quote(*text));
       }
     }
-    if (const YAML::Node* kind = top.Find("kind")) {
-      if (auto text = internal::ReadString(*kind, "kind", errors_); text && *text != kKind) {
+    if (const Node* kind = top.Find("kind")) {
+      if (auto text = codec::ReadString(*kind, "kind", errors_); text && *text != kKind) {
         errors_.Add(*kind, "kind must be " + std::string(kKind) + ", not " + Quote(*text));
       }
     }
   }
 
   // A non-empty string (a file path). Returns false when it recorded an error.
-  bool ReadPath(const YAML::Node& node, std::string_view what, std::string& out) {
-    auto text = internal::ReadString(node, what, errors_);
+  bool ReadPath(const Node& node, std::string_view what, std::string& out) {
+    auto text = codec::ReadString(node, what, errors_);
     if (!text) {
       return false;
     }
@@ -238,8 +241,8 @@ class AgentConfigReader {
     return true;
   }
 
-  void ReadInterval(const YAML::Node& node, AgentConfig& config) {
-    auto text = internal::ReadString(node, "snapshotInterval", errors_);
+  void ReadInterval(const Node& node, AgentConfig& config) {
+    auto text = codec::ReadString(node, "snapshotInterval", errors_);
     if (!text) {
       return;
     }
@@ -256,13 +259,13 @@ class AgentConfigReader {
     config.snapshot_interval = *interval;
   }
 
-  void ReadInventory(const YAML::Node& node, AgentConfig& config) {
-    if (!internal::ExpectMap(node, "inventory", errors_)) {
+  void ReadInventory(const Node& node, AgentConfig& config) {
+    if (!codec::ExpectMap(node, "inventory", errors_)) {
       return;
     }
     Fields fields(node, {"docker", "file"}, "inventory", errors_);
-    const YAML::Node* docker = fields.Find("docker");
-    const YAML::Node* file = fields.Find("file");
+    const Node* docker = fields.Find("docker");
+    const Node* file = fields.Find("file");
     if (docker != nullptr && file != nullptr) {
       errors_.Add(node, "inventory has both \"docker\" and \"file\"; give exactly one");
       return;
@@ -275,7 +278,7 @@ class AgentConfigReader {
       ReadPath(*file, "inventory file", config.inventory_file);
       return;
     }
-    auto url = internal::ReadString(*docker, "inventory docker", errors_);
+    auto url = codec::ReadString(*docker, "inventory docker", errors_);
     if (!url) {
       return;
     }
@@ -296,8 +299,8 @@ class AgentConfigReader {
 
   // "127.0.0.1:9470", "[::1]:9470", "localhost:9470"; "" means no endpoint. The host is what
   // MetricsServer can bind (an address literal or localhost), checked here rather than at start.
-  void ReadMetrics(const YAML::Node& node, AgentConfig& config) {
-    auto text = internal::ReadString(node, "metrics", errors_);
+  void ReadMetrics(const Node& node, AgentConfig& config) {
+    auto text = codec::ReadString(node, "metrics", errors_);
     if (!text || text->empty()) {
       return;
     }
@@ -331,16 +334,16 @@ class AgentConfigReader {
     config.metrics_port = *port;
   }
 
-  void ReadInterfaces(const YAML::Node& node, AgentConfig& config) {
+  void ReadInterfaces(const Node& node, AgentConfig& config) {
     std::set<std::string> seen;
-    for (auto& [name, item] : internal::ReadStringList(node, "interfaces", errors_)) {
+    for (auto& [name, item] : codec::ReadStringList(node, "interfaces", errors_)) {
       if (name.empty()) {
-        errors_.Add(item, "an interface name is empty");
+        errors_.Add(*item, "an interface name is empty");
       } else if (name.size() >= IFNAMSIZ) {
-        errors_.Add(item, "interface name " + Quote(name) + " is longer than " +
+        errors_.Add(*item, "interface name " + Quote(name) + " is longer than " +
                               std::to_string(IFNAMSIZ - 1) + " bytes");
       } else if (!seen.insert(name).second) {
-        errors_.Add(item, "interface " + Quote(name) + " given twice");
+        errors_.Add(*item, "interface " + Quote(name) + " given twice");
       } else {
         config.interfaces.push_back(std::move(name));
       }
@@ -350,7 +353,7 @@ class AgentConfigReader {
   // A plain YAML boolean. Quoted "true" is a string, and yes/no/on/off (YAML 1.1) are refused:
   // the YAML 1.2 core schema has only true/false, and a safety switch should not depend on
   // which YAML version a reader follows.
-  std::optional<bool> ReadBool(const YAML::Node& node, std::string_view what) {
+  std::optional<bool> ReadBool(const Node& node, std::string_view what) {
     if (node.IsScalar() && node.Tag() != "!") {
       const std::string& text = node.Scalar();
       if (text == "true" || text == "True" || text == "TRUE") {
@@ -362,7 +365,7 @@ class AgentConfigReader {
     }
     std::string got = node.IsScalar() ? (node.Tag() == "!" ? "the string " : "") +
                                             Quote(node.Scalar())
-                                      : std::string(internal::KindOf(node));
+                                      : std::string(codec::KindOf(node));
     errors_.Add(node, std::string(what) + " must be true or false, not " + got);
     return std::nullopt;
   }
@@ -374,16 +377,19 @@ class AgentConfigReader {
 
 boost::system::result<AgentConfig, FileErrors> ParseAgentConfig(std::string_view text,
                                                                 const std::string& file_name) {
-  return internal::ParseDocument<AgentConfig>(
-      text, file_name, [](const YAML::Node& root, ErrorList& errors, AgentConfig& config) {
-        AgentConfigReader(errors).Read(root, config);
+  // A small file read at start: one Node for the whole document is fine here.
+  return codec::ParseDocument<AgentConfig>(
+      text, file_name, [](std::string_view input, ErrorList& errors, AgentConfig& config) {
+        if (auto root = codec::ReadDocument(input, errors)) {
+          AgentConfigReader(errors).Read(*root, config);
+        }
       });
 }
 
 boost::system::result<AgentConfig, FileErrors> LoadAgentConfigFile(const std::string& path) {
-  return internal::LoadDocumentFile(path, [](std::string_view text, std::string_view name) {
+  return codec::LoadDocumentFile(path, [](std::string_view text, std::string_view name) {
     return ParseAgentConfig(text, std::string(name));
   });
 }
 
-}  // namespace bulkhead::policy
+}  // namespace bulkhead::daemon

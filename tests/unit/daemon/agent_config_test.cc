@@ -1,4 +1,4 @@
-#include "policy/agent_config.h"
+#include "daemon/agent_config.h"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
-namespace bulkhead::policy {
+namespace bulkhead::daemon {
 namespace {
+
+using policy::Mode;
 
 using std::chrono::milliseconds;
 
@@ -364,4 +366,4 @@ TEST(AgentConfig, LoadFile) {
 }
 
 }  // namespace
-}  // namespace bulkhead::policy
+}  // namespace bulkhead::daemon

@@ -1,6 +1,7 @@
-// Inventory <-> YAML. Addresses are checked with inet_pton so policy stays independent of the
-// capture module; names and labels are untrusted (they will come from Docker) and are quoted on
-// output by internal::YamlScalar.
+// Inventory <-> YAML. The reader streams the workloads one at a time through codec's reader (an
+// inventory cost 80x its size as a yaml-cpp tree). Addresses are checked with inet_pton so this
+// stays independent of the capture module; names and labels are untrusted (they come from
+// Docker) and are quoted on output by codec::YamlScalar.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -8,17 +9,22 @@
 #include <map>
 #include <optional>
 
-#include "policy/internal/text_escape.h"
-#include "policy/internal/yaml_util.h"
-#include "policy/inventory_codec.h"
+#include "codec/text_escape.h"
+#include "codec/yaml_reader.h"
+#include "inventory/inventory_codec.h"
 
-namespace bulkhead::policy {
+namespace bulkhead::inventory {
 namespace {
 
-using internal::ErrorList;
-using internal::Fields;
-using internal::Quote;
-using internal::YamlScalar;
+using codec::ErrorList;
+using codec::Fields;
+using codec::Node;
+using codec::Quote;
+using codec::YamlScalar;
+using policy::FileErrors;
+using policy::HostInfo;
+using policy::Inventory;
+using policy::Workload;
 
 // Linux dev_valid_name(): 1..15 bytes (IFNAMSIZ - 1), not "." or "..", no '/', ':' or spaces.
 bool IsValidInterfaceName(std::string_view name) {
@@ -71,51 +77,48 @@ class InventoryReader {
  public:
   explicit InventoryReader(ErrorList& errors) : errors_(errors) {}
 
-  void Read(const YAML::Node& root, Inventory& inventory) {
-    if (!internal::ExpectMap(root, "the Inventory document", errors_)) {
+  void Read(std::string_view text, Inventory& inventory) {
+    // The host is read where it stands in the file, so an address claimed twice is reported
+    // at its second claim, whether that is the host's or a workload's.
+    auto top_node = codec::StreamDocument(
+        text, "the Inventory", {"apiVersion", "kind", "host", "workloads"},
+        {{"host", [&](const Node& value) { ReadHost(value, inventory.host); }, true},
+         {"workloads", [&](const Node& item) { ReadWorkload(item, inventory); }}},
+        errors_);
+    if (!top_node) {
       return;
     }
-    Fields top(root, {"apiVersion", "kind", "host", "workloads"}, "the Inventory", errors_);
-    internal::CheckHeader(top, "Inventory", errors_);
-    if (const YAML::Node* node = top.Find("host")) {
-      ReadHost(*node, inventory.host);
-    }
-    if (const YAML::Node* node = top.Find("workloads")) {
-      if (internal::ExpectSequence(*node, "workloads", errors_)) {
-        for (const auto& item : *node) {
-          ReadWorkload(YAML::Node(item), inventory);
-        }
-      }
-    }
+    Fields top(*top_node, {"apiVersion", "kind"}, "the Inventory", errors_);
+    codec::CheckHeader(top, "Inventory", errors_);
   }
 
  private:
-  void ReadHost(const YAML::Node& node, HostInfo& host) {
-    if (!internal::ExpectMap(node, "host", errors_)) {
+  void ReadHost(const Node& node, HostInfo& host) {
+    if (!codec::ExpectMap(node, "host", errors_)) {
       return;
     }
     Fields fields(node, {"name", "addresses"}, "host", errors_);
-    if (const YAML::Node* name = fields.Find("name")) {
-      if (auto text = internal::ReadString(*name, "host name", errors_)) {
+    if (const Node* name = fields.Find("name")) {
+      if (auto text = codec::ReadString(*name, "host name", errors_)) {
         host.name = std::move(*text);
       }
     }
-    if (const YAML::Node* addresses = fields.Find("addresses")) {
+    if (const Node* addresses = fields.Find("addresses")) {
       host.addresses = ReadAddresses(*addresses, "the host");
     }
   }
 
-  std::vector<std::string> ReadAddresses(const YAML::Node& node, const std::string& owner) {
+  std::vector<std::string> ReadAddresses(const Node& node, const std::string& owner) {
     std::vector<std::string> out;
-    for (auto& [text, item] : internal::ReadStringList(node, "addresses", errors_)) {
+    for (auto& [text, item] : codec::ReadStringList(node, "addresses", errors_)) {
       const auto key = AddressKey(text);
       if (!key) {
-        errors_.Add(item, Quote(text) + " is not an IPv4 or IPv6 address");
+        errors_.Add(*item, Quote(text) + " is not an IPv4 or IPv6 address");
         continue;
       }
       const auto [it, inserted] = address_owner_.emplace(*key, owner);
       if (!inserted) {
-        errors_.Add(item, "address " + Quote(text) + " already belongs to " + it->second);
+        errors_.Add(*item, "address " + Quote(text) + " already belongs to " + it->second);
         continue;
       }
       out.push_back(std::move(text));
@@ -124,30 +127,30 @@ class InventoryReader {
   }
 
   void ReadOptional(const Fields& fields, std::string_view key, std::string& out) {
-    if (const YAML::Node* node = fields.Find(key)) {
-      if (auto text = internal::ReadString(*node, key, errors_)) {
+    if (const Node* node = fields.Find(key)) {
+      if (auto text = codec::ReadString(*node, key, errors_)) {
         out = std::move(*text);
       }
     }
   }
 
-  void ReadWorkload(const YAML::Node& item, Inventory& inventory) {
-    if (!internal::ExpectMap(item, "a workload", errors_)) {
+  void ReadWorkload(const Node& item, Inventory& inventory) {
+    if (!codec::ExpectMap(item, "a workload", errors_)) {
       return;
     }
     Fields fields(item, {"name", "labels", "addresses", "interface", "mac", "id"}, "a workload",
                   errors_);
     Workload workload;
     bool ok = false;
-    const YAML::Node* name_node = fields.Require("name");
+    const Node* name_node = fields.Require("name");
     if (name_node != nullptr) {
-      if (auto name = internal::ReadString(*name_node, "a workload name", errors_)) {
+      if (auto name = codec::ReadString(*name_node, "a workload name", errors_)) {
         workload.name = std::move(*name);
         if (workload.name.empty()) {
           errors_.Add(*name_node, "a workload name is empty");
         } else {
           const auto [it, inserted] =
-              name_lines_.emplace(workload.name, name_node->Mark().line + 1);
+              name_lines_.emplace(workload.name, name_node->Where().line + 1);
           if (inserted) {
             ok = true;
           } else {
@@ -158,20 +161,20 @@ class InventoryReader {
         }
       }
     }
-    if (const YAML::Node* node = fields.Find("labels")) {
-      workload.labels = internal::ReadStringMap(*node, "labels", errors_);
+    if (const Node* node = fields.Find("labels")) {
+      workload.labels = codec::ReadStringMap(*node, "labels", errors_);
     }
-    if (const YAML::Node* node = fields.Find("addresses")) {
+    if (const Node* node = fields.Find("addresses")) {
       workload.addresses = ReadAddresses(*node, "workload " + Quote(workload.name));
     }
     ReadOptional(fields, "interface", workload.interface);
-    if (const YAML::Node* node = fields.Find("interface");
+    if (const Node* node = fields.Find("interface");
         node != nullptr && node->IsScalar() && !IsValidInterfaceName(workload.interface)) {
       errors_.Add(*node, "interface " + Quote(workload.interface) +
                              " is not a valid interface name (1..15 bytes, no '/', ':' or space)");
     }
     ReadOptional(fields, "mac", workload.mac);
-    if (const YAML::Node* node = fields.Find("mac");
+    if (const Node* node = fields.Find("mac");
         node != nullptr && node->IsScalar() && !IsValidMac(workload.mac)) {
       errors_.Add(*node, "mac " + Quote(workload.mac) + " is not a MAC address like " +
                              "02:00:00:00:00:02");
@@ -191,9 +194,9 @@ class InventoryReader {
 
 boost::system::result<Inventory, FileErrors> ParseInventory(std::string_view text,
                                                             std::string_view file_name) {
-  auto parsed = internal::ParseDocument<Inventory>(
-      text, file_name, [](const YAML::Node& root, ErrorList& errors, Inventory& inventory) {
-        InventoryReader(errors).Read(root, inventory);
+  auto parsed = codec::ParseDocument<Inventory>(
+      text, file_name, [](std::string_view input, ErrorList& errors, Inventory& inventory) {
+        InventoryReader(errors).Read(input, inventory);
       });
   return parsed;
 }
@@ -208,7 +211,7 @@ std::string WriteInventoryYaml(const Inventory& inventory) {
     }
     if (!host.addresses.empty()) {
       out += host.name.empty() ? "" : ", ";
-      out += "addresses: " + internal::YamlFlowList(host.addresses);
+      out += "addresses: " + codec::YamlFlowList(host.addresses);
     }
     out += "}\n";
   }
@@ -226,7 +229,7 @@ std::string WriteInventoryYaml(const Inventory& inventory) {
       out += "}\n";
     }
     if (!w.addresses.empty()) {
-      out += "    addresses: " + internal::YamlFlowList(w.addresses) + "\n";
+      out += "    addresses: " + codec::YamlFlowList(w.addresses) + "\n";
     }
     if (!w.interface.empty()) {
       out += "    interface: " + YamlScalar(w.interface) + "\n";
@@ -241,4 +244,4 @@ std::string WriteInventoryYaml(const Inventory& inventory) {
   return out;
 }
 
-}  // namespace bulkhead::policy
+}  // namespace bulkhead::inventory
