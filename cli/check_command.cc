@@ -50,6 +50,10 @@ struct CheckOptions {
 class FlowCollector final : public learn::FlowRecordSink {
  public:
   void OnFlow(const learn::FlowRecord& flow) override { flows.push_back(flow); }
+  // A refused or unanswered attempt is no edge to learn, but the ruleset still judges it.
+  void OnFailedAttempt(const learn::FlowRecord& flow, bool /*refused*/) override {
+    flows.push_back(flow);
+  }
   std::vector<learn::FlowRecord> flows;
 };
 

@@ -306,14 +306,12 @@ struct FlowTable::State {
       if (fate != Fate::kEdge) {
         const bool refused = fate == Fate::kRefused;
         ++(refused ? counts.refused : counts.incomplete);
+        const FlowRecord r = Record(k, v, server_b, server_port, basis);
         if (failed != nullptr) {
-          capture::IpAddr client;
-          capture::IpAddr server;
-          FillAddr(client, k, !server_b);
-          FillAddr(server, k, server_b);
-          failed->OnFailedAttempt(client, server, server_port, refused, v.first_usec,
+          failed->OnFailedAttempt(r.client, r.server, server_port, refused, v.first_usec,
                                   v.last_usec);
         }
+        to.OnFailedAttempt(r, refused);
         return;
       }
       if (!confirmed && server_port >= config.ephemeral_port_min) {
@@ -321,6 +319,12 @@ struct FlowTable::State {
         return;
       }
     }
+    ++counts.flows_emitted;
+    to.OnFlow(Record(k, v, server_b, server_port, basis));
+  }
+
+  static FlowRecord Record(const FlowKey& k, const FlowValue& v, bool server_b,
+                           std::uint16_t server_port, DirectionBasis basis) {
     FlowRecord r;
     FillAddr(r.client, k, !server_b);
     FillAddr(r.server, k, server_b);
@@ -331,8 +335,7 @@ struct FlowTable::State {
     r.first_usec = v.first_usec;
     r.last_usec = v.last_usec;
     r.basis = basis;
-    ++counts.flows_emitted;
-    to.OnFlow(r);
+    return r;
   }
 
   // The direction of a TCP/UDP/SCTP flow, strongest evidence first (README: FlowTable);

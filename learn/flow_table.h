@@ -50,6 +50,10 @@ class FlowRecordSink {
  public:
   virtual ~FlowRecordSink() = default;
   virtual void OnFlow(const FlowRecord& flow) = 0;
+  // A connection attempt that failed (refused, or its handshake never completed), oriented the
+  // same way: no evidence of an edge, so a graph ignores it (the default), but a consumer that
+  // judges traffic rather than learning services (`bulkhead check`) still sees it.
+  virtual void OnFailedAttempt(const FlowRecord& /*attempt*/, bool /*refused*/) {}
 };
 
 struct FlowTableStats {

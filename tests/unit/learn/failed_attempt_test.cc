@@ -84,6 +84,13 @@ TEST(FailedAttemptTest, PortScanAnsweredByRstsIsOneFindingAndNoEdge) {
   EXPECT_EQ(Edges(sink.records), kRealEdges);
   EXPECT_EQ(table.stats().refused, 1000u);
   EXPECT_EQ(table.stats().incomplete, 0u);
+  // The sink still hears of each attempt, oriented scanner -> db (what `check` judges).
+  ASSERT_EQ(sink.failed.size(), 1000u);
+  for (const auto& [attempt, refused] : sink.failed) {
+    EXPECT_EQ(attempt.client, Ip("10.0.9.9"));
+    EXPECT_EQ(attempt.server, Ip("10.0.1.4"));
+    EXPECT_TRUE(refused);
+  }
 
   const auto findings = table.scans().Findings();
   ASSERT_EQ(findings.size(), 1u);

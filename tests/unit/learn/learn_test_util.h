@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -62,7 +63,11 @@ inline capture::PacketSummary Icmp(std::uint8_t proto, std::string_view src, std
 class RecordingSink : public FlowRecordSink {
  public:
   void OnFlow(const FlowRecord& flow) override { records.push_back(flow); }
+  void OnFailedAttempt(const FlowRecord& attempt, bool refused) override {
+    failed.emplace_back(attempt, refused);
+  }
   std::vector<FlowRecord> records;
+  std::vector<std::pair<FlowRecord, bool>> failed;  // (attempt, refused)
 };
 
 }  // namespace bulkhead::learn::testing
