@@ -34,7 +34,8 @@ measure() {
   local walls=() rsses=() rc=0
   for _ in $(seq "$REPEAT"); do
     local t
-    t=$( { /usr/bin/time -v "$@" > /dev/null 2> "$OUT/stderr.txt"; } 2>&1 )
+    /usr/bin/time -v -o "$OUT/time.txt" "$@" > /dev/null 2> "$OUT/stderr.txt"
+    t=$(cat "$OUT/time.txt")
     rc=$(awk -F': ' '/Exit status/ {print $2}' <<<"$t")
     walls+=("$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0;
       for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' <<<"$t")")
@@ -51,7 +52,7 @@ run_binary() {  # name binary
   measure "$name check" "$bin" check "$POLICY" --inventory "$INV"
   measure "$name enforce --dry-run" "$bin" enforce "$POLICY" --inventory "$INV" --dry-run
   measure "$name check 65,533 groups" "$bin" check "$OUT/many-groups.yaml"
-  head -c 300 "$OUT/stderr.txt" | sed 's/^/#   /'; echo
+  head -c 300 "$OUT/stderr.txt" | sed 's/^/#   /'
 }
 
 if [ "$(id -u)" = 0 ] && command -v nft > /dev/null; then
