@@ -118,16 +118,17 @@ Input Generate(const Size& s) {
   for (std::size_t g = 0; g < s.groups; ++g) {
     in.policy.groups.push_back({GroupName(g), {}, std::nullopt});
   }
-  in.policy.allow.push_back({GroupName(0), GroupName(1), policy::Protocol::kTcp,
-                             {kIperfPort, kIperfPort}});
-  in.policy.allow.push_back({GroupName(0), GroupName(1), policy::Protocol::kTcp,
-                             {kConnPort, kConnPort}});
+  in.policy.allow.push_back(
+      {GroupName(0), GroupName(1), policy::Protocol::kTcp, {kIperfPort, kIperfPort}});
+  in.policy.allow.push_back(
+      {GroupName(0), GroupName(1), policy::Protocol::kTcp, {kConnPort, kConnPort}});
   for (std::size_t e = 2; e < s.edges; ++e) {
     const std::size_t from = e % s.groups;
     const std::size_t k = e / s.groups;
     const std::size_t to = (from + 1 + k % (s.groups - 1)) % s.groups;
     const auto port = static_cast<std::uint16_t>(1024 + k);
-    in.policy.allow.push_back({GroupName(from), GroupName(to),
+    in.policy.allow.push_back({GroupName(from),
+                               GroupName(to),
                                k % 10 == 9 ? policy::Protocol::kUdp : policy::Protocol::kTcp,
                                {port, port}});
   }
@@ -241,8 +242,7 @@ int Apply(const Size& s) {
   std::cout << fmt::format(
       "apply messages {} bytes {} median compile_ms {:.1f} encode_ms {:.1f} "
       "encode_commit_ms {:.1f} total_ms {:.1f} cpu_ms {:.1f}\n",
-      messages, bytes, Median(compile), Median(encode), Median(commit), Median(total),
-      Median(cpu));
+      messages, bytes, Median(compile), Median(encode), Median(commit), Median(total), Median(cpu));
   return 0;
 }
 
@@ -342,8 +342,8 @@ int Update(const Size& s) {
     }
     for (int dir = 0; dir < 2; ++dir) {
       auto u0 = Clock::now();
-      auto plan = dir == 0 ? tracker.PlanWorkloads({extra}, {})
-                           : tracker.PlanWorkloads({}, {extra.name});
+      auto plan =
+          dir == 0 ? tracker.PlanWorkloads({extra}, {}) : tracker.PlanWorkloads({}, {extra.name});
       auto u1 = Clock::now();
       if (!plan) {
         std::cerr << "tracker: the change needs a full compile\n";
@@ -407,8 +407,8 @@ int Client(const std::string& host, std::uint16_t port, double seconds) {
   std::size_t ok = 0;
   std::size_t failed = 0;
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(seconds));
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   while (Clock::now() < end) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     // RST on close: no TIME_WAIT, so the ephemeral ports never run out.

@@ -71,15 +71,16 @@ void ReadQuotedUdp(ByteReader& r, bool v6, PacketSummary& out) {
   }
   if (v6) {
     std::uint8_t version = 0;
-    if (!r.ReadU8(version) || (version >> 4) != 6 || !r.Skip(5) || !r.ReadU8(proto) ||
-        !r.Skip(1) || !r.ReadBytes(src, 16) || !r.ReadBytes(dst, 16)) {
+    if (!r.ReadU8(version) || (version >> 4) != 6 || !r.Skip(5) || !r.ReadU8(proto) || !r.Skip(1) ||
+        !r.ReadBytes(src, 16) || !r.ReadBytes(dst, 16)) {
       return;
     }
   } else {
     std::uint8_t version_ihl = 0;
     if (!r.ReadU8(version_ihl) || (version_ihl >> 4) != 4 || (version_ihl & 0x0F) < 5 ||
         !r.Skip(8) || !r.ReadU8(proto) || !r.Skip(2) || !r.ReadBytes(src, 4) ||
-        !r.ReadBytes(dst, 4) || !r.Skip(std::size_t{static_cast<std::uint8_t>(version_ihl & 0x0F)} * 4 - 20)) {
+        !r.ReadBytes(dst, 4) ||
+        !r.Skip(std::size_t{static_cast<std::uint8_t>(version_ihl & 0x0F)} * 4 - 20)) {
       return;
     }
   }
@@ -95,8 +96,7 @@ void ReadQuotedUdp(ByteReader& r, bool v6, PacketSummary& out) {
   out.has_ports = true;
 }
 
-Outcome DecodeTransport(std::uint8_t proto, ByteReader& r, std::uint64_t wire,
-                        PacketSummary& out) {
+Outcome DecodeTransport(std::uint8_t proto, ByteReader& r, std::uint64_t wire, PacketSummary& out) {
   out.proto = proto;
   switch (proto) {
     case static_cast<std::uint8_t>(L4Proto::kTcp): {

@@ -36,15 +36,15 @@ enum class DecodeOutcome : std::uint8_t {
   kBadNflogTlv,       // an NFLOG TLV length below its own header or past the message
   kNflogTooManyTlvs,  // more NFLOG TLVs than any kernel sends
   kTruncatedIpv4,
-  kBadIpv4Header,     // version != 4 or IHL < 5 or options past the header/packet
-  kBadIpv4Length,     // total length < header length or > the frame on the wire
+  kBadIpv4Header,  // version != 4 or IHL < 5 or options past the header/packet
+  kBadIpv4Length,  // total length < header length or > the frame on the wire
   kTruncatedIpv6,
-  kBadIpv6Length,     // payload length larger than the frame on the wire
-  kBadIpv6ExtChain,   // extension chain longer than the limit or malformed
+  kBadIpv6Length,    // payload length larger than the frame on the wire
+  kBadIpv6ExtChain,  // extension chain longer than the limit or malformed
   kTruncatedIpv6Ext,
-  kBadIpVersion,      // raw/cooked link announcing IP with a version nibble that is neither
+  kBadIpVersion,  // raw/cooked link announcing IP with a version nibble that is neither
   kTruncatedTcp,
-  kBadTcpOffset,      // data offset < 5 or past the segment
+  kBadTcpOffset,  // data offset < 5 or past the segment
   kTruncatedUdp,
   kBadUdpLength,
   kTruncatedIcmp,

@@ -29,11 +29,11 @@ struct SummaryBatch final : PacketSink {
   void OnPacket(const PacketSummary& packet) override { packets.push_back(packet); }
 
   std::vector<PacketSummary> packets;
-  std::size_t source = 0;          // index of the file the packets came from
-  std::uint64_t frames_done = 0;   // frames read from all files so far (for progress)
-  bool end_of_source = false;      // the last batch of `source` (its warning, if any, follows)
-  bool failed = false;             // a read error ended the replay; `message` says which
-  std::string message;             // the source's warning (end_of_source) or error (failed)
+  std::size_t source = 0;         // index of the file the packets came from
+  std::uint64_t frames_done = 0;  // frames read from all files so far (for progress)
+  bool end_of_source = false;     // the last batch of `source` (its warning, if any, follows)
+  bool failed = false;            // a read error ended the replay; `message` says which
+  std::string message;            // the source's warning (end_of_source) or error (failed)
 };
 
 // A batch carries summaries only: an NFLOG file's log prefixes do not survive the hand-over, so

@@ -113,8 +113,7 @@ boost::system::result<DispatchState, SourceError> LiveSource::Dispatch(int max_f
   }
   FrameDelivery delivery(link_, stats_, sink);
   PcapHandle& handle = handle_;
-  auto on_frame = [&delivery, &handle](const pcap_pkthdr& header,
-                                       const u_char* bytes) noexcept {
+  auto on_frame = [&delivery, &handle](const pcap_pkthdr& header, const u_char* bytes) noexcept {
     if (!delivery.Deliver(header, bytes)) {
       handle.BreakLoop();  // stop this batch; the failure is reported below
     }

@@ -17,8 +17,8 @@ namespace bulkhead::capture {
 
 // The parts of one message bulkhead reads. The views point into the frame: valid as long as it.
 struct NflogMessage {
-  std::uint8_t family = 0;   // AF_INET or AF_INET6 (nfgenmsg.nfgen_family)
-  std::uint16_t group = 0;   // nfgenmsg.res_id: the NFLOG group the rule logged to
+  std::uint8_t family = 0;  // AF_INET or AF_INET6 (nfgenmsg.nfgen_family)
+  std::uint16_t group = 0;  // nfgenmsg.res_id: the NFLOG group the rule logged to
   // NFULA_PREFIX (the rule's `log prefix`), up to its terminating NUL; empty when absent or
   // when it comes after the payload (the kernel writes the payload last, see below).
   std::string_view prefix;

@@ -27,18 +27,19 @@ struct PacketSummary {
   std::uint64_t ts_usec = 0;  // capture timestamp, microseconds since the epoch
   IpAddr src;
   IpAddr dst;
-  std::uint32_t ip_len = 0;  // bytes of the IP datagram as sent (IPv4 total length, IPv6 40+payload)
-  std::uint8_t proto = 0;    // IANA protocol number of the transport (L4Proto when known)
+  std::uint32_t ip_len =
+      0;                   // bytes of the IP datagram as sent (IPv4 total length, IPv6 40+payload)
+  std::uint8_t proto = 0;  // IANA protocol number of the transport (L4Proto when known)
   // TCP/UDP/SCTP: the ports. ICMP/ICMPv6: src_port = identifier for echo, dst_port = 0; a port
   // unreachable that quotes a UDP datagram the receiver sent to the sender: has_ports, and the
   // ports as that datagram's reply would carry them (src_port = the closed port).
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
-  std::uint8_t tcp_flags = 0;  // TCP only
-  std::uint8_t icmp_type = 0;  // ICMP/ICMPv6 only
-  std::uint8_t icmp_code = 0;  // ICMP/ICMPv6 only
+  std::uint8_t tcp_flags = 0;   // TCP only
+  std::uint8_t icmp_type = 0;   // ICMP/ICMPv6 only
+  std::uint8_t icmp_code = 0;   // ICMP/ICMPv6 only
   std::uint8_t vlan_depth = 0;  // number of 802.1Q/802.1ad tags that were stripped
-  bool has_ports = false;  // false for non-first fragments and transports without ports
+  bool has_ports = false;       // false for non-first fragments and transports without ports
 };
 
 }  // namespace bulkhead::capture

@@ -38,10 +38,10 @@ struct SourceError {
 };
 
 struct SourceStats {
-  std::uint64_t frames = 0;         // frames handed over by libpcap
-  std::uint64_t delivered = 0;      // decoded into a summary and given to the sink
-  std::uint64_t kernel_drops = 0;   // pcap_stats ps_drop (live only)
-  std::uint64_t iface_drops = 0;    // pcap_stats ps_ifdrop (live only)
+  std::uint64_t frames = 0;        // frames handed over by libpcap
+  std::uint64_t delivered = 0;     // decoded into a summary and given to the sink
+  std::uint64_t kernel_drops = 0;  // pcap_stats ps_drop (live only)
+  std::uint64_t iface_drops = 0;   // pcap_stats ps_ifdrop (live only)
   DecodeCounters decode;
 
   // Sums another source's counters in (totals over several sources, or over re-opened ones).

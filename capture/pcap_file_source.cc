@@ -118,9 +118,10 @@ int PcapFileSource::ReadRecord() {
                " packets; kept what came before";
     return 0;
   }
-  error_ = path_ + (stats_.frames == 0 ? std::string(": corrupt first record: ")
-                                        : ": corrupt record after " +
-                                              std::to_string(stats_.frames) + " packets: ") +
+  error_ = path_ +
+           (stats_.frames == 0
+                ? std::string(": corrupt first record: ")
+                : ": corrupt record after " + std::to_string(stats_.frames) + " packets: ") +
            message;
   return -1;
 }

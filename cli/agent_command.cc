@@ -3,9 +3,9 @@
 #include <memory>
 #include <string>
 
-#include "daemon/agent.h"
 #include "cli/command.h"
 #include "cli/logging.h"
+#include "daemon/agent.h"
 #include "daemon/agent_config.h"
 
 namespace bulkhead::cli {
@@ -18,8 +18,7 @@ void AddAgentCommand(CLI::App& app, std::vector<Command>& out) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
       "agent", "Run the long-running agent: discover containers, learn or enforce continuously");
-  cmd->add_option("--config", o->config, "Agent configuration (see deploy/agent.yaml)")
-      ->required();
+  cmd->add_option("--config", o->config, "Agent configuration (see deploy/agent.yaml)")->required();
   cmd->add_flag("--check-config", o->check, "Validate the configuration and exit");
   out.push_back({cmd, [o](const Logger& log) {
                    auto config = daemon::LoadAgentConfigFile(o->config);

@@ -22,10 +22,10 @@
 
 #include <fmt/format.h>
 
-#include "cli/command.h"
 #include "capture/file_replay.h"
 #include "capture/ip_addr.h"
 #include "capture/pcap_file_source.h"
+#include "cli/command.h"
 #include "enforcer/compiler.h"
 #include "enforcer/evaluator.h"
 #include "inventory/static_file_source.h"
@@ -234,8 +234,8 @@ int Replay(const CheckOptions& options, const policy::Inventory& inventory,
   auto print = [&out](const std::map<Key, std::uint64_t>& flows, std::string_view suffix) {
     for (const auto& [key, connections] : flows) {
       const auto& [from, to, proto, port] = key;
-      out += fmt::format("{} -> {} {}/{}: {} connection{}{}\n", from, to, proto, port,
-                         connections, connections == 1 ? "" : "s", suffix);
+      out += fmt::format("{} -> {} {}/{}: {} connection{}{}\n", from, to, proto, port, connections,
+                         connections == 1 ? "" : "s", suffix);
     }
   };
   print(blocked, "");

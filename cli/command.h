@@ -4,8 +4,8 @@
 #include <memory>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/logger.h>
+#include <CLI/CLI.hpp>
 
 #include "policy/file_error.h"
 
@@ -29,11 +29,11 @@ inline void LogFileErrors(const Logger& log, const policy::FileErrors& errors) {
 }
 
 // One per command file; each appends what it registers.
-void AddLearnCommand(CLI::App& app, std::vector<Command>& out);     // learn_command.cc
-void AddExportCommand(CLI::App& app, std::vector<Command>& out);    // export_command.cc
-void AddApproveCommand(CLI::App& app, std::vector<Command>& out);   // approve_command.cc
-void AddDiffCommand(CLI::App& app, std::vector<Command>& out);      // diff_command.cc
-void AddCheckCommand(CLI::App& app, std::vector<Command>& out);     // check_command.cc
+void AddLearnCommand(CLI::App& app, std::vector<Command>& out);    // learn_command.cc
+void AddExportCommand(CLI::App& app, std::vector<Command>& out);   // export_command.cc
+void AddApproveCommand(CLI::App& app, std::vector<Command>& out);  // approve_command.cc
+void AddDiffCommand(CLI::App& app, std::vector<Command>& out);     // diff_command.cc
+void AddCheckCommand(CLI::App& app, std::vector<Command>& out);    // check_command.cc
 // enforce, confirm, status (AddStatusCommand), reload, disable, confirm-watchdog
 void AddEnforceCommands(CLI::App& app, std::vector<Command>& out);  // enforce_command.cc
 void AddStatusCommand(CLI::App& app, std::vector<Command>& out);    // status_command.cc

@@ -193,7 +193,7 @@ void ConfirmState::WriteDeadline(EnforceState& state) const {
 }
 
 boost::system::result<void, std::string> ConfirmState::Begin(EnforceState& state,
-                                                            ConfirmClock::duration window) {
+                                                             ConfirmClock::duration window) {
   (void)window_.Begin(state.token, window);
   WriteDeadline(state);
   pending_ = state;
@@ -201,7 +201,7 @@ boost::system::result<void, std::string> ConfirmState::Begin(EnforceState& state
 }
 
 boost::system::result<void, std::string> ConfirmState::Rearm(EnforceState& state,
-                                                            ConfirmClock::duration window) {
+                                                             ConfirmClock::duration window) {
   window_.Rearm(window);
   WriteDeadline(state);
   pending_ = state;

@@ -96,15 +96,16 @@ int RunDiff(const DiffOptions& options, const Logger& log) {
   }
   std::size_t removed = 0;
   for (const auto& rule : rules->allow) {
-    const bool seen = std::any_of(graph->edges.begin(), graph->edges.end(),
-                                  [&](const policy::Edge& e) { return Covers(rule, e.key, false); });
+    const bool seen =
+        std::any_of(graph->edges.begin(), graph->edges.end(),
+                    [&](const policy::Edge& e) { return Covers(rule, e.key, false); });
     if (seen) {
       continue;
     }
     const std::string proto(policy::ProtocolName(rule.protocol));
-    lines.push_back({{rule.from, rule.to, proto, rule.ports.first, '-'},
-                     fmt::format("- {} -> {} {}/{}", rule.from, rule.to, proto,
-                                 PortText(rule.ports))});
+    lines.push_back(
+        {{rule.from, rule.to, proto, rule.ports.first, '-'},
+         fmt::format("- {} -> {} {}/{}", rule.from, rule.to, proto, PortText(rule.ports))});
     ++removed;
   }
   std::sort(lines.begin(), lines.end(), [](const Line& a, const Line& b) {

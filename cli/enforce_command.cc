@@ -76,17 +76,18 @@ int ReportOutcome(ConfirmOutcome outcome, double seconds, const StateDir& dir, c
       log->error("not confirmed within {}s: the previous ruleset is back", seconds);
       break;
     case ConfirmOutcome::kRemoved:
-      log->error("not confirmed within {}s: bulkhead's tables were removed (nothing had been "
-                 "confirmed before)",
-                 seconds);
+      log->error(
+          "not confirmed within {}s: bulkhead's tables were removed (nothing had been "
+          "confirmed before)",
+          seconds);
       break;
     case ConfirmOutcome::kCancelled:
       log->error("cancelled by `bulkhead disable`");
       break;
     case ConfirmOutcome::kRollbackFailed:
     case ConfirmOutcome::kFailed:
-      log->error("not confirmed within {}s and the rollback failed (see {}/watchdog.log)",
-                 seconds, dir.path());
+      log->error("not confirmed within {}s and the rollback failed (see {}/watchdog.log)", seconds,
+                 dir.path());
       break;
   }
   return 1;
@@ -96,9 +97,10 @@ int ReportOutcome(ConfirmOutcome outcome, double seconds, const StateDir& dir, c
 // (the same rule as the watchdog, so a dead watchdog changes nothing).
 int WaitForConfirmation(const StateDir& dir, const std::string& token, double seconds,
                         const Logger& log) {
-  log->info("waiting up to {}s for `bulkhead confirm`; without it the previous ruleset comes "
-            "back",
-            seconds);
+  log->info(
+      "waiting up to {}s for `bulkhead confirm`; without it the previous ruleset comes "
+      "back",
+      seconds);
   for (;;) {
     std::this_thread::sleep_for(kPollInterval);
     auto lock = dir.Lock();
@@ -158,9 +160,10 @@ bool AdmitApply(ConfirmState& confirm, const Logger& log) {
   if (confirm.AdmitsApply()) {
     return true;
   }
-  log->error("a confirmation is pending until {} ({}): run `bulkhead confirm`, wait for the "
-             "rollback, or `bulkhead disable`",
-             FormatUnixMs(confirm.pending()->deadline_unix_ms), confirm.pending()->policy_path);
+  log->error(
+      "a confirmation is pending until {} ({}): run `bulkhead confirm`, wait for the "
+      "rollback, or `bulkhead disable`",
+      FormatUnixMs(confirm.pending()->deadline_unix_ms), confirm.pending()->policy_path);
   return false;
 }
 
@@ -202,12 +205,12 @@ void LogEnforced(const CompiledState& compiled, const enforcer::ApplyStats& appl
   for (const auto& g : compiled.compiled.membership.groups) {
     workloads += g.members.size();
   }
-  log->info("enforced: mode {}, {} groups, {} workloads, {} edges, {} messages, applied in {:.1f} "
-            "ms{}",
-            compiled.mode, compiled.compiled.membership.groups.size(), workloads,
-            compiled.policy.allow.size(), applied.messages, apply_ms,
-            confirm ? fmt::format(", pending confirmation (watchdog pid {})", state.watchdog_pid)
-                    : "");
+  log->info(
+      "enforced: mode {}, {} groups, {} workloads, {} edges, {} messages, applied in {:.1f} "
+      "ms{}",
+      compiled.mode, compiled.compiled.membership.groups.size(), workloads,
+      compiled.policy.allow.size(), applied.messages, apply_ms,
+      confirm ? fmt::format(", pending confirmation (watchdog pid {})", state.watchdog_pid) : "");
 }
 
 int RunEnforce(const EnforceOptions& o, const Logger& log) {
@@ -377,9 +380,8 @@ void AddWatchdogCommand(CLI::App& app, std::vector<Command>& out) {
   watchdog->add_option("--state-dir", w->state_dir)->required();
   watchdog->add_option("--token", w->token)->required();
   watchdog->add_option("--ready-fd", w->ready_fd);
-  out.push_back({watchdog, [w](const Logger&) {
-                   return RunWatchdog(w->state_dir, w->token, w->ready_fd);
-                 }});
+  out.push_back(
+      {watchdog, [w](const Logger&) { return RunWatchdog(w->state_dir, w->token, w->ready_fd); }});
 }
 
 }  // namespace

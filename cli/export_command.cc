@@ -38,7 +38,8 @@ namespace bulkhead::cli {
 
 void AddExportCommand(CLI::App& app, std::vector<Command>& out) {
   auto exp = std::make_shared<ExportOptions>();
-  auto* cmd = app.add_subcommand("export", "Write a flow graph in another format (yaml, json, dot)");
+  auto* cmd =
+      app.add_subcommand("export", "Write a flow graph in another format (yaml, json, dot)");
   cmd->add_option("graph", exp->input, "Flow graph (YAML or JSON)")->required();
   cmd->add_option("--format", exp->format, "Output format")
       ->check(CLI::IsMember({"yaml", "json", "dot"}));

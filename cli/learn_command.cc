@@ -11,19 +11,19 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "capture/file_replay.h"
 #include "capture/live_capture.h"
 #include "capture/live_source.h"
+#include "capture/pcap_file_source.h"
 #include "cli/command.h"
 #include "cli/progress_meter.h"
-#include "capture/pcap_file_source.h"
 #include "inventory/docker_client.h"
 #include "inventory/docker_source.h"
 #include "inventory/static_file_source.h"
@@ -52,9 +52,9 @@ std::string SummaryLine(const capture::SourceStats& stats, const learn::FlowTabl
                                capture::DecodeOutcomeName(outcome), stats.decode.Get(outcome));
     }
   }
-  std::string line = fmt::format("learned: {} packets, {} flows, {} edges, malformed {}",
-                                 stats.frames, flows.flows_created, edges,
-                                 stats.decode.Malformed());
+  std::string line =
+      fmt::format("learned: {} packets, {} flows, {} edges, malformed {}", stats.frames,
+                  flows.flows_created, edges, stats.decode.Malformed());
   if (!malformed.empty()) {
     line += fmt::format(" ({})", malformed);
   }
@@ -218,11 +218,12 @@ int LearnWithInventory(const LearnOptions& options, const policy::Inventory& inv
   const auto stats = TotalStats(sources);
   const auto scans = table.scans().Findings();
   for (const learn::ScanFinding& scan : scans) {
-    log->warn("scan from {}: {} ports on {} peers, {} to {}, {} refused, {} incomplete (not in "
-              "the graph)",
-              scan.source.ToString(), scan.ports_touched, scan.peers_touched,
-              policy::FormatTimestamp(scan.first_usec), policy::FormatTimestamp(scan.last_usec),
-              scan.refused, scan.incomplete);
+    log->warn(
+        "scan from {}: {} ports on {} peers, {} to {}, {} refused, {} incomplete (not in "
+        "the graph)",
+        scan.source.ToString(), scan.ports_touched, scan.peers_touched,
+        policy::FormatTimestamp(scan.first_usec), policy::FormatTimestamp(scan.last_usec),
+        scan.refused, scan.incomplete);
   }
   log->info("{}", SummaryLine(stats, table.stats(), builder, scans.size(), live));
   if (!written) {
@@ -268,8 +269,7 @@ boost::system::result<inventory::DockerSnapshot, inventory::DockerError> TakeDoc
   boost::system::result<inventory::DockerSnapshot, inventory::DockerError> snapshot =
       inventory::DockerFail("docker snapshot did not finish");
   asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> { snapshot = co_await source.Snapshot(); },
+      io, [&]() -> asio::awaitable<void> { snapshot = co_await source.Snapshot(); },
       [&](const std::exception_ptr& error) {
         if (error) {
           try {
@@ -349,8 +349,9 @@ namespace bulkhead::cli {
 void AddLearnCommand(CLI::App& app, std::vector<Command>& out) {
   auto learn = std::make_shared<LearnOptions>();
   auto* cmd = app.add_subcommand(
-      "learn", "Capture traffic (pcap files, live interfaces or Docker's bridges) and learn the "
-               "flow graph");
+      "learn",
+      "Capture traffic (pcap files, live interfaces or Docker's bridges) and learn the "
+      "flow graph");
   cmd->footer(
       "--docker takes one snapshot of the running containers when learning starts: containers "
       "started later are not in the inventory (their traffic counts as world). The long-running "

@@ -81,12 +81,12 @@ class JsonLineFormatter final : public spdlog::formatter {
     const std::time_t t = static_cast<std::time_t>(seconds.count());
     std::tm utc{};
     gmtime_r(&t, &utc);
-    fmt::format_to(std::back_inserter(dest),
-                   R"({{"time":"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z","level":"{}","msg":{}}})",
-                   utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
-                   utc.tm_sec, millis, LevelName(msg.level),
-                   codec::JsonString(
-                       std::string_view(msg.payload.data(), msg.payload.size())));
+    fmt::format_to(
+        std::back_inserter(dest),
+        R"({{"time":"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z","level":"{}","msg":{}}})",
+        utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+        millis, LevelName(msg.level),
+        codec::JsonString(std::string_view(msg.payload.data(), msg.payload.size())));
     dest.push_back('\n');
   }
   std::unique_ptr<spdlog::formatter> clone() const override {

@@ -37,9 +37,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
-  auto log = bulkhead::cli::MakeLogger(verbose, log_format == "json"
-                                                         ? bulkhead::daemon::LogFormat::kJson
-                                                         : bulkhead::daemon::LogFormat::kText);
+  auto log =
+      bulkhead::cli::MakeLogger(verbose, log_format == "json" ? bulkhead::daemon::LogFormat::kJson
+                                                              : bulkhead::daemon::LogFormat::kText);
   for (const auto& command : commands) {
     if (command.subcommand->parsed()) {
       return command.run(log);

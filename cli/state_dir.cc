@@ -93,10 +93,10 @@ boost::system::result<EnforceState, std::string> ParseState(const std::string& t
   if (!word("mode", s.mode_override) || !number("log-group", log_group) || log_group < 0 ||
       log_group > 65535 || !number("applied-unix-ms", s.applied_unix_ms) ||
       !word("token", s.token) || !number("deadline-mono-ms", s.deadline_mono_ms) ||
-      !number("deadline-unix-ms", s.deadline_unix_ms) ||
-      !number("watchdog-pid", s.watchdog_pid) || !blob("policy-path", s.policy_path) ||
-      !blob("inventory-path", s.inventory_path) || !blob("policy", s.policy_text) ||
-      !blob("inventory", s.inventory_text) || pos != text.size()) {
+      !number("deadline-unix-ms", s.deadline_unix_ms) || !number("watchdog-pid", s.watchdog_pid) ||
+      !blob("policy-path", s.policy_path) || !blob("inventory-path", s.inventory_path) ||
+      !blob("policy", s.policy_text) || !blob("inventory", s.inventory_text) ||
+      pos != text.size()) {
     return {boost::system::in_place_error, "corrupt bulkhead state file"};
   }
   if (s.mode_override == "-") {

@@ -123,8 +123,9 @@ void AddStatusCommand(CLI::App& app, std::vector<Command>& out) {
   auto state_dir = std::make_shared<std::string>(kDefaultStateDir);
   auto control = std::make_shared<std::string>(kDefaultControlSocket);
   auto* status = app.add_subcommand(
-      "status", "Mode, groups, edges and counters of the applied policy (from the running agent "
-                "or the kernel)");
+      "status",
+      "Mode, groups, edges and counters of the applied policy (from the running agent "
+      "or the kernel)");
   status->add_option("--state-dir", *state_dir, "State directory")->capture_default_str();
   status->add_option("--control", *control, "The running agent's control socket, if any")
       ->capture_default_str();

@@ -64,8 +64,8 @@ boost::system::result<pid_t, std::string> SpawnWatchdog(const std::string& state
     return fmt::format("pipe: {}", std::strerror(errno));
   }
   // Everything exec needs is built before fork.
-  std::vector<std::string> args = {"bulkhead",   kWatchdogCommand, "--state-dir", state_dir,
-                                   "--token",    token,            "--ready-fd",  "3"};
+  std::vector<std::string> args = {
+      "bulkhead", kWatchdogCommand, "--state-dir", state_dir, "--token", token, "--ready-fd", "3"};
   std::vector<char*> argv;
   for (auto& a : args) {
     argv.push_back(a.data());

@@ -71,8 +71,8 @@ void AppendUtf8(std::string& out, char32_t cp) {
 // Characters a reader might drop, fold or treat as a line break: C0/C1 controls, DEL, NEL,
 // the Unicode line/paragraph separators, the byte-order mark and the BMP non-characters.
 bool NeedsEscape(char32_t cp) {
-  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
-         cp == 0xFEFF || cp == 0xFFFE || cp == 0xFFFF;
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF ||
+         cp == 0xFFFE || cp == 0xFFFF;
 }
 
 void AppendHex4(std::string& out, const char* prefix, char32_t cp) {
@@ -135,13 +135,14 @@ bool CanBePlain(std::string_view text) {
     dots += c == '.' ? 1 : 0;
   }
   const char first = text.front();
-  const bool letter = (first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z') ||
-                      first == '_';
+  const bool letter =
+      (first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z') || first == '_';
   const bool digit = first >= '0' && first <= '9';
   if (!letter && !(digit && dots >= 2)) {
     return false;
   }
-  for (const std::string_view word : {"null", "true", "false", "yes", "no", "on", "off", "y", "n"}) {
+  for (const std::string_view word :
+       {"null", "true", "false", "yes", "no", "on", "off", "y", "n"}) {
     if (EqualsIgnoreCase(text, word)) {
       return false;
     }

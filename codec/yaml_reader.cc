@@ -174,7 +174,7 @@ class EventStream {
     if (parser_.error == YAML_READER_ERROR) {
       // Encoding problems carry a byte offset rather than a mark.
       errors_.Add(Mark{}, std::string(parser_.problem != nullptr ? parser_.problem
-                                                                  : "cannot decode the text") +
+                                                                 : "cannot decode the text") +
                               " at byte " + std::to_string(parser_.problem_offset));
       return;
     }
@@ -229,9 +229,9 @@ class NodeBuilder {
                         "nested deeper than " + std::to_string(kMaxDepth) + " levels");
             return std::nullopt;
           }
-          open.emplace_back(events.type() == YAML_MAPPING_START_EVENT ? Node::Kind::kMap
-                                                                      : Node::Kind::kSequence,
-                            events.Where());
+          open.emplace_back(
+              events.type() == YAML_MAPPING_START_EVENT ? Node::Kind::kMap : Node::Kind::kSequence,
+              events.Where());
           break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT: {
@@ -412,8 +412,8 @@ std::optional<Node> StreamRootMap(EventStream& events, std::string_view where,
       errors.Add(*key, "a key in " + std::string(where) + " must be a string, not " +
                            std::string(KindOf(*key)));
     } else if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-      errors.Add(*key, "unknown key " + Quote(name) + " in " + std::string(where) + " (known: " +
-                           KnownKeys(allowed) + ")");
+      errors.Add(*key, "unknown key " + Quote(name) + " in " + std::string(where) +
+                           " (known: " + KnownKeys(allowed) + ")");
     } else if (!seen.insert(name).second) {
       errors.Add(*key, "key " + Quote(name) + " given twice in " + std::string(where));
     } else {
@@ -503,7 +503,9 @@ void ErrorList::Add(Mark mark, std::string message) {
                               mark.column >= 0 ? mark.column + 1 : 0, std::move(message)});
 }
 
-void ErrorList::Add(const Node& node, std::string message) { Add(node.Where(), std::move(message)); }
+void ErrorList::Add(const Node& node, std::string message) {
+  Add(node.Where(), std::move(message));
+}
 
 FileErrors ErrorList::Take() {
   std::stable_sort(errors_.begin(), errors_.end(), [](const FileError& a, const FileError& b) {
@@ -564,8 +566,8 @@ Fields::Fields(const Node& map, std::initializer_list<std::string_view> allowed,
 }
 
 const Node* Fields::Find(std::string_view key) const {
-  const auto it = std::find_if(values_.begin(), values_.end(),
-                               [key](const auto& v) { return v.first == key; });
+  const auto it =
+      std::find_if(values_.begin(), values_.end(), [key](const auto& v) { return v.first == key; });
   return it == values_.end() ? nullptr : it->second;
 }
 
@@ -593,8 +595,7 @@ bool ExpectSequence(const Node& node, std::string_view what, ErrorList& errors) 
   return false;
 }
 
-std::optional<std::string> ReadString(const Node& node, std::string_view what,
-                                      ErrorList& errors) {
+std::optional<std::string> ReadString(const Node& node, std::string_view what, ErrorList& errors) {
   if (!node.IsScalar()) {
     errors.Add(node, std::string(what) + " must be a string, not " + std::string(KindOf(node)));
     return std::nullopt;
@@ -731,8 +732,7 @@ boost::system::result<std::string, std::string> ReadInputFile(const std::string&
   const std::string name = from_stdin ? std::string("standard input") : path;
   const int fd = from_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return Result(boost::system::in_place_error,
-                  name + ": cannot open: " + std::strerror(errno));
+    return Result(boost::system::in_place_error, name + ": cannot open: " + std::strerror(errno));
   }
   // Closes the file on every way out (standard input stays open).
   struct Closer {
@@ -763,16 +763,15 @@ boost::system::result<std::string, std::string> ReadInputFile(const std::string&
       if (errno == EINTR) {
         continue;
       }
-      return Result(boost::system::in_place_error,
-                    name + ": cannot read: " + std::strerror(errno));
+      return Result(boost::system::in_place_error, name + ": cannot read: " + std::strerror(errno));
     }
     if (n == 0) {
       break;
     }
     if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
-      return Result(boost::system::in_place_error,
-                    name + ": " + TooLargeMessage(out.size() + static_cast<std::size_t>(n),
-                                                  max_bytes));
+      return Result(
+          boost::system::in_place_error,
+          name + ": " + TooLargeMessage(out.size() + static_cast<std::size_t>(n), max_bytes));
     }
     out.append(buf.data(), static_cast<std::size_t>(n));
   }

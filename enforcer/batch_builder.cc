@@ -534,50 +534,50 @@ void AddElements(BatchWriter& w, Family family, const std::string& table, const 
     }
     // NLM_F_EXCL on additions: an element that is already there means the kernel is not in
     // the state the delta was computed from, and the whole batch must be refused.
-    w.Message(
-        remove ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, fam,
-        remove ? std::uint16_t{0} : std::uint16_t{NLM_F_CREATE | NLM_F_EXCL}, std::move(origin),
-        [&](nlmsghdr* nlh, std::uint32_t seq) {
-          mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s.name.c_str());
-          if (set_id != 0) {
-            mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(set_id));
-          }
-          mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table.c_str());
-          nlattr* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-          for (std::size_t i = begin; i < end; ++i) {
-            const Element& e = elements[i];
-            const auto offset = static_cast<std::uint32_t>(
-                reinterpret_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh)) -
-                reinterpret_cast<const char*>(nlh));
-            w.NoteElement(seq, offset, s.name, e.origin, remove);
-            nlattr* elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-            bytes.clear();
-            AppendKey(bytes, s, e.key);
-            put_value(nlh, NFTA_SET_ELEM_KEY, bytes);
-            if (s.interval) {
-              bytes.clear();
-              AppendKey(bytes, s, e.key_end.empty() ? e.key : e.key_end);
-              put_value(nlh, NFTA_SET_ELEM_KEY_END, bytes);
-            }
-            if (e.verdict && !remove) {
-              nlattr* data = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
-              nlattr* verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
-              mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE,
-                               htonl(static_cast<std::uint32_t>(
-                                   e.verdict->kind == Verdict::Kind::kJump ? NFT_JUMP : NFT_GOTO)));
-              mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, e.verdict->chain.c_str());
-              mnl_attr_nest_end(nlh, verdict);
-              mnl_attr_nest_end(nlh, data);
-            } else if (e.data && !remove) {
-              bytes.clear();
-              AppendValue(bytes, *e.data, false);
-              bytes.resize(TypeLen(e.data->type));
-              put_value(nlh, NFTA_SET_ELEM_DATA, bytes);
-            }
-            mnl_attr_nest_end(nlh, elem);
-          }
-          mnl_attr_nest_end(nlh, list);
-        });
+    w.Message(remove ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, fam,
+              remove ? std::uint16_t{0} : std::uint16_t{NLM_F_CREATE | NLM_F_EXCL},
+              std::move(origin), [&](nlmsghdr* nlh, std::uint32_t seq) {
+                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s.name.c_str());
+                if (set_id != 0) {
+                  mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(set_id));
+                }
+                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table.c_str());
+                nlattr* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+                for (std::size_t i = begin; i < end; ++i) {
+                  const Element& e = elements[i];
+                  const auto offset = static_cast<std::uint32_t>(
+                      reinterpret_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh)) -
+                      reinterpret_cast<const char*>(nlh));
+                  w.NoteElement(seq, offset, s.name, e.origin, remove);
+                  nlattr* elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+                  bytes.clear();
+                  AppendKey(bytes, s, e.key);
+                  put_value(nlh, NFTA_SET_ELEM_KEY, bytes);
+                  if (s.interval) {
+                    bytes.clear();
+                    AppendKey(bytes, s, e.key_end.empty() ? e.key : e.key_end);
+                    put_value(nlh, NFTA_SET_ELEM_KEY_END, bytes);
+                  }
+                  if (e.verdict && !remove) {
+                    nlattr* data = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
+                    nlattr* verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+                    mnl_attr_put_u32(
+                        nlh, NFTA_VERDICT_CODE,
+                        htonl(static_cast<std::uint32_t>(
+                            e.verdict->kind == Verdict::Kind::kJump ? NFT_JUMP : NFT_GOTO)));
+                    mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, e.verdict->chain.c_str());
+                    mnl_attr_nest_end(nlh, verdict);
+                    mnl_attr_nest_end(nlh, data);
+                  } else if (e.data && !remove) {
+                    bytes.clear();
+                    AppendValue(bytes, *e.data, false);
+                    bytes.resize(TypeLen(e.data->type));
+                    put_value(nlh, NFTA_SET_ELEM_DATA, bytes);
+                  }
+                  mnl_attr_nest_end(nlh, elem);
+                }
+                mnl_attr_nest_end(nlh, list);
+              });
   }
 }
 
@@ -674,7 +674,7 @@ EncodedBatch BuildReplaceBatch(const Ruleset& ruleset, std::uint32_t first_seq,
 }
 
 EncodedBatch BuildElementUpdateBatch(const ElementDelta& delta, std::uint32_t first_seq,
-                                    const BatchOptions& options) {
+                                     const BatchOptions& options) {
   BatchWriter w(first_seq);
   // Deletions first: a changed element (same key, new data) is deleted, then added again.
   for (const SetDelta& d : delta.sets) {

@@ -50,7 +50,7 @@ EncodedBatch BuildReplaceBatch(const Ruleset& ruleset, std::uint32_t first_seq,
 // of absent elements fail, so a kernel that is not in the delta's starting state refuses the
 // whole batch instead of ending in a mixed state.
 EncodedBatch BuildElementUpdateBatch(const ElementDelta& delta, std::uint32_t first_seq,
-                                    const BatchOptions& options = {});
+                                     const BatchOptions& options = {});
 
 // The key bytes of an element as the kernel stores them (to match counters read back).
 std::vector<std::uint8_t> EncodeElementKey(const Set& set, const Element& element);

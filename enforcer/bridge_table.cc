@@ -26,9 +26,7 @@ PortCoverage CoverageOf(const Membership& membership) {
   return out;
 }
 
-Verdict GotoCounter(std::string_view counter) {
-  return MakeVerdict(Verdict::Kind::kGoto, counter);
-}
+Verdict GotoCounter(std::string_view counter) { return MakeVerdict(Verdict::Kind::kGoto, counter); }
 
 // Every frame crosses prerouting (the bridge family has no working `ct state` here), so a
 // workload's own traffic is accepted after one lookup: its (port, address) pair first.
@@ -42,11 +40,11 @@ void AddOwnTrafficRules(Chain& pre) {
   }
   // ARP carries the sender's address too, and neighbours believe it: a workload that
   // announces another's address takes that workload's traffic (ARP spoofing).
-  pre.rules.push_back(MakeRule({ArpDependency(),
-                                InSet({Field::kIifname, Field::kArpSaddrIp},
-                                      InterfaceAddressSetName(IpFamily::kIpv4)),
-                                MakeVerdict(Verdict::Kind::kAccept)},
-                               "a workload's own address in ARP from its own port"));
+  pre.rules.push_back(MakeRule(
+      {ArpDependency(),
+       InSet({Field::kIifname, Field::kArpSaddrIp}, InterfaceAddressSetName(IpFamily::kIpv4)),
+       MakeVerdict(Verdict::Kind::kAccept)},
+      "a workload's own address in ARP from its own port"));
 }
 
 Rule TaggedFramesRule(const PortCoverage& ports, std::vector<std::string>& warnings) {
@@ -77,16 +75,16 @@ void AddAntiSpoofingRules(Chain& pre) {
     s.push_back(GotoCounter(kCounterSpoofed));
     pre.rules.push_back(
         MakeRule(std::move(s), "anti-spoofing: a workload sends only from its own addresses"));
-    pre.rules.push_back(MakeRule({IpDependency(Family::kBridge, ip.v6),
-                                  InSet({ip.saddr}, OwnedAddressSetName(ip.family)),
-                                  GotoCounter(kCounterSpoofed)},
-                                 "anti-spoofing: a workload's address comes only from its port"));
+    pre.rules.push_back(
+        MakeRule({IpDependency(Family::kBridge, ip.v6),
+                  InSet({ip.saddr}, OwnedAddressSetName(ip.family)), GotoCounter(kCounterSpoofed)},
+                 "anti-spoofing: a workload's address comes only from its port"));
   }
   // 0.0.0.0 is an ARP probe (RFC 5227): it claims no address.
-  pre.rules.push_back(MakeRule({ArpDependency(), AddressDiffers(Field::kArpSaddrIp, "0.0.0.0"),
-                                InSet({Field::kIifname}, kInterfaceSet),
-                                GotoCounter(kCounterSpoofed)},
-                               "ARP anti-spoofing: a workload announces only its own addresses"));
+  pre.rules.push_back(
+      MakeRule({ArpDependency(), AddressDiffers(Field::kArpSaddrIp, "0.0.0.0"),
+                InSet({Field::kIifname}, kInterfaceSet), GotoCounter(kCounterSpoofed)},
+               "ARP anti-spoofing: a workload announces only its own addresses"));
   pre.rules.push_back(
       MakeRule({ArpDependency(), InSet({Field::kArpSaddrIp}, OwnedAddressSetName(IpFamily::kIpv4)),
                 GotoCounter(kCounterSpoofed)},
@@ -104,8 +102,8 @@ void AddAntiSpoofingRules(Chain& pre) {
 Set TaggedTypesSet() {
   Set types = KeyedSet(kTaggedTypesSet, DataType::kEtherType, "802.1Q, 802.1ad, PPPoE");
   for (std::uint32_t ether_type : {0x8100u, 0x88a8u, 0x8863u, 0x8864u}) {
-    types.elements.push_back(MakeElement({Value::Number(DataType::kEtherType, ether_type)},
-                                         "tagged ethertype"));
+    types.elements.push_back(
+        MakeElement({Value::Number(DataType::kEtherType, ether_type)}, "tagged ethertype"));
   }
   return types;
 }

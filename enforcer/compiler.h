@@ -2,8 +2,8 @@
 
 #include <cstdint>
 #include <functional>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,7 +27,7 @@ struct CompileOptions {
   std::uint16_t log_group = 100;     // NFLOG group of violation records
   std::uint32_t log_rate_per_second = 10;
   std::uint32_t log_burst = 20;
-  bool bridge_table = true;          // VLAN/PPPoE drop and port anti-spoofing on bridges
+  bool bridge_table = true;  // VLAN/PPPoE drop and port anti-spoofing on bridges
 };
 
 struct CompiledPolicy {
@@ -57,9 +57,9 @@ void ForEachMemberElement(Family family, const ResolvedGroup& group, const Membe
 std::set<std::string> FailsafeGroups(const policy::Policy& policy, const Membership& membership);
 
 // The edges the hit set counts, as a set of that key type: one element per single-port edge
-// (element of a set with single_port_edges_of), keyed (source << 16 | destination, protocol, port), its origin the
-// edge's. `status` reads the kernel's hit set against it; an edge without an element there
-// had no connection.
+// (element of a set with single_port_edges_of), keyed (source << 16 | destination, protocol, port),
+// its origin the edge's. `status` reads the kernel's hit set against it; an edge without an element
+// there had no connection.
 Set HitNames(const Table& inet_table);
 
 // The hit-set element of one element of a single-port edge set of `source`: its key with the

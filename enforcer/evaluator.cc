@@ -27,7 +27,8 @@ bool ValueEq(const Value& a, const Value& b) { return !ValueLess(a, b) && !Value
 
 class Interpreter {
  public:
-  Interpreter(const Table& t, const PacketInfo& p, bool bridge) : table_(t), p_(p), bridge_(bridge) {}
+  Interpreter(const Table& t, const PacketInfo& p, bool bridge)
+      : table_(t), p_(p), bridge_(bridge) {}
 
   // nullopt: the base chain ended with its policy (accept).
   boost::system::result<EvalResult, std::string> Run(const std::string& base) {
@@ -282,8 +283,8 @@ class Interpreter {
 
 boost::system::result<EvalResult, std::string> Evaluate(const Ruleset& ruleset,
                                                         const PacketInfo& packet) {
-  const bool non_ip = packet.ether_type != 0 && packet.ether_type != 0x0800 &&
-                      packet.ether_type != 0x86dd;
+  const bool non_ip =
+      packet.ether_type != 0 && packet.ether_type != 0x0800 && packet.ether_type != 0x86dd;
   if (!non_ip && packet.saddr.type != packet.daddr.type) {
     return std::string("source and destination are of different address families");
   }

@@ -19,22 +19,22 @@ struct PacketInfo {
   Value saddr;                   // kIpv4Addr or kIpv6Addr
   Value daddr;
   std::uint8_t l4proto = 6;
-  std::uint16_t sport = 0;      // tcp/udp/sctp source port
-  std::uint16_t dport = 0;      // tcp/udp/sctp destination port
-  std::uint8_t icmp_type = 0;   // icmp / icmpv6
+  std::uint16_t sport = 0;     // tcp/udp/sctp source port
+  std::uint16_t dport = 0;     // tcp/udp/sctp destination port
+  std::uint8_t icmp_type = 0;  // icmp / icmpv6
   std::uint8_t icmp_code = 0;
-  std::string iifname;          // as the inet family sees it (the bridge, for bridged packets)
-  std::string bridge_port;      // ingress bridge port; non-empty: the bridge table runs first
-  std::uint16_t ether_type = 0; // 0: from the address family; else e.g. 0x8100 (tagged frame)
-                                // or 0x0806 (ARP: saddr is the sender address, daddr unused)
+  std::string iifname;           // as the inet family sees it (the bridge, for bridged packets)
+  std::string bridge_port;       // ingress bridge port; non-empty: the bridge table runs first
+  std::uint16_t ether_type = 0;  // 0: from the address family; else e.g. 0x8100 (tagged frame)
+                                 // or 0x0806 (ARP: saddr is the sender address, daddr unused)
 };
 
 struct EvalResult {
   bool accepted = true;
   bool logged = false;
-  std::string verdict_chain;        // deny / warn / spoofed / tagged, empty for none
-  std::string matched;              // origin of the element or rule that decided
-  std::vector<std::string> trace;   // chain:rule-index steps, for debugging
+  std::string verdict_chain;       // deny / warn / spoofed / tagged, empty for none
+  std::string matched;             // origin of the element or rule that decided
+  std::vector<std::string> trace;  // chain:rule-index steps, for debugging
 };
 
 // Errors: a packet the model cannot judge (addresses of two families, a chain loop).

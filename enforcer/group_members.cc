@@ -75,8 +75,9 @@ MemberWorkload ToMember(const policy::Workload& w, std::vector<std::string>& err
 }
 
 const ResolvedGroup* Membership::Find(const std::string& name) const {
-  auto it = std::lower_bound(groups.begin(), groups.end(), name,
-                             [](const ResolvedGroup& g, const std::string& n) { return g.name < n; });
+  auto it =
+      std::lower_bound(groups.begin(), groups.end(), name,
+                       [](const ResolvedGroup& g, const std::string& n) { return g.name < n; });
   return (it != groups.end() && it->name == name) ? &*it : nullptr;
 }
 
@@ -149,8 +150,8 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
     const std::string& derived = assigned->group_of.at(w.name);
     std::vector<std::string> matched = matcher.Match(w, derived);
     if (matched.size() > 1) {
-      errors.push_back(fmt::format("workload {} matches groups {} and {}", w.name, matched[0],
-                                   matched[1]));
+      errors.push_back(
+          fmt::format("workload {} matches groups {} and {}", w.name, matched[0], matched[1]));
       continue;
     }
     MemberWorkload m = ToMember(w, errors);

@@ -37,8 +37,8 @@ Chain JudgeHead(std::string name, const std::string& match_chain) {
 // monitor4 to warn (each of `ends`), and the host group's mode when the host is an end.
 void AddModeRules(Chain& c, const AddressFamily& ip, const std::vector<Field>& ends,
                   std::optional<Mode> host_mode) {
-  for (auto [mode, target] : {std::pair{Mode::kEnforce, kDenyChain},
-                              std::pair{Mode::kMonitor, kWarnChain}}) {
+  for (auto [mode, target] :
+       {std::pair{Mode::kEnforce, kDenyChain}, std::pair{Mode::kMonitor, kWarnChain}}) {
     const std::string_view set =
         mode == Mode::kEnforce ? EnforceSetName(ip.family) : MonitorSetName(ip.family);
     for (Field f : ends) {
@@ -48,8 +48,8 @@ void AddModeRules(Chain& c, const AddressFamily& ip, const std::vector<Field>& e
           fmt::format("violation, {} mode", mode == Mode::kEnforce ? "enforce" : "monitor")));
     }
     if (host_mode == mode) {
-      c.rules.push_back(MakeRule({MakeVerdict(Verdict::Kind::kGoto, target)},
-                                 "violation, host group mode"));
+      c.rules.push_back(
+          MakeRule({MakeVerdict(Verdict::Kind::kGoto, target)}, "violation, host group mode"));
     }
   }
 }
@@ -151,9 +151,8 @@ class InetTableBuilder {
     }
     table_.chains.push_back(VerdictChain(kDenyChain, LoggedVerdict::kBlocked, kCounterDropped,
                                          Verdict::Kind::kDrop, context_.options));
-    table_.chains.push_back(VerdictChain(kWarnChain, LoggedVerdict::kMonitored,
-                                         kCounterMonitored, Verdict::Kind::kAccept,
-                                         context_.options));
+    table_.chains.push_back(VerdictChain(kWarnChain, LoggedVerdict::kMonitored, kCounterMonitored,
+                                         Verdict::Kind::kAccept, context_.options));
     table_.chains.push_back(SpoofVerdictChain(kCounterSpoofed, LoggedVerdict::kSpoofed,
                                               context_.global, context_.options));
     return std::move(table_);
@@ -174,13 +173,11 @@ class InetTableBuilder {
         to_host_.insert(source);
       }
     }
-    any_iface_ = std::any_of(membership().groups.begin(), membership().groups.end(),
-                             [](const auto& g) {
-                               return std::any_of(g.members.begin(), g.members.end(),
-                                                  [](const MemberWorkload& m) {
-                                                    return !m.interface.empty();
-                                                  });
-                             });
+    any_iface_ =
+        std::any_of(membership().groups.begin(), membership().groups.end(), [](const auto& g) {
+          return std::any_of(g.members.begin(), g.members.end(),
+                             [](const MemberWorkload& m) { return !m.interface.empty(); });
+        });
   }
 
   void AddSets() {
@@ -193,8 +190,8 @@ class InetTableBuilder {
       table_.sets.push_back(
           KeyedSet(MonitorSetName(ip.family), ip.address, "workloads in monitor mode"));
       // Also the set of managed workloads: `ip saddr @grp4` tests that an address has a group.
-      Set group_map = KeyedSet(GroupMapName(ip.family), ip.address,
-                               "address -> group id (managed workloads)");
+      Set group_map =
+          KeyedSet(GroupMapName(ip.family), ip.address, "address -> group id (managed workloads)");
       group_map.data = DataType::kMark;
       table_.sets.push_back(std::move(group_map));
     }
@@ -284,7 +281,7 @@ class InetTableBuilder {
   std::vector<std::string>& warnings_;
   Table table_;
   std::map<std::uint32_t, std::vector<const policy::AllowRule*>> by_source_;
-  std::set<std::uint32_t> to_host_;  // source groups with edges to the host
+  std::set<std::uint32_t> to_host_;                // source groups with edges to the host
   std::unordered_set<std::uint32_t> with_ranges_;  // source groups with an r_g set
   std::unordered_set<std::uint32_t> with_icmp_;    // source groups with an i_g set
   bool any_iface_ = false;
@@ -356,10 +353,10 @@ Chain InetTableBuilder::BaseChain(Hook hook) const {
   Chain c;
   c.name = std::string(HookName(hook));
   c.base = BaseHook{hook, 0};
-  c.rules.push_back(MakeRule({FieldMatch({Field::kCtState}, Match::Op::kAnyBit,
-                                         Mark(kCtStateEstablishedRelated)),
-                              MakeVerdict(Verdict::Kind::kAccept)},
-                             "established and related connections"));
+  c.rules.push_back(
+      MakeRule({FieldMatch({Field::kCtState}, Match::Op::kAnyBit, Mark(kCtStateEstablishedRelated)),
+                MakeVerdict(Verdict::Kind::kAccept)},
+               "established and related connections"));
   AddFailsafeRules(c, hook);
   std::vector<Statement> nd = Icmpv6Dependency(Family::kInet);
   nd.push_back(InSet({Field::kIcmpv6Type}, kNeighbourDiscoverySet));
@@ -465,8 +462,7 @@ void InetTableBuilder::AddFailsafeRules(Chain& c, Hook hook) const {
 // what src_fwd did not take: a source outside grp (world: ct mark 0 is its id) to a managed
 // destination, or a connection someone else marked.
 void InetTableBuilder::AddForwardJudgeChains(const AddressFamily& ip) {
-  Chain source =
-      SourceChainHead(Hook::kForward, ip, kEdgesForwardMap, "edges of the source group");
+  Chain source = SourceChainHead(Hook::kForward, ip, kEdgesForwardMap, "edges of the source group");
   AddModeRules(source, ip, {ip.saddr, ip.daddr}, std::nullopt);
   Chain match;
   match.name = MatchChainName(Hook::kForward, ip.family);
@@ -483,8 +479,8 @@ void InetTableBuilder::AddForwardJudgeChains(const AddressFamily& ip) {
 // Input: managed workload to the host; the destination group is always host. judge_in sees
 // only connections someone else marked (a free ct mark went to src_in).
 void InetTableBuilder::AddInputJudgeChains(const AddressFamily& ip) {
-  Chain source = SourceChainHead(Hook::kInput, ip, kEdgesToHostMap,
-                                 "edges of the source group to the host");
+  Chain source =
+      SourceChainHead(Hook::kInput, ip, kEdgesToHostMap, "edges of the source group to the host");
   AddModeRules(source, ip, {ip.saddr}, membership().host_mode);
   Chain judge;
   judge.name = JudgeChainName(Hook::kInput, ip.family);
@@ -498,8 +494,8 @@ void InetTableBuilder::AddOutputJudgeChains(const AddressFamily& ip) {
   Chain match;
   match.name = MatchChainName(Hook::kOutput, ip.family);
   if (by_source_.count(kHostGroupId) != 0) {
-    match.rules.push_back(MakeRule(
-        {MakeVerdict(Verdict::Kind::kJump, EdgeChainName(kHostGroupId))}, "edges from host"));
+    match.rules.push_back(MakeRule({MakeVerdict(Verdict::Kind::kJump, EdgeChainName(kHostGroupId))},
+                                   "edges from host"));
   }
   match.rules.push_back(RestoreCtMark());
   Chain judge = JudgeHead(JudgeChainName(Hook::kOutput, ip.family), match.name);
@@ -538,8 +534,8 @@ Chain InetTableBuilder::EdgeChain(std::uint32_t source, const std::string& name,
     // One shared chain does the lookup: a rule naming a map binds to it, and the kernel checks
     // every element added to a map against each binding (a thousand groups would make each
     // grp element cost a thousand checks).
-    c.rules.push_back(MakeRule({MakeVerdict(Verdict::Kind::kJump, kDestinationGroupChain)},
-                               "destination group"));
+    c.rules.push_back(
+        MakeRule({MakeVerdict(Verdict::Kind::kJump, kDestinationGroupChain)}, "destination group"));
   }
   // The edge counts in `hits` under (source << 16 | destination) before the accept. Should
   // the hit set be full (the update fails and ends the rule), the next rule still allows the
@@ -560,8 +556,7 @@ Chain InetTableBuilder::EdgeChain(std::uint32_t source, const std::string& name,
   }
   counted.insert(counted.end(), {UpdateSet{key, std::string(kHitSet)}, SetCtMark{},
                                  MakeVerdict(Verdict::Kind::kAccept)});
-  c.rules.push_back(
-      MakeRule(std::move(counted), "allowed edges (single ports), counted in hits"));
+  c.rules.push_back(MakeRule(std::move(counted), "allowed edges (single ports), counted in hits"));
   uncounted.insert(uncounted.end(),
                    {InSet(key, single_ports), SetCtMark{}, MakeVerdict(Verdict::Kind::kAccept)});
   c.rules.push_back(

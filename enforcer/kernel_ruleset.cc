@@ -2,18 +2,18 @@
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
-#include <linux/netlink.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/object.h>
 #include <libnftnl/set.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
 
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <unordered_map>
 #include <memory>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -176,8 +176,9 @@ boost::system::result<ApplyStats, ApplyError> ApplyRuleset(NetlinkTransport& tra
   return ApplyStats{batch.messages, batch.bytes.size()};
 }
 
-boost::system::result<UpdateResult, ApplyError> ApplyElementDelta(
-    NetlinkTransport& transport, const ElementDelta& delta, const BatchOptions& options) {
+boost::system::result<UpdateResult, ApplyError> ApplyElementDelta(NetlinkTransport& transport,
+                                                                  const ElementDelta& delta,
+                                                                  const BatchOptions& options) {
   UpdateResult out;
   out.added = delta.Added();
   out.removed = delta.Removed();
@@ -236,8 +237,8 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadNamedCounters(
   for (Family family : {Family::kInet, Family::kBridge}) {
     const std::uint16_t fam = family == Family::kInet ? NFPROTO_INET : NFPROTO_BRIDGE;
     std::vector<char> buf(4096);
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETOBJ, fam, NLM_F_DUMP,
-                                          transport.NextSeq());
+    nlmsghdr* nlh =
+        nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETOBJ, fam, NLM_F_DUMP, transport.NextSeq());
     std::unique_ptr<nftnl_obj, ObjFree> filter(nftnl_obj_alloc());
     nftnl_obj_set_str(filter.get(), NFTNL_OBJ_TABLE, std::string(kTableName).c_str());
     nftnl_obj_set_u32(filter.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
@@ -256,10 +257,10 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadNamedCounters(
       if (table == nullptr || kTableName != table) {
         continue;  // a dump may include other tables' objects: not ours
       }
-      out.push_back({fmt::format("{}/{}", FamilyName(family),
-                                 nftnl_obj_get_str(obj.get(), NFTNL_OBJ_NAME)),
-                     nftnl_obj_get_u64(obj.get(), NFTNL_OBJ_CTR_PKTS),
-                     nftnl_obj_get_u64(obj.get(), NFTNL_OBJ_CTR_BYTES)});
+      out.push_back(
+          {fmt::format("{}/{}", FamilyName(family), nftnl_obj_get_str(obj.get(), NFTNL_OBJ_NAME)),
+           nftnl_obj_get_u64(obj.get(), NFTNL_OBJ_CTR_PKTS),
+           nftnl_obj_get_u64(obj.get(), NFTNL_OBJ_CTR_BYTES)});
     }
   }
   return out;
@@ -283,8 +284,8 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
   std::vector<CounterValue> out;
   for (const KernelElement& e : *elements) {
     const auto found = by_key.find(e.key);
-    out.push_back({found == by_key.end() ? "unknown element" : found->second->origin, e.packets,
-                   e.bytes});
+    out.push_back(
+        {found == by_key.end() ? "unknown element" : found->second->origin, e.packets, e.bytes});
   }
   return out;
 }

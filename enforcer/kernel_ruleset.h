@@ -22,7 +22,7 @@ struct KernelError {
 };
 
 struct ApplyError {
-  std::string summary;             // one line for the user
+  std::string summary;              // one line for the user
   std::vector<KernelError> errors;  // empty for transport failures
 };
 
@@ -60,8 +60,9 @@ boost::system::result<UpdateResult, ApplyError> UpdateElements(NetlinkTransport&
                                                                const BatchOptions& options = {});
 
 // The same for a delta computed beforehand (DiffElements).
-boost::system::result<UpdateResult, ApplyError> ApplyElementDelta(
-    NetlinkTransport& transport, const ElementDelta& delta, const BatchOptions& options = {});
+boost::system::result<UpdateResult, ApplyError> ApplyElementDelta(NetlinkTransport& transport,
+                                                                  const ElementDelta& delta,
+                                                                  const BatchOptions& options = {});
 
 // Deletes bulkhead's tables (inet and bridge `bulkhead`), and nothing else. Absent tables are
 // not an error.

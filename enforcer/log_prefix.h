@@ -42,7 +42,8 @@ constexpr const LogPrefixEntry& LogPrefixOf(LoggedVerdict verdict) {
 constexpr bool LogPrefixesInEnumOrder() {
   for (std::size_t i = 0; i < kLogPrefixes.size(); ++i) {
     if (static_cast<std::size_t>(kLogPrefixes[i].verdict) != i ||
-        !kLogPrefixes[i].prefix.starts_with(kLogPrefixTag) || !kLogPrefixes[i].prefix.ends_with(' ')) {
+        !kLogPrefixes[i].prefix.starts_with(kLogPrefixTag) ||
+        !kLogPrefixes[i].prefix.ends_with(' ')) {
       return false;
     }
   }

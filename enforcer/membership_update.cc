@@ -424,14 +424,15 @@ void MembershipTracker::Commit(const Plan& plan) {
   }
   const policy::Mode global = options_.mode.value_or(policy_->mode);
   for (const Member& a : plan.added) {
-    auto g = std::lower_bound(groups.begin(), groups.end(), a.group,
-                              [](const ResolvedGroup& x, const std::string& n) { return x.name < n; });
+    auto g =
+        std::lower_bound(groups.begin(), groups.end(), a.group,
+                         [](const ResolvedGroup& x, const std::string& n) { return x.name < n; });
     if (g == groups.end() || g->name != a.group) {
       g = groups.insert(g, ImplicitGroup(a.group, global));
     }
-    auto pos = std::lower_bound(
-        g->members.begin(), g->members.end(), a.workload.name,
-        [](const MemberWorkload& m, const std::string& n) { return m.name < n; });
+    auto pos =
+        std::lower_bound(g->members.begin(), g->members.end(), a.workload.name,
+                         [](const MemberWorkload& m, const std::string& n) { return m.name < n; });
     g->members.insert(pos, a.workload);
   }
   for (const auto& name : plan.gone) {

@@ -37,11 +37,11 @@ class MembershipTracker {
     MemberWorkload workload;
   };
   struct Plan {
-    ElementDelta delta;            // empty when the change does not touch the ruleset
-    std::vector<Member> removed;   // workloads leaving (with the group they were in)
-    std::vector<Member> added;     // workloads arriving (with the group they join)
-    std::vector<std::string> gone;          // inventory entries that went (or changed)
-    std::vector<policy::Workload> came;     // inventory entries that came (or changed)
+    ElementDelta delta;                  // empty when the change does not touch the ruleset
+    std::vector<Member> removed;         // workloads leaving (with the group they were in)
+    std::vector<Member> added;           // workloads arriving (with the group they join)
+    std::vector<std::string> gone;       // inventory entries that went (or changed)
+    std::vector<policy::Workload> came;  // inventory entries that came (or changed)
   };
 
   // The element changes that take the tracked state to `next`, or nullopt when only a full
@@ -51,7 +51,8 @@ class MembershipTracker {
   // of the ruleset depends on the change (the first workload with an interface, or the first
   // without one), or a set would outgrow its size (ruleset.h, Set::size).
   // Compares `next` with the tracked inventory (one hash lookup and comparison per workload).
-  std::optional<Plan> PlanChange(const policy::Inventory& next, std::size_t max_changes = 256) const;
+  std::optional<Plan> PlanChange(const policy::Inventory& next,
+                                 std::size_t max_changes = 256) const;
 
   // The same for a change the caller already knows (a container event): `came` are workloads
   // that start or change (one with the name of a tracked workload replaces it), `gone` names
@@ -71,8 +72,7 @@ class MembershipTracker {
   bool Leave(PlanDraft& draft, const policy::Workload& w) const;
   bool Arrive(PlanDraft& draft, const policy::Workload& w, policy::Mode global) const;
   std::optional<std::string> GroupOfArrival(PlanDraft& draft, const policy::Workload& w) const;
-  void Emit(PlanDraft& draft, const ResolvedGroup& g, const MemberWorkload& m,
-            bool removed) const;
+  void Emit(PlanDraft& draft, const ResolvedGroup& g, const MemberWorkload& m, bool removed) const;
   void IndexAdd(const policy::Workload& w, const std::string& group);
   void IndexRemove(const std::string& name);
   const ResolvedGroup* GroupOf(const std::string& workload) const;

@@ -73,8 +73,7 @@ boost::system::result<std::vector<NetlinkError>, std::string> ReadAcknowledgemen
     int len = static_cast<int>(n);
     for (auto* nlh = reinterpret_cast<nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(nlh, len);
          nlh = mnl_nlmsg_next(nlh, &len)) {
-      if (nlh->nlmsg_type != NLMSG_ERROR ||
-          nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr))) {
+      if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr))) {
         continue;
       }
       const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));

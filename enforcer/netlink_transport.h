@@ -16,8 +16,8 @@ namespace bulkhead::enforcer {
 // An error the kernel reported for one message of a batch (an NLMSG_ERROR with error != 0).
 struct NetlinkError {
   std::uint32_t seq = 0;
-  int error = 0;        // positive errno
-  std::string message;  // the extended ACK text, when the kernel gives one
+  int error = 0;                      // positive errno
+  std::string message;                // the extended ACK text, when the kernel gives one
   std::uint32_t bad_attr_offset = 0;  // NLMSGERR_ATTR_OFFS: where in our message (0: unknown)
 };
 

@@ -54,11 +54,11 @@ enum class FieldBase : std::uint8_t { kMeta, kConntrack, kLink, kNetwork, kTrans
 // The header a field belongs to: a packet without it has no such field (the kernel's payload
 // expression then ends the rule; nft inserts a protocol dependency before it).
 enum class FieldHeader : std::uint8_t {
-  kAny,        // meta and conntrack keys, the link header, the transport header's first bytes
-  kIpv4,       // IPv4 packets (not ARP or tagged frames on a bridge)
-  kIpv6,       // IPv6 packets (idem)
-  kArp,        // ARP frames on a bridge (Ethernet/IPv4 layout)
-  kIcmpv6,     // ICMPv6 messages
+  kAny,     // meta and conntrack keys, the link header, the transport header's first bytes
+  kIpv4,    // IPv4 packets (not ARP or tagged frames on a bridge)
+  kIpv6,    // IPv6 packets (idem)
+  kArp,     // ARP frames on a bridge (Ethernet/IPv4 layout)
+  kIcmpv6,  // ICMPv6 messages
 };
 
 // What a field means for the offline evaluator, whose packets are descriptions (PacketInfo),
@@ -72,7 +72,7 @@ enum class PacketPart : std::uint8_t {
   kTransportSource,       // th sport: the source port, or ICMP type << 8 | code
   kTransportDestination,  // th dport: the destination port, 0 for ICMP
   kIcmpType,
-  kInputInterface,        // the bridge port on a bridge, the input interface in inet
+  kInputInterface,  // the bridge port on a bridge, the input interface in inet
   kEtherType,
   kCtState,
   kCtMark,

@@ -16,9 +16,9 @@ std::string_view FieldName(Field f) { return FieldInfoOf(f).name; }
 std::string CtStateText(std::uint32_t bits) {
   std::string out;
   // NF_CT_STATE_BIT: invalid 1, established 2, related 4, new 8, untracked 64.
-  for (auto [bit, name] : {std::pair{2u, "established"}, std::pair{4u, "related"},
-                           std::pair{8u, "new"}, std::pair{1u, "invalid"},
-                           std::pair{64u, "untracked"}}) {
+  for (auto [bit, name] :
+       {std::pair{2u, "established"}, std::pair{4u, "related"}, std::pair{8u, "new"},
+        std::pair{1u, "invalid"}, std::pair{64u, "untracked"}}) {
     if ((bits & bit) != 0) {
       out += out.empty() ? name : fmt::format(",{}", name);
     }

@@ -72,8 +72,8 @@ std::string AllowRuleText(std::string_view what, const policy::AllowRule& rule) 
     return fmt::format("{} {} -> {} {}/{}", what, rule.from, rule.to, ProtocolText(rule.protocol),
                        rule.ports.first);
   }
-  return fmt::format("{} {} -> {} {}/{}-{}", what, rule.from, rule.to,
-                     ProtocolText(rule.protocol), rule.ports.first, rule.ports.last);
+  return fmt::format("{} {} -> {} {}/{}-{}", what, rule.from, rule.to, ProtocolText(rule.protocol),
+                     rule.ports.first, rule.ports.last);
 }
 
 Match FieldMatch(std::vector<Field> key, Match::Op op, Value value) {
@@ -170,17 +170,16 @@ Chain VerdictChain(std::string_view name, LoggedVerdict logged, std::string_view
                               CounterRef{std::string(kCounterLogged)},
                               Log{std::string(LogPrefixOf(logged).prefix), options.log_group}},
                              "violation log"));
-  c.rules.push_back(MakeRule({CounterRef{std::string(counter)}, MakeVerdict(kind)},
-                             "violation verdict"));
+  c.rules.push_back(
+      MakeRule({CounterRef{std::string(counter)}, MakeVerdict(kind)}, "violation verdict"));
   return c;
 }
 
 Chain SpoofVerdictChain(std::string_view counter, LoggedVerdict logged, policy::Mode global,
                         const CompileOptions& options) {
-  return VerdictChain(counter, logged, counter,
-                      global == policy::Mode::kEnforce ? Verdict::Kind::kDrop
-                                                       : Verdict::Kind::kAccept,
-                      options);
+  return VerdictChain(
+      counter, logged, counter,
+      global == policy::Mode::kEnforce ? Verdict::Kind::kDrop : Verdict::Kind::kAccept, options);
 }
 
 }  // namespace bulkhead::enforcer::internal

@@ -40,7 +40,8 @@ std::optional<Value> Value::Address(std::string_view text) {
 }
 
 const Set* Table::FindSet(std::string_view set_name) const {
-  auto it = std::find_if(sets.begin(), sets.end(), [&](const Set& s) { return s.name == set_name; });
+  auto it =
+      std::find_if(sets.begin(), sets.end(), [&](const Set& s) { return s.name == set_name; });
   return it == sets.end() ? nullptr : &*it;
 }
 

@@ -89,10 +89,10 @@ struct Element {
 
 struct Set {
   std::string name;
-  std::vector<DataType> key;        // one entry per concatenated field
-  std::optional<DataType> data;     // maps: data type (kVerdict for verdict maps)
+  std::vector<DataType> key;     // one entry per concatenated field
+  std::optional<DataType> data;  // maps: data type (kVerdict for verdict maps)
   bool interval = false;
-  bool counter = false;             // per-element counters
+  bool counter = false;  // per-element counters
   // The most elements the set takes (nft `size`, 0: unbounded). With a size the kernel picks a
   // fixed-size hash instead of a resizable one, so filling it never rehashes.
   std::uint32_t size = 0;

@@ -151,13 +151,11 @@ std::string ChainDesc(nftnl_chain* c) {
   if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
     return "regular chain";
   }
-  return fmt::format("type {} hook {} priority {} policy {}",
-                     Str(nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE)),
-                     nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM),
-                     nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO),
-                     nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY)
-                         ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY)
-                         : std::uint32_t{NF_ACCEPT});
+  return fmt::format(
+      "type {} hook {} priority {} policy {}", Str(nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE)),
+      nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM), nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO),
+      nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY)
+                                                : std::uint32_t{NF_ACCEPT});
 }
 
 std::string SetDesc(nftnl_set* s) {
@@ -183,18 +181,17 @@ std::string ElementText(nftnl_set_elem* e) {
     AppendHex(out, end, len);
   }
   if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)) {
-    out += fmt::format(" verdict {} {}", static_cast<std::int32_t>(nftnl_set_elem_get_u32(
-                                             e, NFTNL_SET_ELEM_VERDICT)),
+    out += fmt::format(" verdict {} {}",
+                       static_cast<std::int32_t>(nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT)),
                        Str(nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN)));
-  } else if (const void* data = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &len);
-             data != nullptr) {
+  } else if (const void* data = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &len); data != nullptr) {
     out += " data ";
     AppendHex(out, data, len);
   }
   if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS)) {
     // Only the interval-end flag is a property of the element; the kernel reports no others.
-    out += fmt::format(" flags {:#x}", nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) &
-                                           NFT_SET_ELEM_INTERVAL_END);
+    out += fmt::format(" flags {:#x}",
+                       nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
   }
   return out;
 }
@@ -206,8 +203,7 @@ using ElementOrigins = std::unordered_map<std::uint32_t, std::vector<const std::
 // A table message: NEWTABLE (created, with its flags) or DELTABLE (the batch's replacement of
 // the previous table).
 boost::system::result<void, std::string> AbsorbTable(const nlmsghdr* nlh, std::uint8_t family,
-                                                     const std::set<TableKey>& wanted,
-                                                     View& view) {
+                                                     const std::set<TableKey>& wanted, View& view) {
   std::unique_ptr<nftnl_table, TableFree> t(nftnl_table_alloc());
   if (nftnl_table_nlmsg_parse(nlh, t.get()) < 0) {
     return std::string("an unparseable table");
@@ -254,7 +250,8 @@ boost::system::result<void, std::string> AbsorbElements(const nlmsghdr* nlh, Tab
 
 // Adds one message (a NEW*/DEL* of the batch, or a dump reply) to `view`. Objects of tables
 // outside `wanted` are skipped (a dump may carry them). `origins`: the batch's element origins.
-boost::system::result<void, std::string> Absorb(const nlmsghdr* nlh, const std::set<TableKey>& wanted,
+boost::system::result<void, std::string> Absorb(const nlmsghdr* nlh,
+                                                const std::set<TableKey>& wanted,
                                                 const ElementOrigins* origins, View& view) {
   if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES) {
     return {};  // BATCH_BEGIN/END
@@ -377,8 +374,8 @@ boost::system::result<View, std::string> KernelView(NetlinkTransport& transport,
     families.insert(family);
   }
   for (std::uint8_t family : families) {
-    auto tables = DumpInto(transport, NFT_MSG_GETTABLE, family, "tables", wanted, view,
-                           [](nlmsghdr*) {});
+    auto tables =
+        DumpInto(transport, NFT_MSG_GETTABLE, family, "tables", wanted, view, [](nlmsghdr*) {});
     if (!tables) {
       return tables.error();
     }
@@ -386,17 +383,19 @@ boost::system::result<View, std::string> KernelView(NetlinkTransport& transport,
   for (auto& [key, table] : view) {
     const char* name = key.second.c_str();
     const std::uint8_t fam = key.first;
-    auto objects = DumpInto(transport, NFT_MSG_GETOBJ, fam, "counters", wanted, view, [&](nlmsghdr* n) {
-      std::unique_ptr<nftnl_obj, ObjFree> o(nftnl_obj_alloc());
-      nftnl_obj_set_str(o.get(), NFTNL_OBJ_TABLE, name);
-      nftnl_obj_set_u32(o.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-      nftnl_obj_nlmsg_build_payload(n, o.get());
-    });
-    auto chains = DumpInto(transport, NFT_MSG_GETCHAIN, fam, "chains", wanted, view, [&](nlmsghdr* n) {
-      std::unique_ptr<nftnl_chain, ChainFree> c(nftnl_chain_alloc());
-      nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, name);
-      nftnl_chain_nlmsg_build_payload(n, c.get());
-    });
+    auto objects =
+        DumpInto(transport, NFT_MSG_GETOBJ, fam, "counters", wanted, view, [&](nlmsghdr* n) {
+          std::unique_ptr<nftnl_obj, ObjFree> o(nftnl_obj_alloc());
+          nftnl_obj_set_str(o.get(), NFTNL_OBJ_TABLE, name);
+          nftnl_obj_set_u32(o.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+          nftnl_obj_nlmsg_build_payload(n, o.get());
+        });
+    auto chains =
+        DumpInto(transport, NFT_MSG_GETCHAIN, fam, "chains", wanted, view, [&](nlmsghdr* n) {
+          std::unique_ptr<nftnl_chain, ChainFree> c(nftnl_chain_alloc());
+          nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, name);
+          nftnl_chain_nlmsg_build_payload(n, c.get());
+        });
     auto sets = DumpInto(transport, NFT_MSG_GETSET, fam, "sets", wanted, view, [&](nlmsghdr* n) {
       std::unique_ptr<nftnl_set, SetFree> s(nftnl_set_alloc());
       nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, name);
@@ -526,7 +525,8 @@ void CompareTable(const TableKey& key, const TableView& want, const TableView& h
   }
   for (const auto& name : want.counters) {
     if (!have.counters.contains(name)) {
-      diffs.Add(Kind::kMissing, fmt::format("counter {} {}", table, name), "", "absent in the kernel");
+      diffs.Add(Kind::kMissing, fmt::format("counter {} {}", table, name), "",
+                "absent in the kernel");
     }
   }
   for (const auto& name : have.counters) {
@@ -566,7 +566,8 @@ void CompareTable(const TableKey& key, const TableView& want, const TableView& h
       continue;
     }
     if (it->second.desc != set.desc) {
-      diffs.Add(Kind::kChanged, object, origin, fmt::format("{}, expected {}", it->second.desc, set.desc));
+      diffs.Add(Kind::kChanged, object, origin,
+                fmt::format("{}, expected {}", it->second.desc, set.desc));
     }
     if (set.dynamic) {
       continue;  // filled by the packet path

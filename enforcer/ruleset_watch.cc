@@ -49,7 +49,8 @@ bool ForEachAttribute(std::span<const std::uint8_t> payload, F f) {
   std::size_t off = 0;
   while (payload.size() - off >= kAttrHeader) {
     const std::uint16_t len = HostU16(payload, off);
-    const auto type = static_cast<std::uint16_t>(HostU16(payload, off + 2) & 0x3fff);  // NLA_TYPE_MASK
+    const auto type =
+        static_cast<std::uint16_t>(HostU16(payload, off + 2) & 0x3fff);  // NLA_TYPE_MASK
     if (len < kAttrHeader || len > payload.size() - off) {
       return false;
     }
@@ -100,21 +101,36 @@ struct MsgKind {
 std::optional<MsgKind> KindOf(std::uint8_t type) {
   using K = NftObjectKind;
   switch (type) {
-    case NFT_MSG_NEWTABLE: return MsgKind{K::kTable, false};
-    case NFT_MSG_DELTABLE: return MsgKind{K::kTable, true};
-    case NFT_MSG_NEWCHAIN: return MsgKind{K::kChain, false};
-    case NFT_MSG_DELCHAIN: return MsgKind{K::kChain, true};
-    case NFT_MSG_NEWRULE: return MsgKind{K::kRule, false};
-    case NFT_MSG_DELRULE: return MsgKind{K::kRule, true};
-    case NFT_MSG_NEWSET: return MsgKind{K::kSet, false};
-    case NFT_MSG_DELSET: return MsgKind{K::kSet, true};
-    case NFT_MSG_NEWSETELEM: return MsgKind{K::kElement, false};
-    case NFT_MSG_DELSETELEM: return MsgKind{K::kElement, true};
-    case NFT_MSG_NEWOBJ: return MsgKind{K::kObject, false};
-    case NFT_MSG_DELOBJ: return MsgKind{K::kObject, true};
-    case NFT_MSG_NEWFLOWTABLE: return MsgKind{K::kFlowtable, false};
-    case NFT_MSG_DELFLOWTABLE: return MsgKind{K::kFlowtable, true};
-    default: break;
+    case NFT_MSG_NEWTABLE:
+      return MsgKind{K::kTable, false};
+    case NFT_MSG_DELTABLE:
+      return MsgKind{K::kTable, true};
+    case NFT_MSG_NEWCHAIN:
+      return MsgKind{K::kChain, false};
+    case NFT_MSG_DELCHAIN:
+      return MsgKind{K::kChain, true};
+    case NFT_MSG_NEWRULE:
+      return MsgKind{K::kRule, false};
+    case NFT_MSG_DELRULE:
+      return MsgKind{K::kRule, true};
+    case NFT_MSG_NEWSET:
+      return MsgKind{K::kSet, false};
+    case NFT_MSG_DELSET:
+      return MsgKind{K::kSet, true};
+    case NFT_MSG_NEWSETELEM:
+      return MsgKind{K::kElement, false};
+    case NFT_MSG_DELSETELEM:
+      return MsgKind{K::kElement, true};
+    case NFT_MSG_NEWOBJ:
+      return MsgKind{K::kObject, false};
+    case NFT_MSG_DELOBJ:
+      return MsgKind{K::kObject, true};
+    case NFT_MSG_NEWFLOWTABLE:
+      return MsgKind{K::kFlowtable, false};
+    case NFT_MSG_DELFLOWTABLE:
+      return MsgKind{K::kFlowtable, true};
+    default:
+      break;
   }
   if (type >= kMsgDestroyTable && type <= kMsgDestroyFlowtable) {
     // DESTROYTABLE, CHAIN, RULE, SET, SETELEM, OBJ, FLOWTABLE: in this order.
@@ -135,13 +151,20 @@ struct NameAttrs {
 
 NameAttrs NameAttrsOf(NftObjectKind kind) {
   switch (kind) {
-    case NftObjectKind::kTable: return {NFTA_TABLE_NAME, 0};
-    case NftObjectKind::kChain: return {NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME};
-    case NftObjectKind::kRule: return {NFTA_RULE_TABLE, NFTA_RULE_CHAIN};
-    case NftObjectKind::kSet: return {NFTA_SET_TABLE, NFTA_SET_NAME};
-    case NftObjectKind::kElement: return {NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_ELEM_LIST_SET};
-    case NftObjectKind::kObject: return {NFTA_OBJ_TABLE, NFTA_OBJ_NAME};
-    case NftObjectKind::kFlowtable: return {NFTA_FLOWTABLE_TABLE, NFTA_FLOWTABLE_NAME};
+    case NftObjectKind::kTable:
+      return {NFTA_TABLE_NAME, 0};
+    case NftObjectKind::kChain:
+      return {NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME};
+    case NftObjectKind::kRule:
+      return {NFTA_RULE_TABLE, NFTA_RULE_CHAIN};
+    case NftObjectKind::kSet:
+      return {NFTA_SET_TABLE, NFTA_SET_NAME};
+    case NftObjectKind::kElement:
+      return {NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_ELEM_LIST_SET};
+    case NftObjectKind::kObject:
+      return {NFTA_OBJ_TABLE, NFTA_OBJ_NAME};
+    case NftObjectKind::kFlowtable:
+      return {NFTA_FLOWTABLE_TABLE, NFTA_FLOWTABLE_NAME};
   }
   return {0, 0};
 }
@@ -220,13 +243,20 @@ boost::system::result<std::optional<NftEvent>, NftEventError> DecodeGeneration(
 
 std::string_view FamilyText(std::uint8_t family) {
   switch (family) {
-    case NFPROTO_INET: return "inet";
-    case NFPROTO_IPV4: return "ip";
-    case NFPROTO_IPV6: return "ip6";
-    case NFPROTO_ARP: return "arp";
-    case NFPROTO_BRIDGE: return "bridge";
-    case NFPROTO_NETDEV: return "netdev";
-    default: return "family?";
+    case NFPROTO_INET:
+      return "inet";
+    case NFPROTO_IPV4:
+      return "ip";
+    case NFPROTO_IPV6:
+      return "ip6";
+    case NFPROTO_ARP:
+      return "arp";
+    case NFPROTO_BRIDGE:
+      return "bridge";
+    case NFPROTO_NETDEV:
+      return "netdev";
+    default:
+      return "family?";
   }
 }
 
@@ -253,7 +283,8 @@ bool IsFullReplace(std::span<const std::uint8_t> batch) {
 }
 
 // The seqs of a batch's first and last message (BATCH_BEGIN, BATCH_END).
-std::optional<std::pair<std::uint32_t, std::uint32_t>> SeqRange(std::span<const std::uint8_t> batch) {
+std::optional<std::pair<std::uint32_t, std::uint32_t>> SeqRange(
+    std::span<const std::uint8_t> batch) {
   std::optional<std::pair<std::uint32_t, std::uint32_t>> out;
   for (std::size_t off = 0; batch.size() - off >= kNlmsgHeader;) {
     const std::uint32_t len = HostU32(batch, off);
@@ -275,22 +306,32 @@ struct MnlSocketClose {
 
 std::string_view NftObjectKindName(NftObjectKind kind) {
   switch (kind) {
-    case NftObjectKind::kTable: return "table";
-    case NftObjectKind::kChain: return "chain";
-    case NftObjectKind::kRule: return "rule";
-    case NftObjectKind::kSet: return "set";
-    case NftObjectKind::kElement: return "element";
-    case NftObjectKind::kObject: return "object";
-    case NftObjectKind::kFlowtable: return "flowtable";
+    case NftObjectKind::kTable:
+      return "table";
+    case NftObjectKind::kChain:
+      return "chain";
+    case NftObjectKind::kRule:
+      return "rule";
+    case NftObjectKind::kSet:
+      return "set";
+    case NftObjectKind::kElement:
+      return "element";
+    case NftObjectKind::kObject:
+      return "object";
+    case NftObjectKind::kFlowtable:
+      return "flowtable";
   }
   return "object";
 }
 
 std::string_view NftEventErrorName(NftEventError error) {
   switch (error) {
-    case NftEventError::kTruncated: return "truncated";
-    case NftEventError::kBadAttribute: return "bad_attribute";
-    case NftEventError::kMissingAttribute: return "missing_attribute";
+    case NftEventError::kTruncated:
+      return "truncated";
+    case NftEventError::kBadAttribute:
+      return "bad_attribute";
+    case NftEventError::kMissingAttribute:
+      return "missing_attribute";
   }
   return "unknown";
 }
@@ -350,8 +391,8 @@ void OwnCommitLedger::Expect(std::uint32_t first_seq, std::uint32_t last_seq, bo
   if (pending_.size() == kMaxPending) {
     pending_.pop_front();
   }
-  pending_.push_back({first_seq, last_seq, full_replace, next_id_++,
-                      std::chrono::steady_clock::now()});
+  pending_.push_back(
+      {first_seq, last_seq, full_replace, next_id_++, std::chrono::steady_clock::now()});
 }
 
 std::uint64_t OwnCommitLedger::Mark() const {
@@ -378,9 +419,8 @@ std::optional<bool> OwnCommitLedger::Take(std::uint32_t seq) {
   const auto now = std::chrono::steady_clock::now();
   std::erase_if(pending_, [&](const Batch& b) { return now - b.sent > kMaxAge; });
   // Unsigned distance: a range that wraps past 2^32 still holds its seqs.
-  const auto it = std::find_if(pending_.begin(), pending_.end(), [&](const Batch& b) {
-    return seq - b.first <= b.last - b.first;
-  });
+  const auto it = std::find_if(pending_.begin(), pending_.end(),
+                               [&](const Batch& b) { return seq - b.first <= b.last - b.first; });
   if (it == pending_.end()) {
     return std::nullopt;
   }
@@ -413,8 +453,8 @@ boost::system::result<std::vector<NetlinkError>, std::string> OwnCommitTransport
   return sent;
 }
 
-boost::system::result<std::vector<std::vector<std::uint8_t>>, std::string>
-OwnCommitTransport::Dump(std::span<const std::uint8_t> request) {
+boost::system::result<std::vector<std::vector<std::uint8_t>>, std::string> OwnCommitTransport::Dump(
+    std::span<const std::uint8_t> request) {
   return inner_->Dump(request);
 }
 
@@ -425,8 +465,8 @@ std::uint32_t OwnCommitTransport::NextSeq() { return inner_->NextSeq(); }
 std::string CommitReport::Summary() const {
   std::string who = generation.process.empty()
                         ? fmt::format("an unknown process (portid {})", generation.portid)
-                        : fmt::format("{} (pid {}, portid {})", generation.process,
-                                      generation.pid, generation.portid);
+                        : fmt::format("{} (pid {}, portid {})", generation.process, generation.pid,
+                                      generation.portid);
   std::string what;
   const std::size_t shown = std::min<std::size_t>(first_changes.size(), 3);
   for (std::size_t i = 0; i < shown; ++i) {
@@ -451,8 +491,7 @@ CommitClassifier::CommitClassifier(std::shared_ptr<OwnCommitLedger> ledger,
                                    std::vector<std::pair<Family, std::string>> tables)
     : ledger_(std::move(ledger)) {
   for (auto& [family, name] : tables) {
-    tables_.emplace_back(family == Family::kInet ? NFPROTO_INET : NFPROTO_BRIDGE,
-                         std::move(name));
+    tables_.emplace_back(family == Family::kInet ? NFPROTO_INET : NFPROTO_BRIDGE, std::move(name));
   }
 }
 
@@ -469,10 +508,9 @@ void CommitClassifier::Feed(const NftEvent& event, WatchUpdate& out) {
       if (change->kind == NftObjectKind::kTable) {
         // A table's fate says the most (a flush lists every rule before the table): keep
         // tables first.
-        const auto after_tables = std::find_if(open_first_.begin(), open_first_.end(),
-                                               [](const NftChange& c) {
-                                                 return c.kind != NftObjectKind::kTable;
-                                               });
+        const auto after_tables =
+            std::find_if(open_first_.begin(), open_first_.end(),
+                         [](const NftChange& c) { return c.kind != NftObjectKind::kTable; });
         open_first_.insert(after_tables, *change);
         if (open_first_.size() > kKeptChanges) {
           open_first_.pop_back();
@@ -519,8 +557,8 @@ void CommitClassifier::FeedDatagram(std::span<const std::uint8_t> datagram, Watc
     auto decoded = DecodeNftEvent(datagram.subspan(off, len));
     if (!decoded) {
       ++out.malformed;
-      out.NeedResync(fmt::format("an undecodable nftables event ({})",
-                                 NftEventErrorName(decoded.error())));
+      out.NeedResync(
+          fmt::format("an undecodable nftables event ({})", NftEventErrorName(decoded.error())));
       Reset();  // the commit it belonged to cannot be judged from events
     } else if (decoded->has_value()) {
       Feed(**decoded, out);
@@ -613,8 +651,7 @@ WatchUpdate RulesetWatch::Drain() {
       break;
     }
     if (static_cast<std::size_t>(n) > buffer_.size()) {
-      out.NeedResync(fmt::format("an nftables event of {} bytes was cut at {}", n,
-                                 buffer_.size()));
+      out.NeedResync(fmt::format("an nftables event of {} bytes was cut at {}", n, buffer_.size()));
       classifier_.Reset();
       continue;
     }

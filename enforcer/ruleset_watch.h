@@ -34,14 +34,22 @@
 // Telling bulkhead's own commits apart: every batch bulkhead sends goes through an
 // OwnCommitTransport, which records the batch's range of sequence numbers in the
 // OwnCommitLedger before sending it; a NEWGEN whose seq falls in a recorded range is ours and
-// consumes the entry. Neither the process id nor a learned portid is used for this: NFTA_GEN_PROC_PID is
-// the committing thread's id in the initial pid namespace (a containerised agent sees another
-// number from getpid()), and a reopened transport gets a new portid. The range is registered
-// right before sendmsg and the kernel commits the batch inside that sendmsg, so a foreign
-// commit would have to carry a seq of that range in that very window to be taken for ours.
+// consumes the entry. Neither the process id nor a learned portid is used for this:
+// NFTA_GEN_PROC_PID is the committing thread's id in the initial pid namespace (a containerised
+// agent sees another number from getpid()), and a reopened transport gets a new portid. The range
+// is registered right before sendmsg and the kernel commits the batch inside that sendmsg, so a
+// foreign commit would have to carry a seq of that range in that very window to be taken for ours.
 namespace bulkhead::enforcer {
 
-enum class NftObjectKind : std::uint8_t { kTable, kChain, kRule, kSet, kElement, kObject, kFlowtable };
+enum class NftObjectKind : std::uint8_t {
+  kTable,
+  kChain,
+  kRule,
+  kSet,
+  kElement,
+  kObject,
+  kFlowtable
+};
 std::string_view NftObjectKindName(NftObjectKind kind);
 
 // One object change (NFT_MSG_NEW*, DEL*, DESTROY*).
@@ -50,8 +58,8 @@ struct NftChange {
   bool removed = false;
   std::uint8_t family = 0;  // NFPROTO_* of the nfgenmsg
   std::string table;
-  std::string name;          // chain, set, object name; a rule's chain; elements' set
-  std::uint64_t handle = 0;  // rules (0 when the message has none)
+  std::string name;            // chain, set, object name; a rule's chain; elements' set
+  std::uint64_t handle = 0;    // rules (0 when the message has none)
   std::uint32_t elements = 0;  // element messages: how many elements
   std::uint32_t portid = 0;    // nlmsg_pid: the committing socket
   std::uint32_t seq = 0;       // the seq of the request message that caused it
@@ -165,8 +173,8 @@ struct WatchUpdate {
   std::vector<CommitReport> commits;
   // Events were lost or could not be trusted: the kernel must be compared with the model.
   bool resync_needed = false;
-  std::string resync_reason;  // the first reason
-  std::size_t malformed = 0;  // undecodable messages
+  std::string resync_reason;          // the first reason
+  std::size_t malformed = 0;          // undecodable messages
   std::size_t foreign_elsewhere = 0;  // foreign commits that left bulkhead's tables alone
 
   void NeedResync(std::string reason);

@@ -58,9 +58,7 @@ std::string_view OwnedAddressSetName(IpFamily family) {
 
 std::string EdgeChainName(std::uint32_t source) { return fmt::format("from_g{}", source); }
 
-std::string ToHostEdgeChainName(std::uint32_t source) {
-  return fmt::format("to_host_g{}", source);
-}
+std::string ToHostEdgeChainName(std::uint32_t source) { return fmt::format("to_host_g{}", source); }
 
 std::string SourceChainName(Hook hook, IpFamily family) {
   return fmt::format("src_{}{}", HookAbbreviation(hook), Suffix(family));

@@ -38,7 +38,7 @@ std::string_view InterfaceAddressSetName(IpFamily family);      // interface . a
 // Sets of the bridge table.
 std::string_view OwnedAddressSetName(IpFamily family);  // addresses of workloads with a port
 inline constexpr std::string_view kTaggedTypesSet = "tagged_types";  // 802.1Q, 802.1ad, PPPoE
-inline constexpr std::string_view kRouterMessageSet = "router6";    // RA and redirect types
+inline constexpr std::string_view kRouterMessageSet = "router6";     // RA and redirect types
 
 // Chains of the inet table (the base chains are named after their hook: HookName).
 std::string EdgeChainName(std::uint32_t source);        // from_g<id>

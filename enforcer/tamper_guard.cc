@@ -12,9 +12,12 @@ namespace bulkhead::enforcer {
 
 std::string_view TamperTriggerName(TamperTrigger trigger) {
   switch (trigger) {
-    case TamperTrigger::kForeignChange: return "event";
-    case TamperTrigger::kLostEvents: return "resync";
-    case TamperTrigger::kPeriodicVerify: return "periodic";
+    case TamperTrigger::kForeignChange:
+      return "event";
+    case TamperTrigger::kLostEvents:
+      return "resync";
+    case TamperTrigger::kPeriodicVerify:
+      return "periodic";
   }
   return "event";
 }
@@ -191,12 +194,13 @@ void TamperGuard::ArmRepairTimer() {
     return;
   }
   repair_timer_.expires_at(*due);
-  repair_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
-    if (ec || alive.expired()) {
-      return;
-    }
-    RunDueRepair();
-  });
+  repair_timer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+        if (ec || alive.expired()) {
+          return;
+        }
+        RunDueRepair();
+      });
 }
 
 void TamperGuard::RunDueRepair() {
@@ -228,23 +232,23 @@ void TamperGuard::Repair(const TamperIncident& incident) {
     return;
   }
   ++stats_.repairs;
-  const auto first = incident.first_seen == RepairScheduler::Clock::time_point{} ? now
-                                                                                  : incident.first_seen;
+  const auto first =
+      incident.first_seen == RepairScheduler::Clock::time_point{} ? now : incident.first_seen;
   stats_.last_repair_seconds =
       std::chrono::duration<double>(RepairScheduler::Clock::now() - first).count();
 }
 
 void TamperGuard::Verify(TamperTrigger trigger, std::string reason) {
   if (trigger == TamperTrigger::kLostEvents) {
-    callbacks_.warn(fmt::format("nftables events: {}; comparing the kernel with the ruleset",
-                                reason));
+    callbacks_.warn(
+        fmt::format("nftables events: {}; comparing the kernel with the ruleset", reason));
   }
   ++stats_.verifies;
   auto differences = callbacks_.verify();
   if (!differences) {
     ++stats_.verify_failures;
-    callbacks_.warn(fmt::format("comparing the kernel with the ruleset failed: {}",
-                                differences.error()));
+    callbacks_.warn(
+        fmt::format("comparing the kernel with the ruleset failed: {}", differences.error()));
     return;
   }
   if (differences->empty()) {
@@ -263,13 +267,14 @@ void TamperGuard::ArmPeriodic() {
     return;
   }
   periodic_timer_.expires_after(options_.verify_interval);
-  periodic_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
-    if (ec || alive.expired()) {
-      return;
-    }
-    Verify(TamperTrigger::kPeriodicVerify, "");
-    ArmPeriodic();
-  });
+  periodic_timer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+        if (ec || alive.expired()) {
+          return;
+        }
+        Verify(TamperTrigger::kPeriodicVerify, "");
+        ArmPeriodic();
+      });
 }
 
 }  // namespace bulkhead::enforcer

@@ -96,15 +96,15 @@ class RepairScheduler {
 };
 
 struct TamperStats {
-  std::uint64_t repairs = 0;            // repairs that succeeded, every trigger
+  std::uint64_t repairs = 0;  // repairs that succeeded, every trigger
   std::uint64_t repair_failures = 0;
-  std::uint64_t foreign_commits = 0;    // commits by others that touched bulkhead's tables
+  std::uint64_t foreign_commits = 0;  // commits by others that touched bulkhead's tables
   std::uint64_t own_commits = 0;
-  std::uint64_t resyncs = 0;            // compares after lost events
-  std::uint64_t verifies = 0;           // compares run (resync and periodic)
-  std::uint64_t verify_failures = 0;    // compares that could not read the kernel
+  std::uint64_t resyncs = 0;          // compares after lost events
+  std::uint64_t verifies = 0;         // compares run (resync and periodic)
+  std::uint64_t verify_failures = 0;  // compares that could not read the kernel
   std::uint64_t malformed_events = 0;
-  double last_repair_seconds = 0;       // first event read -> repair done, last repair
+  double last_repair_seconds = 0;  // first event read -> repair done, last repair
 };
 
 class TamperGuard {

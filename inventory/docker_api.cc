@@ -57,7 +57,7 @@ boost::system::result<json::value, Error> Parse(std::string_view body, std::stri
 
 // An answer that must be one JSON object (inspect, events, version).
 boost::system::result<json::object, Error> ParseObject(std::string_view body,
-                                                      std::string_view what) {
+                                                       std::string_view what) {
   auto v = Parse(body, what);
   if (!v) {
     return v.error();
@@ -531,8 +531,8 @@ policy::Inventory BuildInventory(std::string host_name,
           continue;
         }
         auto [it, inserted] = owner.emplace(*addr, &c);
-        if (!inserted && std::tie(it->second->started_at, it->second->id) <
-                             std::tie(c.started_at, c.id)) {
+        if (!inserted &&
+            std::tie(it->second->started_at, it->second->id) < std::tie(c.started_at, c.id)) {
           it->second = &c;
         }
       }
@@ -570,8 +570,9 @@ policy::Inventory BuildInventory(std::string host_name,
     }
     inv.workloads.push_back(std::move(w));
   }
-  std::sort(inv.workloads.begin(), inv.workloads.end(),
-            [](const auto& a, const auto& b) { return std::tie(a.name, a.id) < std::tie(b.name, b.id); });
+  std::sort(inv.workloads.begin(), inv.workloads.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.name, a.id) < std::tie(b.name, b.id);
+  });
   return inv;
 }
 

@@ -50,7 +50,7 @@ struct DockerContainer {
   std::string name;  // without Docker's leading '/'
   policy::Labels labels;
   bool running = false;
-  std::int64_t pid = 0;  // 0 when not running
+  std::int64_t pid = 0;    // 0 when not running
   std::string started_at;  // RFC 3339 with nanoseconds, as Docker writes it (sorts as text)
   std::vector<DockerEndpoint> endpoints;  // sorted by network name
   friend bool operator==(const DockerContainer&, const DockerContainer&) = default;

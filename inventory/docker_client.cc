@@ -73,7 +73,7 @@ boost::system::result<std::string, DockerError> DockerSocketPath(const char* doc
   constexpr std::string_view kUnix = "unix://";
   if (!host.starts_with(kUnix)) {
     return DockerFail("DOCKER_HOST=" + std::string(host) +
-                       ": only unix:// sockets are supported (e.g. unix:///var/run/docker.sock)");
+                      ": only unix:// sockets are supported (e.g. unix:///var/run/docker.sock)");
   }
   if (host.size() == kUnix.size()) {
     return DockerFail("DOCKER_HOST=" + std::string(host) + ": no socket path after unix://");

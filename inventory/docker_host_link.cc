@@ -77,7 +77,7 @@ boost::system::result<std::string, DockerError> FindHostInterface(std::int64_t p
   char name[IF_NAMESIZE] = {};
   if (::if_indextoname(static_cast<unsigned>(*index), name) == nullptr) {
     return DockerFail("no interface with ifindex " + std::to_string(*index) +
-           " in this network namespace (is bulkhead beside dockerd?)");
+                      " in this network namespace (is bulkhead beside dockerd?)");
   }
   return std::string(name);
 }

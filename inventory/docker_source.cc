@@ -7,9 +7,9 @@
 #include <set>
 #include <utility>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "inventory/docker_host_link.h"
 
@@ -243,8 +243,8 @@ asio::awaitable<void> DockerSource::Run(ChangeCallback on_change) {
       break;
     }
     if (logger_) {
-      logger_->warn("docker: {}; retrying in {} ms",
-                    resync_error.empty() ? reason : resync_error, backoff.count());
+      logger_->warn("docker: {}; retrying in {} ms", resync_error.empty() ? reason : resync_error,
+                    backoff.count());
     }
     backoff_timer_.expires_after(backoff);
     co_await backoff_timer_.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/logger.h>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/result.hpp>
-#include <spdlog/logger.h>
 
 #include "inventory/docker_api.h"
 #include "inventory/docker_client.h"
@@ -44,11 +44,11 @@ struct DockerSourceOptions {
 };
 
 struct DockerSourceStats {
-  std::uint64_t resyncs = 0;        // full re-lists that succeeded
-  std::uint64_t stream_ends = 0;    // event streams that ended or failed to open
-  std::uint64_t events = 0;         // event lines applied
-  std::uint64_t bad_events = 0;     // event lines that did not parse (logged, skipped)
-  std::uint64_t api_errors = 0;     // requests that failed (logged)
+  std::uint64_t resyncs = 0;      // full re-lists that succeeded
+  std::uint64_t stream_ends = 0;  // event streams that ended or failed to open
+  std::uint64_t events = 0;       // event lines applied
+  std::uint64_t bad_events = 0;   // event lines that did not parse (logged, skipped)
+  std::uint64_t api_errors = 0;   // requests that failed (logged)
 };
 
 class DockerSource {

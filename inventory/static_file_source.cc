@@ -1,7 +1,7 @@
 #include "inventory/static_file_source.h"
 
-#include "policy/atomic_file.h"
 #include "inventory/inventory_codec.h"
+#include "policy/atomic_file.h"
 
 namespace bulkhead::inventory {
 

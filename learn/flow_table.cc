@@ -70,14 +70,14 @@ struct FlowKeyHash {
 
 // Per-flow flag bits.
 enum FlowFlag : std::uint8_t {
-  kServerKnown = 0x01,    // the handshake (SYN or SYN-ACK) decided the server side
-  kServerIsB = 0x02,      // valid with kServerKnown
-  kSynAckSeen = 0x04,     // the server answered the handshake: its port is listening
-  kFirstFromB = 0x08,     // the first packet seen was sent by B
+  kServerKnown = 0x01,  // the handshake (SYN or SYN-ACK) decided the server side
+  kServerIsB = 0x02,    // valid with kServerKnown
+  kSynAckSeen = 0x04,   // the server answered the handshake: its port is listening
+  kFirstFromB = 0x08,   // the first packet seen was sent by B
   kFinA = 0x10,
   kFinB = 0x20,
   kRst = 0x40,
-  kIcmpRequest = 0x80,    // an ICMP request was seen; kServerIsB says who answered it
+  kIcmpRequest = 0x80,  // an ICMP request was seen; kServerIsB says who answered it
 };
 
 // What each side has sent, by bit pairs (A's bit, B's bit = A's << 1), so the update per packet
@@ -114,8 +114,7 @@ struct ListenerKeyHash {
   std::size_t operator()(const ListenerKey& k) const noexcept {
     std::uint64_t w[2];
     std::memcpy(w, k.addr, 16);
-    const std::uint64_t tail =
-        (std::uint64_t{k.port} << 16) | (std::uint64_t{k.proto} << 8) | k.v6;
+    const std::uint64_t tail = (std::uint64_t{k.port} << 16) | (std::uint64_t{k.proto} << 8) | k.v6;
     std::uint64_t h = (w[0] ^ 0x9E3779B97F4A7C15ULL) * 0xBF58476D1CE4E5B9ULL;
     h ^= (w[1] + (h >> 31)) * 0x94D049BB133111EBULL;
     h ^= (tail + (h >> 30)) * 0x9E3779B97F4A7C15ULL;
@@ -194,10 +193,10 @@ struct FlowTable::State {
       : config(c),
         sink(s),
         scans(c.scan),
-        scan_interval_usec(std::max(kMinScanIntervalUsec,
-                                    std::min({c.tcp_idle_usec, c.tcp_closed_usec, c.udp_idle_usec,
-                                              c.other_idle_usec}) /
-                                        4)) {}
+        scan_interval_usec(std::max(
+            kMinScanIntervalUsec,
+            std::min({c.tcp_idle_usec, c.tcp_closed_usec, c.udp_idle_usec, c.other_idle_usec}) /
+                4)) {}
 
   using FlowMap = boost::unordered_flat_map<FlowKey, FlowValue, FlowKeyHash>;
   using ListenerMap = boost::unordered_flat_map<ListenerKey, std::uint64_t, ListenerKeyHash>;
@@ -208,9 +207,9 @@ struct FlowTable::State {
   ListenerMap listeners;
   FlowTableStats stats;
   ScanDetector scans;
-  std::uint64_t now_usec = 0;       // newest packet time seen
+  std::uint64_t now_usec = 0;  // newest packet time seen
   std::uint64_t scan_interval_usec;
-  std::uint64_t next_scan_usec = 0; // packet time of the next automatic idle scan
+  std::uint64_t next_scan_usec = 0;  // packet time of the next automatic idle scan
   std::uint64_t packets_since_scan = 0;
   std::vector<std::uint64_t> sample;  // scratch for eviction thresholds, bounded (oldest.h)
   // The entry of the previous packet: consecutive packets mostly belong to one flow, so this
@@ -388,8 +387,7 @@ struct FlowTable::State {
       if ((v.flags & kSynAckSeen) == 0 && (v.sent & (kPlainA << server)) == 0) {
         return (v.sent & (kRefusalA << server)) != 0 ? Fate::kRefused : Fate::kIncomplete;
       }
-      const bool client_reset_only =
-          ((v.sent >> client) & (kPlainA | kRefusalA)) == kRefusalA;
+      const bool client_reset_only = ((v.sent >> client) & (kPlainA | kRefusalA)) == kRefusalA;
       return client_reset_only ? Fate::kIncomplete : Fate::kEdge;
     }
     constexpr std::uint8_t kSideA = kPlainA | kRefusalA;
@@ -606,9 +604,10 @@ void FlowTable::OnPacket(const capture::PacketSummary& p) {
   if (!fresh) {
     const bool idle = s.IsIdle(key, v, now);
     // A new SYN on a closed connection is port reuse: a new flow on the same 5-tuple.
-    const bool reopened = p.proto == kTcp &&
-                          (p.tcp_flags & (capture::kTcpSyn | capture::kTcpAck)) == capture::kTcpSyn &&
-                          (v.flags & (kRst | kFinA | kFinB)) != 0;
+    const bool reopened =
+        p.proto == kTcp &&
+        (p.tcp_flags & (capture::kTcpSyn | capture::kTcpAck)) == capture::kTcpSyn &&
+        (v.flags & (kRst | kFinA | kFinB)) != 0;
     if (idle || reopened) {
       s.Emit(key, v);
       if (idle) {

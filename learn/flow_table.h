@@ -12,16 +12,16 @@ namespace bulkhead::learn {
 
 // How the client/server direction of a flow was decided, strongest first.
 enum class DirectionBasis : std::uint8_t {
-  kHandshake,   // SYN without ACK from the client, or SYN-ACK from the server
-  kListener,    // one side's (address, protocol, port) was seen listening in a handshake
-  kIcmpType,    // ICMP/ICMPv6 request type
-  kPortClass,   // well-known < registered < ephemeral: the lower class is the server
-  kFirstPacket, // same class: the receiver of the first packet seen (UDP request/response)
+  kHandshake,    // SYN without ACK from the client, or SYN-ACK from the server
+  kListener,     // one side's (address, protocol, port) was seen listening in a handshake
+  kIcmpType,     // ICMP/ICMPv6 request type
+  kPortClass,    // well-known < registered < ephemeral: the lower class is the server
+  kFirstPacket,  // same class: the receiver of the first packet seen (UDP request/response)
 };
 
 struct FlowTableConfig {
-  std::size_t max_flows = 1'000'000;        // hard cap on live entries; evicts beyond it
-  std::size_t max_listeners = 65'536;       // hard cap on remembered listening sockets
+  std::size_t max_flows = 1'000'000;           // hard cap on live entries; evicts beyond it
+  std::size_t max_listeners = 65'536;          // hard cap on remembered listening sockets
   std::uint64_t tcp_idle_usec = 300'000'000;   // 5 min (established TCP may idle long)
   std::uint64_t tcp_closed_usec = 10'000'000;  // after FIN/RST from both sides or RST
   std::uint64_t udp_idle_usec = 60'000'000;
@@ -37,10 +37,10 @@ struct FlowTableConfig {
 struct FlowRecord {
   capture::IpAddr client;
   capture::IpAddr server;
-  std::uint8_t proto = 0;        // IANA number
-  std::uint16_t server_port = 0; // ICMP/ICMPv6: the request type
-  std::uint64_t packets = 0;     // both directions
-  std::uint64_t bytes = 0;       // IP bytes, both directions
+  std::uint8_t proto = 0;         // IANA number
+  std::uint16_t server_port = 0;  // ICMP/ICMPv6: the request type
+  std::uint64_t packets = 0;      // both directions
+  std::uint64_t bytes = 0;        // IP bytes, both directions
   std::uint64_t first_usec = 0;
   std::uint64_t last_usec = 0;
   DirectionBasis basis = DirectionBasis::kHandshake;
@@ -57,7 +57,7 @@ class FlowRecordSink {
 };
 
 struct FlowTableStats {
-  std::uint64_t packets = 0;            // packets given to the table
+  std::uint64_t packets = 0;  // packets given to the table
   std::uint64_t flows_created = 0;
   std::uint64_t flows_expired = 0;      // idle timeout
   std::uint64_t flows_evicted = 0;      // pushed out by max_flows
@@ -68,7 +68,7 @@ struct FlowTableStats {
   // Failed attempts, never edges (a scan or a flood is not evidence of a service in use):
   std::uint64_t refused = 0;     // answered only by TCP RST / ICMP port unreachable
   std::uint64_t incomplete = 0;  // a handshake begun (SYN or SYN-ACK) but never completed
-  std::uint64_t no_ports = 0;           // packets without ports (non-first fragments etc.)
+  std::uint64_t no_ports = 0;    // packets without ports (non-first fragments etc.)
 };
 
 // The flow table: both directions of a 5-tuple map to one entry, which learns its direction from

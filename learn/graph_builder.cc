@@ -76,7 +76,8 @@ std::size_t GraphBuilder::EdgeRefHash::operator()(const EdgeRef& r) const noexce
   const std::hash<std::string_view> h;
   std::uint64_t x = h(r.from) * 0x9E3779B97F4A7C15ULL;
   x ^= h(r.to) + 0x632BE59BD9B4E019ULL + (x << 6) + (x >> 2);
-  x ^= (std::uint64_t{static_cast<std::uint8_t>(r.protocol)} << 16 | r.port) * 0xBF58476D1CE4E5B9ULL;
+  x ^=
+      (std::uint64_t{static_cast<std::uint8_t>(r.protocol)} << 16 | r.port) * 0xBF58476D1CE4E5B9ULL;
   return static_cast<std::size_t>(x ^ (x >> 31));
 }
 
@@ -98,8 +99,8 @@ void GraphBuilder::OnFlow(const FlowRecord& flow) {
   }
   policy::EdgeStats* e = nullptr;
   bool inserted = false;
-  if (const auto found = index_.find(EdgeRef{client.group, server.group, *protocol,
-                                             flow.server_port});
+  if (const auto found =
+          index_.find(EdgeRef{client.group, server.group, *protocol, flow.server_port});
       found != index_.end()) {
     e = found->second;
   } else {

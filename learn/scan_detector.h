@@ -13,11 +13,11 @@ namespace bulkhead::learn {
 // count, as in Zeek's scan detection: a busy client whose connections succeed (a metrics scraper
 // reaching every pod) is not a scan. Thresholds above 1024 are taken as 1024.
 struct ScanDetectorConfig {
-  std::uint32_t port_threshold = 25;         // distinct server ports
-  std::uint32_t peer_threshold = 25;         // distinct servers
-  std::uint64_t window_usec = 300'000'000;   // 5 min
-  std::size_t max_sources = 4096;            // sources followed below the thresholds
-  std::size_t max_findings = 256;            // sources reported as scans
+  std::uint32_t port_threshold = 25;        // distinct server ports
+  std::uint32_t peer_threshold = 25;        // distinct servers
+  std::uint64_t window_usec = 300'000'000;  // 5 min
+  std::size_t max_sources = 4096;           // sources followed below the thresholds
+  std::size_t max_findings = 256;           // sources reported as scans
 };
 
 // One scanning source, however many attempts it made.

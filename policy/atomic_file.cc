@@ -285,7 +285,7 @@ boost::system::result<std::string, std::string> ReadWholeFile(const std::string&
     out.append(buf, static_cast<std::size_t>(n));
   }
   return boost::system::result<std::string, std::string>(boost::system::in_place_value,
-                                                          std::move(out));
+                                                         std::move(out));
 }
 
 }  // namespace bulkhead::policy

@@ -2,8 +2,8 @@
 // DOT string built by codec::DotEscape, because group names come from workload labels.
 #include <set>
 
-#include "policy/flow_graph_codec.h"
 #include "codec/text_escape.h"
+#include "policy/flow_graph_codec.h"
 
 namespace bulkhead::policy {
 namespace {

@@ -1,7 +1,7 @@
 // FlowGraph -> JSON, mirroring the YAML key for key (same names, same order, numbers as
 // numbers), so ParseFlowGraph reads it back (YAML readers read JSON) to the same graph.
-#include "policy/flow_graph_codec.h"
 #include "codec/text_escape.h"
+#include "policy/flow_graph_codec.h"
 
 namespace bulkhead::policy {
 namespace {

@@ -1,7 +1,7 @@
 // FlowGraph <-> YAML. The reader streams the file item by item through codec's reader (libyaml,
 // which reads JSON too), so the agent continuing a large graph does not hold a document tree;
-// the writer is hand-written so the output is byte-for-byte stable and every untrusted string is quoted by
-// one function (codec::YamlScalar).
+// the writer is hand-written so the output is byte-for-byte stable and every untrusted string is
+// quoted by one function (codec::YamlScalar).
 #include <limits>
 #include <map>
 
@@ -176,8 +176,8 @@ class GraphReader {
       return;
     }
     Fields fields(item,
-                  {"from", "to", "protocol", "port", "connections", "packets", "bytes",
-                   "firstSeen", "lastSeen", "examples"},
+                  {"from", "to", "protocol", "port", "connections", "packets", "bytes", "firstSeen",
+                   "lastSeen", "examples"},
                   "an edge", errors_);
     Edge edge;
     PendingEdge pending;
@@ -191,8 +191,8 @@ class GraphReader {
       if (auto name = codec::ReadString(*protocol_node, "protocol", errors_)) {
         protocol = ParseProtocol(*name);
         if (!protocol) {
-          errors_.Add(*protocol_node, "unknown protocol " + Quote(*name) +
-                                          " (tcp, udp, icmp, icmpv6, sctp)");
+          errors_.Add(*protocol_node,
+                      "unknown protocol " + Quote(*name) + " (tcp, udp, icmp, icmpv6, sctp)");
         }
       }
     }
@@ -235,8 +235,8 @@ class GraphReader {
     }
     pending.item = item.Where();
     if (ok) {
-      edge.key = EdgeKey{std::move(*from), std::move(*to), *protocol,
-                         static_cast<std::uint16_t>(*port)};
+      edge.key =
+          EdgeKey{std::move(*from), std::move(*to), *protocol, static_cast<std::uint16_t>(*port)};
       pending.edge = std::move(edge);
       pending.complete = true;
     } else {
@@ -337,7 +337,8 @@ std::string WriteFlowGraphYaml(const FlowGraph& input) {
 boost::system::result<FlowGraph, FileErrors> ParseFlowGraph(std::string_view text,
                                                             std::string_view file_name) {
   auto parsed = codec::ParseDocument<FlowGraph>(
-      text, file_name, [](std::string_view input, ErrorList& errors, FlowGraph& graph) {
+      text, file_name,
+      [](std::string_view input, ErrorList& errors, FlowGraph& graph) {
         GraphReader(errors).Read(input, graph);
       },
       kMaxFlowGraphBytes);

@@ -11,8 +11,8 @@
 namespace bulkhead::policy {
 
 struct GroupAssignment {
-  std::vector<Group> groups;                          // sorted by name, members sorted
-  std::map<std::string, std::string> group_of;        // workload name -> group name
+  std::vector<Group> groups;                    // sorted by name, members sorted
+  std::map<std::string, std::string> group_of;  // workload name -> group name
 };
 
 // The group one workload forms by itself: named by the value of the first `group_by` label it

@@ -131,7 +131,8 @@ void EdgeStats::Merge(const EdgeStats& other) {
   packets += other.packets;
   bytes += other.bytes;
   // A zero timestamp means "never seen"; it must not win the minimum.
-  if (first_seen_usec == 0 || (other.first_seen_usec != 0 && other.first_seen_usec < first_seen_usec)) {
+  if (first_seen_usec == 0 ||
+      (other.first_seen_usec != 0 && other.first_seen_usec < first_seen_usec)) {
     first_seen_usec = other.first_seen_usec;
   }
   last_seen_usec = std::max(last_seen_usec, other.last_seen_usec);
@@ -159,8 +160,7 @@ void FlowGraph::Normalize() {
       ex.resize(kMaxEdgeExamples);
     }
   }
-  std::sort(edges.begin(), edges.end(),
-            [](const Edge& a, const Edge& b) { return a.key < b.key; });
+  std::sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.key < b.key; });
   // Two entries for one key are one edge seen twice: fold them (Merge is order independent).
   std::vector<Edge> merged;
   merged.reserve(edges.size());
@@ -182,8 +182,8 @@ std::string FormatTimestamp(std::uint64_t usec) {
   const CivilDate date = CivilFromDays(days);
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ",
-                static_cast<long long>(date.year), date.month, date.day, rem / 3600,
-                rem / 60 % 60, rem % 60, millis);
+                static_cast<long long>(date.year), date.month, date.day, rem / 3600, rem / 60 % 60,
+                rem % 60, millis);
   return buf;
 }
 
@@ -197,13 +197,12 @@ std::optional<std::uint64_t> ParseTimestamp(std::string_view text) {
   const auto hour = Digits(text, 11, 2);
   const auto minute = Digits(text, 14, 2);
   const auto second = Digits(text, 17, 2);
-  if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' ||
-      text[7] != '-' || (text[10] != 'T' && text[10] != 't') || text[13] != ':' ||
-      text[16] != ':') {
+  if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
     return std::nullopt;
   }
-  if (*year < 1970 || *month < 1 || *month > 12 || *day < 1 ||
-      *day > DaysInMonth(*year, *month) || *hour > 23 || *minute > 59 || *second > 59) {
+  if (*year < 1970 || *month < 1 || *month > 12 || *day < 1 || *day > DaysInMonth(*year, *month) ||
+      *hour > 23 || *minute > 59 || *second > 59) {
     return std::nullopt;
   }
   std::size_t pos = 19;

@@ -44,7 +44,7 @@ struct PortRange {
 
 struct PolicyGroup {
   std::string name;
-  Labels selector;          // empty: members are the workloads that groupBy puts in `name`
+  Labels selector;           // empty: members are the workloads that groupBy puts in `name`
   std::optional<Mode> mode;  // per-group override of Policy::mode (applies to its members'
                              // outgoing and incoming new connections; enforce wins over monitor
                              // when the two ends disagree)

@@ -110,7 +110,8 @@ class PolicyReader {
 
   void Read(std::string_view text, Policy& policy) {
     auto top_node = codec::StreamDocument(
-        text, "the Policy", {"apiVersion", "kind", "mode", "groupBy", "groups", "allow", "failsafe"},
+        text, "the Policy",
+        {"apiVersion", "kind", "mode", "groupBy", "groups", "allow", "failsafe"},
         {{"groups", [&](const Node& item) { ReadGroup(item, policy); }},
          {"allow", [&](const Node& item) { ReadRule(item, false, policy.allow); }},
          {"failsafe", [&](const Node& item) { ReadRule(item, true, policy.failsafe); }}},
@@ -170,11 +171,11 @@ class PolicyReader {
       }
       case PolicyPart::kAllow:
       case PolicyPart::kFailsafe: {
-        const RuleMarks& r = (p.part == PolicyPart::kAllow ? allow_marks_ : failsafe_marks_)
-                                 .at(p.index);
+        const RuleMarks& r =
+            (p.part == PolicyPart::kAllow ? allow_marks_ : failsafe_marks_).at(p.index);
         // A failsafe `from` left out (meaning any) has no position of its own.
-        const Mark field = p.field == PolicyField::kFrom ? r.from
-                           : p.field == PolicyField::kTo ? r.to
+        const Mark field = p.field == PolicyField::kFrom    ? r.from
+                           : p.field == PolicyField::kTo    ? r.to
                            : p.field == PolicyField::kPorts ? r.ports
                                                             : r.item;
         return field.line >= 0 ? field : r.item;
@@ -205,8 +206,8 @@ class PolicyReader {
     }
     auto mode = ParseMode(*name);
     if (!mode) {
-      errors_.Add(node, "unknown " + std::string(what) + " " + Quote(*name) +
-                            " (learn, monitor, enforce)");
+      errors_.Add(
+          node, "unknown " + std::string(what) + " " + Quote(*name) + " (learn, monitor, enforce)");
     }
     return mode;
   }
@@ -290,8 +291,8 @@ class PolicyReader {
     const bool icmp = protocol && IsIcmp(*protocol);
     if (port_node != nullptr) {
       mark = port_node->Where();
-      auto port = codec::ReadUnsigned(*port_node, icmp ? "port (the ICMP type)" : "port",
-                                      kMaxPort, errors_);
+      auto port = codec::ReadUnsigned(*port_node, icmp ? "port (the ICMP type)" : "port", kMaxPort,
+                                      errors_);
       if (!port) {
         return std::nullopt;
       }
@@ -320,8 +321,8 @@ class PolicyReader {
       return std::nullopt;
     }
     const std::uint64_t max = icmp ? kMaxIcmpType : kMaxPort;
-    const std::string unit = icmp ? "an " + std::string(ProtocolName(*protocol)) + " type"
-                                  : std::string("a port");
+    const std::string unit =
+        icmp ? "an " + std::string(ProtocolName(*protocol)) + " type" : std::string("a port");
     // The model holds numbers up to 65535; ValidatePolicy judges those, first before last, as
     // the protocol demands. So a number over 65535 is reported here unless the first number
     // already fails (then ValidatePolicy reports that one, and the last is only clamped).
@@ -329,8 +330,8 @@ class PolicyReader {
     const bool first_fails = *first > max || (no_zero && *first == 0);
     if (*first > kMaxPort || (!first_fails && *last > kMaxPort)) {
       const std::uint64_t bad = *first > kMaxPort ? *first : *last;
-      errors_.Add(node, std::to_string(bad) + " is not " + unit + " (0.." + std::to_string(max) +
-                            ")");
+      errors_.Add(node,
+                  std::to_string(bad) + " is not " + unit + " (0.." + std::to_string(max) + ")");
       return std::nullopt;
     }
     return PortRange{static_cast<std::uint16_t>(*first),
@@ -429,9 +430,8 @@ std::string WritePolicyYaml(const Policy& input, const std::vector<AllowComment>
   // Allow rules are sorted with their comments: order[i] is the input index of output rule i.
   std::vector<std::size_t> order(policy.allow.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return policy.allow[a] < policy.allow[b];
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return policy.allow[a] < policy.allow[b]; });
   const bool commented = !comments.empty() && comments.size() == policy.allow.size();
 
   std::string out = "apiVersion: bulkhead/v1\nkind: Policy\n";

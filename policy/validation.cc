@@ -104,9 +104,8 @@ class Validator {
   }
 
   bool CheckRef(PolicyPart part, std::size_t index, PolicyField field, const std::string& name) {
-    auto problem = RefProblem(part, field, name, [this](const std::string& n) {
-      return defined_.count(n) != 0;
-    });
+    auto problem = RefProblem(part, field, name,
+                              [this](const std::string& n) { return defined_.count(n) != 0; });
     if (problem) {
       Add(part, index, field, std::move(*problem));
     }
@@ -189,9 +188,7 @@ std::optional<std::string> GroupRefProblem(const std::function<bool(const std::s
   return RefProblem(part, field, name, listed);
 }
 
-std::vector<PolicyProblem> ValidatePolicy(const Policy& policy) {
-  return Validator(policy).Run();
-}
+std::vector<PolicyProblem> ValidatePolicy(const Policy& policy) { return Validator(policy).Run(); }
 
 std::string DescribePolicyProblem(const Policy& policy, const PolicyProblem& problem) {
   switch (problem.part) {
@@ -209,8 +206,7 @@ std::string DescribePolicyProblem(const Policy& policy, const PolicyProblem& pro
       break;
     case PolicyPart::kFailsafe:
       if (problem.index < policy.failsafe.size()) {
-        return "failsafe rule " + RuleText(policy.failsafe[problem.index]) + ": " +
-               problem.message;
+        return "failsafe rule " + RuleText(policy.failsafe[problem.index]) + ": " + problem.message;
       }
       break;
   }

@@ -15,7 +15,7 @@ namespace {
 using bulkhead::capture::DecodeOutcome;
 using bulkhead::capture::LinkType;
 
-constexpr LinkType kLinks[] = {LinkType::kEthernet, LinkType::kRaw,  LinkType::kLinuxSll,
+constexpr LinkType kLinks[] = {LinkType::kEthernet,  LinkType::kRaw,  LinkType::kLinuxSll,
                                LinkType::kLinuxSll2, LinkType::kIpv4, LinkType::kIpv6,
                                LinkType::kNflog};
 

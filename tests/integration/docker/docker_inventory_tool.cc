@@ -8,14 +8,14 @@
 #include <iostream>
 #include <string>
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "inventory/docker_source.h"
 
@@ -37,19 +37,22 @@ json::object ToJson(const DockerSnapshot& s) {
       labels[k] = v;
     }
     json::array addresses(w.addresses.begin(), w.addresses.end());
-    workloads.push_back(json::object{{"name", w.name},     {"id", w.id},
-                                     {"labels", labels},   {"addresses", addresses},
-                                     {"interface", w.interface}, {"mac", w.mac}});
+    workloads.push_back(json::object{{"name", w.name},
+                                     {"id", w.id},
+                                     {"labels", labels},
+                                     {"addresses", addresses},
+                                     {"interface", w.interface},
+                                     {"mac", w.mac}});
   }
   json::array networks;
   for (const auto& n : s.networks) {
     networks.push_back(json::object{{"name", n.name}, {"id", n.id}, {"bridge", n.bridge}});
   }
   json::array host_addresses(s.inventory.host.addresses.begin(), s.inventory.host.addresses.end());
-  return json::object{{"host", json::object{{"name", s.inventory.host.name},
-                                            {"addresses", host_addresses}}},
-                      {"workloads", workloads},
-                      {"networks", networks}};
+  return json::object{
+      {"host", json::object{{"name", s.inventory.host.name}, {"addresses", host_addresses}}},
+      {"workloads", workloads},
+      {"networks", networks}};
 }
 
 }  // namespace
@@ -95,14 +98,13 @@ int main(int argc, char** argv) {
 
   asio::steady_timer deadline(io, std::chrono::seconds(std::atoi(argv[2])));
   deadline.async_wait([&](const boost::system::error_code&) { source.Stop(); });
-  asio::co_spawn(io,
-                 source.Run([](const DockerEvent& e, const DockerSnapshot& s) {
-                   json::object line{{"event", DockerEventKindName(e.kind)},
-                                     {"id", e.container_id},
-                                     {"name", e.container_name},
-                                     {"snapshot", ToJson(s)}};
-                   std::cout << json::serialize(line) << std::endl;
-                 }),
+  asio::co_spawn(io, source.Run([](const DockerEvent& e, const DockerSnapshot& s) {
+    json::object line{{"event", DockerEventKindName(e.kind)},
+                      {"id", e.container_id},
+                      {"name", e.container_name},
+                      {"snapshot", ToJson(s)}};
+    std::cout << json::serialize(line) << std::endl;
+  }),
                  [&](std::exception_ptr) { deadline.cancel(); });
   io.run();
   const auto& st = source.stats();

@@ -14,7 +14,8 @@
 //   enforcer_tool apply SPEC [--mode M] [--bad-element]   one netlink batch; exit 1 if refused
 //   enforcer_tool render SPEC [--mode M]                  nft -f text on stdout
 //   enforcer_tool eval SPEC HOOK SRC DST PROTO PORT [BRIDGE_PORT] [--mode M]
-//                                                         prints "accept"/"drop" + the deciding object
+//                                                         prints "accept"/"drop" + the deciding
+//                                                         object
 //   enforcer_tool update OLD_SPEC NEW_SPEC [--mode M]     element-only update from the applied
 //                                                         OLD to NEW; exit 3: structure changed
 //   enforcer_tool counters SPEC                           named and per-edge counters
@@ -103,9 +104,12 @@ bool ReadSpec(const std::string& path, policy::Policy& p, policy::Inventory& inv
       policy::PolicyGroup g;
       g.name = w[1];
       for (std::size_t i = 2; i < w.size(); ++i) {
-        if (w[i] == "monitor") g.mode = policy::Mode::kMonitor;
-        else if (w[i] == "enforce") g.mode = policy::Mode::kEnforce;
-        else g.selector = ParseLabels(w[i]);
+        if (w[i] == "monitor")
+          g.mode = policy::Mode::kMonitor;
+        else if (w[i] == "enforce")
+          g.mode = policy::Mode::kEnforce;
+        else
+          g.selector = ParseLabels(w[i]);
       }
       p.groups.push_back(g);
     } else if ((w[0] == "allow" || w[0] == "failsafe") && w.size() == 5) {
@@ -114,7 +118,9 @@ bool ReadSpec(const std::string& path, policy::Policy& p, policy::Inventory& inv
       if (!proto || ports.empty()) {
         return bad();
       }
-      policy::AllowRule r{w[1], w[2], *proto,
+      policy::AllowRule r{w[1],
+                          w[2],
+                          *proto,
                           {static_cast<std::uint16_t>(std::stoul(ports[0])),
                            static_cast<std::uint16_t>(std::stoul(ports.back()))}};
       (w[0] == "allow" ? p.allow : p.failsafe).push_back(r);
@@ -219,8 +225,8 @@ int Main(const std::vector<std::string>& args) {
       std::cerr << "error: " << r.error() << "\n";
       return 2;
     }
-    std::cout << (r->accepted ? "accept" : "drop") << " " << r->verdict_chain << " | "
-              << r->matched << "\n";
+    std::cout << (r->accepted ? "accept" : "drop") << " " << r->verdict_chain << " | " << r->matched
+              << "\n";
     return 0;
   }
   auto t = enforcer::OpenMnlTransport();

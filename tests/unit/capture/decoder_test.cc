@@ -420,9 +420,9 @@ TEST(DecoderTest, RawIpChecksTheVersionNibble) {
 TEST(DecoderTest, LinkTypeFromDltMapsEverySupportedValue) {
   LinkType link{};
   const std::pair<int, LinkType> expected[] = {
-      {1, LinkType::kEthernet}, {12, LinkType::kRaw},        {14, LinkType::kRaw},
-      {101, LinkType::kRaw},    {113, LinkType::kLinuxSll},  {276, LinkType::kLinuxSll2},
-      {228, LinkType::kIpv4},   {229, LinkType::kIpv6},      {239, LinkType::kNflog}};
+      {1, LinkType::kEthernet}, {12, LinkType::kRaw},       {14, LinkType::kRaw},
+      {101, LinkType::kRaw},    {113, LinkType::kLinuxSll}, {276, LinkType::kLinuxSll2},
+      {228, LinkType::kIpv4},   {229, LinkType::kIpv6},     {239, LinkType::kNflog}};
   for (const auto& [dlt, want] : expected) {
     ASSERT_TRUE(LinkTypeFromDlt(dlt, link)) << dlt;
     EXPECT_EQ(link, want) << dlt;
@@ -447,10 +447,10 @@ TEST(DecoderTest, NflogPayloadIsDecoded) {
   ip.payload_len = 20;
   const Bytes packet = Cat({Ipv4(ip), Tcp(33000, 5432, kTcpSyn)});
   Bytes msg = NflogHeader(2, 5);
-  PutTlv(msg, 1, Bytes{0x08, 0x00, 0x01, 0x00});  // NFULA_PACKET_HDR
+  PutTlv(msg, 1, Bytes{0x08, 0x00, 0x01, 0x00});                 // NFULA_PACKET_HDR
   PutTlv(msg, 10, Bytes{'v', 'i', 'o', 'l', 'a', 't', 'e', 0});  // NFULA_PREFIX, odd length
-  PutTlv(msg, 4, Bytes{0, 0, 0, 3});  // NFULA_IFINDEX_OUTDEV
-  PutTlv(msg, 9, packet);            // NFULA_PAYLOAD
+  PutTlv(msg, 4, Bytes{0, 0, 0, 3});                             // NFULA_IFINDEX_OUTDEV
+  PutTlv(msg, 9, packet);                                        // NFULA_PAYLOAD
   PacketSummary s;
   ASSERT_EQ(DecodeBytes(LinkType::kNflog, msg, s), DecodeOutcome::kOk);
   EXPECT_EQ(s.dst_port, 5432);

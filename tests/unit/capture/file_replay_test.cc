@@ -132,7 +132,8 @@ TEST_P(FileReplayTest, ALastRecordCutShortIsAWarningAndTheNextFileStillReads) {
 
 TEST_P(FileReplayTest, AReadErrorEndsTheReplayAndKeepsWhatCameBefore) {
   Bytes content = Capture(1, 4);
-  content = Cat({content, PcapRecord(UdpFrame(1, 2), 1, 0, 0x40000000), PcapRecord(UdpFrame(1, 2))});
+  content =
+      Cat({content, PcapRecord(UdpFrame(1, 2), 1, 0, 0x40000000), PcapRecord(UdpFrame(1, 2))});
   const TempFile a(content);
   const TempFile b(Capture(10, 5));
   ReplayRun run;

@@ -13,8 +13,8 @@
 #include <functional>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
 
 #include "capture/live_source.h"
 #include "capture/pcap_file_source.h"
@@ -80,7 +80,8 @@ TEST_F(LiveCaptureTest, DeliversFromEverySourceAndTicks) {
   ASSERT_TRUE(capture.Start([&ticks] { ++ticks; }));
 
   SendUdp(40000, 53, 5);
-  RunUntil(io, [&] { return sink.packets.size() >= 10 && ticks >= 1; }, 5);
+  RunUntil(
+      io, [&] { return sink.packets.size() >= 10 && ticks >= 1; }, 5);
   capture.Stop();
   ASSERT_EQ(sink.packets.size(), 10U);
   for (const PacketSummary& p : sink.packets) {
@@ -145,7 +146,8 @@ TEST_F(LiveCaptureTest, AnInterfaceThatGoesAwayStopsTheLoopByDefault) {
   });
   ASSERT_TRUE(capture.Start({}));
   ASSERT_EQ(std::system("ip link del bh-a"), 0);  // takes its peer bh-b with it
-  RunUntil(io, [] { return false; }, 5);
+  RunUntil(
+      io, [] { return false; }, 5);
   EXPECT_TRUE(io.stopped());
   EXPECT_TRUE(capture.failed());
   ASSERT_EQ(errors.size(), 1U);
@@ -183,7 +185,7 @@ TEST(LiveCaptureFileTest, ASourceWithoutADescriptorCannotBeWaitedOn) {
   char path[] = "/tmp/bulkhead-live-capture-XXXXXX";
   const int fd = ::mkstemp(path);
   ASSERT_GE(fd, 0);
-  const unsigned char header[24] = {0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0,
+  const unsigned char header[24] = {0xd4, 0xc3, 0xb2, 0xa1, 2,    0,    4, 0, 0, 0, 0, 0,
                                     0,    0,    0,    0,    0xff, 0xff, 0, 0, 1, 0, 0, 0};
   ASSERT_EQ(::write(fd, header, sizeof header), static_cast<ssize_t>(sizeof header));
   ::close(fd);

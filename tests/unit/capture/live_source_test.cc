@@ -74,8 +74,7 @@ TEST(LiveSourceTest, CapturesLoopbackUdpWithoutBlocking) {
   to.sin_port = htons(47123);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(::sendto(sock, "hello", 5, 0, reinterpret_cast<const sockaddr*>(&to), sizeof(to)),
-              5);
+    ASSERT_EQ(::sendto(sock, "hello", 5, 0, reinterpret_cast<const sockaddr*>(&to), sizeof(to)), 5);
   }
   ::close(sock);
 

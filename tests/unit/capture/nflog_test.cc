@@ -33,7 +33,7 @@ Bytes TcpPacket() {
 TEST(NflogTest, ReturnsGroupFamilyPrefixAndPayload) {
   Bytes msg = Header(10, 0x1234);
   PutTlv(msg, 1, Bytes{0x86, 0xdd, 1, 0});  // NFULA_PACKET_HDR
-  PutTlv(msg, 10, Text("bulkhead deny "));   // NFULA_PREFIX
+  PutTlv(msg, 10, Text("bulkhead deny "));  // NFULA_PREFIX
   PutTlv(msg, 5, Bytes{0, 0, 0, 3});        // NFULA_IFINDEX_OUTDEV
   const Bytes packet = TcpPacket();
   PutTlv(msg, 9, packet);

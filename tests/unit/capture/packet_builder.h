@@ -49,9 +49,9 @@ struct Ipv4Spec {
   std::uint8_t proto = 6;
   std::size_t payload_len = 0;  // bytes after the header (sets Total Length unless overridden)
   unsigned option_words = 0;
-  int ihl = -1;             // -1: 5 + option_words
-  int total_len = -1;       // -1: header + payload_len
-  unsigned frag = 0;        // flags + fragment offset field
+  int ihl = -1;        // -1: 5 + option_words
+  int total_len = -1;  // -1: header + payload_len
+  unsigned frag = 0;   // flags + fragment offset field
   unsigned version = 4;
   std::uint32_t src = 0x0A000001;  // 10.0.0.1
   std::uint32_t dst = 0x0A000002;  // 10.0.0.2
@@ -195,8 +195,8 @@ inline void PutHost16(Bytes& b, unsigned v) {
 
 // One NFLOG TLV, padded to 4 bytes; `length` overrides the length field (a lying TLV).
 inline void PutTlv(Bytes& b, unsigned type, const Bytes& value, int length = -1) {
-  PutHost16(b, length >= 0 ? static_cast<unsigned>(length)
-                           : static_cast<unsigned>(value.size() + 4));
+  PutHost16(b,
+            length >= 0 ? static_cast<unsigned>(length) : static_cast<unsigned>(value.size() + 4));
   PutHost16(b, type);
   b.insert(b.end(), value.begin(), value.end());
   while (b.size() % 4 != 0) {

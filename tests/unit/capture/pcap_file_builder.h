@@ -26,7 +26,8 @@ inline void Le32(Bytes& b, std::uint32_t v) {
   Le16(b, v >> 16);
 }
 
-inline Bytes PcapHeader(unsigned link = 1, std::uint32_t magic = 0xa1b2c3d4, std::uint32_t snap = 65535) {
+inline Bytes PcapHeader(unsigned link = 1, std::uint32_t magic = 0xa1b2c3d4,
+                        std::uint32_t snap = 65535) {
   Bytes b;
   Le32(b, magic);
   Le16(b, 2);
@@ -39,11 +40,12 @@ inline Bytes PcapHeader(unsigned link = 1, std::uint32_t magic = 0xa1b2c3d4, std
 }
 
 inline Bytes PcapRecord(const Bytes& data, std::uint32_t sec = 1700000000, std::uint32_t frac = 250,
-                 std::int64_t caplen = -1, std::int64_t wire = -1) {
+                        std::int64_t caplen = -1, std::int64_t wire = -1) {
   Bytes b;
   Le32(b, sec);
   Le32(b, frac);
-  Le32(b, static_cast<std::uint32_t>(caplen >= 0 ? caplen : static_cast<std::int64_t>(data.size())));
+  Le32(b,
+       static_cast<std::uint32_t>(caplen >= 0 ? caplen : static_cast<std::int64_t>(data.size())));
   Le32(b, static_cast<std::uint32_t>(wire >= 0 ? wire : static_cast<std::int64_t>(data.size())));
   b.insert(b.end(), data.begin(), data.end());
   return b;
@@ -74,7 +76,7 @@ inline Bytes PcapngFile(const std::vector<Bytes>& packets, unsigned link = 1) {
   Le32(b, 20);
   for (const Bytes& p : packets) {
     Bytes body;
-    Le32(body, 0);  // interface 0
+    Le32(body, 0);                                              // interface 0
     const std::uint64_t ts = 1700000000ULL * 1000000ULL + 500;  // default resolution: usec
     Le32(body, static_cast<std::uint32_t>(ts >> 32));
     Le32(body, static_cast<std::uint32_t>(ts & 0xFFFFFFFF));

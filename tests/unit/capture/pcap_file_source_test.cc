@@ -167,7 +167,8 @@ TEST(PcapFileSourceTest, HugeRecordInTheMiddleIsAnErrorNamingTheFile) {
   for (int i = 0; i < 4; ++i) {
     content = Cat({content, PcapRecord(UdpFrame(1, 2))});
   }
-  content = Cat({content, PcapRecord(UdpFrame(1, 2), 1, 0, 0x40000000), PcapRecord(UdpFrame(1, 2))});
+  content =
+      Cat({content, PcapRecord(UdpFrame(1, 2), 1, 0, 0x40000000), PcapRecord(UdpFrame(1, 2))});
   TempFile file(content);
   auto source = PcapFileSource::Open(file.path());
   ASSERT_TRUE(source) << source.error().message;
@@ -219,8 +220,8 @@ TEST(PcapFileSourceTest, UnsupportedLinkType) {
 TEST(PcapFileSourceTest, MalformedPacketsAreCountedNotFatal) {
   Bytes bad = UdpFrame(1, 2);
   bad[14] = 0x43;  // IHL 3
-  TempFile file(Cat({PcapHeader(), PcapRecord(bad), PcapRecord(UdpFrame(1, 2)),
-                     PcapRecord(Bytes(5, 0))}));
+  TempFile file(
+      Cat({PcapHeader(), PcapRecord(bad), PcapRecord(UdpFrame(1, 2)), PcapRecord(Bytes(5, 0))}));
   auto source = PcapFileSource::Open(file.path());
   ASSERT_TRUE(source) << source.error().message;
   RecordingSink sink;

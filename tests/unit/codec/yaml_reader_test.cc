@@ -14,7 +14,8 @@ std::vector<std::string> Stream(const std::string& text) {
   ErrorList errors("t.yaml");
   std::vector<std::string> out;
   auto top = StreamDocument(text, "the test", {"items", "other"},
-                            {{"items", [&](const Node& item) {
+                            {{"items",
+                              [&](const Node& item) {
                                 if (item.IsSequence()) {
                                   for (const Node& v : item.Items()) {
                                     out.push_back(v.Scalar() + "|" + v.Tag());
@@ -38,9 +39,10 @@ std::vector<std::string> Stream(const std::string& text) {
 TEST(StreamDocumentTest, ItemsGoOneByOneAndKeysAreChecked) {
   EXPECT_EQ(Stream("items: [a, \"b\", 80]\nother: x\n"),
             (std::vector<std::string>{"a|?", "b|!", "80|?"}));
-  EXPECT_EQ(Stream("items: [a]\nitems: [b]\nnope: 1\n"),
-            (std::vector<std::string>{"2:1: key \"items\" given twice in the test",
-                                      "3:1: unknown key \"nope\" in the test (known: items, other)"}));
+  EXPECT_EQ(
+      Stream("items: [a]\nitems: [b]\nnope: 1\n"),
+      (std::vector<std::string>{"2:1: key \"items\" given twice in the test",
+                                "3:1: unknown key \"nope\" in the test (known: items, other)"}));
   EXPECT_EQ(Stream("items:\nother: 1\n"),
             (std::vector<std::string>{"1:1: items must be a list, not an empty value"}));
 }
@@ -57,7 +59,8 @@ TEST(StreamDocumentTest, InvalidUtf8IsReportedWhereItIs) {
   ErrorList errors("t.yaml");
   std::string seen;
   auto top = StreamDocument("items: [ok, \"b\xff\"]\n", "the test", {"items"},
-                            {{"items", [&](const Node& item) {
+                            {{"items",
+                              [&](const Node& item) {
                                 if (auto s = ReadString(item, "an item", errors)) {
                                   seen += *s;
                                 }

@@ -63,8 +63,8 @@ class FakeTransport final : public NetlinkTransport {
 };
 
 Ruleset Sample() {
-  auto c = CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce), testing::SampleInventory(),
-                          {});
+  auto c =
+      CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce), testing::SampleInventory(), {});
   EXPECT_TRUE(c);
   return c->ruleset;
 }

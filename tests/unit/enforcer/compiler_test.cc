@@ -120,13 +120,14 @@ TEST(Compiler, SetsAreSizedAndSinglePortEdgesCountInTheHitSet) {
   EXPECT_TRUE(hits->elements.empty());
   // Hit names: (source << 16 | destination, protocol, port) -> the edge.
   const Set names = HitNames(*t);
-  const auto web_api = std::find_if(names.elements.begin(), names.elements.end(), [](const Element& e) {
-    return e.origin == "allow web -> api tcp/8080";
-  });
+  const auto web_api =
+      std::find_if(names.elements.begin(), names.elements.end(),
+                   [](const Element& e) { return e.origin == "allow web -> api tcp/8080"; });
   ASSERT_NE(web_api, names.elements.end());
   EXPECT_EQ(web_api->key[0].number, (5u << 16) | 2u);  // web is group 5, api group 2
-  const auto world_web = std::find_if(names.elements.begin(), names.elements.end(),
-                                      [](const Element& e) { return e.origin == "allow world -> web tcp/80"; });
+  const auto world_web =
+      std::find_if(names.elements.begin(), names.elements.end(),
+                   [](const Element& e) { return e.origin == "allow world -> web tcp/80"; });
   ASSERT_NE(world_web, names.elements.end());
   EXPECT_EQ(world_web->key[0].number, 5u);  // world is 0: the destination alone
   std::size_t single_port_edges = 0;
@@ -179,8 +180,8 @@ TEST(Hooks, AnUnknownHookIsAnErrorNotForward) {
 }
 
 TEST(Hooks, TheEvaluatorRefusesAnUnknownHook) {
-  auto c = CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce),
-                          testing::SampleInventory(), {});
+  auto c =
+      CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce), testing::SampleInventory(), {});
   ASSERT_TRUE(c);
   PacketInfo p;
   p.hook = "forwrd";
@@ -192,8 +193,8 @@ TEST(Hooks, TheEvaluatorRefusesAnUnknownHook) {
 }
 
 TEST(SetNames, TheGroupTravelsWithTheSetNotInItsName) {
-  auto c = CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce),
-                          testing::SampleInventory(), {});
+  auto c =
+      CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce), testing::SampleInventory(), {});
   ASSERT_TRUE(c);
   const Table* t = c->ruleset.FindTable(Family::kInet, kTableName);
   std::size_t edge_sets = 0;
@@ -212,8 +213,8 @@ TEST(SetNames, TheGroupTravelsWithTheSetNotInItsName) {
 }
 
 TEST(LogPrefixes, EveryVerdictChainLogsAPrefixTheViolationReaderKnows) {
-  auto c = CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce),
-                          testing::SampleInventory(), {});
+  auto c =
+      CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce), testing::SampleInventory(), {});
   ASSERT_TRUE(c);
   std::set<LoggedVerdict> logged;
   for (const Table& t : c->ruleset.tables) {

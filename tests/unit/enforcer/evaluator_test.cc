@@ -11,7 +11,8 @@ namespace {
 
 using policy::Mode;
 
-PacketInfo Tcp(const char* src, const char* dst, std::uint16_t dport, std::string hook = "forward") {
+PacketInfo Tcp(const char* src, const char* dst, std::uint16_t dport,
+               std::string hook = "forward") {
   PacketInfo p;
   p.hook = std::move(hook);
   p.saddr = *Value::Address(src);
@@ -78,8 +79,7 @@ TEST_P(EvaluatorTest, EnforceWinsWhenEndsDisagree) {
 
 TEST_P(EvaluatorTest, FailsafeComesFirstAndUnmanagedTrafficIsUntouched) {
   EXPECT_EQ(Eval(Tcp("10.0.0.2", "10.0.0.5", 7000)).matched, "failsafe web -> db tcp/7000");
-  EXPECT_EQ(Eval(Tcp("10.0.0.5", "10.0.0.1", 22, "input")).matched,
-            "failsafe any -> host tcp/22");
+  EXPECT_EQ(Eval(Tcp("10.0.0.5", "10.0.0.1", 22, "input")).matched, "failsafe any -> host tcp/22");
   auto r = Eval(Tcp("198.51.100.7", "203.0.113.9", 443));
   EXPECT_TRUE(r.accepted);
   EXPECT_TRUE(r.verdict_chain.empty());

@@ -15,8 +15,8 @@ using testing::SampleInventory;
 using testing::SamplePolicy;
 
 std::string Text(const Value& v) {
-  return fmt::format("{}/{}/{}/{}", static_cast<int>(v.type), v.number,
-                     fmt::join(v.addr, "."), v.name);
+  return fmt::format("{}/{}/{}/{}", static_cast<int>(v.type), v.number, fmt::join(v.addr, "."),
+                     v.name);
 }
 
 // A set's elements as sorted text (element order is not part of the contract; origins are not
@@ -144,7 +144,7 @@ TEST(MembershipTracker, FailsafeGroupMembersAndAnAddressChange) {
   auto t = env.Track();
   auto next = env.inventory;
   next.workloads.push_back(W("web-2", "web", {"10.0.0.8"}, "veth-web2"));  // web is failsafe
-  next.workloads[3].addresses = {"10.0.0.15", "fd00::15"};                   // db-1 moved
+  next.workloads[3].addresses = {"10.0.0.15", "fd00::15"};                 // db-1 moved
   env.ExpectIncremental(t, next, 10);
 }
 
@@ -221,8 +221,7 @@ TEST(MembershipTracker, WhatOnlyAFullCompileCanDoFallsBack) {
 TEST(MembershipTracker, AFullSetFallsBack) {
   Env env;
   auto t = env.Track();
-  const Set* grp4 =
-      t.compiled().ruleset.FindTable(Family::kInet, kTableName)->FindSet("grp4");
+  const Set* grp4 = t.compiled().ruleset.FindTable(Family::kInet, kTableName)->FindSet("grp4");
   ASSERT_NE(grp4, nullptr);
   ASSERT_EQ(grp4->size, 64u);  // the smallest size
   // Up to half the size, a full compile would size the set alike: the states must agree.

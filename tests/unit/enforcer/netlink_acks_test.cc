@@ -99,7 +99,8 @@ TEST(NetlinkAcks, EmsgsizeIsExplainedWhenSndbufforceWasRefused) {
   EXPECT_EQ(text.rfind(std::string("sending the netlink batch (5000000 bytes): ") +
                            std::strerror(EMSGSIZE) +
                            ": the batch of 5000000 bytes exceeds the socket buffer; "
-                           "SO_SNDBUFFORCE was refused: " + std::strerror(EPERM),
+                           "SO_SNDBUFFORCE was refused: " +
+                           std::strerror(EPERM),
                        0),
             0u)
       << text;

@@ -1,8 +1,8 @@
 #pragma once
 
 #include <linux/netfilter/nf_tables.h>
-#include <linux/netlink.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 
 #include <cstdint>
 #include <cstring>

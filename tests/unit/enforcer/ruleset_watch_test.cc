@@ -115,11 +115,11 @@ TEST(NftEventDecode, HostileInputIsAnErrorNotACrash) {
                                .Bytes())
                 .error(),
             NftEventError::kBadAttribute);
-  EXPECT_EQ(DecodeNftEvent(NftMessage(NFT_MSG_DELCHAIN, NFPROTO_INET, 1, 9)
-                               .Str(NFTA_CHAIN_NAME, "forward")
-                               .Bytes())
-                .error(),
-            NftEventError::kMissingAttribute);
+  EXPECT_EQ(
+      DecodeNftEvent(
+          NftMessage(NFT_MSG_DELCHAIN, NFPROTO_INET, 1, 9).Str(NFTA_CHAIN_NAME, "forward").Bytes())
+          .error(),
+      NftEventError::kMissingAttribute);
   EXPECT_EQ(DecodeNftEvent(NftMessage(NFT_MSG_NEWGEN, 0, 1, 9).Bytes()).error(),
             NftEventError::kMissingAttribute);
 }
@@ -132,9 +132,8 @@ class ClassifierTest : public ::testing::Test {
 
 TEST_F(ClassifierTest, ForeignCommitOnOurTable) {
   WatchUpdate u;
-  classifier_.FeedDatagram(Concat({DelTable("bulkhead"), DelTable("bulkhead", NFPROTO_BRIDGE),
-                                   NewGen(5, 100)}),
-                           u);
+  classifier_.FeedDatagram(
+      Concat({DelTable("bulkhead"), DelTable("bulkhead", NFPROTO_BRIDGE), NewGen(5, 100)}), u);
   ASSERT_EQ(u.commits.size(), 1U);
   EXPECT_FALSE(u.commits[0].ours);
   EXPECT_EQ(u.commits[0].changes, 2U);
@@ -164,9 +163,8 @@ TEST_F(ClassifierTest, OwnCommitByItsSeqRange) {
 
 TEST_F(ClassifierTest, OtherTablesAreNotOurs) {
   WatchUpdate u;
-  classifier_.FeedDatagram(Concat({DelTable("filter"), DelTable("bulkhead", NFPROTO_IPV4),
-                                   NewGen(5, 100)}),
-                           u);
+  classifier_.FeedDatagram(
+      Concat({DelTable("filter"), DelTable("bulkhead", NFPROTO_IPV4), NewGen(5, 100)}), u);
   EXPECT_TRUE(u.commits.empty());
   EXPECT_EQ(u.foreign_elsewhere, 1U);
 }
@@ -220,8 +218,8 @@ class RecordingTransport final : public NetlinkTransport {
 };
 
 TEST(OwnCommitTransport, RecordsEveryBatchAndForgetsRefusedOnes) {
-  auto compiled = CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce),
-                                 testing::SampleInventory(), {});
+  auto compiled =
+      CompileRuleset(testing::SamplePolicy(policy::Mode::kEnforce), testing::SampleInventory(), {});
   ASSERT_TRUE(compiled.has_value());
   auto ledger = std::make_shared<OwnCommitLedger>();
   auto inner = std::make_unique<RecordingTransport>();
@@ -234,8 +232,7 @@ TEST(OwnCommitTransport, RecordsEveryBatchAndForgetsRefusedOnes) {
   EXPECT_EQ(ledger->Take(500 + static_cast<std::uint32_t>(replace.messages)),
             std::optional<bool>(true));
 
-  const EncodedBatch deletion =
-      BuildDeleteBatch({{Family::kInet, std::string(kTableName)}}, 900);
+  const EncodedBatch deletion = BuildDeleteBatch({{Family::kInet, std::string(kTableName)}}, 900);
   ASSERT_TRUE(transport.SendBatch(deletion.bytes).has_value());
   EXPECT_EQ(ledger->Take(901), std::optional<bool>(false));  // ours, not a restoration
 

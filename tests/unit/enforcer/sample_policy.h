@@ -45,16 +45,12 @@ inline policy::Policy SamplePolicy(policy::Mode mode) {
               {"cache", {{"app", "cache"}}, std::nullopt},
               {"db", {}, policy::Mode::kEnforce},
               {"web", {}, std::nullopt}};
-  p.allow = {Allow("web", "api", Protocol::kTcp, 8080),
-             Allow("web", "api", Protocol::kUdp, 9000, 9010),
-             Allow("api", "db", Protocol::kTcp, 5432),
-             Allow("api", "cache", Protocol::kTcp, 6379),
-             Allow("api", "world", Protocol::kTcp, 443),
-             Allow("world", "web", Protocol::kTcp, 80),
-             Allow("host", "api", Protocol::kTcp, 9100),
-             Allow("web", "host", Protocol::kUdp, 53),
-             Allow("web", "api", Protocol::kIcmp, 8),
-             Allow("web", "api", Protocol::kIcmpv6, 128)};
+  p.allow = {
+      Allow("web", "api", Protocol::kTcp, 8080),  Allow("web", "api", Protocol::kUdp, 9000, 9010),
+      Allow("api", "db", Protocol::kTcp, 5432),   Allow("api", "cache", Protocol::kTcp, 6379),
+      Allow("api", "world", Protocol::kTcp, 443), Allow("world", "web", Protocol::kTcp, 80),
+      Allow("host", "api", Protocol::kTcp, 9100), Allow("web", "host", Protocol::kUdp, 53),
+      Allow("web", "api", Protocol::kIcmp, 8),    Allow("web", "api", Protocol::kIcmpv6, 128)};
   p.failsafe = {Allow("any", "host", Protocol::kTcp, 22), Allow("web", "db", Protocol::kTcp, 7000)};
   return p;
 }

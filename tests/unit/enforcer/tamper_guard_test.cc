@@ -75,7 +75,8 @@ TEST(RepairScheduler, ABurstIsOneRepairNoLaterThanMaxDelay) {
   const auto t0 = Clock::now();
   // A commit every 40 ms keeps the quiet time from ever passing.
   for (int i = 0; i < 6; ++i) {
-    s.OnUpdate(Update({Commit(false, false, static_cast<std::uint32_t>(i))}), t0 + milliseconds(40 * i));
+    s.OnUpdate(Update({Commit(false, false, static_cast<std::uint32_t>(i))}),
+               t0 + milliseconds(40 * i));
     EXPECT_FALSE(s.TakeRepair(t0 + milliseconds(40 * i)).has_value());
   }
   ASSERT_TRUE(s.RepairDue().has_value());
@@ -138,8 +139,8 @@ TEST(TamperIncident, SummaryOfACompare) {
   TamperIncident incident;
   incident.trigger = TamperTrigger::kLostEvents;
   incident.reason = "ENOBUFS";
-  incident.differences.push_back({RulesetDifference::Kind::kMissing, "table inet bulkhead", "",
-                                  "absent in the kernel"});
+  incident.differences.push_back(
+      {RulesetDifference::Kind::kMissing, "table inet bulkhead", "", "absent in the kernel"});
   EXPECT_EQ(incident.Summary(),
             "after lost nftables events (ENOBUFS), the kernel differs: missing: table inet "
             "bulkhead: absent in the kernel");

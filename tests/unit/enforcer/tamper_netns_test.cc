@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
 
 #include "enforcer/compiler.h"
 #include "enforcer/kernel_ruleset.h"
@@ -78,7 +78,8 @@ class TamperNetnsTest : public ::testing::Test {
     WatchUpdate all;
     const auto deadline = Clock::now() + timeout;
     while (!done(all)) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) {
         break;
       }
@@ -116,7 +117,8 @@ class TamperNetnsTest : public ::testing::Test {
     const double ms = Ms(Clock::now() - done);
     EXPECT_TRUE(HasForeign(u)) << "no foreign commit reported for: nft " << args;
     EXPECT_FALSE(u.resync_needed) << u.resync_reason;
-    std::printf("[ measured ] nft %s: reported %.2f ms after the command ended\n", args.c_str(), ms);
+    std::printf("[ measured ] nft %s: reported %.2f ms after the command ended\n", args.c_str(),
+                ms);
     for (const auto& c : u.commits) {
       if (!c.ours) {
         return c;
@@ -136,7 +138,9 @@ class TamperNetnsTest : public ::testing::Test {
     const std::string listing = Shell("nft -a list chain inet bulkhead " + chain);
     const auto policy = listing.find("policy");
     const auto rule = policy == std::string::npos ? policy : listing.find("# handle", policy);
-    return rule == std::string::npos ? "" : listing.substr(rule + 9, listing.find('\n', rule) - rule - 9);
+    return rule == std::string::npos
+               ? ""
+               : listing.substr(rule + 9, listing.find('\n', rule) - rule - 9);
   }
 
   std::shared_ptr<OwnCommitLedger> ledger_ = std::make_shared<OwnCommitLedger>();
@@ -223,8 +227,8 @@ TEST_F(TamperNetnsTest, ForeignChangesAreReportedAndVerifyNamesTheObject) {
   ASSERT_EQ(diffs.size(), 1U);
   EXPECT_EQ(diffs[0].kind, RulesetDifference::Kind::kMissing);
   EXPECT_EQ(diffs[0].object, "rule 0 of chain inet bulkhead forward");
-  EXPECT_EQ(diffs[0].origin, ruleset_.FindTable(Family::kInet, kTableName)
-                                 ->FindChain("forward")->rules[0].origin);
+  EXPECT_EQ(diffs[0].origin,
+            ruleset_.FindTable(Family::kInet, kTableName)->FindChain("forward")->rules[0].origin);
   std::printf("[ verify   ] %s\n", diffs[0].ToString().c_str());
   Apply();
   ReadUntil([](const WatchUpdate& u) { return !u.commits.empty(); });
@@ -290,7 +294,8 @@ TEST_F(TamperNetnsTest, GuardRestoresAFlushedRulesetOnce) {
   std::vector<std::string> warnings;
   Clock::time_point restored{};
   TamperGuard::Callbacks callbacks;
-  callbacks.repair = [&](const TamperIncident& incident) -> boost::system::result<void, std::string> {
+  callbacks.repair =
+      [&](const TamperIncident& incident) -> boost::system::result<void, std::string> {
     incidents.push_back(incident);
     auto applied = ApplyRuleset(*transport_, ruleset_);
     if (!applied) {
@@ -347,8 +352,8 @@ TEST_F(TamperNetnsTest, GuardRestoresAFlushedRulesetOnce) {
   // Three deletions in a row (a script removing elements one by one): one repair.
   const std::size_t before = incidents.size();
   ASSERT_EQ(Shell("nft delete element inet bulkhead grp4 '{ 10.0.0.2 }' && "
-                "nft delete element inet bulkhead grp4 '{ 10.0.0.3 }' && "
-                "nft delete element inet bulkhead grp4 '{ 10.0.0.4 }' 2>&1"),
+                  "nft delete element inet bulkhead grp4 '{ 10.0.0.3 }' && "
+                  "nft delete element inet bulkhead grp4 '{ 10.0.0.4 }' 2>&1"),
             "");
   run_for(std::chrono::milliseconds(700));
   ASSERT_EQ(incidents.size(), before + 1);
@@ -363,7 +368,8 @@ TEST_F(TamperNetnsTest, PeriodicCompareRepairsWhatEventsMissed) {
   boost::asio::io_context io;
   std::vector<TamperIncident> incidents;
   TamperGuard::Callbacks callbacks;
-  callbacks.repair = [&](const TamperIncident& incident) -> boost::system::result<void, std::string> {
+  callbacks.repair =
+      [&](const TamperIncident& incident) -> boost::system::result<void, std::string> {
     incidents.push_back(incident);
     auto applied = ApplyRuleset(*transport_, ruleset_);
     if (!applied) {
@@ -403,7 +409,8 @@ TEST_F(TamperNetnsTest, LostEventsMakeTheGuardCompare) {
   boost::asio::io_context io;
   std::vector<TamperIncident> incidents;
   TamperGuard::Callbacks callbacks;
-  callbacks.repair = [&](const TamperIncident& incident) -> boost::system::result<void, std::string> {
+  callbacks.repair =
+      [&](const TamperIncident& incident) -> boost::system::result<void, std::string> {
     incidents.push_back(incident);
     auto applied = ApplyRuleset(*transport_, ruleset_);
     if (!applied) {

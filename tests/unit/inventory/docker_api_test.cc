@@ -76,9 +76,9 @@ TEST(DockerApiTest, InspectGivesNameLabelsStateAndEndpointsSortedByNetwork) {
 }
 
 TEST(DockerApiTest, InspectAcceptsNullLabelsAndNetworks) {
-  std::string body = Edit(Fixture("container_inspect.json"),
-                          R"("Labels": {"app": "api", "com.docker.compose.service": "api"})",
-                          R"("Labels": null)");
+  std::string body =
+      Edit(Fixture("container_inspect.json"),
+           R"("Labels": {"app": "api", "com.docker.compose.service": "api"})", R"("Labels": null)");
   const auto nets = body.find("\"Networks\": {");
   ASSERT_NE(nets, std::string::npos);
   body = body.substr(0, nets) + "\"Networks\": null}, \"Mounts\": []}";
@@ -170,8 +170,8 @@ TEST(DockerApiTest, NetworkBridgeNameFromOptionElseDockerDefault) {
   auto unnamed = ParseNetworkInspect(Fixture("network_inspect_unnamed.json"));
   ASSERT_TRUE(unnamed.has_value()) << unnamed.error().message;
   EXPECT_EQ(unnamed->bridge, "br-5f0e2a9c7d3b");
-  auto host = ParseNetworkInspect(
-      Edit(Fixture("network_inspect_unnamed.json"), "\"Driver\": \"bridge\"", "\"Driver\": \"host\""));
+  auto host = ParseNetworkInspect(Edit(Fixture("network_inspect_unnamed.json"),
+                                       "\"Driver\": \"bridge\"", "\"Driver\": \"host\""));
   ASSERT_TRUE(host.has_value());
   EXPECT_EQ(host->bridge, "");
   EXPECT_NE(ErrorOf(ParseNetworkInspect(Edit(Fixture("network_inspect.json"), "\"bhbr0\"", "0")))
@@ -218,9 +218,10 @@ TEST(DockerApiTest, EventErrorsNameTheField) {
       ErrorOf(ParseEvent(
           R"({"Type":"network","Action":"connect","Actor":{"ID":"ab","Attributes":{"container":"x y"}}})")),
       "event: Actor.Attributes.container: not a Docker id (hex digits)");
-  EXPECT_EQ(ErrorOf(ParseEvent(
-                R"({"Type":"container","Action":"die","Actor":{"ID":"ab","Attributes":{"n":[]}}})")),
-            "event: Actor.Attributes.n: expected a string");
+  EXPECT_EQ(
+      ErrorOf(ParseEvent(
+          R"({"Type":"container","Action":"die","Actor":{"ID":"ab","Attributes":{"n":[]}}})")),
+      "event: Actor.Attributes.n: expected a string");
   EXPECT_EQ(ErrorOf(ParseEvent(
                 R"({"Type":"container","Action":"die","timeNano":"1","Actor":{"ID":"ab"}})")),
             "event: timeNano: expected an integer");
@@ -238,8 +239,7 @@ TEST(DockerApiTest, ApiVersion) {
 }
 
 TEST(DockerApiTest, ErrorMessageOfDockerErrorAnswers) {
-  EXPECT_EQ(DockerErrorMessage(R"({"message":"No such container: x\n"})"),
-            "No such container: x");
+  EXPECT_EQ(DockerErrorMessage(R"({"message":"No such container: x\n"})"), "No such container: x");
   EXPECT_EQ(DockerErrorMessage("page not found"), "");
   EXPECT_EQ(DockerErrorMessage(R"({"message":5})"), "");
 }
@@ -281,8 +281,7 @@ TEST(DockerApiTest, InventoryFromContainers) {
   const policy::Inventory inv =
       BuildInventory("node-1", containers, {{kApiId, "vethe927d50"}, {"bb", "vethx"}});
   EXPECT_EQ(inv.host.name, "node-1");
-  EXPECT_EQ(inv.host.addresses,
-            (std::vector<std::string>{"10.99.0.1", "172.20.0.1", "fd99::1"}));
+  EXPECT_EQ(inv.host.addresses, (std::vector<std::string>{"10.99.0.1", "172.20.0.1", "fd99::1"}));
   ASSERT_EQ(inv.workloads.size(), 2u);
   const policy::Workload& w = inv.workloads[0];
   EXPECT_EQ(w.name, "shop-api-1");
@@ -300,10 +299,12 @@ TEST(DockerApiTest, InventoryFromContainers) {
 // endpoint), and a new one got its address: the address belongs to the newer container only,
 // whatever the input order.
 TEST(DockerApiTest, ReusedAddressGoesToTheContainerThatStartedLast) {
-  const DockerContainer old_one = Container("old", "a1", "2026-11-29T05:00:00.000000000Z",
-                                            {Endpoint("10.99.0.7", "fd99::7", "02:00:00:00:00:07")});
-  const DockerContainer new_one = Container("new", "b2", "2026-11-29T06:00:00.000000000Z",
-                                            {Endpoint("10.99.0.7", "fd99::8", "02:00:00:00:00:08")});
+  const DockerContainer old_one =
+      Container("old", "a1", "2026-11-29T05:00:00.000000000Z",
+                {Endpoint("10.99.0.7", "fd99::7", "02:00:00:00:00:07")});
+  const DockerContainer new_one =
+      Container("new", "b2", "2026-11-29T06:00:00.000000000Z",
+                {Endpoint("10.99.0.7", "fd99::8", "02:00:00:00:00:08")});
   for (const auto& order : {std::vector<DockerContainer>{old_one, new_one},
                             std::vector<DockerContainer>{new_one, old_one}}) {
     const policy::Inventory inv = BuildInventory("h", order, {});

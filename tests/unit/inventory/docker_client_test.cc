@@ -115,7 +115,8 @@ class FakeDockerd {
 void RunUntilDone(asio::io_context& io, std::function<asio::awaitable<void>()> body) {
   bool done = false;
   asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> {
+      io,
+      [&]() -> asio::awaitable<void> {
         co_await body();
         done = true;
         io.stop();
@@ -230,10 +231,11 @@ TEST(DockerClientTest, EventStreamDeliversWholeLinesInOrder) {
     if (target.rfind("/events?filters=", 0) != 0) {
       return {Answer(400, "Bad Request", "{}")};
     }
-    return {"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n",
-            Chunk("{\"a\":1}\n{\"b\""), Chunk(":2}\n"), Chunk("{\"c\":3}\n{\"d\":4}\n"),
-            Chunk("{\"e\":5}\n")};  // then the connection closes without the last chunk
+    return {
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n",
+        Chunk("{\"a\":1}\n{\"b\""), Chunk(":2}\n"), Chunk("{\"c\":3}\n{\"d\":4}\n"),
+        Chunk("{\"e\":5}\n")};  // then the connection closes without the last chunk
   });
   DockerClient client(io.get_executor(), Options(dockerd.path()));
   std::vector<std::string> seen;

@@ -56,8 +56,9 @@ TEST(InventoryCodecTest, ParsesTheDocumentedForm) {
 }
 
 TEST(InventoryCodecTest, UnquotedIpv6InFlowListIsAccepted) {
-  const std::string text = std::string(kHeader) +
-                           "host: {name: n, addresses: [fd00::1, 2001:db8::5, ::1, ::ffff:1.2.3.4]}\n";
+  const std::string text =
+      std::string(kHeader) +
+      "host: {name: n, addresses: [fd00::1, 2001:db8::5, ::1, ::ffff:1.2.3.4]}\n";
   auto inv = ParseInventory(text, "inv.yaml");
   ASSERT_TRUE(inv) << inv.error().ToString();
   EXPECT_EQ(inv->host.addresses,
@@ -67,9 +68,12 @@ TEST(InventoryCodecTest, UnquotedIpv6InFlowListIsAccepted) {
 TEST(InventoryCodecTest, OddNamesAndLabelsRoundTrip) {
   Inventory inv;
   inv.host = {"node \"1\"", {"127.0.0.1"}};
-  inv.workloads.push_back(
-      {"api: #1", "id\n2", {{"app", " leading"}, {"key: x", "v#\u2028"}, {"null", ""}},
-       {"fd00::2"}, "veth0", "02:AA:00:00:00:02"});
+  inv.workloads.push_back({"api: #1",
+                           "id\n2",
+                           {{"app", " leading"}, {"key: x", "v#\u2028"}, {"null", ""}},
+                           {"fd00::2"},
+                           "veth0",
+                           "02:AA:00:00:00:02"});
   inv.workloads.push_back({"123", "", {}, {}, "", ""});
   const std::string yaml = WriteInventoryYaml(inv);
   auto back = ParseInventory(yaml, "inv.yaml");
@@ -110,25 +114,24 @@ TEST(InventoryCodecTest, UnknownKeyNamesLineAndColumn) {
 }
 
 TEST(InventoryCodecTest, BadAddresses) {
-  EXPECT_EQ(Lines(std::string(kHeader) +
-                  "workloads:\n  - name: a\n    addresses: [10.0.0.256, fe80::1%eth0, "
-                  "10.0.0.0/24, \"\", 10.0.0.1]\n"),
-            (std::vector<std::string>{
-                "inv.yaml:5:17: \"10.0.0.256\" is not an IPv4 or IPv6 address",
-                "inv.yaml:5:29: \"fe80::1%eth0\" is not an IPv4 or IPv6 address",
-                "inv.yaml:5:43: \"10.0.0.0/24\" is not an IPv4 or IPv6 address",
-                "inv.yaml:5:56: \"\" is not an IPv4 or IPv6 address"}));
+  EXPECT_EQ(
+      Lines(std::string(kHeader) +
+            "workloads:\n  - name: a\n    addresses: [10.0.0.256, fe80::1%eth0, "
+            "10.0.0.0/24, \"\", 10.0.0.1]\n"),
+      (std::vector<std::string>{"inv.yaml:5:17: \"10.0.0.256\" is not an IPv4 or IPv6 address",
+                                "inv.yaml:5:29: \"fe80::1%eth0\" is not an IPv4 or IPv6 address",
+                                "inv.yaml:5:43: \"10.0.0.0/24\" is not an IPv4 or IPv6 address",
+                                "inv.yaml:5:56: \"\" is not an IPv4 or IPv6 address"}));
 }
 
 TEST(InventoryCodecTest, DuplicatesAreErrors) {
-  EXPECT_EQ(Lines(std::string(kHeader) +
-                  "host: {name: n, addresses: [10.0.0.1]}\n"           // 3
-                  "workloads:\n"                                       // 4
-                  "  - name: a\n"                                      // 5
-                  "    addresses: [\"FD00::0:2\"]\n"                   // 6
-                  "  - name: a\n"                                      // 7
-                  "  - name: b\n"                                      // 8
-                  "    addresses: [10.0.0.1, \"fd00::2\"]\n"),         // 9
+  EXPECT_EQ(Lines(std::string(kHeader) + "host: {name: n, addresses: [10.0.0.1]}\n"    // 3
+                                         "workloads:\n"                                // 4
+                                         "  - name: a\n"                               // 5
+                                         "    addresses: [\"FD00::0:2\"]\n"            // 6
+                                         "  - name: a\n"                               // 7
+                                         "  - name: b\n"                               // 8
+                                         "    addresses: [10.0.0.1, \"fd00::2\"]\n"),  // 9
             (std::vector<std::string>{
                 "inv.yaml:7:11: workload \"a\" given twice (first at line 5)",
                 "inv.yaml:9:17: address \"10.0.0.1\" already belongs to the host",
@@ -137,29 +140,29 @@ TEST(InventoryCodecTest, DuplicatesAreErrors) {
 
 TEST(InventoryCodecTest, EveryErrorIsReported) {
   const std::string text =
-      "apiVersion: v1\n"                                   // 1
-      "kind: Inventory\n"                                  // 2
-      "host: [node-1]\n"                                   // 3
-      "workloads:\n"                                       // 4
-      "  - name: \"\"\n"                                   // 5
-      "    labels: [app]\n"                                // 6
-      "  - name: b\n"                                      // 7
-      "    labels: {app: {x: 1}}\n"                        // 8
-      "    interface: \"bad/name\"\n"                      // 9
-      "    mac: 02:00:00:00:00\n"                          // 10
-      "  - labels: {}\n";                                  // 11
-  EXPECT_EQ(Lines(text),
-            (std::vector<std::string>{
-                "inv.yaml:1:13: apiVersion must be bulkhead/v1, not \"v1\"",
-                "inv.yaml:3:7: host must be a map, not a list",
-                "inv.yaml:5:11: a workload name is empty",
-                "inv.yaml:6:13: labels must be a map, not a list",
-                "inv.yaml:8:19: a value of labels must be a string, not a map",
-                "inv.yaml:9:16: interface \"bad/name\" is not a valid interface name (1..15 "
-                "bytes, no '/', ':' or space)",
-                "inv.yaml:10:10: mac \"02:00:00:00:00\" is not a MAC address like "
-                "02:00:00:00:00:02",
-                "inv.yaml:11:5: missing \"name\" in a workload"}));
+      "apiVersion: v1\n"               // 1
+      "kind: Inventory\n"              // 2
+      "host: [node-1]\n"               // 3
+      "workloads:\n"                   // 4
+      "  - name: \"\"\n"               // 5
+      "    labels: [app]\n"            // 6
+      "  - name: b\n"                  // 7
+      "    labels: {app: {x: 1}}\n"    // 8
+      "    interface: \"bad/name\"\n"  // 9
+      "    mac: 02:00:00:00:00\n"      // 10
+      "  - labels: {}\n";              // 11
+  EXPECT_EQ(
+      Lines(text),
+      (std::vector<std::string>{
+          "inv.yaml:1:13: apiVersion must be bulkhead/v1, not \"v1\"",
+          "inv.yaml:3:7: host must be a map, not a list", "inv.yaml:5:11: a workload name is empty",
+          "inv.yaml:6:13: labels must be a map, not a list",
+          "inv.yaml:8:19: a value of labels must be a string, not a map",
+          "inv.yaml:9:16: interface \"bad/name\" is not a valid interface name (1..15 "
+          "bytes, no '/', ':' or space)",
+          "inv.yaml:10:10: mac \"02:00:00:00:00\" is not a MAC address like "
+          "02:00:00:00:00:02",
+          "inv.yaml:11:5: missing \"name\" in a workload"}));
 }
 
 TEST(InventoryCodecTest, WrongKindAndSyntax) {

@@ -56,10 +56,10 @@ TEST_F(StaticFileSourceTest, AllErrorsOneLineEach) {
                                  "    addresses: [999.1.1.1]\n");
   auto inv = LoadInventoryFile(path);
   ASSERT_FALSE(inv);
-  EXPECT_EQ(inv.error(),
-            path + ":5:5: unknown key \"adresses\" in a workload (known: name, labels, "
-                   "addresses, interface, mac, id)\n" +
-                path + ":7:17: \"999.1.1.1\" is not an IPv4 or IPv6 address");
+  EXPECT_EQ(inv.error(), path +
+                             ":5:5: unknown key \"adresses\" in a workload (known: name, labels, "
+                             "addresses, interface, mac, id)\n" +
+                             path + ":7:17: \"999.1.1.1\" is not an IPv4 or IPv6 address");
 }
 
 TEST_F(StaticFileSourceTest, MissingFileNamesIt) {

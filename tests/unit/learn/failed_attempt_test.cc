@@ -65,8 +65,8 @@ policy::Workload MakeWorkload(std::string name, std::string address) {
   return w;
 }
 
-const std::vector<std::pair<std::string, std::uint16_t>> kRealEdges = {
-    {"10.0.1.2>10.0.1.3", 80}, {"10.0.1.2>10.0.1.4", 5432}};
+const std::vector<std::pair<std::string, std::uint16_t>> kRealEdges = {{"10.0.1.2>10.0.1.3", 80},
+                                                                       {"10.0.1.2>10.0.1.4", 5432}};
 
 TEST(FailedAttemptTest, PortScanAnsweredByRstsIsOneFindingAndNoEdge) {
   FlowTableConfig config;
@@ -106,8 +106,7 @@ TEST(FailedAttemptTest, PortScanAnsweredByRstsIsOneFindingAndNoEdge) {
 // The same scan through the graph builder: the groups' graph gains no edge.
 TEST(FailedAttemptTest, PortScanAddsNoEdgeToTheGraph) {
   policy::Inventory inventory;
-  inventory.workloads = {MakeWorkload("frontend-1", "10.0.1.2"),
-                         MakeWorkload("db-1", "10.0.1.4")};
+  inventory.workloads = {MakeWorkload("frontend-1", "10.0.1.2"), MakeWorkload("db-1", "10.0.1.4")};
   policy::GroupAssignment groups;
   groups.groups = {policy::Group{"frontend", {}, {"frontend-1"}},
                    policy::Group{"db", {}, {"db-1"}}};
@@ -278,7 +277,8 @@ TEST_F(PortUnreachableTest, MismatchedQuoteRefusesNothing) {
 TEST_F(PortUnreachableTest, Icmpv6PortUnreachableGivesNoEdge) {
   using namespace capture::testing;
   // Ipv6() writes fd00::1 -> fd00::2; the quote is the reverse, so swap its addresses.
-  const Bytes datagram = Cat({Ipv6(17, 12), capture::testing::Udp(41000, 161, 4), Bytes{1, 2, 3, 4}});
+  const Bytes datagram =
+      Cat({Ipv6(17, 12), capture::testing::Udp(41000, 161, 4), Bytes{1, 2, 3, 4}});
   Bytes quoted = datagram;
   std::swap_ranges(quoted.begin() + 8, quoted.begin() + 24, quoted.begin() + 24);
   Feed(Cat({Ether(0x86DD), quoted}), kT0);

@@ -86,7 +86,8 @@ double TimeNs(Fn&& fn) {
 int main(int argc, char** argv) {
   const std::uint64_t packets = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 5'000'000;
   const std::uint64_t flows = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 100'000;
-  const std::uint64_t burst = argc > 3 ? std::max<std::uint64_t>(1, std::strtoull(argv[3], nullptr, 10)) : 1;
+  const std::uint64_t burst =
+      argc > 3 ? std::max<std::uint64_t>(1, std::strtoull(argv[3], nullptr, 10)) : 1;
   constexpr std::uint64_t kT0 = 1'700'000'000'000'000;
 
   // Memory: grow a fresh table to `flows` live flows and look at the peak RSS it added.
@@ -140,11 +141,12 @@ int main(int argc, char** argv) {
   const double run_ns = replay(table);
   table.Flush();
   const double per_packet = (run_ns - gen_ns) / static_cast<double>(packets);
-  std::printf("speed: %llu packets over %llu flows (burst %llu): %.1f ns/packet in the table "
-              "(%.1f ns total, %.1f ns baseline replay)\n",
-              static_cast<unsigned long long>(packets), static_cast<unsigned long long>(flows),
-              static_cast<unsigned long long>(burst), per_packet,
-              run_ns / static_cast<double>(packets), gen_ns / static_cast<double>(packets));
+  std::printf(
+      "speed: %llu packets over %llu flows (burst %llu): %.1f ns/packet in the table "
+      "(%.1f ns total, %.1f ns baseline replay)\n",
+      static_cast<unsigned long long>(packets), static_cast<unsigned long long>(flows),
+      static_cast<unsigned long long>(burst), per_packet, run_ns / static_cast<double>(packets),
+      gen_ns / static_cast<double>(packets));
   std::printf("flows created %llu, emitted %llu (guard %llu)\n",
               static_cast<unsigned long long>(table.stats().flows_created),
               static_cast<unsigned long long>(table.stats().flows_emitted),

@@ -223,7 +223,7 @@ TEST_F(FlowTableTest, TwoServersTalkingOnHighPorts) {
 }
 
 TEST_F(FlowTableTest, IcmpEchoRequestMakesAnEdgeRepliesDoNot) {
-  table_.OnPacket(Icmp(kIcmpProto, "10.0.0.9", "10.0.0.2", 8, 77, kT0));  // request
+  table_.OnPacket(Icmp(kIcmpProto, "10.0.0.9", "10.0.0.2", 8, 77, kT0));      // request
   table_.OnPacket(Icmp(kIcmpProto, "10.0.0.2", "10.0.0.9", 0, 77, kT0 + 1));  // its reply
   table_.OnPacket(Icmp(kIcmpProto, "10.0.0.9", "10.0.0.2", 8, 77, kT0 + 2));
   table_.OnPacket(Icmp(kIcmpProto, "10.0.0.2", "10.0.0.9", 0, 77, kT0 + 3));
@@ -257,7 +257,8 @@ TEST_F(FlowTableTest, Icmpv6EchoAndNeighbourDiscovery) {
   table_.OnPacket(Icmp(kIcmpv6Proto, "fd00::3", "fd00::2", 129, 1, kT0 + 1));
   // Neighbour solicitation/advertisement, router solicitation/advertisement, MLD report.
   for (int type : {135, 136, 133, 134, 143, 131}) {
-    table_.OnPacket(Icmp(kIcmpv6Proto, "fe80::2", "ff02::1:ff00:3", static_cast<std::uint8_t>(type), 0, kT0 + 2));
+    table_.OnPacket(Icmp(kIcmpv6Proto, "fe80::2", "ff02::1:ff00:3", static_cast<std::uint8_t>(type),
+                         0, kT0 + 2));
   }
   EXPECT_EQ(table_.size(), 1u);
   const auto& records = Finish();

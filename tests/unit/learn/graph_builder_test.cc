@@ -73,11 +73,10 @@ FlowRecord Flow(std::string_view client, std::string_view server, std::uint8_t p
   return r;
 }
 
-const policy::Edge* FindEdge(const policy::FlowGraph& g, std::string_view from,
-                             std::string_view to, policy::Protocol protocol, std::uint16_t port) {
+const policy::Edge* FindEdge(const policy::FlowGraph& g, std::string_view from, std::string_view to,
+                             policy::Protocol protocol, std::uint16_t port) {
   for (const auto& e : g.edges) {
-    if (e.key.from == from && e.key.to == to && e.key.protocol == protocol &&
-        e.key.port == port) {
+    if (e.key.from == from && e.key.to == to && e.key.protocol == protocol && e.key.port == port) {
       return &e;
     }
   }
@@ -176,8 +175,8 @@ TEST(GraphBuilderTest, FoldsFlowsIntoGroupEdges) {
   EXPECT_EQ(e->stats.bytes, 1360u);
   EXPECT_EQ(e->stats.first_seen_usec, kT0 + 10);
   EXPECT_EQ(e->stats.last_seen_usec, kT0 + 90);
-  EXPECT_EQ(e->stats.examples, (std::vector<policy::WorkloadPair>{{"api-1", "db-1"},
-                                                                  {"api-2", "db-1"}}));
+  EXPECT_EQ(e->stats.examples,
+            (std::vector<policy::WorkloadPair>{{"api-1", "db-1"}, {"api-2", "db-1"}}));
   EXPECT_NE(FindEdge(g, "api", "db", policy::Protocol::kTcp, 9187), nullptr);
   EXPECT_NE(FindEdge(g, "api", "db", policy::Protocol::kUdp, 5432), nullptr);
   EXPECT_NE(FindEdge(g, "api", "lone", policy::Protocol::kIcmp, 8), nullptr);
@@ -207,8 +206,7 @@ TEST(GraphBuilderTest, HostAndWorldGroupsAppearWhenUsed) {
   }
   for (const auto& groups : {f.groups.groups, given}) {
     const policy::FlowGraph g = builder.Build({"app"}, groups);
-    EXPECT_EQ(GroupNames(g),
-              (std::vector<std::string>{"api", "db", "host", "lone", "world"}));
+    EXPECT_EQ(GroupNames(g), (std::vector<std::string>{"api", "db", "host", "lone", "world"}));
     const auto host = std::find_if(g.groups.begin(), g.groups.end(),
                                    [](const auto& x) { return x.name == "host"; });
     ASSERT_NE(host, g.groups.end());
@@ -221,16 +219,14 @@ TEST(GraphBuilderTest, HostAndWorldGroupsAppearWhenUsed) {
 
     const policy::Edge* from_host = FindEdge(g, "host", "api", policy::Protocol::kTcp, 8080);
     ASSERT_NE(from_host, nullptr);
-    EXPECT_EQ(from_host->stats.examples,
-              (std::vector<policy::WorkloadPair>{{"node-1", "api-1"}}));
+    EXPECT_EQ(from_host->stats.examples, (std::vector<policy::WorkloadPair>{{"node-1", "api-1"}}));
     const policy::Edge* from_world = FindEdge(g, "world", "api", policy::Protocol::kTcp, 443);
     ASSERT_NE(from_world, nullptr);
     EXPECT_EQ(from_world->stats.examples,
               (std::vector<policy::WorkloadPair>{{"203.0.113.9", "api-1"}}));
     const policy::Edge* to_world = FindEdge(g, "api", "world", policy::Protocol::kUdp, 53);
     ASSERT_NE(to_world, nullptr);
-    EXPECT_EQ(to_world->stats.examples,
-              (std::vector<policy::WorkloadPair>{{"api-2", "8.8.8.8"}}));
+    EXPECT_EQ(to_world->stats.examples, (std::vector<policy::WorkloadPair>{{"api-2", "8.8.8.8"}}));
     EXPECT_NE(FindEdge(g, "db", "world", policy::Protocol::kUdp, 5353), nullptr);
     EXPECT_EQ(FindEdge(g, "world", "world", policy::Protocol::kTcp, 22), nullptr);
   }

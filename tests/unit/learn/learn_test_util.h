@@ -19,10 +19,9 @@ inline capture::IpAddr Ip(std::string_view text) {
   return a.value_or(capture::IpAddr{});
 }
 
-inline capture::PacketSummary Packet(std::uint8_t proto, std::string_view src,
-                                     std::uint16_t sport, std::string_view dst,
-                                     std::uint16_t dport, std::uint64_t ts_usec,
-                                     std::uint32_t ip_len = 60) {
+inline capture::PacketSummary Packet(std::uint8_t proto, std::string_view src, std::uint16_t sport,
+                                     std::string_view dst, std::uint16_t dport,
+                                     std::uint64_t ts_usec, std::uint32_t ip_len = 60) {
   capture::PacketSummary p;
   p.ts_usec = ts_usec;
   p.src = Ip(src);

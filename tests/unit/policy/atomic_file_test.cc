@@ -191,10 +191,10 @@ TEST_F(AtomicFileTest, SaveRemovesStaleTempsOfTheSameTarget) {
   const std::string old_live = ".graph.yaml.tmp-" + std::to_string(::getpid()) + "-1";
   const std::string fresh_live = ".graph.yaml.tmp-" + std::to_string(::getpid()) + "-2";
   const std::string old_format = ".graph.yaml.tmp-987654";  // before the pid was in the name
-  const std::vector<std::string> not_ours = {
-      ".graph.yaml.tmp-",         ".graph.yaml.tmp-12x-3", ".graph.yaml.tmp-1-2.bak",
-      ".other.yaml.tmp-1-2",      "graph.yaml.tmp-1-2",    ".graph.yaml.tmp-1-",
-      ".graph.yaml.tmp--1",       ".graph.yaml.tmp-abc"};
+  const std::vector<std::string> not_ours = {".graph.yaml.tmp-",        ".graph.yaml.tmp-12x-3",
+                                             ".graph.yaml.tmp-1-2.bak", ".other.yaml.tmp-1-2",
+                                             "graph.yaml.tmp-1-2",      ".graph.yaml.tmp-1-",
+                                             ".graph.yaml.tmp--1",      ".graph.yaml.tmp-abc"};
   for (const std::string& name : {dead, old_live, fresh_live, old_format}) {
     std::ofstream(dir_ / name) << "partial";
   }

@@ -75,15 +75,66 @@ constexpr std::string_view kHeader = "apiVersion: bulkhead/v1\nkind: FlowGraph\n
 
 // Strings a hostile workload name or label value could hold.
 const std::vector<std::string>& OddStrings() {
-  static const std::vector<std::string> kOdd = {
-      "plain-name", "with space", " leading space", "trailing space ", "colon: inside",
-      "a:b", "hash # inside", "#leading-hash", "quote \" inside", "single ' quote",
-      "back\\slash", "new\nline", "tab\there", "carriage\rreturn", "nul\0byte"s.substr(0, 8),
-      "bell\x07", "del\x7f", "unicode é ü 漢字", "emoji 🙂", "line\u2028sep", "nel\u0085",
-      "bom\ufeff", "null", "Null", "~", "true", "no", "yes", "on", "123", "0x1F", "1.5",
-      "1e3", "-1", ".inf", "10.0.0.1", "fd00::1", "2026-11-28", "", "-", "- item", "? key",
-      "[list]", "{map}", "&anchor", "*alias", "!tag", "%directive", "@at", "`tick", "|",
-      ">", "a,b", "x]", "'", "\"", "...", "---", "a\\nb", "\\u0041"};
+  static const std::vector<std::string> kOdd = {"plain-name",
+                                                "with space",
+                                                " leading space",
+                                                "trailing space ",
+                                                "colon: inside",
+                                                "a:b",
+                                                "hash # inside",
+                                                "#leading-hash",
+                                                "quote \" inside",
+                                                "single ' quote",
+                                                "back\\slash",
+                                                "new\nline",
+                                                "tab\there",
+                                                "carriage\rreturn",
+                                                "nul\0byte"s.substr(0, 8),
+                                                "bell\x07",
+                                                "del\x7f",
+                                                "unicode é ü 漢字",
+                                                "emoji 🙂",
+                                                "line\u2028sep",
+                                                "nel\u0085",
+                                                "bom\ufeff",
+                                                "null",
+                                                "Null",
+                                                "~",
+                                                "true",
+                                                "no",
+                                                "yes",
+                                                "on",
+                                                "123",
+                                                "0x1F",
+                                                "1.5",
+                                                "1e3",
+                                                "-1",
+                                                ".inf",
+                                                "10.0.0.1",
+                                                "fd00::1",
+                                                "2026-11-28",
+                                                "",
+                                                "-",
+                                                "- item",
+                                                "? key",
+                                                "[list]",
+                                                "{map}",
+                                                "&anchor",
+                                                "*alias",
+                                                "!tag",
+                                                "%directive",
+                                                "@at",
+                                                "`tick",
+                                                "|",
+                                                ">",
+                                                "a,b",
+                                                "x]",
+                                                "'",
+                                                "\"",
+                                                "...",
+                                                "---",
+                                                "a\\nb",
+                                                "\\u0041"};
   return kOdd;
 }
 
@@ -94,15 +145,14 @@ FlowGraph SampleGraph() {
               {"db", {{"app", "db"}}, {"shop-db-1"}},
               {"host", {}, {"node-1"}},
               {"world", {}, {}}};
-  g.edges = {{{"api", "db", Protocol::kTcp, 5432},
-              {12, 140, 18230, 1795860000000000ULL, 1795860300250000ULL,
-               {{"shop-api-1", "shop-db-1"}}}},
-             {{"api", "world", Protocol::kUdp, 53},
-              {3, 6, 600, 1795860000001000ULL, 1795860000002000ULL, {{"shop-api-1", "8.8.8.8"}}}},
-             {{"host", "api", Protocol::kIcmp, 8}, {1, 2, 168, 0, 0, {}}},
-             {{"db", "host", Protocol::kIcmpv6, 128}, {1, 1, 1, 1000, 2000, {}}},
-             {{"world", "api", Protocol::kSctp, 65535},
-              {18446744073709551615ULL, 0, 0, 0, 0, {}}}};
+  g.edges = {
+      {{"api", "db", Protocol::kTcp, 5432},
+       {12, 140, 18230, 1795860000000000ULL, 1795860300250000ULL, {{"shop-api-1", "shop-db-1"}}}},
+      {{"api", "world", Protocol::kUdp, 53},
+       {3, 6, 600, 1795860000001000ULL, 1795860000002000ULL, {{"shop-api-1", "8.8.8.8"}}}},
+      {{"host", "api", Protocol::kIcmp, 8}, {1, 2, 168, 0, 0, {}}},
+      {{"db", "host", Protocol::kIcmpv6, 128}, {1, 1, 1, 1000, 2000, {}}},
+      {{"world", "api", Protocol::kSctp, 65535}, {18446744073709551615ULL, 0, 0, 0, 0, {}}}};
   g.Normalize();
   return g;
 }
@@ -136,11 +186,11 @@ TEST(FlowGraphJsonTest, RoundTripThroughTheYamlReader) {
 TEST(FlowGraphJsonTest, MirrorsYamlKeyOrder) {
   const std::string json = WriteFlowGraphJson(SampleGraph());
   std::vector<std::size_t> at;
-  for (const char* key : {"\"apiVersion\"", "\"kind\"", "\"groupBy\"", "\"groups\"",
-                          "\"edges\"", "\"from\"", "\"to\"", "\"protocol\"", "\"port\": 5432",
-                          "\"connections\": 12", "\"packets\": 140", "\"bytes\": 18230",
-                          "\"firstSeen\": \"2026-11-28T10:00:00.000Z\"", "\"lastSeen\"",
-                          "\"examples\""}) {
+  for (const char* key :
+       {"\"apiVersion\"", "\"kind\"", "\"groupBy\"", "\"groups\"", "\"edges\"", "\"from\"",
+        "\"to\"", "\"protocol\"", "\"port\": 5432", "\"connections\": 12", "\"packets\": 140",
+        "\"bytes\": 18230", "\"firstSeen\": \"2026-11-28T10:00:00.000Z\"", "\"lastSeen\"",
+        "\"examples\""}) {
     const std::size_t pos = json.find(key, at.empty() ? 0 : at.back());
     ASSERT_NE(pos, std::string::npos) << key << "\n" << json;
     at.push_back(pos);
@@ -220,8 +270,8 @@ TEST(FlowGraphCodecTest, OutputDoesNotDependOnInsertionOrder) {
   // An edge seen as two halves writes like the edge seen whole.
   FlowGraph split = base;
   Edge half = split.edges[0];
-  half.stats = {5, 70, 9000, split.edges[0].stats.first_seen_usec,
-                split.edges[0].stats.first_seen_usec, {}};
+  half.stats = {
+      5, 70, 9000, split.edges[0].stats.first_seen_usec, split.edges[0].stats.first_seen_usec, {}};
   split.edges[0].stats.connections -= 5;
   split.edges[0].stats.packets -= 70;
   split.edges[0].stats.bytes -= 9000;
@@ -272,10 +322,11 @@ TEST(FlowGraphReaderTest, UnknownKeysAtEveryLevel) {
             "groups, edges)");
   EXPECT_EQ(OneError(std::string(kHeader) + "groups:\n  - name: a\n    member: [x]\n"),
             "5:5: unknown key \"member\" in a group (known: name, selector, members)");
-  EXPECT_EQ(OneError(std::string(kHeader) +
-                     "edges:\n  - {from: host, to: world, protocol: tcp, port: 1, conections: 3}\n"),
-            "4:53: unknown key \"conections\" in an edge (known: from, to, protocol, port, "
-            "connections, packets, bytes, firstSeen, lastSeen, examples)");
+  EXPECT_EQ(
+      OneError(std::string(kHeader) +
+               "edges:\n  - {from: host, to: world, protocol: tcp, port: 1, conections: 3}\n"),
+      "4:53: unknown key \"conections\" in an edge (known: from, to, protocol, port, "
+      "connections, packets, bytes, firstSeen, lastSeen, examples)");
   EXPECT_EQ(OneError(std::string(kHeader) +
                      "edges:\n  - from: host\n    to: world\n    protocol: tcp\n    port: 1\n"
                      "    examples:\n      - {from: a, to: b, too: c}\n"),
@@ -287,7 +338,8 @@ TEST(FlowGraphReaderTest, HeaderErrors) {
             "1:13: apiVersion must be bulkhead/v1, not \"bulkhead/v2\"");
   EXPECT_EQ(OneError("apiVersion: bulkhead/v1\nkind: Inventory\n"),
             "2:7: kind must be FlowGraph, not \"Inventory\"");
-  EXPECT_EQ(OneError("kind: FlowGraph\ngroups: []\n"), "1:1: missing \"apiVersion\" in the FlowGraph");
+  EXPECT_EQ(OneError("kind: FlowGraph\ngroups: []\n"),
+            "1:1: missing \"apiVersion\" in the FlowGraph");
   EXPECT_EQ(OneError("- a\n- b\n"), "1:1: the FlowGraph document must be a map, not a list");
   EXPECT_EQ(OneError(""), "1:1: the file is empty; expected a YAML or JSON mapping");
   EXPECT_EQ(OneError(std::string(kHeader) + "kind: FlowGraph\n"),
@@ -357,23 +409,23 @@ TEST(FlowGraphReaderTest, WrongNodeTypes) {
 }
 
 TEST(FlowGraphReaderTest, ReportsEveryErrorInFileOrder) {
-  const std::string text = std::string(kHeader) +  // lines 1-2
-                           "groupBy: [app]\n"                                 // 3
-                           "groups:\n"                                        // 4
-                           "  - name: api\n"                                  // 5
-                           "    selectr: {app: api}\n"                        // 6
-                           "  - name: db\n"                                   // 7
-                           "edges:\n"                                         // 8
-                           "  - from: api\n"                                  // 9
-                           "    to: cache\n"                                  // 10
-                           "    protocol: tcp\n"                              // 11
-                           "    port: 99999\n"                                // 12
-                           "  - from: db\n"                                   // 13
-                           "    to: api\n"                                    // 14
-                           "    protocol: ftp\n"                              // 15
-                           "    port: 21\n"                                   // 16
-                           "    packets: lots\n"                              // 17
-                           "    lastSeen: 2026-11-28T25:00:00.000Z\n";       // 18
+  const std::string text = std::string(kHeader) +                       // lines 1-2
+                           "groupBy: [app]\n"                           // 3
+                           "groups:\n"                                  // 4
+                           "  - name: api\n"                            // 5
+                           "    selectr: {app: api}\n"                  // 6
+                           "  - name: db\n"                             // 7
+                           "edges:\n"                                   // 8
+                           "  - from: api\n"                            // 9
+                           "    to: cache\n"                            // 10
+                           "    protocol: tcp\n"                        // 11
+                           "    port: 99999\n"                          // 12
+                           "  - from: db\n"                             // 13
+                           "    to: api\n"                              // 14
+                           "    protocol: ftp\n"                        // 15
+                           "    port: 21\n"                             // 16
+                           "    packets: lots\n"                        // 17
+                           "    lastSeen: 2026-11-28T25:00:00.000Z\n";  // 18
   const FileErrors errors = ExpectErrors(text);
   EXPECT_EQ(Locations(errors),
             (std::vector<std::string>{"6:5", "10:9", "12:11", "15:15", "17:14", "18:15"}))
@@ -389,8 +441,8 @@ TEST(FlowGraphReaderTest, SyntaxErrorHasItsLocation) {
   EXPECT_EQ(errors.errors[0].file, "g.yaml");
   EXPECT_GE(errors.errors[0].line, 5);
   EXPECT_GT(errors.errors[0].column, 0);
-  const FileErrors extra = ExpectErrors(std::string(kHeader) +
-                                        "groups:\n  - name: a\n    members: [a, b]]\n");
+  const FileErrors extra =
+      ExpectErrors(std::string(kHeader) + "groups:\n  - name: a\n    members: [a, b]]\n");
   EXPECT_EQ(Locations(extra), (std::vector<std::string>{"5:20"})) << extra.ToString();
   EXPECT_EQ(extra.errors[0].message, "illegal flow end");
   const FileErrors indent = ExpectErrors("apiVersion: bulkhead/v1\n kind: FlowGraph\n");
@@ -435,12 +487,10 @@ TEST(FlowGraphReaderTest, HostileInputNeverThrowsOrCrashes) {
 TEST(FlowGraphDotTest, NodesEdgesAndStyling) {
   const std::string dot = WriteFlowGraphDot(SampleGraph());
   EXPECT_EQ(dot.rfind("digraph bulkhead {\n", 0), 0U) << dot;
-  EXPECT_NE(dot.find("  \"api\" -> \"db\" [label=\"tcp/5432 (12)\"];\n"), std::string::npos)
-      << dot;
+  EXPECT_NE(dot.find("  \"api\" -> \"db\" [label=\"tcp/5432 (12)\"];\n"), std::string::npos) << dot;
   EXPECT_NE(dot.find("  \"host\" -> \"api\" [label=\"icmp/8 (1)\"];\n"), std::string::npos);
   EXPECT_NE(dot.find("\"host\" [label=\"host\", shape=house"), std::string::npos) << dot;
-  EXPECT_NE(dot.find("\"world\" [label=\"world\", shape=ellipse, style=dashed"),
-            std::string::npos);
+  EXPECT_NE(dot.find("\"world\" [label=\"world\", shape=ellipse, style=dashed"), std::string::npos);
   EXPECT_NE(dot.find("  \"api\" [label=\"api\"];\n"), std::string::npos);
   EXPECT_EQ(dot.back(), '\n');
   EXPECT_EQ(dot.substr(dot.size() - 2), "}\n");

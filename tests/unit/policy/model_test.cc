@@ -6,8 +6,8 @@ namespace bulkhead::policy {
 namespace {
 
 TEST(ProtocolTest, NamesRoundTrip) {
-  for (const auto p : {Protocol::kTcp, Protocol::kUdp, Protocol::kIcmp, Protocol::kIcmpv6,
-                       Protocol::kSctp}) {
+  for (const auto p :
+       {Protocol::kTcp, Protocol::kUdp, Protocol::kIcmp, Protocol::kIcmpv6, Protocol::kSctp}) {
     EXPECT_EQ(ParseProtocol(ProtocolName(p)), p);
   }
   EXPECT_EQ(ProtocolName(Protocol::kIcmpv6), "icmpv6");
@@ -72,8 +72,7 @@ TEST(EdgeStatsTest, AddExampleKeepsSmallestSortedUnique) {
   a.AddExample({"c", "x"});
   a.AddExample({"a", "x"});
   a.AddExample({"e", "x"});
-  EXPECT_EQ(a.examples,
-            (std::vector<WorkloadPair>{{"a", "x"}, {"b", "x"}, {"c", "x"}}));
+  EXPECT_EQ(a.examples, (std::vector<WorkloadPair>{{"a", "x"}, {"b", "x"}, {"c", "x"}}));
 }
 
 TEST(EdgeStatsTest, MergeIsOrderIndependent) {
@@ -93,8 +92,7 @@ TEST(EdgeStatsTest, MergeIsOrderIndependent) {
   EXPECT_EQ(ab.bytes, 300U);
   EXPECT_EQ(ab.first_seen_usec, 3000U);
   EXPECT_EQ(ab.last_seen_usec, 9000U);
-  EXPECT_EQ(ab.examples,
-            (std::vector<WorkloadPair>{{"a0", "b0"}, {"a1", "b1"}, {"a2", "b2"}}));
+  EXPECT_EQ(ab.examples, (std::vector<WorkloadPair>{{"a0", "b0"}, {"a1", "b1"}, {"a2", "b2"}}));
 }
 
 TEST(FlowGraphTest, NormalizeSortsDedupsAndFoldsDuplicateEdges) {
@@ -113,8 +111,7 @@ TEST(FlowGraphTest, NormalizeSortsDedupsAndFoldsDuplicateEdges) {
   EXPECT_EQ(g.edges[0].stats.connections, 2U);
   EXPECT_EQ(g.edges[0].stats.first_seen_usec, 5U);
   EXPECT_EQ(g.edges[0].stats.last_seen_usec, 20U);
-  EXPECT_EQ(g.edges[0].stats.examples,
-            (std::vector<WorkloadPair>{{"w1", "a1"}, {"w2", "a1"}}));
+  EXPECT_EQ(g.edges[0].stats.examples, (std::vector<WorkloadPair>{{"w1", "a1"}, {"w2", "a1"}}));
 }
 
 // The agent merges each snapshot into the graph of earlier runs, and per-node graphs are merged

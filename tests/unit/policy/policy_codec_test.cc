@@ -99,13 +99,11 @@ Policy SamplePolicy() {
               {"api", {{"app", "api"}, {"tier", "back end"}}, Mode::kMonitor},
               {"host", {}, Mode::kEnforce},
               {"db", {}, Mode::kLearn}};
-  p.allow = {{"web", "api", Protocol::kTcp, {8000, 8080}},
-             {"api", "db", Protocol::kTcp, {5432, 5432}},
-             {"api", "world", Protocol::kUdp, {53, 53}},
-             {"web", "api", Protocol::kIcmp, {8, 8}},
-             {"host", "api", Protocol::kIcmpv6, {128, 128}},
-             {"world", "web", Protocol::kSctp, {1, 65535}},
-             {"api", "db", Protocol::kIcmp, {0, 255}}};
+  p.allow = {
+      {"web", "api", Protocol::kTcp, {8000, 8080}},   {"api", "db", Protocol::kTcp, {5432, 5432}},
+      {"api", "world", Protocol::kUdp, {53, 53}},     {"web", "api", Protocol::kIcmp, {8, 8}},
+      {"host", "api", Protocol::kIcmpv6, {128, 128}}, {"world", "web", Protocol::kSctp, {1, 65535}},
+      {"api", "db", Protocol::kIcmp, {0, 255}}};
   p.failsafe = {{"any", "host", Protocol::kTcp, {22, 22}},
                 {"host", "any", Protocol::kUdp, {53, 53}}};
   return p;
@@ -131,9 +129,8 @@ TEST(PolicyReaderTest, ReadsTheDocumentedExample) {
   EXPECT_EQ(p->allow, (std::vector<AllowRule>{{"api", "db", Protocol::kTcp, {5432, 5432}},
                                               {"frontend", "api", Protocol::kTcp, {8000, 8080}}}));
   // A failsafe entry without `from` means any.
-  EXPECT_EQ(p->failsafe,
-            (std::vector<FailsafeRule>{{"any", "host", Protocol::kTcp, {22, 22}},
-                                       {"any", "host", Protocol::kUdp, {53, 53}}}));
+  EXPECT_EQ(p->failsafe, (std::vector<FailsafeRule>{{"any", "host", Protocol::kTcp, {22, 22}},
+                                                    {"any", "host", Protocol::kUdp, {53, 53}}}));
   EXPECT_EQ(WritePolicyYaml(*p), kExampleWritten);
 }
 
@@ -162,9 +159,9 @@ TEST(PolicyReaderTest, HostAndWorldAlwaysExist) {
   ASSERT_TRUE(p) << p.error().ToString();
   EXPECT_EQ(p->allow.size(), 2U);
   // They may be listed too (host with a mode), but take no selector.
-  auto listed = ParsePolicy(std::string(kHeader) +
-                                "groups:\n  - name: host\n    mode: enforce\n  - name: world\n",
-                            "p.yaml");
+  auto listed = ParsePolicy(
+      std::string(kHeader) + "groups:\n  - name: host\n    mode: enforce\n  - name: world\n",
+      "p.yaml");
   ASSERT_TRUE(listed) << listed.error().ToString();
   EXPECT_EQ(listed->groups[0], (PolicyGroup{"host", {}, Mode::kEnforce}));
 }
@@ -284,9 +281,8 @@ TEST(PolicyReaderTest, DuplicateRules) {
                            "  - {from: api, to: db, protocol: tcp, ports: 5000-6000}\n";
   EXPECT_EQ(OneError(text),
             "8:5: allow rule \"api\" -> \"db\" tcp/5432 given twice (first at line 7)");
-  EXPECT_EQ(OneError(std::string(kHeader) +
-                     "failsafe:\n  - {to: host, protocol: tcp, port: 22}\n"
-                     "  - {from: any, to: host, protocol: tcp, port: 22}\n"),
+  EXPECT_EQ(OneError(std::string(kHeader) + "failsafe:\n  - {to: host, protocol: tcp, port: 22}\n"
+                                            "  - {from: any, to: host, protocol: tcp, port: 22}\n"),
             "5:5: failsafe rule \"any\" -> \"host\" tcp/22 given twice (first at line 4)");
 }
 
@@ -305,27 +301,28 @@ TEST(PolicyReaderTest, WrongNodeKinds) {
             "5:15: selector must be a map, not a list");
   EXPECT_EQ(OneError(std::string(kHeader) + "mode: {global: enforce}\n"),
             "3:7: mode must be a string, not a map");
-  EXPECT_EQ(OneError(std::string(kHeader) + "allow:\n"), "3:1: allow must be a list, not an "
-                                                         "empty value");
+  EXPECT_EQ(OneError(std::string(kHeader) + "allow:\n"),
+            "3:1: allow must be a list, not an "
+            "empty value");
 }
 
 TEST(PolicyReaderTest, ReportsEveryErrorInFileOrder) {
   const std::string text =
-      "apiVersion: bulkhead/v1\n"                                        // 1
-      "kind: Policy\n"                                                   // 2
-      "mode: enforced\n"                                                 // 3
-      "groups:\n"                                                        // 4
-      "  - name: api\n"                                                  // 5
-      "    selectr: {app: api}\n"                                        // 6
-      "  - name: api\n"                                                  // 7
-      "allow:\n"                                                         // 8
-      "  - {from: api, to: cache, protocol: tcp, port: 80}\n"            // 9
-      "  - {from: api, to: world, protocol: tpc, port: 80}\n"            // 10
-      "  - {from: api, to: world, protocol: tcp, port: 0}\n"             // 11
-      "  - {from: api, to: world, protocol: udp, ports: 9-1}\n"          // 12
-      "  - {from: world, to: api, protocol: icmp}\n"                     // 13
-      "failsafe:\n"                                                      // 14
-      "  - {from: any, to: host, protocol: tcp, port: 22, prt: 23}\n";   // 15
+      "apiVersion: bulkhead/v1\n"                                       // 1
+      "kind: Policy\n"                                                  // 2
+      "mode: enforced\n"                                                // 3
+      "groups:\n"                                                       // 4
+      "  - name: api\n"                                                 // 5
+      "    selectr: {app: api}\n"                                       // 6
+      "  - name: api\n"                                                 // 7
+      "allow:\n"                                                        // 8
+      "  - {from: api, to: cache, protocol: tcp, port: 80}\n"           // 9
+      "  - {from: api, to: world, protocol: tpc, port: 80}\n"           // 10
+      "  - {from: api, to: world, protocol: tcp, port: 0}\n"            // 11
+      "  - {from: api, to: world, protocol: udp, ports: 9-1}\n"         // 12
+      "  - {from: world, to: api, protocol: icmp}\n"                    // 13
+      "failsafe:\n"                                                     // 14
+      "  - {from: any, to: host, protocol: tcp, port: 22, prt: 23}\n";  // 15
   const FileErrors errors = ExpectErrors(text);
   EXPECT_EQ(Locations(errors), (std::vector<std::string>{"3:7", "6:5", "7:11", "9:21", "10:38",
                                                          "11:49", "12:50", "13:5", "15:52"}))
@@ -342,10 +339,10 @@ TEST(PolicyReaderTest, RulesMayComeBeforeTheirGroups) {
                        "p.yaml");
   ASSERT_TRUE(p) << p.error().ToString();
   EXPECT_EQ(p->allow.size(), 1U);
-  EXPECT_EQ(OneError(std::string(kHeader) +
-                     "allow:\n  - {from: api, to: db, protocol: tcp, port: 5432}\n"
-                     "groups:\n  - name: api\n"),
-            "4:21: allow to names group \"db\", which is not in groups");
+  EXPECT_EQ(
+      OneError(std::string(kHeader) + "allow:\n  - {from: api, to: db, protocol: tcp, port: 5432}\n"
+                                      "groups:\n  - name: api\n"),
+      "4:21: allow to names group \"db\", which is not in groups");
 }
 
 TEST(PolicyReaderTest, BrokenRuleStillHasItsGroupsChecked) {
@@ -456,10 +453,11 @@ failsafe:
 
 TEST(PolicyWriterTest, OddNamesAreQuotedAndRoundTrip) {
   Policy p;
-  p.groups = {{"a: b", {{"app", "#x"}}, std::nullopt}, {"new\nline", {}, std::nullopt},
-              {"123", {}, std::nullopt}, {"{x}", {}, std::nullopt}};
-  p.allow = {{"a: b", "new\nline", Protocol::kTcp, {1, 1}},
-             {"123", "{x}", Protocol::kUdp, {2, 3}}};
+  p.groups = {{"a: b", {{"app", "#x"}}, std::nullopt},
+              {"new\nline", {}, std::nullopt},
+              {"123", {}, std::nullopt},
+              {"{x}", {}, std::nullopt}};
+  p.allow = {{"a: b", "new\nline", Protocol::kTcp, {1, 1}}, {"123", "{x}", Protocol::kUdp, {2, 3}}};
   auto back = ParsePolicy(WritePolicyYaml(p), "p.yaml");
   ASSERT_TRUE(back) << back.error().ToString() << "\n" << WritePolicyYaml(p);
   EXPECT_EQ(back->allow.size(), 2U);
@@ -579,8 +577,8 @@ TEST(ApproveGraphTest, UnnormalizedGraphMergesAndListsNamedGroups) {
 }
 
 TEST(LoadPolicyFileTest, ReadsFilesAndNamesTheMissingOne) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("policy_codec_test_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("policy_codec_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto good = (dir / "good.yaml").string();
   std::ofstream(good) << kExample;
@@ -599,8 +597,7 @@ TEST(LoadPolicyFileTest, ReadsFilesAndNamesTheMissingOne) {
   ASSERT_FALSE(m);
   ASSERT_EQ(m.error().errors.size(), 1U);
   EXPECT_EQ(m.error().errors[0].file, missing);
-  EXPECT_EQ(m.error().ToString().rfind(missing + ": cannot open", 0), 0U)
-      << m.error().ToString();
+  EXPECT_EQ(m.error().ToString().rfind(missing + ": cannot open", 0), 0U) << m.error().ToString();
   std::filesystem::remove_all(dir);
 }
 

@@ -41,23 +41,23 @@ TEST(ValidatePolicyTest, ReportsEveryProblemWithItsObject) {
   p.allow.push_back({"host", "host", Protocol::kTcp, {22, 22}});
   p.allow.push_back({"api", "db", Protocol::kTcp, {5432, 5432}});
   p.allow.push_back({"any", "db", Protocol::kTcp, {1, 1}});
-  EXPECT_EQ(Messages(p),
-            (std::vector<std::string>{
-                "groupBy: groupBy label \"app\" given twice",
-                "group \"api\": group \"api\" given twice",
-                "group \"world\": the special group \"world\" has no selector",
-                "group \"world\": the special group \"world\" has no mode; set it on the other end",
-                "allow rule \"api\" -> \"cache\" tcp/80: allow to names group \"cache\", which is "
-                "not in groups",
-                "allow rule \"api\" -> \"db\" udp/0: port 0 is not a port (1..65535)",
-                "allow rule \"api\" -> \"db\" icmpv6/128-300: 300 is not an icmpv6 type (0..255)",
-                "allow rule \"api\" -> \"db\" tcp/90-80: port range \"90-80\" is empty: 90 is above "
-                "80",
-                "allow rule \"host\" -> \"host\" tcp/22: host to host traffic is never judged; "
-                "remove this allow entry",
-                "allow rule \"api\" -> \"db\" tcp/5432: allow rule \"api\" -> \"db\" tcp/5432 given "
-                "twice",
-                "allow rule \"any\" -> \"db\" tcp/1: \"any\" is only allowed in failsafe entries"}));
+  EXPECT_EQ(
+      Messages(p),
+      (std::vector<std::string>{
+          "groupBy: groupBy label \"app\" given twice", "group \"api\": group \"api\" given twice",
+          "group \"world\": the special group \"world\" has no selector",
+          "group \"world\": the special group \"world\" has no mode; set it on the other end",
+          "allow rule \"api\" -> \"cache\" tcp/80: allow to names group \"cache\", which is "
+          "not in groups",
+          "allow rule \"api\" -> \"db\" udp/0: port 0 is not a port (1..65535)",
+          "allow rule \"api\" -> \"db\" icmpv6/128-300: 300 is not an icmpv6 type (0..255)",
+          "allow rule \"api\" -> \"db\" tcp/90-80: port range \"90-80\" is empty: 90 is above "
+          "80",
+          "allow rule \"host\" -> \"host\" tcp/22: host to host traffic is never judged; "
+          "remove this allow entry",
+          "allow rule \"api\" -> \"db\" tcp/5432: allow rule \"api\" -> \"db\" tcp/5432 given "
+          "twice",
+          "allow rule \"any\" -> \"db\" tcp/1: \"any\" is only allowed in failsafe entries"}));
   const auto problems = ValidatePolicy(p);
   ASSERT_FALSE(problems.empty());
   EXPECT_EQ(problems.back().part, PolicyPart::kAllow);
@@ -74,8 +74,9 @@ TEST(ValidatePolicyTest, RefusesMoreGroupsThanTheCompilerCanNumber) {
   const auto problems = ValidatePolicy(p);
   ASSERT_EQ(problems.size(), 1U);
   EXPECT_EQ(problems[0].index, kMaxPolicyGroups);
-  EXPECT_EQ(problems[0].message, "65533 groups: at most 65532 (a connection carries two group ids "
-                                 "in 32 bits)");
+  EXPECT_EQ(problems[0].message,
+            "65533 groups: at most 65532 (a connection carries two group ids "
+            "in 32 bits)");
 }
 
 }  // namespace
