@@ -6,40 +6,18 @@
 
 #include "enforcer/internal/rule_building.h"
 #include "enforcer/internal/table_builders.h"
+#include "policy/validation.h"
 
 namespace bulkhead::enforcer {
 namespace {
 
-using internal::AllowRuleText;
-
-// Checks every allow/failsafe entry against the resolved groups; each problem is one message.
-// (These are checks of the policy itself, not of what nftables can express.)
-std::vector<std::string> CheckRules(const policy::Policy& policy,
-                                    const internal::CompileContext& context) {
+// The checks of the policy itself (unknown groups, port ranges, ICMP types, host to host, the
+// number of groups) are policy::ValidatePolicy's, the same function the YAML reader calls: a
+// Policy built in code is held to exactly what a policy file is.
+std::vector<std::string> PolicyErrors(const policy::Policy& policy) {
   std::vector<std::string> errors;
-  auto check = [&](const policy::AllowRule& r, bool failsafe) {
-    const char* what = failsafe ? "failsafe" : "allow";
-    for (const std::string* end : {&r.from, &r.to}) {
-      const bool any = failsafe && *end == policy::kAnyGroup;
-      if (!any && (!context.IdOf(*end) || context.IdOf(*end) == kImplicitGroupId)) {
-        errors.push_back(fmt::format("{}: unknown group '{}'", AllowRuleText(what, r), *end));
-      }
-    }
-    if (r.ports.first > r.ports.last) {
-      errors.push_back(fmt::format("{}: empty port range", AllowRuleText(what, r)));
-    }
-    if (internal::IsIcmp(r.protocol) && r.ports.last > 255) {
-      errors.push_back(fmt::format("{}: ICMP type above 255", AllowRuleText(what, r)));
-    }
-    if (r.from == policy::kHostGroup && r.to == policy::kHostGroup) {
-      errors.push_back(fmt::format("{}: host to host is never judged", AllowRuleText(what, r)));
-    }
-  };
-  for (const auto& r : policy.allow) {
-    check(r, false);
-  }
-  for (const auto& r : policy.failsafe) {
-    check(r, true);
+  for (const auto& problem : policy::ValidatePolicy(policy)) {
+    errors.push_back(policy::DescribePolicyProblem(policy, problem));
   }
   return errors;
 }
@@ -49,6 +27,9 @@ std::vector<std::string> CheckRules(const policy::Policy& policy,
 boost::system::result<CompiledPolicy, std::vector<std::string>> CompileRuleset(
     const policy::Policy& policy, const policy::Inventory& inventory,
     const CompileOptions& options) {
+  if (auto errors = PolicyErrors(policy); !errors.empty()) {
+    return errors;
+  }
   const policy::Mode global = options.mode.value_or(policy.mode);
   auto membership = ResolveMembership(policy, inventory, global);
   if (!membership) {
@@ -56,11 +37,6 @@ boost::system::result<CompiledPolicy, std::vector<std::string>> CompileRuleset(
   }
   CompiledPolicy out;
   out.membership = std::move(*membership);
-  if (policy.groups.size() > kMaxPolicyGroups) {
-    return std::vector<std::string>{
-        fmt::format("{} groups: at most {} (a connection carries two group ids in 32 bits)",
-                    policy.groups.size(), kMaxPolicyGroups)};
-  }
   std::unordered_map<std::string, std::uint32_t> ids;
   ids.emplace(std::string(policy::kWorldGroup), kWorldGroupId);
   ids.emplace(std::string(policy::kHostGroup), kHostGroupId);
@@ -68,9 +44,6 @@ boost::system::result<CompiledPolicy, std::vector<std::string>> CompileRuleset(
     ids.emplace(g.name, g.id);
   }
   const internal::CompileContext context{policy, options, out.membership, global, ids};
-  if (auto errors = CheckRules(policy, context); !errors.empty()) {
-    return errors;
-  }
   out.ruleset.tables.push_back(internal::BuildInetTable(context, out.warnings));
   if (options.bridge_table) {
     out.ruleset.tables.push_back(internal::BuildBridgeTable(context, out.warnings));

@@ -14,13 +14,15 @@
 #include "enforcer/set_names.h"
 #include "policy/model.h"
 #include "policy/policy.h"
+#include "policy/validation.h"
 
 namespace bulkhead::enforcer {
 
 inline constexpr std::string_view kTableName = "bulkhead";
 // Policy groups get ids from 2; while a connection is matched, ct mark holds the source group
-// in its upper and the destination in its lower 16 bits, and 0xffff is never an id.
-inline constexpr std::size_t kMaxPolicyGroups = 65532;
+// in its upper and the destination in its lower 16 bits, and 0xffff is never an id. Validation
+// refuses more (policy/validation.h); the encoding is the enforcer's, hence the name here.
+inline constexpr std::size_t kMaxPolicyGroups = policy::kMaxPolicyGroups;
 
 struct CompileOptions {
   std::optional<policy::Mode> mode;  // replaces Policy::mode (not per-group overrides)

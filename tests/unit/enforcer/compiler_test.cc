@@ -63,9 +63,10 @@ TEST(Compiler, RejectsUnknownGroupsAndBadRanges) {
   p.allow.push_back(Allow("web", "api", Protocol::kIcmp, 300));
   auto c = CompileRuleset(p, SampleInventory(), {});
   ASSERT_FALSE(c);
-  EXPECT_TRUE(HasError(c.error(), "unknown group 'nosuch'"));
-  EXPECT_TRUE(HasError(c.error(), "tcp/90-80: empty port range"));
-  EXPECT_TRUE(HasError(c.error(), "ICMP type above 255"));
+  // The same checks as a policy file's (policy::ValidatePolicy), each naming its rule.
+  EXPECT_TRUE(HasError(c.error(), "allow to names group \"nosuch\", which is not in groups"));
+  EXPECT_TRUE(HasError(c.error(), "port range \"90-80\" is empty"));
+  EXPECT_TRUE(HasError(c.error(), "300 is not an icmp type (0..255)"));
 }
 
 TEST(Compiler, ShapeOfTheInetTable) {
