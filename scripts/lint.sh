@@ -67,14 +67,14 @@ if [[ $run_tidy == 1 ]]; then
     cmake --preset "$preset" >/dev/null
   fi
   mapfile -t sources < <(git ls-files -- \
-    'capture/*.cc' 'cli/*.cc' 'daemon/*.cc' 'enforcer/*.cc' 'inventory/*.cc' 'learn/*.cc' 'policy/*.cc')
+    'capture/*.cc' 'cli/*.cc' 'codec/*.cc' 'daemon/*.cc' 'enforcer/*.cc' 'inventory/*.cc' 'learn/*.cc' 'policy/*.cc')
   logs=$scratch/tidy
   mkdir "$logs"
   start=$SECONDS
   # Each file's output goes to a log of its own, so parallel runs do not interleave lines.
   # -Wno-unknown-warning-option: the compile commands are GCC's, with warnings clang lacks.
   printf '%s\n' "${sources[@]}" | xargs -P "$jobs" -I{} sh -c \
-    '"$1" -p "$2" --quiet --header-filter="^$3/(capture|cli|daemon|enforcer|inventory|learn|policy)/" \
+    '"$1" -p "$2" --quiet --header-filter="^$3/(capture|cli|codec|daemon|enforcer|inventory|learn|policy)/" \
        --extra-arg=-Wno-unknown-warning-option "$4" >"$5/$(echo "$4" | tr / _).log" 2>&1 || true' \
     _ "$clang_tidy" "$build" "$root" {} "$logs"
   # A finding is "path:line:col: warning|error: message [check]"; a header's appear once per
