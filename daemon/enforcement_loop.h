@@ -87,7 +87,8 @@ class EnforcementLoop {
       const enforcer::Ruleset& ruleset);
   void VerifyApplied(std::string_view why, const enforcer::Ruleset& ruleset);
   void StartTamperGuard();
-  boost::system::result<void, std::string> RepairTampering(const enforcer::TamperIncident& incident);
+  boost::system::result<void, std::string> RepairTampering(
+      const enforcer::TamperIncident& incident);
   // Copies the guard's counters into the metrics (they change inside the guard's handlers).
   void PublishTamperStats() const;
   void AppendTamperStatus(std::string& out) const;
