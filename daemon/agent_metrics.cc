@@ -25,6 +25,32 @@ void DescribeAgentMetrics(Metrics& m) {
              "Policy reloads (SIGHUP or control socket) by result");
   m.Describe("bulkhead_graph_snapshots_total", MetricType::kCounter,
              "Flow graph snapshots written");
+  m.Describe("bulkhead_learn_refused_total", MetricType::kCounter,
+             "Connection attempts the server refused (TCP RST, ICMP unreachable): not edges");
+  m.Describe("bulkhead_learn_incomplete_total", MetricType::kCounter,
+             "Connection attempts whose handshake never completed: not edges");
+  m.Describe("bulkhead_scans_total", MetricType::kCounter,
+             "Sources reported as scans (many ports or peers in failed attempts)");
+  m.Describe("bulkhead_edges_dropped_total", MetricType::kCounter,
+             "Flows not learned because their new edge would have passed the edge cap");
+  m.Describe("bulkhead_flow_evictions_total", MetricType::kCounter,
+             "Live flows pushed out of the full flow table (finished early)");
+  m.Describe("bulkhead_tamper_repairs_total", MetricType::kCounter,
+             "Restorations of bulkhead's ruleset after a change it did not make, by trigger "
+             "(event, resync, periodic)");
+  m.Describe("bulkhead_tamper_repair_errors_total", MetricType::kCounter,
+             "Restorations of bulkhead's ruleset that the kernel refused");
+  m.Describe("bulkhead_tamper_foreign_commits_total", MetricType::kCounter,
+             "nftables commits by others that changed bulkhead's tables");
+  m.Describe("bulkhead_nft_events_lost_total", MetricType::kCounter,
+             "Times nftables events were lost or undecodable (a compare with the kernel followed)");
+  m.Describe("bulkhead_ruleset_verifies_total", MetricType::kCounter,
+             "Compares of the kernel's tables with the ruleset (after applies, lost events, "
+             "periodic)");
+  m.Describe("bulkhead_ruleset_verify_differences_total", MetricType::kCounter,
+             "Differences found between the kernel's tables and a ruleset just applied");
+  m.Describe("bulkhead_tamper_repair_seconds", MetricType::kGauge,
+             "The last restoration: from the first event of the change to the ruleset restored");
 }
 
 }  // namespace bulkhead::daemon

@@ -17,9 +17,13 @@
 #include "daemon/control_socket.h"
 #include "daemon/metrics.h"
 #include "daemon/violations.h"
+#include "enforcer/kernel_ruleset.h"
 #include "enforcer/membership_update.h"
 #include "enforcer/netlink_transport.h"
 #include "daemon/agent_config.h"
+#include "enforcer/ruleset.h"
+#include "enforcer/ruleset_watch.h"
+#include "enforcer/tamper_guard.h"
 #include "policy/model.h"
 #include "policy/policy.h"
 
@@ -33,6 +37,11 @@
 // is refused does it compile the policy again, and then sends set elements alone when only
 // membership changed (UpdateElements), else one full replacement (ApplyRuleset). Reloads and the
 // confirmation's rollback take the compile path directly. See enforcement_loop.cc, Reconcile.
+//
+// Tampering: every batch goes through an OwnCommitTransport, so the tamper guard (started after
+// the first apply) tells bulkhead's own commits from others' and has a foreign change to
+// bulkhead's tables (a deleted table, a flushed ruleset) repaired by re-applying the tracked
+// ruleset. A full apply is read back and compared with what was sent.
 namespace bulkhead::daemon {
 
 class EnforcementLoop {
@@ -73,6 +82,16 @@ class EnforcementLoop {
   void RollBackIfExpired();
   RollbackSteps Rollback();
   void AppendAppliedStatus(std::string& out) const;
+  // A full replacement, with the tamper guard muted around it (see TamperGuard::Mute).
+  boost::system::result<enforcer::ApplyStats, enforcer::ApplyError> ApplyFull(
+      const enforcer::Ruleset& ruleset);
+  void VerifyApplied(std::string_view why, const enforcer::Ruleset& ruleset);
+  void StartTamperGuard();
+  boost::system::result<void, std::string> RepairTampering(
+      const enforcer::TamperIncident& incident);
+  // Copies the guard's counters into the metrics (they change inside the guard's handlers).
+  void PublishTamperStats() const;
+  void AppendTamperStatus(std::string& out) const;
 
   const AgentConfig& config_;
   boost::asio::io_context& io_;
@@ -83,7 +102,15 @@ class EnforcementLoop {
   policy::Inventory inventory_;
   policy::Policy policy_;          // in force (a pending reload's, until it is rolled back)
   policy::Policy applied_policy_;  // the last one the kernel accepted
+  // The ledger of bulkhead's own batches, shared by transport_ (an OwnCommitTransport) and the
+  // tamper guard's event reader.
+  std::shared_ptr<enforcer::OwnCommitLedger> ledger_;
   std::unique_ptr<enforcer::NetlinkTransport> transport_;
+  std::unique_ptr<enforcer::TamperGuard> guard_;  // after the first successful apply
+  std::string guard_error_;                        // why it is not running
+  std::uint64_t apply_verifies_ = 0;               // post-apply compares (the guard counts its own)
+  std::string last_repair_;                        // trigger and summary of the last repair
+  ConfirmClock::time_point last_repair_at_{};
   // The applied ruleset, the policy and inventory it came from (empty before the first apply).
   std::optional<enforcer::MembershipTracker> tracker_;
   std::set<std::string> warned_;  // compiler warnings already logged once

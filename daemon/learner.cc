@@ -23,7 +23,7 @@ Learner::Learner(LearnerOptions options, Metrics& metrics, std::shared_ptr<spdlo
   // attributed (and an agent waits for its first inventory before it opens any interface).
   auto empty = learn::GroupResolver::Create(policy::Inventory{}, policy::GroupAssignment{});
   resolver_ = std::make_unique<learn::GroupResolver>(std::move(*empty));
-  builder_ = std::make_unique<learn::GraphBuilder>(*resolver_);
+  builder_ = std::make_unique<learn::GraphBuilder>(*resolver_, options_.max_edges);
   learn::FlowTableConfig config;
   config.max_flows = options_.max_flows;
   table_ = std::make_unique<learn::FlowTable>(config, *builder_);
@@ -167,6 +167,15 @@ void Learner::OnTick() {
   }
   metrics_.Set("bulkhead_flows_total", {}, static_cast<double>(table_->stats().flows_created));
   metrics_.Set("bulkhead_edges", {}, static_cast<double>(builder_->edge_count()));
+  // What learning kept out of the graph, as `bulkhead learn`'s summary line says it: failed
+  // attempts, scans, edges over the cap, flows evicted from a full table.
+  const learn::FlowTableStats& flows = table_->stats();
+  metrics_.Set("bulkhead_learn_refused_total", {}, static_cast<double>(flows.refused));
+  metrics_.Set("bulkhead_learn_incomplete_total", {}, static_cast<double>(flows.incomplete));
+  metrics_.Set("bulkhead_flow_evictions_total", {}, static_cast<double>(flows.flows_evicted));
+  metrics_.Set("bulkhead_scans_total", {}, static_cast<double>(table_->scans().finding_count()));
+  metrics_.Set("bulkhead_edges_dropped_total", {},
+               static_cast<double>(builder_->stats().edges_dropped));
 }
 
 policy::FlowGraph Learner::BuildGraph(bool include_live) const {

@@ -28,6 +28,7 @@ namespace bulkhead::daemon {
 struct LearnerOptions {
   std::vector<std::string> group_by;  // the grouping labels (policy::DefaultGroupBy() if empty)
   std::size_t max_flows = 1'000'000;
+  std::size_t max_edges = learn::kDefaultMaxEdges;  // beyond it, new edges are counted, dropped
   capture::LiveConfig live;
 };
 

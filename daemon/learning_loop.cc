@@ -23,6 +23,12 @@ bool LearningLoop::Start() {
                 "capture on)");
     return false;
   }
+  // A graph directory the agent cannot write to would fail at every snapshot, and at the end
+  // lose everything learned: refuse to start instead.
+  if (auto writable = policy::CheckWritable(config_.graph_file); !writable) {
+    log_->error("learning: cannot write the graph: {}", writable.error());
+    return false;
+  }
   // A graph file from an earlier run is the start: learning continues across restarts. One
   // that cannot be read is not overwritten (it may be the only copy of weeks of learning).
   std::error_code ec;
@@ -90,6 +96,13 @@ void LearningLoop::AppendStatus(std::string& out) const {
   out += fmt::format("packets: {:.0f}, flows: {:.0f}, edges: {:.0f}\n",
                      metrics_.Get("bulkhead_packets_total"), metrics_.Get("bulkhead_flows_total"),
                      metrics_.Get("bulkhead_edges"));
+  out += fmt::format("refused: {:.0f}, incomplete: {:.0f}, scans: {:.0f}, edges over the cap: "
+                     "{:.0f}, flows evicted: {:.0f}\n",
+                     metrics_.Get("bulkhead_learn_refused_total"),
+                     metrics_.Get("bulkhead_learn_incomplete_total"),
+                     metrics_.Get("bulkhead_scans_total"),
+                     metrics_.Get("bulkhead_edges_dropped_total"),
+                     metrics_.Get("bulkhead_flow_evictions_total"));
 }
 
 bool LearningLoop::Stop() {

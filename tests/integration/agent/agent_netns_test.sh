@@ -4,7 +4,9 @@
 # H. Checks what the Docker end-to-end test cannot reach cheaply: a bad policy on SIGHUP keeps the
 # old one, reload over the control socket, reload with confirmation (timeout restores, confirm
 # keeps), violations JSONL and metrics, the rules staying in the kernel on exit (and going with
-# removeRulesOnExit), and a bad config refused with its line and column.
+# removeRulesOnExit), a bad config refused with its line and column, an unwritable graph directory
+# refused at start, and tampering (a flushed ruleset, a deleted table) repaired within 1 s while
+# the agent's own reloads are never taken for tampering.
 # Usage: agent_netns_test.sh BULKHEAD SOURCE_DIR
 set -u
 BH=$1
@@ -77,6 +79,20 @@ out=$(inh "$BH" agent --config "$TMP/learn.yaml" 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q "needs \`interfaces:\`" && [ ! -e "$TMP/g.yaml" ] \
   && pass "learn without interfaces: $(echo "$out" | tail -1)" || fail "learn without interfaces (rc $rc): $out"
 
+# A graph directory the agent cannot write to: refused at start, not at every snapshot.
+mkdir "$TMP/ro" && mount -t tmpfs -o ro,size=1m tmpfs "$TMP/ro" 2>/dev/null; RO_MOUNTED=$?
+if [ $RO_MOUNTED = 0 ]; then
+  printf 'mode: learn\ngraph: %s\ninventory: {file: %s}\ninterfaces: [lo]\n' "$TMP/ro/g.yaml" \
+    "$SRC/../enforce_cli/inventory.yaml" > "$TMP/learn_ro.yaml"
+  out=$(inh "$BH" agent --config "$TMP/learn_ro.yaml" 2>&1); rc=$?
+  umount "$TMP/ro"
+  [ $rc = 1 ] && [ "$(echo "$out" | grep -c "cannot write the graph")" = 1 ] \
+    && pass "unwritable graph directory refused: $(echo "$out" | grep "cannot write")" \
+    || fail "unwritable graph directory (rc $rc): $out"
+else
+  fail "could not mount a read-only tmpfs for the graph directory check"
+fi
+
 # --- Enforce: allowed edges pass, others are refused and reported -----------------------------
 start_agent "$TMP/agent.yaml" && pass "agent applied the policy" || fail "agent did not apply: $(cat "$TMP/agent.log")"
 "$BH" status --control "$CTL" > "$TMP/status" 2>&1
@@ -104,6 +120,45 @@ fi
 v=$(metric 'bulkhead_violations_total{from="web",to="db",verdict="blocked"}')
 [ -n "$v" ] && [ "${v%.*}" -ge 1 ] && pass "metrics: web->db violations $v" || fail "metrics: web->db violations '$v'"
 
+# --- Tampering: a flushed ruleset and a deleted table come back within 1 s ----------------------
+# Runs `nft ARGS` in the agent's namespace, then polls for the table every 50 ms; prints the
+# milliseconds until it was back. 1: not back within 2 s.
+restored_ms() {
+  local t0 t1
+  t0=$(date +%s%N)
+  inh nft "$@" || return 1
+  for _ in $(seq 1 40); do
+    if inh nft list table inet bulkhead >/dev/null 2>&1; then
+      t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 )); return 0
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+tamper_lines() { grep -c "tamper: .*restoring bulkhead's ruleset" "$TMP/agent.log"; }
+repairs() { metric 'bulkhead_tamper_repairs_total{trigger="event"}'; }
+for what in "flush ruleset" "delete table inet bulkhead"; do
+  before=$(tamper_lines)
+  # shellcheck disable=SC2086  # the words are nft's arguments
+  if ms=$(restored_ms $what); then
+    [ "$ms" -le 1000 ] && pass "nft $what: table back in $ms ms" || fail "nft $what: table back only after $ms ms"
+  else
+    fail "nft $what: the table did not come back: $(tail -3 "$TMP/agent.log")"
+  fi
+  sleep 0.3  # the repair's log line and counter come with the apply; let a second one show
+  [ "$(tamper_lines)" = $((before + 1)) ] && pass "nft $what: logged once" \
+    || fail "nft $what: $(( $(tamper_lines) - before )) tamper lines: $(grep tamper: "$TMP/agent.log")"
+  allowed && ! probe "$WEB" 10.10.0.4 5432 && pass "nft $what: the policy is enforced again" \
+    || fail "nft $what: the policy is not enforced after the repair"
+done
+[ "$(repairs)" = 2 ] && pass "metrics: 2 tamper repairs" || fail "metrics: tamper repairs '$(repairs)'"
+"$BH" status --control "$CTL" > "$TMP/status" 2>&1
+grep -q "^tamper: 2 repairs, 0 failed" "$TMP/status" && grep -q "^last repair: " "$TMP/status" \
+  && pass "status: $(grep '^tamper:' "$TMP/status")" || fail "status without tamper counters: $(cat "$TMP/status")"
+grep -q "differs from what was applied" "$TMP/agent.log" \
+  && fail "the kernel's ruleset differed after an apply: $(grep differs "$TMP/agent.log")" \
+  || pass "every full apply read back as sent"
+
 # --- SIGHUP with a broken policy: logged, the old policy stays --------------------------------
 cp "$POLICY" "$TMP/good.yaml"
 echo "allow_typo: []" >> "$POLICY"
@@ -128,6 +183,8 @@ open(p, "w").write(s)
 PY
 out=$("$BH" reload --control "$CTL" 2>&1) && pass "reload: $out" || fail "reload: $out"
 probe "$WEB" 10.10.0.4 5432 && pass "web->db allowed after reload" || fail "web->db still refused after reload"
+sleep 0.5  # a repair would have run by now
+[ "$(repairs)" = 2 ] && pass "reload is not tampering" || fail "reload counted as tampering: '$(repairs)'"
 
 # --- reload with confirmation: a timeout restores, confirm keeps ------------------------------
 cp "$TMP/good.yaml" "$POLICY"
@@ -140,6 +197,8 @@ out=$("$BH" reload --control "$CTL" --confirm 5 2>&1) || fail "reload --confirm 
 out=$("$BH" confirm --control "$CTL" 2>&1) && pass "confirm: $out" || fail "confirm: $out"
 sleep 5.5
 probe "$WEB" 10.10.0.4 5432 && fail "the confirmed policy was rolled back" || pass "confirmed policy stays"
+[ "$(repairs)" = 2 ] && [ "$(tamper_lines)" = 2 ] && pass "reloads and a rollback are not tampering" \
+  || fail "reloads counted as tampering: '$(repairs)' repairs, $(tamper_lines) lines"
 
 # --- Exit: the rules stay; with removeRulesOnExit they go -------------------------------------
 stop_agent && pass "agent exits 0 on SIGTERM" || fail "agent exit status on SIGTERM"

@@ -41,6 +41,21 @@ void SendUdp(std::uint16_t dport, int count) {
   ::close(fd);
 }
 
+// Non-blocking connects to 10.77.0.2 on `count` ports from `first`: SYNs nobody answers (the
+// address is a static neighbour without a host), so each is an incomplete attempt.
+void ConnectTcp(std::uint16_t first, int count) {
+  for (int i = 0; i < count; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<std::uint16_t>(first + i));
+    ASSERT_EQ(::inet_pton(AF_INET, "10.77.0.2", &to.sin_addr), 1);
+    (void)::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to);  // EINPROGRESS
+    ::close(fd);
+  }
+}
+
 policy::Workload Workload(const std::string& app, const std::string& address) {
   policy::Workload w;
   w.name = app + "-1";
@@ -152,6 +167,31 @@ TEST_F(LearnerTest, TrafficBeforeTheInterfacesAreSetIsNotSeen) {
   const policy::FlowGraph graph = learner.Stop();  // flushes what the kernel already holds
   EXPECT_FALSE(HasEdge(graph, "client", "dns", 54));
   EXPECT_TRUE(HasEdge(graph, "client", "dns", 55));
+}
+
+// What learning keeps out of the graph is published as metrics: a scan's unanswered SYNs
+// (incomplete attempts, one scan finding) and a second edge over a cap of one.
+TEST_F(LearnerTest, CountsWhatItKeepsOutOfTheGraph) {
+  Metrics metrics;
+  LearnerOptions options;
+  options.max_edges = 1;
+  Learner learner(options, metrics, log_);
+  learner.Start();
+  learner.SetInventory(TwoWorkloads());
+  learner.SetInterfaces({"bh-a"});
+  (void)Snapshot(learner);  // the capture is open after this
+
+  SendUdp(53, 2);
+  ConnectTcp(6000, 30);  // past the scan detector's 25 ports
+  SendUdp(54, 2);        // a second edge: over the cap
+  ::usleep(300'000);     // TPACKET_V3 retires a partly filled block after its 100 ms timeout
+  const policy::FlowGraph graph = learner.Stop();  // flushes the flows, then publishes
+  EXPECT_EQ(graph.edges.size(), 1U);
+  EXPECT_GE(metrics.Get("bulkhead_learn_incomplete_total"), 30);
+  EXPECT_EQ(metrics.Get("bulkhead_learn_refused_total"), 0);
+  EXPECT_EQ(metrics.Get("bulkhead_scans_total"), 1);
+  EXPECT_EQ(metrics.Get("bulkhead_edges_dropped_total"), 1);
+  EXPECT_EQ(metrics.Get("bulkhead_flow_evictions_total"), 0);
 }
 
 TEST_F(LearnerTest, StopWithoutStartReturnsTheEmptyGraph) {
