@@ -13,11 +13,11 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <fmt/format.h>
 
 #include "daemon/agent_metrics.h"
 #include "daemon/control_protocol.h"
@@ -122,8 +122,7 @@ bool Agent::ListenControl() {
     return true;
   }
   auto control = ControlServer::Listen(
-      io_, config_.control_socket, [this](std::string_view line) { return OnControl(line); },
-      log_);
+      io_, config_.control_socket, [this](std::string_view line) { return OnControl(line); }, log_);
   if (!control) {
     log_->error("control: {}", control.error());
     return false;
@@ -170,11 +169,11 @@ void Agent::OnDockerChange(const inventory::DockerEvent& event,
   }
   std::sort(bridges.begin(), bridges.end());
   bridges.erase(std::unique(bridges.begin(), bridges.end()), bridges.end());
-  const std::string why = event.kind == inventory::DockerEventKind::kResync
-                              ? std::string("docker resync")
-                              : fmt::format("docker {}", event.container_name.empty()
-                                                             ? event.container_id.substr(0, 12)
-                                                             : event.container_name);
+  const std::string why =
+      event.kind == inventory::DockerEventKind::kResync
+          ? std::string("docker resync")
+          : fmt::format("docker {}", event.container_name.empty() ? event.container_id.substr(0, 12)
+                                                                  : event.container_name);
   OnInventory(snapshot.inventory, std::move(bridges), why);
 }
 

@@ -26,29 +26,29 @@ struct AgentConfig {
   std::chrono::milliseconds snapshot_interval{30'000};  // `snapshotInterval`: 500ms, 30s, 5m, 1h
 
   // `inventory`: exactly one of {docker: unix:///path} or {file: path}.
-  std::string docker_socket;   // the socket path, "unix://" stripped
+  std::string docker_socket;  // the socket path, "unix://" stripped
   std::string inventory_file;
 
-  std::uint16_t nflog_group = 7;      // `nflogGroup`: 1..65535
-  std::string metrics_host;           // `metrics: host:port` ([v6]:port); empty: no endpoint
+  std::uint16_t nflog_group = 7;  // `nflogGroup`: 1..65535
+  std::string metrics_host;       // `metrics: host:port` ([v6]:port); empty: no endpoint
   std::uint16_t metrics_port = 0;
   std::string control_socket = "/run/bulkhead/control.sock";  // `control`
   std::string violations_file;  // `violations`: JSON lines; empty: the log only
 
   // Optional keys.
-  std::vector<std::string> interfaces;  // `interfaces`: capture here; empty: Docker's bridges
-  std::vector<std::string> group_by;    // `groupBy`: empty: policy::DefaultGroupBy()
-  bool remove_rules_on_exit = false;    // `removeRulesOnExit`: production must not fail open
-  LogFormat log_format = LogFormat::kText;      // `logFormat`: text | json
-  std::uint32_t violation_log_rate = 20;        // `violationLogRate`: log lines/s (file unlimited)
-  std::string host_name;                        // `hostName`: empty: this machine's hostname
+  std::vector<std::string> interfaces;      // `interfaces`: capture here; empty: Docker's bridges
+  std::vector<std::string> group_by;        // `groupBy`: empty: policy::DefaultGroupBy()
+  bool remove_rules_on_exit = false;        // `removeRulesOnExit`: production must not fail open
+  LogFormat log_format = LogFormat::kText;  // `logFormat`: text | json
+  std::uint32_t violation_log_rate = 20;    // `violationLogRate`: log lines/s (file unlimited)
+  std::string host_name;                    // `hostName`: empty: this machine's hostname
 };
 
 // Parses agent.yaml. Every problem is reported with file:line:column: unknown keys, a bad
 // duration, port or mode, both or neither inventory source, a missing policy (monitor/enforce)
 // or graph (learn), a socket URL that is not unix://.
-boost::system::result<AgentConfig, policy::FileErrors> ParseAgentConfig(std::string_view text,
-                                                                const std::string& file_name);
+boost::system::result<AgentConfig, policy::FileErrors> ParseAgentConfig(
+    std::string_view text, const std::string& file_name);
 boost::system::result<AgentConfig, policy::FileErrors> LoadAgentConfigFile(const std::string& path);
 
 // "30s" -> 30000 ms. Accepts an unsigned integer followed by ms, s, m or h; nullopt otherwise.

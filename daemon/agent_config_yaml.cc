@@ -198,7 +198,7 @@ class AgentConfigReader {
     if (const Node* node = top.Find("violationLogRate")) {
       // 0 is allowed: no violation lines in the log (the violations file still gets all).
       if (auto rate = codec::ReadUnsigned(*node, "violationLogRate",
-                                             std::numeric_limits<std::uint32_t>::max(), errors_)) {
+                                          std::numeric_limits<std::uint32_t>::max(), errors_)) {
         config.violation_log_rate = static_cast<std::uint32_t>(*rate);
       }
     }
@@ -341,7 +341,7 @@ class AgentConfigReader {
         errors_.Add(*item, "an interface name is empty");
       } else if (name.size() >= IFNAMSIZ) {
         errors_.Add(*item, "interface name " + Quote(name) + " is longer than " +
-                              std::to_string(IFNAMSIZ - 1) + " bytes");
+                               std::to_string(IFNAMSIZ - 1) + " bytes");
       } else if (!seen.insert(name).second) {
         errors_.Add(*item, "interface " + Quote(name) + " given twice");
       } else {
@@ -363,9 +363,9 @@ class AgentConfigReader {
         return false;
       }
     }
-    std::string got = node.IsScalar() ? (node.Tag() == "!" ? "the string " : "") +
-                                            Quote(node.Scalar())
-                                      : std::string(codec::KindOf(node));
+    std::string got = node.IsScalar()
+                          ? (node.Tag() == "!" ? "the string " : "") + Quote(node.Scalar())
+                          : std::string(codec::KindOf(node));
     errors_.Add(node, std::string(what) + " must be true or false, not " + got);
     return std::nullopt;
   }

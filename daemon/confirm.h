@@ -51,7 +51,7 @@ enum class SecondApply {
 // What `confirm` gets.
 enum class ConfirmAnswer {
   kConfirmed,
-  kTooLate,          // the deadline had passed; last() says how the rollback went
+  kTooLate,  // the deadline had passed; last() says how the rollback went
   kNothingPending,
 };
 

@@ -24,8 +24,8 @@ struct ControlCommand {
 inline constexpr double kMaxConfirmSeconds = 86400;
 
 enum class ControlProtocolError {
-  kUnknownCommand,       // not one of the words above
-  kBadConfirmSeconds,    // `reload confirm` without 0 < seconds <= kMaxConfirmSeconds
+  kUnknownCommand,     // not one of the words above
+  kBadConfirmSeconds,  // `reload confirm` without 0 < seconds <= kMaxConfirmSeconds
 };
 
 struct ControlParseError {

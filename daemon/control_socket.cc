@@ -24,13 +24,13 @@
 #include <optional>
 #include <utility>
 
+#include <fmt/format.h>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/system/errc.hpp>
-#include <fmt/format.h>
 
 namespace bulkhead::daemon {
 namespace {
@@ -202,30 +202,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
 };
 
 void Accept(const std::shared_ptr<ServerState>& state) {
-  state->acceptor.async_accept(
-      [state](const boost::system::error_code& ec, Local::socket socket) {
-        if (state->closed || ec == asio::error::operation_aborted) {
-          return;
+  state->acceptor.async_accept([state](const boost::system::error_code& ec, Local::socket socket) {
+    if (state->closed || ec == asio::error::operation_aborted) {
+      return;
+    }
+    if (ec) {
+      // EMFILE and the like: log, and try again shortly (the next one may work).
+      state->log->warn("control: accept on {}: {}", state->path, ec.message());
+      state->retry.expires_after(kAcceptRetry);
+      state->retry.async_wait([state](const boost::system::error_code& wait_ec) {
+        if (!wait_ec && !state->closed) {
+          Accept(state);
         }
-        if (ec) {
-          // EMFILE and the like: log, and try again shortly (the next one may work).
-          state->log->warn("control: accept on {}: {}", state->path, ec.message());
-          state->retry.expires_after(kAcceptRetry);
-          state->retry.async_wait([state](const boost::system::error_code& wait_ec) {
-            if (!wait_ec && !state->closed) {
-              Accept(state);
-            }
-          });
-          return;
-        }
-        if (state->connections >= kMaxConnections) {
-          boost::system::error_code ignored;
-          socket.close(ignored);
-        } else {
-          std::make_shared<Connection>(state, std::move(socket))->Start();
-        }
-        Accept(state);
       });
+      return;
+    }
+    if (state->connections >= kMaxConnections) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<Connection>(state, std::move(socket))->Start();
+    }
+    Accept(state);
+  });
 }
 
 class AsioControlServer final : public ControlServer {
@@ -280,8 +279,7 @@ boost::system::result<std::unique_ptr<ControlServer>, std::string> ControlServer
       return fmt::format("another agent is listening on {}", path);
     }
     if (err != ECONNREFUSED) {
-      return fmt::format("{}: cannot tell whether another agent listens: {}", path,
-                         ErrnoText(err));
+      return fmt::format("{}: cannot tell whether another agent listens: {}", path, ErrnoText(err));
     }
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       return fmt::format("cannot remove the stale socket {}: {}", path, ErrnoText(errno));
@@ -343,18 +341,17 @@ boost::system::result<ControlReply, std::string> SendControlCommand(
       return;
     }
     step = "write";
-    asio::async_write(socket, asio::buffer(request),
-                      [&](const boost::system::error_code& wec, std::size_t) {
-                        if (wec) {
-                          result = wec;
-                          return;
-                        }
-                        step = "read";
-                        asio::async_read(socket, asio::dynamic_buffer(reply, kMaxReply),
-                                         [&](const boost::system::error_code& rec, std::size_t) {
-                                           result = rec;
-                                         });
-                      });
+    asio::async_write(
+        socket, asio::buffer(request), [&](const boost::system::error_code& wec, std::size_t) {
+          if (wec) {
+            result = wec;
+            return;
+          }
+          step = "read";
+          asio::async_read(
+              socket, asio::dynamic_buffer(reply, kMaxReply),
+              [&](const boost::system::error_code& rec, std::size_t) { result = rec; });
+        });
   });
   io.run_for(timeout);
   if (result == asio::error::would_block) {

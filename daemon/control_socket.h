@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
+#include <spdlog/logger.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/system/result.hpp>
-#include <spdlog/logger.h>
 
 // The agent's control socket: a unix stream socket, mode 0600 (root only), through which
 // `bulkhead status`, `bulkhead confirm` and `bulkhead reload` reach a running agent.

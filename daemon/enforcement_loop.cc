@@ -3,9 +3,9 @@
 #include <unordered_map>
 #include <utility>
 
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <boost/asio/post.hpp>
 
 #include "enforcer/apply_error_text.h"
 #include "enforcer/br_netfilter.h"
@@ -164,20 +164,19 @@ std::optional<bool> EnforcementLoop::ApplyElementsOnly(std::string_view why,
   }
   auto sent = enforcer::ApplyElementDelta(*transport_, plan->delta);
   if (!sent) {
-    log_->warn("enforce ({}): element update refused ({}); recompiling", why,
-               sent.error().summary);
+    log_->warn("enforce ({}): element update refused ({}); recompiling", why, sent.error().summary);
     return std::nullopt;
   }
   tracker_->Commit(*plan);
-  Applied("elements", why,
-          fmt::format(", +{} -{} elements, no recompile", plan->delta.Added(),
-                      plan->delta.Removed()),
-          start);
+  Applied(
+      "elements", why,
+      fmt::format(", +{} -{} elements, no recompile", plan->delta.Added(), plan->delta.Removed()),
+      start);
   return true;
 }
 
-void EnforcementLoop::Applied(std::string_view kind, std::string_view why,
-                              std::string_view detail, ConfirmClock::time_point start) {
+void EnforcementLoop::Applied(std::string_view kind, std::string_view why, std::string_view detail,
+                              ConfirmClock::time_point start) {
   const double seconds = std::chrono::duration<double>(ConfirmClock::now() - start).count();
   metrics_.Set("bulkhead_apply_seconds", {}, seconds);
   metrics_.Add("bulkhead_applies_total", {{"kind", std::string(kind)}});
@@ -295,8 +294,7 @@ void EnforcementLoop::StartTamperGuard() {
     // Enforcement goes on; only the repair of foreign changes is missing. Said once, and in
     // status.
     guard_error_ = guard.error();
-    log_->error("tamper: not watching nftables for changes to bulkhead's tables: {}",
-                guard_error_);
+    log_->error("tamper: not watching nftables for changes to bulkhead's tables: {}", guard_error_);
     return;
   }
   guard_ = std::move(*guard);
@@ -339,12 +337,11 @@ void EnforcementLoop::AppendTamperStatus(std::string& out) const {
   }
   PublishTamperStats();
   const enforcer::TamperStats& stats = guard_->stats();
-  out += fmt::format("tamper: {} repairs, {} failed, {} foreign commits, {} compares\n",
-                     stats.repairs, stats.repair_failures, stats.foreign_commits,
-                     stats.verifies + apply_verifies_);
+  out +=
+      fmt::format("tamper: {} repairs, {} failed, {} foreign commits, {} compares\n", stats.repairs,
+                  stats.repair_failures, stats.foreign_commits, stats.verifies + apply_verifies_);
   if (!last_repair_.empty()) {
-    const double ago =
-        std::chrono::duration<double>(ConfirmClock::now() - last_repair_at_).count();
+    const double ago = std::chrono::duration<double>(ConfirmClock::now() - last_repair_at_).count();
     out += fmt::format("last repair: {:.1f} s ago, took {:.1f} ms ({})\n", ago,
                        stats.last_repair_seconds * 1000, last_repair_);
   }

@@ -8,11 +8,12 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <spdlog/logger.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/logger.h>
 
 #include "capture/ip_addr.h"
+#include "daemon/agent_config.h"
 #include "daemon/confirm.h"
 #include "daemon/control_socket.h"
 #include "daemon/metrics.h"
@@ -20,7 +21,6 @@
 #include "enforcer/kernel_ruleset.h"
 #include "enforcer/membership_update.h"
 #include "enforcer/netlink_transport.h"
-#include "daemon/agent_config.h"
 #include "enforcer/ruleset.h"
 #include "enforcer/ruleset_watch.h"
 #include "enforcer/tamper_guard.h"
@@ -46,8 +46,8 @@ namespace bulkhead::daemon {
 
 class EnforcementLoop {
  public:
-  EnforcementLoop(const AgentConfig& config, boost::asio::io_context& io,
-                  Metrics& metrics, std::shared_ptr<spdlog::logger> log);
+  EnforcementLoop(const AgentConfig& config, boost::asio::io_context& io, Metrics& metrics,
+                  std::shared_ptr<spdlog::logger> log);
 
   // Loads the policy, turns on br_netfilter, opens the netlink transport and starts the
   // violation reader. Nothing is applied until the first inventory. False, with the reason
@@ -107,9 +107,9 @@ class EnforcementLoop {
   std::shared_ptr<enforcer::OwnCommitLedger> ledger_;
   std::unique_ptr<enforcer::NetlinkTransport> transport_;
   std::unique_ptr<enforcer::TamperGuard> guard_;  // after the first successful apply
-  std::string guard_error_;                        // why it is not running
-  std::uint64_t apply_verifies_ = 0;               // post-apply compares (the guard counts its own)
-  std::string last_repair_;                        // trigger and summary of the last repair
+  std::string guard_error_;                       // why it is not running
+  std::uint64_t apply_verifies_ = 0;              // post-apply compares (the guard counts its own)
+  std::string last_repair_;                       // trigger and summary of the last repair
   ConfirmClock::time_point last_repair_at_{};
   // The applied ruleset, the policy and inventory it came from (empty before the first apply).
   std::optional<enforcer::MembershipTracker> tracker_;

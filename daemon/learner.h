@@ -7,10 +7,10 @@
 #include <thread>
 #include <vector>
 
+#include <spdlog/logger.h>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <spdlog/logger.h>
 
 #include "capture/live_capture.h"
 #include "capture/live_source.h"

@@ -11,16 +11,17 @@
 
 namespace bulkhead::daemon {
 
-LearningLoop::LearningLoop(const AgentConfig& config, boost::asio::io_context& io,
-                           Metrics& metrics, std::shared_ptr<spdlog::logger> log)
+LearningLoop::LearningLoop(const AgentConfig& config, boost::asio::io_context& io, Metrics& metrics,
+                           std::shared_ptr<spdlog::logger> log)
     : config_(config), io_(io), metrics_(metrics), log_(std::move(log)), snapshot_timer_(io) {}
 
 bool LearningLoop::Start() {
   // Learning from Docker captures on Docker's bridges; a static inventory names none, so such
   // an agent would run and never learn anything.
   if (config_.docker_socket.empty() && config_.interfaces.empty()) {
-    log_->error("learn mode with a static inventory needs `interfaces:` (the bridges to "
-                "capture on)");
+    log_->error(
+        "learn mode with a static inventory needs `interfaces:` (the bridges to "
+        "capture on)");
     return false;
   }
   // A graph directory the agent cannot write to would fail at every snapshot, and at the end
@@ -96,13 +97,12 @@ void LearningLoop::AppendStatus(std::string& out) const {
   out += fmt::format("packets: {:.0f}, flows: {:.0f}, edges: {:.0f}\n",
                      metrics_.Get("bulkhead_packets_total"), metrics_.Get("bulkhead_flows_total"),
                      metrics_.Get("bulkhead_edges"));
-  out += fmt::format("refused: {:.0f}, incomplete: {:.0f}, scans: {:.0f}, edges over the cap: "
-                     "{:.0f}, flows evicted: {:.0f}\n",
-                     metrics_.Get("bulkhead_learn_refused_total"),
-                     metrics_.Get("bulkhead_learn_incomplete_total"),
-                     metrics_.Get("bulkhead_scans_total"),
-                     metrics_.Get("bulkhead_edges_dropped_total"),
-                     metrics_.Get("bulkhead_flow_evictions_total"));
+  out += fmt::format(
+      "refused: {:.0f}, incomplete: {:.0f}, scans: {:.0f}, edges over the cap: "
+      "{:.0f}, flows evicted: {:.0f}\n",
+      metrics_.Get("bulkhead_learn_refused_total"), metrics_.Get("bulkhead_learn_incomplete_total"),
+      metrics_.Get("bulkhead_scans_total"), metrics_.Get("bulkhead_edges_dropped_total"),
+      metrics_.Get("bulkhead_flow_evictions_total"));
 }
 
 bool LearningLoop::Stop() {

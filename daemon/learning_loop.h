@@ -4,13 +4,13 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/logger.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/logger.h>
 
+#include "daemon/agent_config.h"
 #include "daemon/learner.h"
 #include "daemon/metrics.h"
-#include "daemon/agent_config.h"
 #include "policy/model.h"
 
 // Learn mode of the agent: owns the learner (which captures on a thread of its own), the graph

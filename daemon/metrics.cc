@@ -330,8 +330,7 @@ bool ShedOldestWaiting(ServerState& state) {
 
 void Accept(const std::shared_ptr<ServerState>& state);
 
-void OnAccept(const std::shared_ptr<ServerState>& state, beast::error_code ec,
-              tcp::socket socket) {
+void OnAccept(const std::shared_ptr<ServerState>& state, beast::error_code ec, tcp::socket socket) {
   if (state->closed || ec == asio::error::operation_aborted) {
     return;
   }

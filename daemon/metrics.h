@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/logger.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/system/result.hpp>
-#include <spdlog/logger.h>
 
 // The agent's Prometheus metrics: a small registry any thread may update, rendered in the text
 // exposition format (version 0.0.4), and an HTTP endpoint on the agent's event loop serving it.

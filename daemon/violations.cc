@@ -21,8 +21,8 @@
 #include "capture/live_capture.h"
 #include "capture/live_source.h"
 #include "capture/nflog.h"
-#include "enforcer/log_prefix.h"
 #include "codec/text_escape.h"
+#include "enforcer/log_prefix.h"
 #include "policy/model.h"
 
 namespace bulkhead::daemon {
@@ -36,8 +36,8 @@ std::string Rfc3339Millis(std::uint64_t ts_usec) {
   if (gmtime_r(&seconds, &tm) == nullptr) {
     return "1970-01-01T00:00:00.000Z";  // beyond the year 2^31: not a kernel timestamp
   }
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
 }
 
 void AppendEndpoint(std::string& out, const ViolationEndpoint& e) {
@@ -50,8 +50,8 @@ void AppendEndpoint(std::string& out, const ViolationEndpoint& e) {
 // container name cannot forge a log line or smuggle terminal escapes.
 std::string LogName(std::string_view name) {
   const bool plain = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == ':';
   });
   return plain ? std::string(name) : codec::JsonString(name);
 }
@@ -165,11 +165,11 @@ class NflogViolationMonitor final : public ViolationMonitor, public capture::Pac
     if (options_.violations_file.empty()) {
       return true;
     }
-    const int fd = ::open(options_.violations_file.c_str(),
-                          O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    const int fd =
+        ::open(options_.violations_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
-      error = "cannot open violations file " + options_.violations_file + ": " +
-              std::strerror(errno);
+      error =
+          "cannot open violations file " + options_.violations_file + ": " + std::strerror(errno);
       return false;
     }
     CloseFile();
@@ -242,14 +242,14 @@ class NflogViolationMonitor final : public ViolationMonitor, public capture::Pac
     v.from = Resolve(record.src);
     v.to = Resolve(record.dst);
     const auto protocol = policy::ProtocolFromIana(record.proto);
-    v.protocol = protocol ? std::string(policy::ProtocolName(*protocol))
-                          : std::to_string(record.proto);
+    v.protocol =
+        protocol ? std::string(policy::ProtocolName(*protocol)) : std::to_string(record.proto);
     v.port = record.dst_port;
     ++count_;
     WriteLine(v);
     LogLine(v);
-    metrics_.Add(kViolationsTotal, {{"from", v.from.group}, {"to", v.to.group},
-                                    {"verdict", v.verdict}});
+    metrics_.Add(kViolationsTotal,
+                 {{"from", v.from.group}, {"to", v.to.group}, {"verdict", v.verdict}});
     if (listener_) {
       listener_(v);
     }
@@ -291,8 +291,8 @@ class NflogViolationMonitor final : public ViolationMonitor, public capture::Pac
   void LogLine(const Violation& v) {
     const auto now = std::chrono::steady_clock::now();
     const double rate = options_.log_lines_per_second;
-    tokens_ = std::min(rate, tokens_ + std::chrono::duration<double>(now - refilled_).count() *
-                                           rate);
+    tokens_ =
+        std::min(rate, tokens_ + std::chrono::duration<double>(now - refilled_).count() * rate);
     refilled_ = now;
     if (tokens_ < 1) {
       ++suppressed_;
@@ -306,8 +306,8 @@ class NflogViolationMonitor final : public ViolationMonitor, public capture::Pac
       note = fmt::format(" ({} more violations not logged)", suppressed_);
       suppressed_ = 0;
     }
-    log_->warn("violation {}: {} -> {} {}{}{}", v.verdict, LogEndpoint(v.from),
-               LogEndpoint(v.to), v.protocol, port, note);
+    log_->warn("violation {}: {} -> {} {}{}{}", v.verdict, LogEndpoint(v.from), LogEndpoint(v.to),
+               v.protocol, port, note);
   }
 
   void CloseFile() {
@@ -340,8 +340,8 @@ class NflogViolationMonitor final : public ViolationMonitor, public capture::Pac
 
 std::string ViolationJson(const Violation& v) {
   using codec::JsonString;
-  std::string out = "{\"time\":\"" + Rfc3339Millis(v.ts_usec) + "\",\"verdict\":" +
-                    JsonString(v.verdict) + ",\"from\":";
+  std::string out = "{\"time\":\"" + Rfc3339Millis(v.ts_usec) +
+                    "\",\"verdict\":" + JsonString(v.verdict) + ",\"from\":";
   AppendEndpoint(out, v.from);
   out += ",\"to\":";
   AppendEndpoint(out, v.to);
@@ -399,9 +399,8 @@ boost::system::result<std::unique_ptr<ViolationMonitor>, std::string> ViolationM
   if ((*source)->link_type() != capture::LinkType::kNflog) {
     return device + ": unexpected link type (not NFLOG)";
   }
-  auto monitor = std::make_unique<NflogViolationMonitor>(io, options, std::move(resolver),
-                                                         metrics, std::move(log),
-                                                         std::move(listener));
+  auto monitor = std::make_unique<NflogViolationMonitor>(io, options, std::move(resolver), metrics,
+                                                         std::move(log), std::move(listener));
   std::string error;
   if (!monitor->OpenFile(error) || !monitor->Watch(std::move(*source), error)) {
     return error;

@@ -7,12 +7,12 @@
 #include <string>
 #include <string_view>
 
+#include <spdlog/logger.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/system/result.hpp>
-#include <spdlog/logger.h>
 
-#include "daemon/metrics.h"
 #include "capture/ip_addr.h"
+#include "daemon/metrics.h"
 
 // Lateral-movement reports: the enforcer's ruleset logs every judged-and-refused (or, in monitor
 // mode, would-be-refused) new connection to an NFLOG group; the agent reads that group through
@@ -34,7 +34,7 @@ struct Violation {
   std::string verdict;
   ViolationEndpoint from;
   ViolationEndpoint to;
-  std::string protocol;  // tcp, udp, icmp, icmpv6, sctp, or the IANA number as text
+  std::string protocol;    // tcp, udp, icmp, icmpv6, sctp, or the IANA number as text
   std::uint16_t port = 0;  // destination port; ICMP: the type; 0 when none
 };
 
@@ -59,8 +59,9 @@ bool ParseNflogFrame(const std::uint8_t* data, std::size_t length, std::uint64_t
 
 struct ViolationMonitorOptions {
   std::uint16_t nflog_group = 7;
-  std::string violations_file;       // appended to (created 0640); empty: none
-  std::uint32_t log_lines_per_second = 20;  // token bucket for log lines; file lines are not limited
+  std::string violations_file;  // appended to (created 0640); empty: none
+  std::uint32_t log_lines_per_second =
+      20;  // token bucket for log lines; file lines are not limited
 };
 
 // Reads the NFLOG group on the event loop (the descriptor is waited on, never blocks) and turns

@@ -80,8 +80,8 @@ TEST(ParseDuration, UnitsAndRejects) {
   EXPECT_EQ(ParseDuration("5m"), milliseconds(300'000));
   EXPECT_EQ(ParseDuration("1h"), milliseconds(3'600'000));
   EXPECT_EQ(ParseDuration("0s"), milliseconds(0));
-  for (const char* bad : {"", "30", "s", "-1s", "+1s", "1.5s", "30 s", " 30s", "30S", "1d",
-                          "10sec", "1hms", "1000000000000000000h", "9999999999999999999ms"}) {
+  for (const char* bad : {"", "30", "s", "-1s", "+1s", "1.5s", "30 s", " 30s", "30S", "1d", "10sec",
+                          "1hms", "1000000000000000000h", "9999999999999999999ms"}) {
     EXPECT_EQ(ParseDuration(bad), std::nullopt) << bad;
   }
   // The largest hour count that fits in int64 milliseconds is accepted; one digit more is not.
@@ -145,9 +145,9 @@ TEST(AgentConfig, JsonIsAcceptedToo) {
 }
 
 TEST(AgentConfig, HeaderIsOptionalButChecked) {
-  EXPECT_EQ(Parse("apiVersion: bulkhead/v1\nkind: AgentConfig\n" + std::string(kMinimalLearn))
-                .graph_file,
-            "g.yaml");
+  EXPECT_EQ(
+      Parse("apiVersion: bulkhead/v1\nkind: AgentConfig\n" + std::string(kMinimalLearn)).graph_file,
+      "g.yaml");
   EXPECT_EQ(OneError(LearnWith("apiVersion: bulkhead/v2")),
             "4:13: apiVersion must be bulkhead/v1, not \"bulkhead/v2\"");
   EXPECT_EQ(OneError(LearnWith("kind: Policy")), "4:7: kind must be AgentConfig, not \"Policy\"");
@@ -158,14 +158,13 @@ TEST(AgentConfig, UnknownAndDuplicateKeys) {
             "4:1: unknown key \"removeRuleOnExit\" in the age");
   EXPECT_EQ(OneError(LearnWith("graph: other.yaml")),
             "4:1: key \"graph\" given twice in the agent configuration");
-  EXPECT_EQ(OneError("mode: learn\ngraph: g.yaml\ninventory: {file: i.yaml, socket: x}\n")
-                .substr(0, 39),
-            "3:27: unknown key \"socket\" in inventory");
+  EXPECT_EQ(
+      OneError("mode: learn\ngraph: g.yaml\ninventory: {file: i.yaml, socket: x}\n").substr(0, 39),
+      "3:27: unknown key \"socket\" in inventory");
 }
 
 TEST(AgentConfig, NotAMap) {
-  EXPECT_EQ(OneError("- mode: learn\n"),
-            "1:1: the agent configuration must be a map, not a list");
+  EXPECT_EQ(OneError("- mode: learn\n"), "1:1: the agent configuration must be a map, not a list");
   EXPECT_EQ(OneError(""), "1:1: the file is empty; expected a YAML or JSON mapping");
   EXPECT_EQ(OneError("mode: [learn\n").substr(0, 4), "2:1:");  // a syntax error, located
 }

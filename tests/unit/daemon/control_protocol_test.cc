@@ -42,8 +42,8 @@ TEST(ControlProtocol, RefusesBadSeconds) {
 }
 
 TEST(ControlProtocol, RefusesUnknownLinesAndEchoesAtMost64Bytes) {
-  for (const char* line : {"", "Status", "status ", "reload confirm", "reloadconfirm 3",
-                           "confirm 3", "shutdown"}) {
+  for (const char* line :
+       {"", "Status", "status ", "reload confirm", "reloadconfirm 3", "confirm 3", "shutdown"}) {
     auto parsed = ParseControlCommand(line);
     ASSERT_FALSE(parsed) << line;
     EXPECT_EQ(parsed.error().code, ControlProtocolError::kUnknownCommand) << line;
@@ -55,13 +55,11 @@ TEST(ControlProtocol, RefusesUnknownLinesAndEchoesAtMost64Bytes) {
 }
 
 TEST(ControlProtocol, WhatTheClientWritesReadsBack) {
-  const ControlCommand commands[] = {{ControlCommandKind::kStatus, 0},
-                                     {ControlCommandKind::kReload, 0},
-                                     {ControlCommandKind::kConfirm, 0},
-                                     {ControlCommandKind::kReload, 3},
-                                     {ControlCommandKind::kReload, 0.001},
-                                     {ControlCommandKind::kReload, 1.0 / 3},
-                                     {ControlCommandKind::kReload, 86400}};
+  const ControlCommand commands[] = {
+      {ControlCommandKind::kStatus, 0},     {ControlCommandKind::kReload, 0},
+      {ControlCommandKind::kConfirm, 0},    {ControlCommandKind::kReload, 3},
+      {ControlCommandKind::kReload, 0.001}, {ControlCommandKind::kReload, 1.0 / 3},
+      {ControlCommandKind::kReload, 86400}};
   for (const auto& c : commands) {
     const std::string line = ControlCommandLine(c);
     auto back = ParseControlCommand(line);

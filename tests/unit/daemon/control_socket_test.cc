@@ -16,11 +16,11 @@
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
 
 namespace bulkhead::daemon {
 namespace {
@@ -63,8 +63,7 @@ std::string RawExchange(const std::string& path, const std::string& request) {
   std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
   EXPECT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
   if (!request.empty()) {
-    EXPECT_EQ(::write(fd, request.data(), request.size()),
-              static_cast<ssize_t>(request.size()));
+    EXPECT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
   }
   std::string out;
   char buf[512];
@@ -171,8 +170,8 @@ TEST_F(ControlSocketTest, OtherUsersAreRefused) {
       ::_exit(3);
     }
     auto reply = SendControlCommand(path, "status", 1s);
-    ::_exit(!reply && reply.error() == "permission denied on " + path +
-                          " (the control socket is root-only)"
+    ::_exit(!reply && reply.error() ==
+                          "permission denied on " + path + " (the control socket is root-only)"
                 ? 0
                 : 1);
   }

@@ -13,10 +13,10 @@
 #include <optional>
 #include <sstream>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "tests/unit/capture/netns_veth.h"
 
@@ -120,7 +120,7 @@ TEST_F(LearnerTest, LearnsFromTheInterfacesAndInventoryItIsGiven) {
   learner.Start();
   learner.SetInventory(TwoWorkloads());
   learner.SetInterfaces({"bh-a", "bulkhead-nope0"});  // one that cannot be opened is skipped
-  (void)Snapshot(learner);                              // the capture is open after this
+  (void)Snapshot(learner);                            // the capture is open after this
 
   SendUdp(53, 5);
   policy::FlowGraph live;

@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
+#include <boost/asio/io_context.hpp>
 
 namespace bulkhead::daemon {
 namespace {
@@ -226,8 +226,7 @@ TEST_F(MetricsServerTest, OtherMethodIs405) {
 TEST_F(MetricsServerTest, GarbageIsDroppedAndServerKeepsServing) {
   const std::string garbage = RoundTrip(io_, server_->port(), "\x01\x02 not http\r\n\r\n");
   EXPECT_EQ(garbage.find("200 OK"), std::string::npos);
-  const std::string reply =
-      RoundTrip(io_, server_->port(), "GET /metrics HTTP/1.0\r\n\r\n");
+  const std::string reply = RoundTrip(io_, server_->port(), "GET /metrics HTTP/1.0\r\n\r\n");
   EXPECT_EQ(reply.rfind("HTTP/1.0 200 OK\r\n", 0), 0U) << reply;
 }
 
@@ -235,8 +234,7 @@ TEST_F(MetricsServerTest, BindErrorNamesTheAddress) {
   boost::asio::io_context other;
   auto second = MetricsServer::Listen(other, "127.0.0.1", server_->port(), metrics_, NullLogger());
   ASSERT_FALSE(second.has_value());
-  EXPECT_NE(second.error().find("127.0.0.1:" + std::to_string(server_->port())),
-            std::string::npos)
+  EXPECT_NE(second.error().find("127.0.0.1:" + std::to_string(server_->port())), std::string::npos)
       << second.error();
   EXPECT_NE(second.error().find("in use"), std::string::npos) << second.error();
 }
@@ -428,10 +426,11 @@ TEST_F(MetricsServerTest, ScrapesAreAnsweredWhileIdleSocketsAndSlowlorisHoldOn) 
   attacker.join();
   stop = true;
   loop.join();
-  std::printf("scrapes answered: %d of %d in %lld ms; hostile sockets held at the end %d, "
-              "closed by the server and reopened %d\n",
-              answered, kScrapes, static_cast<long long>(took.count()), hostile.held.load(),
-              hostile.reopened.load());
+  std::printf(
+      "scrapes answered: %d of %d in %lld ms; hostile sockets held at the end %d, "
+      "closed by the server and reopened %d\n",
+      answered, kScrapes, static_cast<long long>(took.count()), hostile.held.load(),
+      hostile.reopened.load());
   EXPECT_EQ(answered, kScrapes);
   EXPECT_GT(hostile.reopened.load(), 0);  // the attack really hit the cap
 }

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <boost/asio/io_context.hpp>
 
 #include "daemon/violations.h"
 
@@ -147,18 +147,19 @@ TEST_F(ViolationMonitorNetnsTest, KernelLogRecordsBecomeViolations) {
   EXPECT_EQ(udp->protocol, "udp");
   EXPECT_EQ(udp->port, 9998);
   // The kernel's timestamp (or, without one, the read time) is now, not zero.
-  const auto now_usec = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const auto now_usec =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
   EXPECT_LT(now_usec - tcp->ts_usec, 10'000'000U);
 
   const std::vector<std::string> lines = ReadLines(options.violations_file);
   ASSERT_EQ(lines.size(), 2U);
   EXPECT_EQ(lines[0], ViolationJson(seen_[0]));
   EXPECT_EQ(lines[1], ViolationJson(seen_[1]));
-  EXPECT_NE(lines[0].find("\"from\":{\"workload\":\"a\",\"group\":\"ga\",\"address\":\"127.0.0.1\"}"),
-            std::string::npos)
+  EXPECT_NE(
+      lines[0].find("\"from\":{\"workload\":\"a\",\"group\":\"ga\",\"address\":\"127.0.0.1\"}"),
+      std::string::npos)
       << lines[0];
   struct stat st {};
   ASSERT_EQ(::stat(options.violations_file.c_str(), &st), 0);

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/json/src.hpp>  // Boost.JSON header-only: compiled into this one test
 #include <gtest/gtest.h>
+#include <boost/json/src.hpp>  // Boost.JSON header-only: compiled into this one test
 
 namespace bulkhead::daemon {
 namespace {
@@ -55,12 +55,26 @@ class NflogBuilder {
 
 Bytes Ipv4(std::uint8_t proto, const Bytes& transport) {
   const auto total = static_cast<std::uint16_t>(20 + transport.size());
-  const std::array<std::uint8_t, 20> header = {
-      0x45, 0,     static_cast<std::uint8_t>(total >> 8), static_cast<std::uint8_t>(total),
-      0,    0,     0x40, 0,  // DF, offset 0
-      64,   proto, 0,    0,  // TTL, protocol, checksum
-      10,   0,     0,    2,  // 10.0.0.2
-      10,   0,     0,    3};  // 10.0.0.3
+  const std::array<std::uint8_t, 20> header = {0x45,
+                                               0,
+                                               static_cast<std::uint8_t>(total >> 8),
+                                               static_cast<std::uint8_t>(total),
+                                               0,
+                                               0,
+                                               0x40,
+                                               0,  // DF, offset 0
+                                               64,
+                                               proto,
+                                               0,
+                                               0,  // TTL, protocol, checksum
+                                               10,
+                                               0,
+                                               0,
+                                               2,  // 10.0.0.2
+                                               10,
+                                               0,
+                                               0,
+                                               3};  // 10.0.0.3
   // Sized once and filled, not grown by insert: GCC 12 at -O3 reports a false array-bounds
   // error for an insert after an initializer list.
   Bytes p(header.size() + transport.size());
@@ -71,10 +85,26 @@ Bytes Ipv4(std::uint8_t proto, const Bytes& transport) {
 }
 
 Bytes TcpSyn(std::uint16_t dport) {
-  return {0x9c, 0x40, static_cast<std::uint8_t>(dport >> 8), static_cast<std::uint8_t>(dport),
-          0, 0, 0, 1, 0, 0, 0, 0,  // seq, ack
-          0x50, 0x02, 0xff, 0xff,  // offset 5, SYN, window
-          0, 0, 0, 0};             // checksum, urgent
+  return {0x9c,
+          0x40,
+          static_cast<std::uint8_t>(dport >> 8),
+          static_cast<std::uint8_t>(dport),
+          0,
+          0,
+          0,
+          1,
+          0,
+          0,
+          0,
+          0,  // seq, ack
+          0x50,
+          0x02,
+          0xff,
+          0xff,  // offset 5, SYN, window
+          0,
+          0,
+          0,
+          0};  // checksum, urgent
 }
 
 Bytes Ipv6Udp(std::uint16_t dport) {
@@ -83,8 +113,9 @@ Bytes Ipv6Udp(std::uint16_t dport) {
   const Bytes dst = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3};
   p.insert(p.end(), src.begin(), src.end());
   p.insert(p.end(), dst.begin(), dst.end());
-  const Bytes udp = {0x04, 0xd2, static_cast<std::uint8_t>(dport >> 8),
-                     static_cast<std::uint8_t>(dport), 0, 8, 0, 0};
+  const Bytes udp = {
+      0x04, 0xd2, static_cast<std::uint8_t>(dport >> 8), static_cast<std::uint8_t>(dport), 0, 8,
+      0,    0};
   p.insert(p.end(), udp.begin(), udp.end());
   return p;
 }
@@ -111,8 +142,7 @@ TEST(ParseNflogFrameTest, Ipv4Tcp) {
 }
 
 TEST(ParseNflogFrameTest, Ipv6Udp) {
-  const Bytes frame =
-      NflogBuilder(10).Prefix("bulkhead warn ").Payload(Ipv6Udp(53)).bytes();
+  const Bytes frame = NflogBuilder(10).Prefix("bulkhead warn ").Payload(Ipv6Udp(53)).bytes();
   NflogRecord r;
   ASSERT_TRUE(Parse(frame, r));
   EXPECT_EQ(r.prefix, "bulkhead warn");
@@ -174,8 +204,7 @@ TEST(ParseNflogFrameTest, MissingOrBrokenPacketIsRejected) {
 }
 
 TEST(ParseNflogFrameTest, TruncatedFramesAreRejected) {
-  const Bytes frame =
-      NflogBuilder().Prefix("bulkhead deny ").Payload(Ipv4(6, TcpSyn(80))).bytes();
+  const Bytes frame = NflogBuilder().Prefix("bulkhead deny ").Payload(Ipv4(6, TcpSyn(80))).bytes();
   NflogRecord r;
   // Every cut before the transport header is complete must fail, and none may read past the
   // end (the sanitizer build checks that).
