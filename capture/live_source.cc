@@ -1,7 +1,10 @@
 #include "capture/live_source.h"
 
+#include <cerrno>
+
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <string_view>
 #include <utility>
 
@@ -118,13 +121,22 @@ boost::system::result<DispatchState, SourceError> LiveSource::Dispatch(int max_f
       handle.BreakLoop();  // stop this batch; the failure is reported below
     }
   };
+  errno = 0;
   const int rc = handle_.Dispatch(max_frames, on_frame);
+  const int dispatch_errno = errno;
   if (delivery.failed()) {
     return SourceError{iface_ + ": packet handler failed: " + delivery.FailureMessage()};
   }
   if (rc == PCAP_ERROR_BREAK || broken_.load()) {
     broken_ = true;
     return DispatchState::kEndOfInput;
+  }
+  if (rc == PCAP_ERROR && (dispatch_errno == EAGAIN || dispatch_errno == EWOULDBLOCK ||
+                           handle_.LastError().ends_with(std::strerror(EAGAIN)))) {
+    // libpcap's nflog reader (pcap-netfilter-linux.c) reports an empty non-blocking socket as
+    // "Can't receive packet: Resource temporarily unavailable" instead of returning 0: nothing
+    // to read is not a failure (the loop's 1 s tick drains every source, ready or not).
+    return DispatchState::kMore;
   }
   if (rc < 0) {
     // The interface went away or the socket failed: the capture cannot go on.
