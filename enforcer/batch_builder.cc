@@ -24,32 +24,17 @@
 
 #include <fmt/format.h>
 
+#include "enforcer/internal/nftnl_owners.h"
 #include "enforcer/nft_fields.h"
 
 namespace bulkhead::enforcer {
 namespace {
 
-// RAII owners for libnftnl objects (STYLE.md rule 10).
-struct TableFree {
-  void operator()(nftnl_table* t) const { nftnl_table_free(t); }
-};
-struct ChainFree {
-  void operator()(nftnl_chain* c) const { nftnl_chain_free(c); }
-};
-struct RuleFree {
-  void operator()(nftnl_rule* r) const { nftnl_rule_free(r); }
-};
-struct SetFree {
-  void operator()(nftnl_set* s) const { nftnl_set_free(s); }
-};
-struct ObjFree {
-  void operator()(nftnl_obj* o) const { nftnl_obj_free(o); }
-};
-using TablePtr = std::unique_ptr<nftnl_table, TableFree>;
-using ChainPtr = std::unique_ptr<nftnl_chain, ChainFree>;
-using RulePtr = std::unique_ptr<nftnl_rule, RuleFree>;
-using SetPtr = std::unique_ptr<nftnl_set, SetFree>;
-using ObjPtr = std::unique_ptr<nftnl_obj, ObjFree>;
+using internal::ChainPtr;
+using internal::ObjPtr;
+using internal::RulePtr;
+using internal::SetPtr;
+using internal::TablePtr;
 
 std::uint32_t TypeLen(DataType t) { return DataTypeInfoOf(t).length; }
 

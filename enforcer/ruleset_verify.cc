@@ -22,31 +22,18 @@
 #include <fmt/format.h>
 
 #include "enforcer/batch_builder.h"
+#include "enforcer/internal/nftnl_owners.h"
 
 namespace bulkhead::enforcer {
 namespace {
 
-struct TableFree {
-  void operator()(nftnl_table* t) const { nftnl_table_free(t); }
-};
-struct ChainFree {
-  void operator()(nftnl_chain* c) const { nftnl_chain_free(c); }
-};
-struct RuleFree {
-  void operator()(nftnl_rule* r) const { nftnl_rule_free(r); }
-};
-struct SetFree {
-  void operator()(nftnl_set* s) const { nftnl_set_free(s); }
-};
-struct ObjFree {
-  void operator()(nftnl_obj* o) const { nftnl_obj_free(o); }
-};
-struct ExprIterFree {
-  void operator()(nftnl_expr_iter* i) const { nftnl_expr_iter_destroy(i); }
-};
-struct ElemIterFree {
-  void operator()(nftnl_set_elems_iter* i) const { nftnl_set_elems_iter_destroy(i); }
-};
+using internal::ChainPtr;
+using internal::ElemIterPtr;
+using internal::ExprIterPtr;
+using internal::ObjPtr;
+using internal::RulePtr;
+using internal::SetPtr;
+using internal::TablePtr;
 
 // One side of the comparison (the batch bulkhead sends, or the kernel's dump), reduced to what
 // is compared (see the header). Texts are canonical forms, equal when the objects are.
@@ -125,7 +112,7 @@ std::string ObjrefText(nftnl_expr* e) {
 // zeroed, no handle or position: equal for the rule bulkhead sent and the kernel's copy of it.
 std::string RuleText(nftnl_rule* r) {
   std::string out;
-  std::unique_ptr<nftnl_expr_iter, ExprIterFree> it(nftnl_expr_iter_create(r));
+  ExprIterPtr it(nftnl_expr_iter_create(r));
   std::array<char, 4096> buf{};
   for (nftnl_expr* e = nftnl_expr_iter_next(it.get()); e != nullptr;
        e = nftnl_expr_iter_next(it.get())) {
@@ -204,7 +191,7 @@ using ElementOrigins = std::unordered_map<std::uint32_t, std::vector<const std::
 // the previous table).
 boost::system::result<void, std::string> AbsorbTable(const nlmsghdr* nlh, std::uint8_t family,
                                                      const std::set<TableKey>& wanted, View& view) {
-  std::unique_ptr<nftnl_table, TableFree> t(nftnl_table_alloc());
+  TablePtr t(nftnl_table_alloc());
   if (nftnl_table_nlmsg_parse(nlh, t.get()) < 0) {
     return std::string("an unparseable table");
   }
@@ -225,7 +212,7 @@ boost::system::result<void, std::string> AbsorbTable(const nlmsghdr* nlh, std::u
 template <typename TableOf>
 boost::system::result<void, std::string> AbsorbElements(const nlmsghdr* nlh, TableOf table_of,
                                                         const ElementOrigins* origins) {
-  std::unique_ptr<nftnl_set, SetFree> s(nftnl_set_alloc());
+  SetPtr s(nftnl_set_alloc());
   if (nftnl_set_elems_nlmsg_parse(nlh, s.get()) < 0) {
     return std::string("unparseable set elements");
   }
@@ -239,7 +226,7 @@ boost::system::result<void, std::string> AbsorbElements(const nlmsghdr* nlh, Tab
     const auto it = origins->find(nlh->nlmsg_seq);
     names = it == origins->end() ? nullptr : &it->second;
   }
-  std::unique_ptr<nftnl_set_elems_iter, ElemIterFree> it(nftnl_set_elems_iter_create(s.get()));
+  ElemIterPtr it(nftnl_set_elems_iter_create(s.get()));
   std::size_t i = 0;
   for (nftnl_set_elem* e = nftnl_set_elems_iter_next(it.get()); e != nullptr;
        e = nftnl_set_elems_iter_next(it.get()), ++i) {
@@ -270,7 +257,7 @@ boost::system::result<void, std::string> Absorb(const nlmsghdr* nlh,
     case NFT_MSG_DELTABLE:
       return AbsorbTable(nlh, family, wanted, view);
     case NFT_MSG_NEWOBJ: {
-      std::unique_ptr<nftnl_obj, ObjFree> o(nftnl_obj_alloc());
+      ObjPtr o(nftnl_obj_alloc());
       if (nftnl_obj_nlmsg_parse(nlh, o.get()) < 0) {
         return std::string("an unparseable object");
       }
@@ -280,7 +267,7 @@ boost::system::result<void, std::string> Absorb(const nlmsghdr* nlh,
       return {};
     }
     case NFT_MSG_NEWCHAIN: {
-      std::unique_ptr<nftnl_chain, ChainFree> c(nftnl_chain_alloc());
+      ChainPtr c(nftnl_chain_alloc());
       if (nftnl_chain_nlmsg_parse(nlh, c.get()) < 0) {
         return std::string("an unparseable chain");
       }
@@ -290,7 +277,7 @@ boost::system::result<void, std::string> Absorb(const nlmsghdr* nlh,
       return {};
     }
     case NFT_MSG_NEWSET: {
-      std::unique_ptr<nftnl_set, SetFree> s(nftnl_set_alloc());
+      SetPtr s(nftnl_set_alloc());
       if (nftnl_set_nlmsg_parse(nlh, s.get()) < 0) {
         return std::string("an unparseable set");
       }
@@ -301,7 +288,7 @@ boost::system::result<void, std::string> Absorb(const nlmsghdr* nlh,
       return {};
     }
     case NFT_MSG_NEWRULE: {
-      std::unique_ptr<nftnl_rule, RuleFree> r(nftnl_rule_alloc());
+      RulePtr r(nftnl_rule_alloc());
       if (nftnl_rule_nlmsg_parse(nlh, r.get()) < 0) {
         return std::string("an unparseable rule");
       }
@@ -385,24 +372,24 @@ boost::system::result<View, std::string> KernelView(NetlinkTransport& transport,
     const std::uint8_t fam = key.first;
     auto objects =
         DumpInto(transport, NFT_MSG_GETOBJ, fam, "counters", wanted, view, [&](nlmsghdr* n) {
-          std::unique_ptr<nftnl_obj, ObjFree> o(nftnl_obj_alloc());
+          ObjPtr o(nftnl_obj_alloc());
           nftnl_obj_set_str(o.get(), NFTNL_OBJ_TABLE, name);
           nftnl_obj_set_u32(o.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
           nftnl_obj_nlmsg_build_payload(n, o.get());
         });
     auto chains =
         DumpInto(transport, NFT_MSG_GETCHAIN, fam, "chains", wanted, view, [&](nlmsghdr* n) {
-          std::unique_ptr<nftnl_chain, ChainFree> c(nftnl_chain_alloc());
+          ChainPtr c(nftnl_chain_alloc());
           nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, name);
           nftnl_chain_nlmsg_build_payload(n, c.get());
         });
     auto sets = DumpInto(transport, NFT_MSG_GETSET, fam, "sets", wanted, view, [&](nlmsghdr* n) {
-      std::unique_ptr<nftnl_set, SetFree> s(nftnl_set_alloc());
+      SetPtr s(nftnl_set_alloc());
       nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, name);
       nftnl_set_nlmsg_build_payload(n, s.get());
     });
     auto rules = DumpInto(transport, NFT_MSG_GETRULE, fam, "rules", wanted, view, [&](nlmsghdr* n) {
-      std::unique_ptr<nftnl_rule, RuleFree> r(nftnl_rule_alloc());
+      RulePtr r(nftnl_rule_alloc());
       nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, name);
       nftnl_rule_nlmsg_build_payload(n, r.get());
     });
@@ -421,7 +408,7 @@ boost::system::result<View, std::string> KernelView(NetlinkTransport& transport,
       table.elements[set_name];  // an empty set has no reply, but is no missing set
       auto elements = DumpInto(transport, NFT_MSG_GETSETELEM, fam, "set elements", wanted, view,
                                [&](nlmsghdr* n) {
-                                 std::unique_ptr<nftnl_set, SetFree> s(nftnl_set_alloc());
+                                 SetPtr s(nftnl_set_alloc());
                                  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, name);
                                  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set_name.c_str());
                                  nftnl_set_elems_nlmsg_build_payload(n, s.get());
