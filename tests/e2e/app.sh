@@ -13,7 +13,10 @@
 # TARGET is name,address,port: a success is a connection whose answer is "name-ok".
 
 attempt() {  # name address port -> "UPTIME ok|fail name address port"
-  if nc -w 1 "$2" "$3" </dev/null 2>/dev/null | grep -q "^$1-ok"; then r=ok; else r=fail; fi
+  # `timeout 3`: busybox nc -w does not bound a read on a connection whose packets stop coming
+  # (a connection in flight when the first ruleset turns conntrack on in this namespace has its
+  # replies judged as new connections and dropped), and one hung attempt would stall the loop.
+  if timeout 3 nc -w 1 "$2" "$3" </dev/null 2>/dev/null | grep -q "^$1-ok"; then r=ok; else r=fail; fi
   read -r now _ </proc/uptime
   echo "$now $r $1 $2 $3"
 }
