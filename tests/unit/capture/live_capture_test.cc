@@ -28,24 +28,6 @@ struct RecordingSink : PacketSink {
   std::vector<PacketSummary> packets;
 };
 
-void SendUdp(std::uint16_t sport, std::uint16_t dport, int count) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  from.sin_port = htons(sport);
-  ASSERT_EQ(::inet_pton(AF_INET, "10.77.0.1", &from.sin_addr), 1);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&from), sizeof from), 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(dport);
-  ASSERT_EQ(::inet_pton(AF_INET, "10.77.0.2", &to.sin_addr), 1);
-  for (int i = 0; i < count; ++i) {
-    ASSERT_EQ(::sendto(fd, "x", 1, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to), 1);
-  }
-  ::close(fd);
-}
-
 std::unique_ptr<PacketSource> OpenLive(const std::string& iface) {
   LiveConfig config;
   config.buffer_bytes = 2 * 1024 * 1024;
@@ -79,7 +61,7 @@ TEST_F(LiveCaptureTest, DeliversFromEverySourceAndTicks) {
   int ticks = 0;
   ASSERT_TRUE(capture.Start([&ticks] { ++ticks; }));
 
-  SendUdp(40000, 53, 5);
+  testing::SendUdp(40000, 53, 5);
   RunUntil(
       io, [&] { return sink.packets.size() >= 10 && ticks >= 1; }, 5);
   capture.Stop();
@@ -107,7 +89,7 @@ TEST_F(LiveCaptureTest, StopReadsWhatTheKernelAlreadyHolds) {
   RecordingSink sink;
   LiveCapture capture(io, std::move(sources), sink);
   ASSERT_TRUE(capture.Start({}));
-  SendUdp(40001, 53, 3);
+  testing::SendUdp(40001, 53, 3);
   // The loop never ran: only Stop's last drain can have read them. TPACKET_V3 hands a block over
   // when it is full or its timeout (100 ms) retires it.
   ::usleep(300'000);
@@ -125,7 +107,7 @@ TEST_F(LiveCaptureTest, WithoutDrainOnStopNothingIsReadAfterStop) {
   options.drain_on_stop = false;
   LiveCapture capture(io, std::move(sources), sink, options);
   ASSERT_TRUE(capture.Start({}));
-  SendUdp(40002, 53, 3);
+  testing::SendUdp(40002, 53, 3);
   ::usleep(300'000);
   capture.Stop();
   io.run_for(std::chrono::milliseconds(300));

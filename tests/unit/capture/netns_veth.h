@@ -4,10 +4,14 @@
 // a real interface: unshare(CLONE_NEWNET) moves this whole process (every later test too) out of
 // the host's namespace, so nothing the test sends or captures touches the host. Root only.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -32,6 +36,26 @@ inline void EnterNamespaceWithVeth() {
   for (const char* command : commands) {
     ASSERT_EQ(std::system(command), 0) << command;
   }
+}
+
+// Sends `count` one-byte UDP datagrams from 10.77.0.1:sport to 10.77.0.2:dport (the veth pair
+// EnterNamespaceWithVeth made).
+inline void SendUdp(std::uint16_t sport, std::uint16_t dport, int count) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_port = htons(sport);
+  ASSERT_EQ(::inet_pton(AF_INET, "10.77.0.1", &from.sin_addr), 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&from), sizeof from), 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(dport);
+  ASSERT_EQ(::inet_pton(AF_INET, "10.77.0.2", &to.sin_addr), 1);
+  for (int i = 0; i < count; ++i) {
+    ASSERT_EQ(::sendto(fd, "x", 1, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to), 1);
+  }
+  ::close(fd);
 }
 
 }  // namespace bulkhead::capture::testing

@@ -23,23 +23,8 @@
 namespace bulkhead::daemon {
 namespace {
 
-void SendUdp(std::uint16_t dport, int count) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  from.sin_port = htons(40000);
-  ASSERT_EQ(::inet_pton(AF_INET, "10.77.0.1", &from.sin_addr), 1);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&from), sizeof from), 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(dport);
-  ASSERT_EQ(::inet_pton(AF_INET, "10.77.0.2", &to.sin_addr), 1);
-  for (int i = 0; i < count; ++i) {
-    ASSERT_EQ(::sendto(fd, "x", 1, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to), 1);
-  }
-  ::close(fd);
-}
+// From port 40000, as the learner tests have always sent.
+void SendUdp(std::uint16_t dport, int count) { capture::testing::SendUdp(40000, dport, count); }
 
 // Non-blocking connects to 10.77.0.2 on `count` ports from `first`: SYNs nobody answers (the
 // address is a static neighbour without a host), so each is an incomplete attempt.
