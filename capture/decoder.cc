@@ -96,6 +96,14 @@ void ReadQuotedUdp(ByteReader& r, bool v6, PacketSummary& out) {
   out.has_ports = true;
 }
 
+// A transport header with ports (TCP, UDP, SCTP) decoded.
+Outcome WithPorts(std::uint16_t sport, std::uint16_t dport, PacketSummary& out) {
+  out.src_port = sport;
+  out.dst_port = dport;
+  out.has_ports = true;
+  return Outcome::kOk;
+}
+
 // RFC 9293 3.1: the fixed header is 20 bytes; the segment must hold it on the wire.
 Outcome DecodeTcp(ByteReader& r, std::uint64_t wire, PacketSummary& out) {
   std::uint16_t sport = 0;
@@ -117,11 +125,8 @@ Outcome DecodeTcp(ByteReader& r, std::uint64_t wire, PacketSummary& out) {
   if (!r.Skip(header_len - 14)) {
     return Outcome::kTruncatedTcp;
   }
-  out.src_port = sport;
-  out.dst_port = dport;
   out.tcp_flags = flags;
-  out.has_ports = true;
-  return Outcome::kOk;
+  return WithPorts(sport, dport, out);
 }
 
 // RFC 768: 8-byte header; Length covers header and data, so 8 <= Length <= what the IP layer
@@ -136,10 +141,7 @@ Outcome DecodeUdp(ByteReader& r, std::uint64_t wire, PacketSummary& out) {
   if (length < 8 || length > wire) {
     return Outcome::kBadUdpLength;
   }
-  out.src_port = sport;
-  out.dst_port = dport;
-  out.has_ports = true;
-  return Outcome::kOk;
+  return WithPorts(sport, dport, out);
 }
 
 // RFC 792 / RFC 4443 2.1: type, code, checksum.
@@ -176,10 +178,7 @@ Outcome DecodeSctp(ByteReader& r, std::uint64_t wire, PacketSummary& out) {
   if (wire < 12 || !r.ReadBe16(sport) || !r.ReadBe16(dport) || !r.Skip(8)) {
     return Outcome::kTruncatedSctp;
   }
-  out.src_port = sport;
-  out.dst_port = dport;
-  out.has_ports = true;
-  return Outcome::kOk;
+  return WithPorts(sport, dport, out);
 }
 
 Outcome DecodeTransport(std::uint8_t proto, ByteReader& r, std::uint64_t wire, PacketSummary& out) {
