@@ -96,93 +96,103 @@ void ReadQuotedUdp(ByteReader& r, bool v6, PacketSummary& out) {
   out.has_ports = true;
 }
 
+// A transport header with ports (TCP, UDP, SCTP) decoded.
+Outcome WithPorts(std::uint16_t sport, std::uint16_t dport, PacketSummary& out) {
+  out.src_port = sport;
+  out.dst_port = dport;
+  out.has_ports = true;
+  return Outcome::kOk;
+}
+
+// RFC 9293 3.1: the fixed header is 20 bytes; the segment must hold it on the wire.
+Outcome DecodeTcp(ByteReader& r, std::uint64_t wire, PacketSummary& out) {
+  std::uint16_t sport = 0;
+  std::uint16_t dport = 0;
+  std::uint8_t offset_byte = 0;
+  std::uint8_t flags = 0;
+  if (wire < 20 || !r.ReadBe16(sport) || !r.ReadBe16(dport) || !r.Skip(8) ||
+      !r.ReadU8(offset_byte) || !r.ReadU8(flags)) {
+    return Outcome::kTruncatedTcp;
+  }
+  // RFC 9293 3.1: Data Offset counts 32-bit words, at least 5, and the header (options
+  // included) lies within the segment that was sent.
+  const std::size_t header_len = std::size_t{static_cast<std::uint8_t>(offset_byte >> 4)} * 4;
+  if (header_len < 20 || header_len > wire) {
+    return Outcome::kBadTcpOffset;
+  }
+  // Window, checksum, urgent pointer and options must have been captured: a header cut by
+  // the snaplen is truncated, not trusted.
+  if (!r.Skip(header_len - 14)) {
+    return Outcome::kTruncatedTcp;
+  }
+  out.tcp_flags = flags;
+  return WithPorts(sport, dport, out);
+}
+
+// RFC 768: 8-byte header; Length covers header and data, so 8 <= Length <= what the IP layer
+// carried. A shorter Length than the IP payload is legal (trailing bytes ignored).
+Outcome DecodeUdp(ByteReader& r, std::uint64_t wire, PacketSummary& out) {
+  std::uint16_t sport = 0;
+  std::uint16_t dport = 0;
+  std::uint16_t length = 0;
+  if (wire < 8 || !r.ReadBe16(sport) || !r.ReadBe16(dport) || !r.ReadBe16(length) || !r.Skip(2)) {
+    return Outcome::kTruncatedUdp;
+  }
+  if (length < 8 || length > wire) {
+    return Outcome::kBadUdpLength;
+  }
+  return WithPorts(sport, dport, out);
+}
+
+// RFC 792 / RFC 4443 2.1: type, code, checksum.
+Outcome DecodeIcmp(std::uint8_t proto, ByteReader& r, std::uint64_t wire, PacketSummary& out) {
+  std::uint8_t type = 0;
+  std::uint8_t code = 0;
+  if (wire < 4 || !r.ReadU8(type) || !r.ReadU8(code) || !r.Skip(2)) {
+    return Outcome::kTruncatedIcmp;
+  }
+  // Echo request/reply (RFC 792: 8/0; RFC 4443 4.1-4.2: 128/129) carry an identifier that
+  // pairs requests with replies; it stands in for a port.
+  const bool v6 = proto == static_cast<std::uint8_t>(L4Proto::kIcmpv6);
+  const bool echo = v6 ? (type == 128 || type == 129) : (type == 8 || type == 0);
+  std::uint16_t id = 0;
+  if (echo && (wire < 8 || !r.ReadBe16(id))) {
+    return Outcome::kTruncatedIcmp;
+  }
+  out.icmp_type = type;
+  out.icmp_code = code;
+  out.src_port = id;
+  // RFC 792 (type 3 code 3) / RFC 4443 3.1 (type 1 code 4): port unreachable, the answer a
+  // host gives a UDP datagram to a closed port. learn needs the refused datagram's ports to
+  // keep that flow out of the graph.
+  if (v6 ? (type == 1 && code == 4) : (type == 3 && code == 3)) {
+    ReadQuotedUdp(r, v6, out);
+  }
+  return Outcome::kOk;
+}
+
+// RFC 9260 3.1: the common header is 12 bytes (ports, verification tag, checksum).
+Outcome DecodeSctp(ByteReader& r, std::uint64_t wire, PacketSummary& out) {
+  std::uint16_t sport = 0;
+  std::uint16_t dport = 0;
+  if (wire < 12 || !r.ReadBe16(sport) || !r.ReadBe16(dport) || !r.Skip(8)) {
+    return Outcome::kTruncatedSctp;
+  }
+  return WithPorts(sport, dport, out);
+}
+
 Outcome DecodeTransport(std::uint8_t proto, ByteReader& r, std::uint64_t wire, PacketSummary& out) {
   out.proto = proto;
   switch (proto) {
-    case static_cast<std::uint8_t>(L4Proto::kTcp): {
-      // RFC 9293 3.1: the fixed header is 20 bytes; the segment must hold it on the wire.
-      std::uint16_t sport = 0;
-      std::uint16_t dport = 0;
-      std::uint8_t offset_byte = 0;
-      std::uint8_t flags = 0;
-      if (wire < 20 || !r.ReadBe16(sport) || !r.ReadBe16(dport) || !r.Skip(8) ||
-          !r.ReadU8(offset_byte) || !r.ReadU8(flags)) {
-        return Outcome::kTruncatedTcp;
-      }
-      // RFC 9293 3.1: Data Offset counts 32-bit words, at least 5, and the header (options
-      // included) lies within the segment that was sent.
-      const std::size_t header_len = std::size_t{static_cast<std::uint8_t>(offset_byte >> 4)} * 4;
-      if (header_len < 20 || header_len > wire) {
-        return Outcome::kBadTcpOffset;
-      }
-      // Window, checksum, urgent pointer and options must have been captured: a header cut by
-      // the snaplen is truncated, not trusted.
-      if (!r.Skip(header_len - 14)) {
-        return Outcome::kTruncatedTcp;
-      }
-      out.src_port = sport;
-      out.dst_port = dport;
-      out.tcp_flags = flags;
-      out.has_ports = true;
-      return Outcome::kOk;
-    }
-    case static_cast<std::uint8_t>(L4Proto::kUdp): {
-      // RFC 768: 8-byte header; Length covers header and data, so 8 <= Length <= what the IP
-      // layer carried. A shorter Length than the IP payload is legal (trailing bytes ignored).
-      std::uint16_t sport = 0;
-      std::uint16_t dport = 0;
-      std::uint16_t length = 0;
-      if (wire < 8 || !r.ReadBe16(sport) || !r.ReadBe16(dport) || !r.ReadBe16(length) ||
-          !r.Skip(2)) {
-        return Outcome::kTruncatedUdp;
-      }
-      if (length < 8 || length > wire) {
-        return Outcome::kBadUdpLength;
-      }
-      out.src_port = sport;
-      out.dst_port = dport;
-      out.has_ports = true;
-      return Outcome::kOk;
-    }
+    case static_cast<std::uint8_t>(L4Proto::kTcp):
+      return DecodeTcp(r, wire, out);
+    case static_cast<std::uint8_t>(L4Proto::kUdp):
+      return DecodeUdp(r, wire, out);
     case static_cast<std::uint8_t>(L4Proto::kIcmp):
-    case static_cast<std::uint8_t>(L4Proto::kIcmpv6): {
-      // RFC 792 / RFC 4443 2.1: type, code, checksum.
-      std::uint8_t type = 0;
-      std::uint8_t code = 0;
-      if (wire < 4 || !r.ReadU8(type) || !r.ReadU8(code) || !r.Skip(2)) {
-        return Outcome::kTruncatedIcmp;
-      }
-      // Echo request/reply (RFC 792: 8/0; RFC 4443 4.1-4.2: 128/129) carry an identifier that
-      // pairs requests with replies; it stands in for a port.
-      const bool v6 = proto == static_cast<std::uint8_t>(L4Proto::kIcmpv6);
-      const bool echo = v6 ? (type == 128 || type == 129) : (type == 8 || type == 0);
-      std::uint16_t id = 0;
-      if (echo && (wire < 8 || !r.ReadBe16(id))) {
-        return Outcome::kTruncatedIcmp;
-      }
-      out.icmp_type = type;
-      out.icmp_code = code;
-      out.src_port = id;
-      // RFC 792 (type 3 code 3) / RFC 4443 3.1 (type 1 code 4): port unreachable, the answer a
-      // host gives a UDP datagram to a closed port. learn needs the refused datagram's ports to
-      // keep that flow out of the graph.
-      if (v6 ? (type == 1 && code == 4) : (type == 3 && code == 3)) {
-        ReadQuotedUdp(r, v6, out);
-      }
-      return Outcome::kOk;
-    }
-    case static_cast<std::uint8_t>(L4Proto::kSctp): {
-      // RFC 9260 3.1: the common header is 12 bytes (ports, verification tag, checksum).
-      std::uint16_t sport = 0;
-      std::uint16_t dport = 0;
-      if (wire < 12 || !r.ReadBe16(sport) || !r.ReadBe16(dport) || !r.Skip(8)) {
-        return Outcome::kTruncatedSctp;
-      }
-      out.src_port = sport;
-      out.dst_port = dport;
-      out.has_ports = true;
-      return Outcome::kOk;
-    }
+    case static_cast<std::uint8_t>(L4Proto::kIcmpv6):
+      return DecodeIcmp(proto, r, wire, out);
+    case static_cast<std::uint8_t>(L4Proto::kSctp):
+      return DecodeSctp(r, wire, out);
     default:
       return Outcome::kOtherTransport;
   }
@@ -235,35 +245,10 @@ Outcome DecodeIpv4(ByteReader r, std::uint64_t wire, PacketSummary& out) {
   return DecodeTransport(proto, r, payload_len, out);
 }
 
-Outcome DecodeIpv6(ByteReader r, std::uint64_t wire, PacketSummary& out) {
-  // RFC 8200 3: the fixed header is 40 bytes.
-  std::uint8_t version_class = 0;
-  std::uint16_t payload_len = 0;
-  std::uint8_t next = 0;
-  std::uint8_t src[16];
-  std::uint8_t dst[16];
-  if (!r.ReadU8(version_class) || !r.Skip(3) || !r.ReadBe16(payload_len) || !r.ReadU8(next) ||
-      !r.Skip(1) || !r.ReadBytes(src, 16) || !r.ReadBytes(dst, 16)) {
-    return Outcome::kTruncatedIpv6;
-  }
-  // RFC 8200 3: Version is 6.
-  if ((version_class >> 4) != 6) {
-    return Outcome::kBadIpVersion;
-  }
-  // RFC 8200 3: Payload Length is what follows the fixed header (extension headers included).
-  // Jumbograms (RFC 2675, Payload Length 0 with a Jumbo option) need links with a 64 KiB MTU and
-  // are not supported: their transport then reads as truncated.
-  if (std::uint64_t{40} + payload_len > wire) {
-    return Outcome::kBadIpv6Length;
-  }
-  std::memcpy(out.src.bytes.data(), src, 16);  // as for IPv4: the summary was zeroed
-  std::memcpy(out.dst.bytes.data(), dst, 16);
-  out.src.v6 = true;
-  out.dst.v6 = true;
-  out.ip_len = 40U + payload_len;
-  r.Limit(payload_len);
-
-  std::uint64_t left = payload_len;  // wire bytes of the payload not yet walked
+// The IPv6 extension header chain (RFC 8200 4) up to the transport header. `next` is the fixed
+// header's Next Header; `left` the wire bytes of the payload not yet walked.
+Outcome WalkIpv6Extensions(std::uint8_t next, ByteReader& r, std::uint64_t left,
+                           PacketSummary& out) {
   for (int walked = 0;; ++walked) {
     switch (next) {
       case kIpv6HopByHop:
@@ -322,6 +307,36 @@ Outcome DecodeIpv6(ByteReader r, std::uint64_t wire, PacketSummary& out) {
     left -= header_len;
     next = header_next;
   }
+}
+
+Outcome DecodeIpv6(ByteReader r, std::uint64_t wire, PacketSummary& out) {
+  // RFC 8200 3: the fixed header is 40 bytes.
+  std::uint8_t version_class = 0;
+  std::uint16_t payload_len = 0;
+  std::uint8_t next = 0;
+  std::uint8_t src[16];
+  std::uint8_t dst[16];
+  if (!r.ReadU8(version_class) || !r.Skip(3) || !r.ReadBe16(payload_len) || !r.ReadU8(next) ||
+      !r.Skip(1) || !r.ReadBytes(src, 16) || !r.ReadBytes(dst, 16)) {
+    return Outcome::kTruncatedIpv6;
+  }
+  // RFC 8200 3: Version is 6.
+  if ((version_class >> 4) != 6) {
+    return Outcome::kBadIpVersion;
+  }
+  // RFC 8200 3: Payload Length is what follows the fixed header (extension headers included).
+  // Jumbograms (RFC 2675, Payload Length 0 with a Jumbo option) need links with a 64 KiB MTU and
+  // are not supported: their transport then reads as truncated.
+  if (std::uint64_t{40} + payload_len > wire) {
+    return Outcome::kBadIpv6Length;
+  }
+  std::memcpy(out.src.bytes.data(), src, 16);  // as for IPv4: the summary was zeroed
+  std::memcpy(out.dst.bytes.data(), dst, 16);
+  out.src.v6 = true;
+  out.dst.v6 = true;
+  out.ip_len = 40U + payload_len;
+  r.Limit(payload_len);
+  return WalkIpv6Extensions(next, r, payload_len, out);
 }
 
 // A packet that starts at its IP header with nothing outside to say which version it is.

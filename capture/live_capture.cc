@@ -15,10 +15,15 @@ LiveCapture::LiveCapture(asio::io_context& io, std::vector<std::unique_ptr<Packe
 LiveCapture::~LiveCapture() {
   stopped_ = true;
   boost::system::error_code ignored;
-  tick_.cancel();
-  for (auto& watch : watches_) {
-    watch.descriptor->cancel(ignored);
-    watch.retry->cancel();
+  // A timer's cancel() throws only when the reactor fails; a destructor must not throw, and
+  // there is nothing left to cancel for.
+  try {
+    tick_.cancel();
+    for (auto& watch : watches_) {
+      watch.descriptor->cancel(ignored);
+      watch.retry->cancel();
+    }
+  } catch (...) {
   }
 }
 

@@ -17,7 +17,7 @@ namespace bulkhead::capture {
 struct LiveConfig {
   // Kernel ring buffer. libpcap's 2 MiB default overflows within milliseconds of a burst on a
   // busy bridge; 64 MiB rides out a stall of the event loop (STYLE.md rule 13).
-  std::size_t buffer_bytes = 64 * 1024 * 1024;
+  std::size_t buffer_bytes = std::size_t{64} * 1024 * 1024;
   // Headers only. 256 bytes holds the deepest header stack the decoder reads: SLL2 (20) or
   // Ethernet (14) + two VLAN tags (8) + IPv6 (40) + a typical extension chain (hop-by-hop,
   // routing, fragment: ~64) + TCP with full options (60) = 206, with room to spare; payload is

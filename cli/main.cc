@@ -1,6 +1,8 @@
 // The composition root (STYLE.md rule 5): parses the command line, builds the logger and hands
 // it to the subcommand, which builds the modules it needs. Nothing else in bulkhead creates
 // global state.
+#include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -10,7 +12,9 @@
 #include "cli/logging.h"
 #include "daemon/agent_config.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Run(int argc, char** argv) {
   CLI::App app{"bulkhead: learn which container groups talk to which, review, enforce"};
   app.require_subcommand(1);
   bool verbose = false;
@@ -46,4 +50,19 @@ int main(int argc, char** argv) {
     }
   }
   return 2;
+}
+
+}  // namespace
+
+// What a command does not turn into an error of its own (std::bad_alloc, a library's exception)
+// ends here as one line and a non-zero exit, not as std::terminate's abort.
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bulkhead: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "bulkhead: unknown exception\n");
+  }
+  return 1;
 }

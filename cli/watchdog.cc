@@ -1,12 +1,12 @@
 #include "cli/watchdog.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -67,6 +67,7 @@ boost::system::result<pid_t, std::string> SpawnWatchdog(const std::string& state
   std::vector<std::string> args = {
       "bulkhead", kWatchdogCommand, "--state-dir", state_dir, "--token", token, "--ready-fd", "3"};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) {
     argv.push_back(a.data());
   }

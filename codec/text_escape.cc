@@ -172,48 +172,15 @@ std::string ReplaceInvalidUtf8(std::string_view text) {
   return out;
 }
 
-std::string YamlScalar(std::string_view text) {
-  if (CanBePlain(text)) {
-    return std::string(text);
-  }
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  ForEachCodePoint(text, [&out](char32_t cp) {
-    switch (cp) {
-      case '"':
-        out += "\\\"";
-        return;
-      case '\\':
-        out += "\\\\";
-        return;
-      case '\n':
-        out += "\\n";
-        return;
-      case '\t':
-        out += "\\t";
-        return;
-      case '\r':
-        out += "\\r";
-        return;
-      default:
-        break;
-    }
-    if (NeedsEscape(cp)) {
-      AppendHex4(out, "\\u", cp);
-    } else {
-      AppendUtf8(out, cp);
-    }
-  });
-  out += '"';
-  return out;
-}
+namespace {
 
-std::string JsonString(std::string_view text) {
+// A double-quoted YAML or JSON string: both take \" \\ \n \t \r and \uXXXX. `json_short_escapes`
+// adds JSON's \b and \f (a YAML scalar writes them as \u0008 and \u000C, as it always has).
+std::string DoubleQuoted(std::string_view text, bool json_short_escapes) {
   std::string out;
   out.reserve(text.size() + 2);
   out += '"';
-  ForEachCodePoint(text, [&out](char32_t cp) {
+  ForEachCodePoint(text, [&out, json_short_escapes](char32_t cp) {
     switch (cp) {
       case '"':
         out += "\\\"";
@@ -231,11 +198,17 @@ std::string JsonString(std::string_view text) {
         out += "\\r";
         return;
       case '\b':
-        out += "\\b";
-        return;
+        if (json_short_escapes) {
+          out += "\\b";
+          return;
+        }
+        break;
       case '\f':
-        out += "\\f";
-        return;
+        if (json_short_escapes) {
+          out += "\\f";
+          return;
+        }
+        break;
       default:
         break;
     }
@@ -250,6 +223,17 @@ std::string JsonString(std::string_view text) {
   out += '"';
   return out;
 }
+
+}  // namespace
+
+std::string YamlScalar(std::string_view text) {
+  if (CanBePlain(text)) {
+    return std::string(text);
+  }
+  return DoubleQuoted(text, false);
+}
+
+std::string JsonString(std::string_view text) { return DoubleQuoted(text, true); }
 
 std::string DotEscape(std::string_view text) {
   std::string out;

@@ -112,18 +112,7 @@ class AgentConfigReader {
                 "removeRulesOnExit", "logFormat", "violationLogRate", "hostName"},
                "the agent configuration", errors_);
     ReadHeader(top);
-    bool mode_known = false;
-    // Required: a missing mode must not quietly mean "learn" (or anything else).
-    if (const Node* node = top.Require("mode")) {
-      if (auto name = codec::ReadString(*node, "mode", errors_)) {
-        if (auto mode = policy::ParseMode(*name)) {
-          config.mode = *mode;
-          mode_known = true;
-        } else {
-          errors_.Add(*node, "unknown mode " + Quote(*name) + " (learn, monitor, enforce)");
-        }
-      }
-    }
+    const bool mode_known = ReadMode(top, config);
     const Node* policy_node = top.Find("policy");
     if (policy_node != nullptr) {
       ReadPath(*policy_node, "policy", config.policy_file);
@@ -167,6 +156,32 @@ class AgentConfigReader {
                                std::to_string(kMaxSocketPath));
       }
     }
+    ReadOptionalSettings(top, config);
+  }
+
+ private:
+  // Required: a missing mode must not quietly mean "learn" (or anything else). Returns whether
+  // config.mode was read.
+  bool ReadMode(Fields& top, AgentConfig& config) {
+    const Node* node = top.Require("mode");
+    if (node == nullptr) {
+      return false;
+    }
+    auto name = codec::ReadString(*node, "mode", errors_);
+    if (!name) {
+      return false;
+    }
+    if (auto mode = policy::ParseMode(*name)) {
+      config.mode = *mode;
+      return true;
+    }
+    errors_.Add(*node, "unknown mode " + Quote(*name) + " (learn, monitor, enforce)");
+    return false;
+  }
+
+  // The optional settings after "control", in the order they are checked: violations,
+  // interfaces, groupBy, removeRulesOnExit, logFormat, violationLogRate, hostName.
+  void ReadOptionalSettings(const Fields& top, AgentConfig& config) {
     if (const Node* node = top.Find("violations")) {
       // Empty is allowed: violations go to the log only.
       if (auto text = codec::ReadString(*node, "violations", errors_)) {
@@ -209,7 +224,6 @@ class AgentConfigReader {
     }
   }
 
- private:
   // Optional, but when given it must be ours: a Policy or FlowGraph passed as --config by
   // mistake is then named as such instead of producing a list of unknown keys only.
   void ReadHeader(const Fields& top) {

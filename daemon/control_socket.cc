@@ -230,7 +230,14 @@ void Accept(const std::shared_ptr<ServerState>& state) {
 class AsioControlServer final : public ControlServer {
  public:
   explicit AsioControlServer(std::shared_ptr<ServerState> state) : state_(std::move(state)) {}
-  ~AsioControlServer() override { Close(); }
+  ~AsioControlServer() override {
+    // A destructor must not throw: Close's timer cancel throws only when the reactor fails,
+    // and then there is nothing left to cancel for.
+    try {
+      Close();
+    } catch (...) {
+    }
+  }
 
   void Close() override {
     if (state_->closed) {

@@ -1,5 +1,6 @@
 #include "daemon/learner.h"
 
+#include <exception>
 #include <future>
 #include <utility>
 
@@ -30,8 +31,19 @@ Learner::Learner(LearnerOptions options, Metrics& metrics, std::shared_ptr<spdlo
 }
 
 Learner::~Learner() {
-  if (thread_.joinable()) {
+  if (!thread_.joinable()) {
+    return;
+  }
+  // A destructor must not throw: a Stop that fails (out of memory building the last graph) is
+  // logged, and the thread is ended without it.
+  try {
     (void)Stop();
+  } catch (const std::exception& e) {
+    log_->error("learner: stopping: {}", e.what());
+  }
+  if (thread_.joinable()) {
+    io_.stop();
+    thread_.join();
   }
 }
 
@@ -48,7 +60,7 @@ void Learner::SetInterfaces(std::vector<std::string> interfaces) {
 }
 
 void Learner::Snapshot(asio::any_io_executor reply, GraphHandler done) {
-  asio::post(io_, [this, reply, done = std::move(done)]() mutable {
+  asio::post(io_, [this, reply = std::move(reply), done = std::move(done)]() mutable {
     asio::post(reply, [done = std::move(done), graph = BuildGraph(true)]() mutable {
       done(std::move(graph));
     });

@@ -55,7 +55,11 @@ bool LearningLoop::Start() {
 void LearningLoop::OnInventory(const policy::Inventory& inventory,
                                std::vector<std::string> bridges) {
   learner_->SetInventory(inventory);
-  learner_->SetInterfaces(config_.interfaces.empty() ? std::move(bridges) : config_.interfaces);
+  if (config_.interfaces.empty()) {
+    learner_->SetInterfaces(std::move(bridges));
+  } else {
+    learner_->SetInterfaces(config_.interfaces);
+  }
 }
 
 void LearningLoop::SetInventory(const policy::Inventory& inventory) {
@@ -68,16 +72,16 @@ void LearningLoop::ArmSnapshot() {
     if (ec || stopping_) {
       return;
     }
-    learner_->Snapshot(io_.get_executor(), [this](policy::FlowGraph graph) {
+    learner_->Snapshot(io_.get_executor(), [this](const policy::FlowGraph& graph) {
       if (!stopping_) {
-        (void)WriteGraph(std::move(graph));
+        (void)WriteGraph(graph);
       }
     });
     ArmSnapshot();
   });
 }
 
-bool LearningLoop::WriteGraph(policy::FlowGraph graph) {
+bool LearningLoop::WriteGraph(const policy::FlowGraph& graph) {
   policy::FlowGraph out = baseline_;
   policy::MergeFlowGraph(out, graph);
   auto written = policy::WriteFileAtomically(config_.graph_file, policy::WriteFlowGraphYaml(out));

@@ -38,7 +38,7 @@ class LearningLoop {
 
  private:
   void ArmSnapshot();
-  bool WriteGraph(policy::FlowGraph graph);
+  bool WriteGraph(const policy::FlowGraph& graph);
 
   const AgentConfig& config_;
   boost::asio::io_context& io_;

@@ -167,7 +167,7 @@ namespace {
 // A scrape is tiny: a request line and a few headers. Anything bigger is not a Prometheus
 // server and is cut off before it costs memory.
 constexpr std::uint32_t kMaxHeaderBytes = 8 * 1024;
-constexpr std::uint64_t kMaxBodyBytes = 4 * 1024;
+constexpr std::uint64_t kMaxBodyBytes = std::uint64_t{4} * 1024;
 // Deadlines per connection, so a client that misbehaves holds its slot only briefly: a
 // connection that sends nothing is closed after kIdleDeadline (or sooner, shed for a newer one:
 // see kMaxConnections); from its first byte the whole request must arrive within
@@ -365,7 +365,14 @@ class BeastMetricsServer final : public MetricsServer {
  public:
   BeastMetricsServer(std::shared_ptr<ServerState> state, std::uint16_t port)
       : state_(std::move(state)), port_(port) {}
-  ~BeastMetricsServer() override { Close(); }
+  ~BeastMetricsServer() override {
+    // A destructor must not throw: Close's timer cancel throws only when the reactor fails,
+    // and then there is nothing left to cancel for.
+    try {
+      Close();
+    } catch (...) {
+    }
+  }
   BeastMetricsServer(const BeastMetricsServer&) = delete;
   BeastMetricsServer& operator=(const BeastMetricsServer&) = delete;
 

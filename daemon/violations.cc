@@ -77,7 +77,7 @@ constexpr std::string_view kNflogDrops = "bulkhead_nflog_drops";
 constexpr int kSnaplen = 65535;
 // The netlink socket's receive buffer: a burst of violations (a scan) must not overflow it
 // before the loop drains it (overflow shows as bulkhead_nflog_drops).
-constexpr std::size_t kReceiveBuffer = 8 * 1024 * 1024;
+constexpr std::size_t kReceiveBuffer = std::size_t{8} * 1024 * 1024;
 // Records per pcap_dispatch and batches per wake-up: bounded so a flood of violations cannot
 // starve the agent's other work on the loop (STYLE.md rule 13).
 constexpr int kBatch = 256;

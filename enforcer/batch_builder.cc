@@ -390,7 +390,7 @@ class BatchWriter {
     out_.bytes.insert(out_.bytes.end(), p, p + NLMSG_ALIGN(nlh->nlmsg_len));
   }
 
-  std::vector<char> scratch_ = std::vector<char>(256 * 1024);
+  std::vector<char> scratch_ = std::vector<char>(std::size_t{256} * 1024);
   std::uint32_t seq_;
   EncodedBatch out_;
 };

@@ -33,7 +33,11 @@ boost::system::result<CompiledPolicy, std::vector<std::string>> CompileRuleset(
   const policy::Mode global = options.mode.value_or(policy.mode);
   auto membership = ResolveMembership(policy, inventory, global);
   if (!membership) {
-    return membership.error();
+    std::vector<std::string> errors;
+    for (const MembershipError& error : membership.error()) {
+      errors.push_back(MembershipErrorText(error));
+    }
+    return errors;
   }
   CompiledPolicy out;
   out.membership = std::move(*membership);

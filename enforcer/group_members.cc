@@ -59,14 +59,36 @@ ResolvedGroup ImplicitGroup(std::string name, policy::Mode global_mode) {
   return g;
 }
 
-MemberWorkload ToMember(const policy::Workload& w, std::vector<std::string>& errors) {
+std::string MembershipErrorText(const MembershipError& error) {
+  switch (error.kind) {
+    case MembershipErrorKind::kGrouping:
+      return error.subject;
+    case MembershipErrorKind::kReservedSelector:
+      return fmt::format("group {}: a reserved group takes no selector", error.subject);
+    case MembershipErrorKind::kWorldMode:
+      return "group world: world has no mode of its own; set it on the other end";
+    case MembershipErrorKind::kTwoGroups:
+      return fmt::format("workload {} matches groups {} and {}", error.subject, error.first,
+                         error.second);
+    case MembershipErrorKind::kBadAddress:
+      return fmt::format("workload {}: '{}' is not an IP address", error.subject, error.first);
+    case MembershipErrorKind::kSharedAddress:
+      return fmt::format("address {} belongs to both {} and {}", error.subject, error.first,
+                         error.second);
+    case MembershipErrorKind::kBadHostAddress:
+      return fmt::format("host: '{}' is not an IP address", error.subject);
+  }
+  return "unknown membership error";
+}
+
+MemberWorkload ToMember(const policy::Workload& w, std::vector<MembershipError>& errors) {
   MemberWorkload m;
   m.name = w.name;
   m.interface = w.interface;
   for (const auto& text : w.addresses) {
     auto v = Value::Address(text);
     if (!v) {
-      errors.push_back(fmt::format("workload {}: '{}' is not an IP address", w.name, text));
+      errors.push_back({MembershipErrorKind::kBadAddress, w.name, text, {}});
       continue;
     }
     (v->type == DataType::kIpv4Addr ? m.v4 : m.v6).push_back(*v);
@@ -102,15 +124,15 @@ namespace {
 std::map<std::string, ResolvedGroup> DeclaredGroups(const policy::Policy& policy,
                                                     policy::Mode global_mode,
                                                     std::optional<policy::Mode>& host_mode,
-                                                    std::vector<std::string>& errors) {
+                                                    std::vector<MembershipError>& errors) {
   std::map<std::string, ResolvedGroup> groups;
   for (const auto& pg : policy.groups) {
     if (pg.name == policy::kHostGroup || pg.name == policy::kWorldGroup) {
       if (!pg.selector.empty()) {
-        errors.push_back(fmt::format("group {}: a reserved group takes no selector", pg.name));
+        errors.push_back({MembershipErrorKind::kReservedSelector, pg.name, {}, {}});
       }
       if (pg.name == policy::kWorldGroup && pg.mode) {
-        errors.push_back("group world: world has no mode of its own; set it on the other end");
+        errors.push_back({MembershipErrorKind::kWorldMode, pg.name, {}, {}});
       }
       if (pg.name == policy::kHostGroup) {
         host_mode = pg.mode;
@@ -127,9 +149,9 @@ std::map<std::string, ResolvedGroup> DeclaredGroups(const policy::Policy& policy
 
 }  // namespace
 
-boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
+boost::system::result<Membership, std::vector<MembershipError>> ResolveMembership(
     const policy::Policy& policy, const policy::Inventory& inventory, policy::Mode global_mode) {
-  std::vector<std::string> errors;
+  std::vector<MembershipError> errors;
   Membership out;
   const std::vector<std::string> group_by =
       policy.group_by.empty() ? policy::DefaultGroupBy() : policy.group_by;
@@ -137,7 +159,7 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
   // the flow graph and in the enforced policy.
   auto assigned = policy::AssignGroups(inventory, group_by);
   if (!assigned) {
-    return std::vector<std::string>{assigned.error()};
+    return std::vector<MembershipError>{{MembershipErrorKind::kGrouping, assigned.error(), {}, {}}};
   }
 
   std::map<std::string, ResolvedGroup> groups =
@@ -150,8 +172,7 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
     const std::string& derived = assigned->group_of.at(w.name);
     std::vector<std::string> matched = matcher.Match(w, derived);
     if (matched.size() > 1) {
-      errors.push_back(
-          fmt::format("workload {} matches groups {} and {}", w.name, matched[0], matched[1]));
+      errors.push_back({MembershipErrorKind::kTwoGroups, w.name, matched[0], matched[1]});
       continue;
     }
     MemberWorkload m = ToMember(w, errors);
@@ -161,8 +182,7 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
       }
       auto [it, fresh] = owner_of_address.emplace(text, w.name);
       if (!fresh) {
-        errors.push_back(
-            fmt::format("address {} belongs to both {} and {}", text, it->second, w.name));
+        errors.push_back({MembershipErrorKind::kSharedAddress, text, it->second, w.name});
       }
     }
     std::string group_name = matched.empty() ? derived : matched[0];
@@ -176,7 +196,7 @@ boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
   for (const auto& text : inventory.host.addresses) {
     auto v = Value::Address(text);
     if (!v) {
-      errors.push_back(fmt::format("host: '{}' is not an IP address", text));
+      errors.push_back({MembershipErrorKind::kBadHostAddress, text, {}, {}});
       continue;
     }
     (v->type == DataType::kIpv4Addr ? out.host_v4 : out.host_v6).push_back(*v);

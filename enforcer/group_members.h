@@ -69,9 +69,30 @@ class GroupMatcher {
 // implicit id, the global mode.
 ResolvedGroup ImplicitGroup(std::string name, policy::Mode global_mode);
 
+// What is wrong with a policy's groups against an inventory (STYLE.md rule 7): the kind, and the
+// names it is about. MembershipErrorText says it in one line.
+enum class MembershipErrorKind : std::uint8_t {
+  kGrouping,          // policy::AssignGroups refused the inventory; `subject` is its message
+  kReservedSelector,  // a selector on host or world; `subject` is the group
+  kWorldMode,         // a mode on world
+  kTwoGroups,         // `subject`, a workload, matches the groups `first` and `second`
+  kBadAddress,        // `subject`, a workload, has `first`, which is not an IP address
+  kSharedAddress,     // `subject`, an address, belongs to both `first` and `second`
+  kBadHostAddress,    // `subject`, an address of the host, is not an IP address
+};
+
+struct MembershipError {
+  MembershipErrorKind kind;
+  std::string subject;
+  std::string first;
+  std::string second;
+};
+
+std::string MembershipErrorText(const MembershipError& error);
+
 // A workload's name, interface and parsed addresses; an address that does not parse is an error
-// (one string each, appended to `errors`) and left out.
-MemberWorkload ToMember(const policy::Workload& w, std::vector<std::string>& errors);
+// (kBadAddress, appended to `errors`) and left out.
+MemberWorkload ToMember(const policy::Workload& w, std::vector<MembershipError>& errors);
 
 // Policy groups with a selector take the workloads whose labels contain every selector pair;
 // groups without one take the workloads that `policy.group_by` names after them (first label of
@@ -81,9 +102,9 @@ MemberWorkload ToMember(const policy::Workload& w, std::vector<std::string>& err
 // that no policy group takes is still managed: it goes to an implicit group of that derived name
 // with no allowed edges, so it is judged rather than left open.
 // `global_mode` replaces policy.mode for groups without their own mode (the CLI's --mode).
-// Errors (all of them, one string each): a workload in two groups, an address that is not an
-// address, an address of two workloads, a selector on host/world, a mode on world.
-boost::system::result<Membership, std::vector<std::string>> ResolveMembership(
+// Errors (all of them): a workload in two groups, an address that is not an address, an address
+// of two workloads, a selector on host/world, a mode on world.
+boost::system::result<Membership, std::vector<MembershipError>> ResolveMembership(
     const policy::Policy& policy, const policy::Inventory& inventory, policy::Mode global_mode);
 
 }  // namespace bulkhead::enforcer

@@ -329,7 +329,7 @@ bool MembershipTracker::Arrive(PlanDraft& draft, const policy::Workload& w,
   if (!group) {
     return false;
   }
-  std::vector<std::string> errors;
+  std::vector<MembershipError> errors;
   MemberWorkload m = ToMember(w, errors);
   if (!errors.empty()) {
     return false;

@@ -15,7 +15,7 @@
 namespace bulkhead::enforcer {
 namespace {
 
-constexpr std::size_t kReceiveBuffer = 256 * 1024;
+constexpr std::size_t kReceiveBuffer = std::size_t{256} * 1024;
 
 struct SocketClose {
   void operator()(mnl_socket* s) const { mnl_socket_close(s); }

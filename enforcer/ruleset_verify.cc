@@ -466,16 +466,16 @@ void CompareRules(const std::string& chain_name, const std::vector<RuleView>& ex
   const std::string object = fmt::format("rule {} of {}", i, chain_name);
   if (i < expected.size() && tail_equal(expected, i + 1, actual, i)) {
     diffs.Add(Kind::kMissing, object, origin(i), "absent in the kernel");
-  } else if (i < actual.size() && tail_equal(expected, i, actual, i + 1)) {
+  } else if (i >= expected.size() ||
+             (i < actual.size() && tail_equal(expected, i, actual, i + 1))) {
+    // An extra rule: past the expected end, or one after which the rest matches again.
     diffs.Add(Kind::kUnexpected, object, "", "the kernel has an extra rule: " + actual[i].text);
-  } else if (i < expected.size() && i < actual.size()) {
+  } else if (i < actual.size()) {
     diffs.Add(Kind::kChanged, object, origin(i),
               fmt::format("the kernel has {}, expected {}", actual[i].text, expected[i].text));
-  } else if (i < expected.size()) {
+  } else {
     diffs.Add(Kind::kMissing, object, origin(i),
               fmt::format("absent in the kernel ({} of {} rules)", actual.size(), expected.size()));
-  } else {
-    diffs.Add(Kind::kUnexpected, object, "", "the kernel has an extra rule: " + actual[i].text);
   }
 }
 
@@ -562,7 +562,7 @@ void CompareTable(const TableKey& key, const TableView& want, const TableView& h
     static const ElementTexts kEmpty;
     const auto want_elements = want.elements.find(name);
     const auto have_elements = have.elements.find(name);
-    CompareElements(table + " " + name,
+    CompareElements(fmt::format("{} {}", table, name),
                     want_elements == want.elements.end() ? kEmpty : want_elements->second,
                     have_elements == have.elements.end() ? kEmpty : have_elements->second, diffs);
   }

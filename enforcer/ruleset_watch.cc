@@ -490,8 +490,9 @@ void WatchUpdate::NeedResync(std::string reason) {
 CommitClassifier::CommitClassifier(std::shared_ptr<OwnCommitLedger> ledger,
                                    std::vector<std::pair<Family, std::string>> tables)
     : ledger_(std::move(ledger)) {
-  for (auto& [family, name] : tables) {
-    tables_.emplace_back(family == Family::kInet ? NFPROTO_INET : NFPROTO_BRIDGE, std::move(name));
+  for (auto& table : tables) {
+    tables_.emplace_back(table.first == Family::kInet ? NFPROTO_INET : NFPROTO_BRIDGE,
+                         std::move(table.second));
   }
 }
 
@@ -579,7 +580,7 @@ RulesetWatch::RulesetWatch(void* socket, std::shared_ptr<OwnCommitLedger> ledger
       classifier_(std::move(ledger), BulkheadTables()),
       // The largest nf_tables notification is a rule with many expressions or an element
       // message; 64 KiB covers them (a bigger one would come back MSG_TRUNC: resync).
-      buffer_(64 * 1024) {}
+      buffer_(std::size_t{64} * 1024) {}
 
 RulesetWatch::~RulesetWatch() { mnl_socket_close(static_cast<mnl_socket*>(socket_)); }
 

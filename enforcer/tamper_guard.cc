@@ -130,7 +130,14 @@ TamperGuard::TamperGuard(boost::asio::io_context& io, std::unique_ptr<RulesetWat
       periodic_timer_(io),
       alive_(std::make_shared<bool>(true)) {}
 
-TamperGuard::~TamperGuard() { Stop(); }
+TamperGuard::~TamperGuard() {
+  // A destructor must not throw: Stop's timer cancels throw only when the reactor fails, and
+  // then there is nothing left to cancel for.
+  try {
+    Stop();
+  } catch (...) {
+  }
+}
 
 boost::system::result<std::unique_ptr<TamperGuard>, std::string> TamperGuard::Start(
     boost::asio::io_context& io, std::shared_ptr<OwnCommitLedger> ledger,

@@ -216,6 +216,63 @@ boost::system::result<DockerEndpoint, Error> Endpoint(const Fields& f, std::stri
   return ep;
 }
 
+// The inspect answer's "State": running, pid, start time.
+boost::system::result<void, Error> ReadState(const Fields& top, DockerContainer& c) {
+  auto state = top.Object("State", true);
+  if (!state) {
+    return state.error();
+  }
+  const Fields st = top.Sub(**state, "State");
+  auto running = st.Bool("Running");
+  if (!running) {
+    return running.error();
+  }
+  auto pid = st.Int("Pid");
+  if (!pid) {
+    return pid.error();
+  }
+  auto started = st.String("StartedAt", false);
+  if (!started) {
+    return started.error();
+  }
+  c.running = *running;
+  if (*pid < 0 || (c.running && *pid == 0)) {
+    return st.Fail("Pid", "not a process id");
+  }
+  c.pid = *pid;
+  c.started_at = std::move(*started);
+  return {};
+}
+
+// One DockerEndpoint per entry of "NetworkSettings.Networks" (both optional).
+boost::system::result<void, Error> ReadEndpoints(const Fields& top, DockerContainer& c) {
+  auto settings = top.Object("NetworkSettings", false);
+  if (!settings) {
+    return settings.error();
+  }
+  if (*settings != nullptr) {
+    const Fields ns = top.Sub(**settings, "NetworkSettings");
+    auto networks = ns.Object("Networks", false);
+    if (!networks) {
+      return networks.error();
+    }
+    if (*networks != nullptr) {
+      const Fields nets = ns.Sub(**networks, "Networks");
+      for (const auto& kv : **networks) {
+        if (!kv.value().is_object()) {
+          return nets.Fail(kv.key(), "expected an object");
+        }
+        auto ep = Endpoint(nets.Sub(kv.value().get_object(), kv.key()), std::string(kv.key()));
+        if (!ep) {
+          return ep.error();
+        }
+        c.endpoints.push_back(std::move(*ep));
+      }
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string_view DockerEventKindName(DockerEventKind kind) {
@@ -284,30 +341,9 @@ boost::system::result<DockerContainer, DockerError> ParseContainerInspect(std::s
     return top.Fail("Name", "empty");
   }
 
-  auto state = top.Object("State", true);
-  if (!state) {
+  if (auto state = ReadState(top, c); !state) {
     return state.error();
   }
-  const Fields st = top.Sub(**state, "State");
-  auto running = st.Bool("Running");
-  if (!running) {
-    return running.error();
-  }
-  auto pid = st.Int("Pid");
-  if (!pid) {
-    return pid.error();
-  }
-  auto started = st.String("StartedAt", false);
-  if (!started) {
-    return started.error();
-  }
-  c.running = *running;
-  if (*pid < 0 || (c.running && *pid == 0)) {
-    return st.Fail("Pid", "not a process id");
-  }
-  c.pid = *pid;
-  c.started_at = std::move(*started);
-
   auto config = top.Object("Config", false);
   if (!config) {
     return config.error();
@@ -320,29 +356,8 @@ boost::system::result<DockerContainer, DockerError> ParseContainerInspect(std::s
     c.labels = std::move(*labels);
   }
 
-  auto settings = top.Object("NetworkSettings", false);
-  if (!settings) {
-    return settings.error();
-  }
-  if (*settings != nullptr) {
-    const Fields ns = top.Sub(**settings, "NetworkSettings");
-    auto networks = ns.Object("Networks", false);
-    if (!networks) {
-      return networks.error();
-    }
-    if (*networks != nullptr) {
-      const Fields nets = ns.Sub(**networks, "Networks");
-      for (const auto& kv : **networks) {
-        if (!kv.value().is_object()) {
-          return nets.Fail(kv.key(), "expected an object");
-        }
-        auto ep = Endpoint(nets.Sub(kv.value().get_object(), kv.key()), std::string(kv.key()));
-        if (!ep) {
-          return ep.error();
-        }
-        c.endpoints.push_back(std::move(*ep));
-      }
-    }
+  if (auto endpoints = ReadEndpoints(top, c); !endpoints) {
+    return endpoints.error();
   }
   std::sort(c.endpoints.begin(), c.endpoints.end(),
             [](const auto& a, const auto& b) { return a.network_name < b.network_name; });

@@ -30,7 +30,7 @@ constexpr unsigned kHttpNotFound = 404;
 
 }  // namespace
 
-DockerSource::DockerSource(asio::any_io_executor executor, DockerSourceOptions options,
+DockerSource::DockerSource(const asio::any_io_executor& executor, DockerSourceOptions options,
                            std::shared_ptr<spdlog::logger> logger)
     : executor_(executor),
       options_(std::move(options)),

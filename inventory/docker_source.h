@@ -57,7 +57,7 @@ class DockerSource {
   using ChangeCallback = std::function<void(const DockerEvent&, const DockerSnapshot&)>;
 
   // `logger` may be null (tests); then nothing is logged.
-  DockerSource(boost::asio::any_io_executor executor, DockerSourceOptions options,
+  DockerSource(const boost::asio::any_io_executor& executor, DockerSourceOptions options,
                std::shared_ptr<spdlog::logger> logger);
 
   // One full snapshot: negotiate the API version, list and inspect every running container,

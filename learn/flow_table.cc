@@ -453,6 +453,31 @@ struct FlowTable::State {
     stats.flows_evicted += removed;
   }
 
+  // The entry of `key`, from the cache of the previous packet or the map; a new one (fresh) when
+  // there was none, making room when the table is full. nullptr when max_flows is 0.
+  FlowMap::value_type* FindOrInsert(const FlowKey& key, std::uint64_t now, bool& fresh) {
+    if (cached != nullptr && cached->first == key) {
+      return cached;
+    }
+    if (flows.size() >= config.max_flows) {
+      auto it = flows.find(key);
+      if (it == flows.end()) {
+        if (config.max_flows == 0) {
+          return nullptr;
+        }
+        MakeRoom(now);
+        it = flows.try_emplace(key).first;
+        fresh = true;
+      }
+      cached = &*it;
+    } else {
+      auto [it, inserted] = flows.try_emplace(key);
+      cached = &*it;
+      fresh = inserted;
+    }
+    return cached;
+  }
+
   // An ICMP port unreachable that quotes a UDP datagram (the decoder gave its ports as the
   // reply's): marks the sender as having refused that UDP flow. It never starts a flow: an error
   // about a datagram the table has not seen says nothing about an edge.
@@ -578,28 +603,11 @@ void FlowTable::OnPacket(const capture::PacketSummary& p) {
     s.ExpireIdle(now);
   }
 
-  State::FlowMap::value_type* entry = s.cached;
   bool fresh = false;
-  if (entry == nullptr || !(entry->first == key)) {
-    if (s.flows.size() >= s.config.max_flows) {
-      auto it = s.flows.find(key);
-      if (it == s.flows.end()) {
-        if (s.config.max_flows == 0) {
-          return;
-        }
-        s.MakeRoom(now);
-        it = s.flows.try_emplace(key).first;
-        fresh = true;
-      }
-      entry = &*it;
-    } else {
-      auto [it, inserted] = s.flows.try_emplace(key);
-      entry = &*it;
-      fresh = inserted;
-    }
-    s.cached = entry;
+  State::FlowMap::value_type* entry = s.FindOrInsert(key, now, fresh);
+  if (entry == nullptr) {
+    return;
   }
-
   FlowValue& v = entry->second;
   if (!fresh) {
     const bool idle = s.IsIdle(key, v, now);

@@ -46,7 +46,7 @@ std::uint64_t EstimateDistinct(const std::vector<std::uint64_t>& bits) {
   const double m = 65536.0;
   const double zeros = m - static_cast<double>(CountSet(bits));
   if (zeros < 1.0) {
-    return 65536 * 11;  // saturated: m ln m, the estimate's ceiling
+    return std::uint64_t{65536} * 11;  // saturated: m ln m, the estimate's ceiling
   }
   return static_cast<std::uint64_t>(std::llround(-m * std::log(zeros / m)));
 }

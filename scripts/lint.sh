@@ -7,8 +7,11 @@
 #
 #   scripts/lint.sh [--format] [--tidy] [--preset NAME]   (default: both, preset debug)
 #
-# Needs clang-format and clang-tidy 14 (`scripts/setup.sh --lint`). The compile commands come from
-# configuring the preset (done here when missing); nothing is built.
+# Needs clang-format and clang-tidy 14 (`scripts/setup.sh --lint`). --tidy reads the compile
+# commands of build/<preset>: it configures the preset when it was not, and builds the sources
+# that are generated at build time (protoc's *.pb.h, and any other custom command's .h/.cc), which
+# product sources include; nothing else is built and no source is skipped. In CI it runs after
+# scripts/test.sh has built build/asan-ubsan, so that step finds everything already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -65,6 +68,12 @@ if [[ $run_tidy == 1 ]]; then
   build=build/$preset
   if [[ ! -f $build/compile_commands.json ]]; then
     cmake --preset "$preset" >/dev/null
+  fi
+  # The generated sources (outputs of custom commands: the presets use Ninja), up to date.
+  mapfile -t generated < <(ninja -C "$build" -t targets all |
+    awk -F': ' '$2 == "CUSTOM_COMMAND" && $1 ~ /\.(h|hh|hpp|inc|cc|cpp)$/ { print $1 }')
+  if [[ ${#generated[@]} -gt 0 ]]; then
+    ninja -C "$build" "${generated[@]}" >/dev/null
   fi
   mapfile -t sources < <(git ls-files -- \
     'capture/*.cc' 'cli/*.cc' 'codec/*.cc' 'daemon/*.cc' 'enforcer/*.cc' 'inventory/*.cc' 'learn/*.cc' 'policy/*.cc')

@@ -4,63 +4,22 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include <gtest/gtest.h>
 
 #include "enforcer/compiler.h"
 #include "enforcer/kernel_ruleset.h"
+#include "tests/unit/enforcer/recording_transport.h"
 #include "tests/unit/enforcer/sample_policy.h"
 
 namespace bulkhead::enforcer {
 namespace {
 
-struct Msg {
-  std::uint16_t type;  // NFT_MSG_* (subsystem stripped) or NFNL_MSG_BATCH_*
-  std::uint16_t flags;
-  std::uint32_t seq;
-};
+using Msg = testing::BatchMessage;
 
-std::vector<Msg> Parse(std::span<const std::uint8_t> bytes) {
-  std::vector<Msg> out;
-  std::size_t off = 0;
-  while (off + sizeof(nlmsghdr) <= bytes.size()) {
-    nlmsghdr h;
-    std::memcpy(&h, bytes.data() + off, sizeof(h));
-    EXPECT_GE(h.nlmsg_len, sizeof(nlmsghdr));
-    if (h.nlmsg_len < sizeof(nlmsghdr)) {
-      break;
-    }
-    const auto type = static_cast<std::uint16_t>(h.nlmsg_type & 0xff);
-    out.push_back({type, h.nlmsg_flags, h.nlmsg_seq});
-    off += NLMSG_ALIGN(h.nlmsg_len);
-  }
-  EXPECT_EQ(off, bytes.size());
-  return out;
-}
-
-// Records every batch and answers with scripted errors.
-class FakeTransport final : public NetlinkTransport {
- public:
-  boost::system::result<std::vector<NetlinkError>, std::string> SendBatch(
-      std::span<const std::uint8_t> batch) override {
-    batches.emplace_back(batch.begin(), batch.end());
-    std::vector<NetlinkError> errors;
-    if (fail_message_index) {
-      auto msgs = Parse(batch);
-      errors.push_back({msgs.at(*fail_message_index).seq, 22, "scripted"});
-    }
-    return errors;
-  }
-  boost::system::result<std::vector<std::vector<std::uint8_t>>, std::string> Dump(
-      std::span<const std::uint8_t>) override {
-    return std::vector<std::vector<std::uint8_t>>{};
-  }
-  std::uint32_t NextSeq() override { return 1000; }
-
-  std::vector<std::vector<std::uint8_t>> batches;
-  std::optional<std::size_t> fail_message_index;
-};
+std::vector<Msg> Parse(std::span<const std::uint8_t> bytes) { return testing::ParseBatch(bytes); }
 
 Ruleset Sample() {
   auto c =
@@ -128,7 +87,7 @@ TEST(BatchBuilder, ElementsAreChunkedAndNamed) {
 }
 
 TEST(KernelRuleset, AKernelErrorNamesThePolicyObject) {
-  FakeTransport t;
+  testing::RecordingTransport t(1000, EINVAL);
   Ruleset r = Sample();
   EncodedBatch b = BuildReplaceBatch(r, 1000, BatchOptions{1});
   std::size_t index = 0;
@@ -149,7 +108,7 @@ TEST(KernelRuleset, AKernelErrorNamesThePolicyObject) {
 }
 
 TEST(KernelRuleset, DisableDeletesOnlyBulkheadTables) {
-  FakeTransport t;
+  testing::RecordingTransport t(1000, EINVAL);
   ASSERT_TRUE(DeleteTables(t));
   auto msgs = Parse(t.batches.at(0));
   ASSERT_EQ(msgs.size(), 6u);  // begin, (new + delete) x inet/bridge, end

@@ -30,7 +30,7 @@ TEST(GroupMembers, SelectorAndGroupByAndImplicitGroups) {
   stray.addresses = {"10.0.0.9"};
   inv.workloads.push_back(stray);
   auto m = ResolveMembership(SamplePolicy(Mode::kMonitor), inv, Mode::kMonitor);
-  ASSERT_TRUE(m) << m.error().front();
+  ASSERT_TRUE(m) << MembershipErrorText(m.error().front());
   ASSERT_EQ(m->groups.size(), 5u);
   EXPECT_EQ(m->groups[0].name, "api");
   EXPECT_EQ(m->groups[0].id, 2u);
@@ -51,9 +51,19 @@ TEST(GroupMembers, ReportsEveryError) {
   inv.workloads[3].addresses.push_back("10.0.0.2");  // web-1's
   auto m = ResolveMembership(p, inv, Mode::kMonitor);
   ASSERT_FALSE(m);
-  EXPECT_TRUE(HasError(m.error(), "matches groups api and everything-api"));
-  EXPECT_TRUE(HasError(m.error(), "'not-an-ip' is not an IP address"));
-  EXPECT_TRUE(HasError(m.error(), "address 10.0.0.2 belongs to both web-1 and db-1"));
+  std::vector<std::string> texts;
+  for (const MembershipError& e : m.error()) {
+    texts.push_back(MembershipErrorText(e));
+  }
+  EXPECT_TRUE(HasError(texts, "workload api-1 matches groups api and everything-api"));
+  EXPECT_TRUE(HasError(texts, "'not-an-ip' is not an IP address"));
+  EXPECT_TRUE(HasError(texts, "address 10.0.0.2 belongs to both web-1 and db-1"));
+  // In inventory order: web-1's address, api-1 and api-2 in two groups, db-1's address.
+  ASSERT_EQ(m.error().size(), 4U);
+  EXPECT_EQ(m.error()[0].kind, MembershipErrorKind::kBadAddress);
+  EXPECT_EQ(m.error()[1].kind, MembershipErrorKind::kTwoGroups);
+  EXPECT_EQ(m.error()[3].kind, MembershipErrorKind::kSharedAddress);
+  EXPECT_EQ(m.error()[3].subject, "10.0.0.2");
 }
 
 TEST(Compiler, RejectsUnknownGroupsAndBadRanges) {

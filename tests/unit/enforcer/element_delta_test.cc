@@ -12,54 +12,15 @@
 #include "enforcer/batch_builder.h"
 #include "enforcer/compiler.h"
 #include "enforcer/kernel_ruleset.h"
+#include "tests/unit/enforcer/recording_transport.h"
 #include "tests/unit/enforcer/sample_policy.h"
 
 namespace bulkhead::enforcer {
 namespace {
 
-struct Msg {
-  std::uint16_t type;
-  std::uint16_t flags;
-  std::uint32_t seq;
-};
+using Msg = testing::BatchMessage;
 
-std::vector<Msg> Parse(std::span<const std::uint8_t> bytes) {
-  std::vector<Msg> out;
-  std::size_t off = 0;
-  while (off + sizeof(nlmsghdr) <= bytes.size()) {
-    nlmsghdr h;
-    std::memcpy(&h, bytes.data() + off, sizeof(h));
-    if (h.nlmsg_len < sizeof(nlmsghdr)) {
-      ADD_FAILURE() << "bad message length";
-      break;
-    }
-    out.push_back({static_cast<std::uint16_t>(h.nlmsg_type & 0xff), h.nlmsg_flags, h.nlmsg_seq});
-    off += NLMSG_ALIGN(h.nlmsg_len);
-  }
-  EXPECT_EQ(off, bytes.size());
-  return out;
-}
-
-class RecordingTransport final : public NetlinkTransport {
- public:
-  boost::system::result<std::vector<NetlinkError>, std::string> SendBatch(
-      std::span<const std::uint8_t> batch) override {
-    batches.emplace_back(batch.begin(), batch.end());
-    std::vector<NetlinkError> errors;
-    if (fail_message_index) {
-      errors.push_back({Parse(batch).at(*fail_message_index).seq, ENOENT, "scripted"});
-    }
-    return errors;
-  }
-  boost::system::result<std::vector<std::vector<std::uint8_t>>, std::string> Dump(
-      std::span<const std::uint8_t>) override {
-    return std::vector<std::vector<std::uint8_t>>{};
-  }
-  std::uint32_t NextSeq() override { return 7000; }
-
-  std::vector<std::vector<std::uint8_t>> batches;
-  std::optional<std::size_t> fail_message_index;
-};
+std::vector<Msg> Parse(std::span<const std::uint8_t> bytes) { return testing::ParseBatch(bytes); }
 
 Ruleset Compile(const policy::Policy& p, const policy::Inventory& inv) {
   auto c = CompileRuleset(p, inv, {});
@@ -205,7 +166,7 @@ TEST(ElementDelta, OneBatchDeletionsFirstThenExclusiveAdditions) {
 TEST(ElementDelta, UpdateElementsSendsOneBatchOrNone) {
   Ruleset before = Compile(Enforce(), testing::SampleInventory());
   Ruleset after = Compile(Enforce(), Churned());
-  RecordingTransport t;
+  testing::RecordingTransport t(7000, ENOENT);
   auto same = UpdateElements(t, before, before);
   ASSERT_TRUE(same);
   EXPECT_FALSE(same->structure_changed);
@@ -235,7 +196,7 @@ TEST(ElementDelta, UpdateElementsSendsOneBatchOrNone) {
 TEST(ElementDelta, AnElementTheKernelLacksRefusesTheUpdateAndNamesIt) {
   Ruleset before = Compile(Enforce(), testing::SampleInventory());
   Ruleset after = Compile(Enforce(), Churned());
-  RecordingTransport t;
+  testing::RecordingTransport t(7000, ENOENT);
   t.fail_message_index = 1;  // the first deletion
   auto r = UpdateElements(t, before, after, BatchOptions{1});
   ASSERT_FALSE(r);

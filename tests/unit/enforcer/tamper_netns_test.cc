@@ -143,6 +143,31 @@ class TamperNetnsTest : public ::testing::Test {
                : listing.substr(rule + 9, listing.find('\n', rule) - rule - 9);
   }
 
+  // The agent's callbacks: each incident recorded in `incidents` and repaired by applying the
+  // ruleset again (its time in `restored`, when given), verified against the ruleset, warnings
+  // kept in `warnings`.
+  TamperGuard::Callbacks Repairing(std::vector<TamperIncident>& incidents,
+                                   std::vector<std::string>& warnings,
+                                   Clock::time_point* restored = nullptr) {
+    TamperGuard::Callbacks callbacks;
+    callbacks.repair =
+        [this, &incidents,
+         restored](const TamperIncident& incident) -> boost::system::result<void, std::string> {
+      incidents.push_back(incident);
+      auto applied = ApplyRuleset(*transport_, ruleset_);
+      if (!applied) {
+        return applied.error().summary;
+      }
+      if (restored != nullptr) {
+        *restored = Clock::now();
+      }
+      return {};
+    };
+    callbacks.verify = [this]() { return VerifyRuleset(*transport_, ruleset_); };
+    callbacks.warn = [&warnings](std::string_view w) { warnings.emplace_back(w); };
+    return callbacks;
+  }
+
   std::shared_ptr<OwnCommitLedger> ledger_ = std::make_shared<OwnCommitLedger>();
   Ruleset ruleset_;
   std::unique_ptr<NetlinkTransport> transport_;
@@ -293,19 +318,7 @@ TEST_F(TamperNetnsTest, GuardRestoresAFlushedRulesetOnce) {
   std::vector<TamperIncident> incidents;
   std::vector<std::string> warnings;
   Clock::time_point restored{};
-  TamperGuard::Callbacks callbacks;
-  callbacks.repair =
-      [&](const TamperIncident& incident) -> boost::system::result<void, std::string> {
-    incidents.push_back(incident);
-    auto applied = ApplyRuleset(*transport_, ruleset_);
-    if (!applied) {
-      return applied.error().summary;
-    }
-    restored = Clock::now();
-    return {};
-  };
-  callbacks.verify = [&]() { return VerifyRuleset(*transport_, ruleset_); };
-  callbacks.warn = [&](std::string_view w) { warnings.emplace_back(w); };
+  const TamperGuard::Callbacks callbacks = Repairing(incidents, warnings, &restored);
   auto guard = TamperGuard::Start(io, ledger_, {}, callbacks);
   ASSERT_TRUE(guard.has_value()) << guard.error();
 
@@ -367,18 +380,8 @@ TEST_F(TamperNetnsTest, PeriodicCompareRepairsWhatEventsMissed) {
   watch_.reset();
   boost::asio::io_context io;
   std::vector<TamperIncident> incidents;
-  TamperGuard::Callbacks callbacks;
-  callbacks.repair =
-      [&](const TamperIncident& incident) -> boost::system::result<void, std::string> {
-    incidents.push_back(incident);
-    auto applied = ApplyRuleset(*transport_, ruleset_);
-    if (!applied) {
-      return applied.error().summary;
-    }
-    return {};
-  };
-  callbacks.verify = [&]() { return VerifyRuleset(*transport_, ruleset_); };
-  callbacks.warn = [](std::string_view) {};
+  std::vector<std::string> warnings;
+  const TamperGuard::Callbacks callbacks = Repairing(incidents, warnings);
   TamperGuardOptions options;
   options.verify_interval = std::chrono::milliseconds(300);
   auto guard = TamperGuard::Start(io, ledger_, options, callbacks);
@@ -408,19 +411,8 @@ TEST_F(TamperNetnsTest, LostEventsMakeTheGuardCompare) {
   watch_.reset();
   boost::asio::io_context io;
   std::vector<TamperIncident> incidents;
-  TamperGuard::Callbacks callbacks;
-  callbacks.repair =
-      [&](const TamperIncident& incident) -> boost::system::result<void, std::string> {
-    incidents.push_back(incident);
-    auto applied = ApplyRuleset(*transport_, ruleset_);
-    if (!applied) {
-      return applied.error().summary;
-    }
-    return {};
-  };
-  callbacks.verify = [&]() { return VerifyRuleset(*transport_, ruleset_); };
   std::vector<std::string> warnings;
-  callbacks.warn = [&](std::string_view w) { warnings.emplace_back(w); };
+  const TamperGuard::Callbacks callbacks = Repairing(incidents, warnings);
   // A receive buffer so small that one apply's events overflow it.
   WatchOptions tiny;
   tiny.receive_buffer = 4096;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/codec/file_errors_util.h"
+
 namespace bulkhead::policy {
 namespace {
 
@@ -41,34 +43,15 @@ edges:
       - {from: shop-api-1, to: shop-db-1}
 )";
 
-// "file:line:col" of every error, in order.
-std::vector<std::string> Locations(const FileErrors& errors) {
-  std::vector<std::string> out;
-  for (const auto& e : errors.errors) {
-    out.push_back(std::to_string(e.line) + ":" + std::to_string(e.column));
-  }
-  return out;
-}
+using codec::test::Locations;
 
 FileErrors ExpectErrors(std::string_view text) {
-  auto result = ParseFlowGraph(text, "g.yaml");
-  EXPECT_FALSE(result) << "accepted:\n" << text;
-  if (result) {
-    return {};
-  }
-  return result.error();
+  return codec::test::ExpectFailed(ParseFlowGraph(text, "g.yaml"), text);
 }
 
 // The one error of `text`, as "line:col: message".
 std::string OneError(std::string_view text) {
-  const FileErrors errors = ExpectErrors(text);
-  EXPECT_EQ(errors.errors.size(), 1U) << errors.ToString();
-  if (errors.errors.empty()) {
-    return "";
-  }
-  const auto& e = errors.errors.front();
-  EXPECT_EQ(e.file, "g.yaml");
-  return std::to_string(e.line) + ":" + std::to_string(e.column) + ": " + e.message;
+  return codec::test::OnlyError(ExpectErrors(text), "g.yaml");
 }
 
 constexpr std::string_view kHeader = "apiVersion: bulkhead/v1\nkind: FlowGraph\n";

@@ -12,6 +12,7 @@
 
 #include "codec/yaml_reader.h"
 #include "policy/validation.h"
+#include "tests/unit/codec/file_errors_util.h"
 
 namespace bulkhead::policy {
 namespace {
@@ -56,33 +57,15 @@ failsafe:
   - {from: any, to: host, protocol: udp, port: 53}
 )";
 
+using codec::test::Locations;
+
 FileErrors ExpectErrors(std::string_view text) {
-  auto result = ParsePolicy(text, "p.yaml");
-  EXPECT_FALSE(result) << "accepted:\n" << text;
-  if (result) {
-    return {};
-  }
-  return result.error();
+  return codec::test::ExpectFailed(ParsePolicy(text, "p.yaml"), text);
 }
 
 // The one error of `text`, as "line:col: message".
 std::string OneError(std::string_view text) {
-  const FileErrors errors = ExpectErrors(text);
-  EXPECT_EQ(errors.errors.size(), 1U) << errors.ToString();
-  if (errors.errors.empty()) {
-    return "";
-  }
-  const auto& e = errors.errors.front();
-  EXPECT_EQ(e.file, "p.yaml");
-  return std::to_string(e.line) + ":" + std::to_string(e.column) + ": " + e.message;
-}
-
-std::vector<std::string> Locations(const FileErrors& errors) {
-  std::vector<std::string> out;
-  for (const auto& e : errors.errors) {
-    out.push_back(std::to_string(e.line) + ":" + std::to_string(e.column));
-  }
-  return out;
+  return codec::test::OnlyError(ExpectErrors(text), "p.yaml");
 }
 
 // A header, groups api and db, and `rule` as the only allow entry (on line 7).
