@@ -69,7 +69,10 @@ TOML
 containerd_pid() { cat "$WORK/containerd.pid" 2>/dev/null; }
 
 containerd_start() {
-  inns containerd --config "$WORK/config.toml" >>"$WORK/containerd.log" 2>&1 &
+  # nsenter execs containerd: $! is containerd's pid (a function run with & would be a subshell's,
+  # and TERM to it would leave containerd running).
+  nsenter --net="/var/run/netns/$NS" containerd --config "$WORK/config.toml" \
+    </dev/null >>"$WORK/containerd.log" 2>&1 &
   echo $! >"$WORK/containerd.pid"
   local _
   for _ in $(seq 300); do

@@ -1,11 +1,14 @@
 // A minimal CRI client for the Kubernetes end-to-end test (crictl is not in Debian): makes pods
 // the way kubelet does, over the same runtime.v1 proto as bulkhead's inventory.
 //
-//   cri_pod SOCKET run NAMESPACE NAME IMAGE [LABEL=VALUE...]
-//       RunPodSandbox (pod labels plus io.kubernetes.pod.{name,namespace,uid}), then
-//       CreateContainer + StartContainer of IMAGE running `sleep`; prints the sandbox id, and on
-//       stderr "sandbox-ready UNIX_NS" when RunPodSandbox returned (the sandbox is ready then)
-//       and "container-started UNIX_NS" after StartContainer.
+//   cri_pod SOCKET sandbox NAMESPACE NAME [LABEL=VALUE...]
+//       RunPodSandbox (pod labels plus io.kubernetes.pod.{name,namespace,uid}); prints the
+//       sandbox id, and on stderr "sandbox-ready UNIX_NS" when RunPodSandbox returned (the
+//       sandbox is ready then).
+//   cri_pod SOCKET container ID NAMESPACE NAME IMAGE [LABEL=VALUE...]
+//       CreateContainer + StartContainer of IMAGE running `sleep` in that sandbox (the same
+//       arguments make the same sandbox config, as kubelet passes it again); on stderr
+//       "container-started UNIX_NS".
 //   cri_pod SOCKET status ID        "NETNS_PATH IP [IP...]"
 //   cri_pod SOCKET rm ID...         StopPodSandbox + RemovePodSandbox
 //   cri_pod SOCKET ls               every sandbox id, any state
@@ -47,49 +50,64 @@ void Deadline(grpc::ClientContext& context) {
   context.set_deadline(std::chrono::system_clock::now() + kTimeout);
 }
 
-int Run(cri::RuntimeService::Stub& stub, const std::vector<std::string>& args) {
-  if (args.size() < 3) {
-    std::cerr << "cri_pod: run NAMESPACE NAME IMAGE [LABEL=VALUE...]\n";
-    return 1;
-  }
+// The sandbox config kubelet would send for NAMESPACE NAME [LABEL=VALUE...]; false (with a
+// line on stderr) for a bad label argument.
+bool SandboxConfig(const std::vector<std::string>& args, cri::PodSandboxConfig& config) {
   const std::string& ns = args[0];
   const std::string& name = args[1];
-  cri::PodSandboxConfig config;
   config.mutable_metadata()->set_name(name);
   config.mutable_metadata()->set_namespace_(ns);
   config.mutable_metadata()->set_uid(ns + "-" + name + "-uid");
   config.set_hostname(name);
   auto& labels = *config.mutable_labels();
-  for (std::size_t i = 3; i < args.size(); ++i) {
+  for (std::size_t i = 2; i < args.size(); ++i) {
     const auto eq = args[i].find('=');
     if (eq == std::string::npos) {
       std::cerr << "cri_pod: label " << args[i] << " is not LABEL=VALUE\n";
-      return 1;
+      return false;
     }
     labels[args[i].substr(0, eq)] = args[i].substr(eq + 1);
   }
   labels["io.kubernetes.pod.name"] = name;
   labels["io.kubernetes.pod.namespace"] = ns;
   labels["io.kubernetes.pod.uid"] = config.metadata().uid();
+  return true;
+}
+
+int Sandbox(cri::RuntimeService::Stub& stub, const std::vector<std::string>& args) {
   cri::RunPodSandboxRequest run;
-  *run.mutable_config() = config;
+  if (args.size() < 2 || !SandboxConfig(args, *run.mutable_config())) {
+    std::cerr << "cri_pod: sandbox NAMESPACE NAME [LABEL=VALUE...]\n";
+    return 1;
+  }
   cri::RunPodSandboxResponse sandbox;
-  {
-    grpc::ClientContext context;
-    Deadline(context);
-    if (!Check(stub.RunPodSandbox(&context, run, &sandbox), "RunPodSandbox")) {
-      return 1;
-    }
+  grpc::ClientContext context;
+  Deadline(context);
+  if (!Check(stub.RunPodSandbox(&context, run, &sandbox), "RunPodSandbox")) {
+    return 1;
   }
   std::cerr << "sandbox-ready " << UnixNs() << "\n";
   std::cout << sandbox.pod_sandbox_id() << std::endl;
+  return 0;
+}
+
+int Container(cri::RuntimeService::Stub& stub, const std::vector<std::string>& args) {
   cri::CreateContainerRequest create;
-  create.set_pod_sandbox_id(sandbox.pod_sandbox_id());
+  // ID NAMESPACE NAME IMAGE [LABEL=VALUE...]: the sandbox's arguments are NAMESPACE NAME LABELS.
+  std::vector<std::string> sandbox_args;
+  if (args.size() >= 4) {
+    sandbox_args = {args[1], args[2]};
+    sandbox_args.insert(sandbox_args.end(), args.begin() + 4, args.end());
+  }
+  if (args.size() < 4 || !SandboxConfig(sandbox_args, *create.mutable_sandbox_config())) {
+    std::cerr << "cri_pod: container ID NAMESPACE NAME IMAGE [LABEL=VALUE...]\n";
+    return 1;
+  }
+  create.set_pod_sandbox_id(args[0]);
   create.mutable_config()->mutable_metadata()->set_name("main");
-  create.mutable_config()->mutable_image()->set_image(args[2]);
+  create.mutable_config()->mutable_image()->set_image(args[3]);
   create.mutable_config()->add_command("sleep");
   create.mutable_config()->add_args("100000");
-  *create.mutable_sandbox_config() = config;
   cri::CreateContainerResponse container;
   {
     grpc::ClientContext context;
@@ -175,7 +193,7 @@ int List(cri::RuntimeService::Stub& stub) {
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() < 2) {
-    std::cerr << "usage: cri_pod SOCKET run|status|rm|ls|events ...\n";
+    std::cerr << "usage: cri_pod SOCKET sandbox|container|status|rm|ls|events ...\n";
     return 1;
   }
   const std::string& socket = args[0];
@@ -183,8 +201,11 @@ int main(int argc, char** argv) {
   const std::vector<std::string> rest(args.begin() + 2, args.end());
   auto channel = grpc::CreateChannel("unix://" + socket, grpc::InsecureChannelCredentials());
   auto stub = cri::RuntimeService::NewStub(channel);
-  if (command == "run") {
-    return Run(*stub, rest);
+  if (command == "sandbox") {
+    return Sandbox(*stub, rest);
+  }
+  if (command == "container") {
+    return Container(*stub, rest);
   }
   if (command == "status" && rest.size() == 1) {
     return Status(*stub, rest[0]);
