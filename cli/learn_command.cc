@@ -24,6 +24,8 @@
 #include "capture/pcap_file_source.h"
 #include "cli/command.h"
 #include "cli/progress_meter.h"
+#include "inventory/cri_client.h"
+#include "inventory/cri_source.h"
 #include "inventory/docker_client.h"
 #include "inventory/docker_source.h"
 #include "inventory/static_file_source.h"
@@ -285,6 +287,33 @@ boost::system::result<inventory::DockerSnapshot, inventory::DockerError> TakeDoc
   return snapshot;
 }
 
+// Live learning on the bridges a runtime's containers or pods hang off, with its inventory.
+// `source` names the runtime in messages ("docker /var/run/docker.sock").
+int LearnOnBridges(const LearnOptions& options, const policy::Inventory& inventory,
+                   const std::vector<std::string>& bridges, const std::string& source,
+                   const std::shared_ptr<spdlog::logger>& log) {
+  LearnOptions live = options;
+  live.interfaces.clear();
+  for (const auto& bridge : bridges) {
+    // Two networks never share a bridge today, but capturing one twice would count every
+    // packet twice, so do not rely on it.
+    if (!bridge.empty() && std::find(live.interfaces.begin(), live.interfaces.end(), bridge) ==
+                               live.interfaces.end()) {
+      live.interfaces.push_back(bridge);
+    }
+  }
+  if (live.interfaces.empty()) {
+    log->error(
+        "learn: no running workload on a bridge network at {} ({} running): nothing to "
+        "capture",
+        source, inventory.workloads.size());
+    return 1;
+  }
+  log->info("{}: {} running workload(s) on bridge(s) {}", source, inventory.workloads.size(),
+            fmt::join(live.interfaces, ", "));
+  return LearnWithInventory(live, inventory, source, log);
+}
+
 int LearnFromDocker(const LearnOptions& options, const std::shared_ptr<spdlog::logger>& log) {
   const std::string socket = DockerSocketFor(options, log);
   auto snapshot = TakeDockerSnapshot(socket, log);
@@ -292,36 +321,55 @@ int LearnFromDocker(const LearnOptions& options, const std::shared_ptr<spdlog::l
     log->error("learn --docker: {}", snapshot.error().message);
     return 1;
   }
-  LearnOptions live = options;
-  live.interfaces.clear();
+  std::vector<std::string> bridges;
   for (const auto& network : snapshot->networks) {
-    // Two Docker networks never share a bridge today, but capturing one twice would count
-    // every packet twice, so do not rely on it.
-    if (!network.bridge.empty() && std::find(live.interfaces.begin(), live.interfaces.end(),
-                                             network.bridge) == live.interfaces.end()) {
-      live.interfaces.push_back(network.bridge);
-    }
+    bridges.push_back(network.bridge);
   }
-  if (live.interfaces.empty()) {
-    log->error(
-        "learn --docker: no running container on a bridge network at {} ({} running): "
-        "nothing to capture",
-        socket, snapshot->inventory.workloads.size());
+  return LearnOnBridges(options, snapshot->inventory, bridges, "docker " + socket, log);
+}
+
+// One snapshot of the node's pods from its container runtime; the capture is on the bridges
+// their veths are attached to (found through the pods' network namespaces, so as root beside
+// the runtime).
+int LearnFromCri(const LearnOptions& options, const std::shared_ptr<spdlog::logger>& log) {
+  auto socket = inventory::CriSocketPath(options.cri_socket.empty() ? inventory::kDefaultCriSocket
+                                                                    : options.cri_socket);
+  if (!socket) {
+    log->error("learn --cri: {}", socket.error().message);
+    return 2;
+  }
+  inventory::CriSourceOptions source_options;
+  source_options.client.socket_path = *socket;
+  asio::io_context io;  // Snapshot() posts nothing; the source just needs an executor
+  inventory::CriSource source(io.get_executor(), source_options, log);
+  auto snapshot = source.Snapshot();
+  if (!snapshot) {
+    log->error("learn --cri: {}", snapshot.error().message);
     return 1;
   }
-  log->info("docker {}: {} running container(s) on bridge(s) {}", socket,
-            snapshot->inventory.workloads.size(), fmt::join(live.interfaces, ", "));
-  return LearnWithInventory(live, snapshot->inventory, "docker " + socket, log);
+  if (snapshot->host_network_pods > 0) {
+    log->info("cri {}: {} host-network pod(s): their traffic is the node's (host)", *socket,
+              snapshot->host_network_pods);
+  }
+  return LearnOnBridges(options, snapshot->inventory, snapshot->bridges, "cri " + *socket, log);
 }
 
 }  // namespace
 
 int RunLearn(const LearnOptions& options, const std::shared_ptr<spdlog::logger>& log) {
   const int sources = (options.pcap_files.empty() ? 0 : 1) + (options.interfaces.empty() ? 0 : 1) +
-                      (options.docker ? 1 : 0);
+                      (options.docker ? 1 : 0) + (options.cri ? 1 : 0);
   if (sources != 1) {
-    log->error("learn: give one of --pcap FILE..., --iface IF... or --docker [SOCKET]");
+    log->error(
+        "learn: give one of --pcap FILE..., --iface IF..., --docker [SOCKET] or --cri [SOCKET]");
     return 2;
+  }
+  if (options.cri) {
+    if (!options.inventory_file.empty()) {
+      log->error("learn: --cri takes the inventory from the container runtime; drop --inventory");
+      return 2;
+    }
+    return LearnFromCri(options, log);
   }
   if (options.docker) {
     if (!options.inventory_file.empty()) {
@@ -350,12 +398,14 @@ void AddLearnCommand(CLI::App& app, std::vector<Command>& out) {
   auto learn = std::make_shared<LearnOptions>();
   auto* cmd = app.add_subcommand(
       "learn",
-      "Capture traffic (pcap files, live interfaces or Docker's bridges) and learn the "
-      "flow graph");
+      "Capture traffic (pcap files, live interfaces, Docker's or a Kubernetes node's bridges) and "
+      "learn the flow graph");
   cmd->footer(
       "--docker takes one snapshot of the running containers when learning starts: containers "
       "started later are not in the inventory (their traffic counts as world). The long-running "
-      "agent (bulkhead agent, mode: learn) follows Docker's events instead.");
+      "agent (bulkhead agent, mode: learn) follows Docker's events instead. --cri likewise takes "
+      "one snapshot of the node's pods from its container runtime (containerd, CRI-O); pods are "
+      "grouped per namespace (shop/db) by app.kubernetes.io/name, app, k8s-app.");
   auto* pcap_opt = cmd->add_option("--pcap", learn->pcap_files, "pcap/pcapng file(s) to read")
                        ->check(CLI::ExistingFile);
   auto* iface_opt =
@@ -372,6 +422,14 @@ void AddLearnCommand(CLI::App& app, std::vector<Command>& out) {
           ->type_name("[SOCKET]");
   pcap_opt->excludes(iface_opt);
   docker_opt->excludes(pcap_opt)->excludes(iface_opt)->excludes(inventory_opt);
+  auto* cri_opt =
+      cmd->add_option("--cri", learn->cri_socket,
+                      "Inventory from a Kubernetes node's container runtime (CRI), live capture "
+                      "on its pods' bridges. SOCKET: a path or unix:// URL (default: "
+                      "/run/containerd/containerd.sock; CRI-O: /var/run/crio/crio.sock)")
+          ->expected(0, 1)
+          ->type_name("[SOCKET]");
+  cri_opt->excludes(pcap_opt)->excludes(iface_opt)->excludes(inventory_opt)->excludes(docker_opt);
   cmd->add_option("--group-by", learn->group_by,
                   "Labels that name a group, in order (default: app,com.docker.compose.service)")
       ->delimiter(',');
@@ -387,8 +445,9 @@ void AddLearnCommand(CLI::App& app, std::vector<Command>& out) {
   cmd->add_option("--snaplen", learn->snaplen, "Bytes kept per packet (headers only)")
       ->check(CLI::Range(96, 65535));
   cmd->add_option("-o,--output", learn->output, "Graph file to write ('-' = stdout)");
-  out.push_back({cmd, [learn, docker_opt](const Logger& log) {
+  out.push_back({cmd, [learn, docker_opt, cri_opt](const Logger& log) {
                    learn->docker = docker_opt->count() > 0;
+                   learn->cri = cri_opt->count() > 0;
                    learn->progress = ::isatty(STDERR_FILENO) == 1;
                    return RunLearn(*learn, log);
                  }});

@@ -20,6 +20,9 @@ struct LearnOptions {
   // socket is a path or a unix:// URL; empty with `docker` set: DOCKER_HOST, else the default.
   bool docker = false;
   std::string docker_socket;
+  // --cri: likewise from a Kubernetes node's container runtime; empty socket: containerd's.
+  bool cri = false;
+  std::string cri_socket;
   std::vector<std::string> group_by;  // empty: the default (app, com.docker.compose.service)
   double duration_s = 0;              // live capture: stop after this long; 0 = until SIGINT
   std::size_t max_flows = 1'000'000;

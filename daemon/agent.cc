@@ -1,8 +1,8 @@
 // The agent's wiring: builds the event loop, the metrics and control endpoints, the inventory
-// source (Docker events or a static file) and the loop of the configured mode, routes signals,
-// inventory changes and control commands to that loop, and stops everything in order. What the
-// agent does lives in the loops: learning_loop.* (learn mode), enforcement_loop.* (monitor and
-// enforce mode).
+// source (Docker events, a Kubernetes node's container runtime over the CRI, or a static file) and
+// the loop of the configured mode, routes signals, inventory changes and control commands to that
+// loop, and stops everything in order. What the agent does lives in the loops: learning_loop.*
+// (learn mode), enforcement_loop.* (monitor and enforce mode).
 #include "daemon/agent.h"
 
 #include <algorithm>
@@ -25,6 +25,7 @@
 #include "daemon/enforcement_loop.h"
 #include "daemon/learning_loop.h"
 #include "daemon/metrics.h"
+#include "inventory/cri_source.h"
 #include "inventory/docker_source.h"
 #include "inventory/static_file_source.h"
 
@@ -60,6 +61,8 @@ class Agent {
   bool StartInventory();
   void OnDockerChange(const inventory::DockerEvent& event,
                       const inventory::DockerSnapshot& snapshot);
+  void OnCriChange(const inventory::CriSnapshot& snapshot, const std::string& why);
+  std::string InventoryStatus() const;
   void OnInventory(policy::Inventory inventory, std::vector<std::string> bridges,
                    std::string_view why);
   void WaitForSignal();
@@ -76,6 +79,7 @@ class Agent {
   std::unique_ptr<MetricsServer> metrics_server_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<inventory::DockerSource> docker_;
+  std::unique_ptr<inventory::CriSource> cri_;
   // Exactly one of the two, by mode.
   std::unique_ptr<LearningLoop> learning_;
   std::unique_ptr<EnforcementLoop> enforcement_;
@@ -147,6 +151,19 @@ bool Agent::StartInventory() {
                config_.docker_socket);
     return true;
   }
+  if (!config_.cri_socket.empty()) {
+    inventory::CriSourceOptions options;
+    options.client.socket_path = config_.cri_socket;
+    options.host_name = config_.host_name;
+    options.poll_interval = config_.cri_poll_interval;
+    cri_ = std::make_unique<inventory::CriSource>(io_.get_executor(), options, log_);
+    cri_->Start([this](const inventory::CriSnapshot& snapshot, const std::string& why) {
+      OnCriChange(snapshot, why);
+    });
+    log_->info("agent: {} mode, following the container runtime at {}",
+               policy::ModeName(config_.mode), config_.cri_socket);
+    return true;
+  }
   auto inventory = inventory::LoadInventoryFile(config_.inventory_file);
   if (!inventory) {
     log_->error("{}", inventory.error());
@@ -175,6 +192,11 @@ void Agent::OnDockerChange(const inventory::DockerEvent& event,
           : fmt::format("docker {}", event.container_name.empty() ? event.container_id.substr(0, 12)
                                                                   : event.container_name);
   OnInventory(snapshot.inventory, std::move(bridges), why);
+}
+
+void Agent::OnCriChange(const inventory::CriSnapshot& snapshot, const std::string& why) {
+  metrics_.Add("bulkhead_cri_changes_total", {});
+  OnInventory(snapshot.inventory, snapshot.bridges, why);
 }
 
 void Agent::OnInventory(policy::Inventory inventory, std::vector<std::string> bridges,
@@ -257,16 +279,25 @@ ControlReply Agent::OnControl(std::string_view line) {
 
 std::string Agent::StatusText() const {
   std::string out = fmt::format("mode: {}\n", policy::ModeName(config_.mode));
-  out += config_.docker_socket.empty()
-             ? fmt::format("inventory: {} ({} workloads)\n", config_.inventory_file, workloads_)
-             : fmt::format("inventory: docker unix://{} ({} workloads{})\n", config_.docker_socket,
-                           workloads_, have_inventory_ ? "" : ", waiting for dockerd");
+  out += InventoryStatus();
   if (learning_) {
     learning_->AppendStatus(out);
   } else {
     enforcement_->AppendStatus(out);
   }
   return out;
+}
+
+std::string Agent::InventoryStatus() const {
+  if (!config_.docker_socket.empty()) {
+    return fmt::format("inventory: docker unix://{} ({} workloads{})\n", config_.docker_socket,
+                       workloads_, have_inventory_ ? "" : ", waiting for dockerd");
+  }
+  if (!config_.cri_socket.empty()) {
+    return fmt::format("inventory: cri unix://{} ({} pods{})\n", config_.cri_socket, workloads_,
+                       have_inventory_ ? "" : ", waiting for the container runtime");
+  }
+  return fmt::format("inventory: {} ({} workloads)\n", config_.inventory_file, workloads_);
 }
 
 void Agent::Shutdown() {
@@ -277,6 +308,9 @@ void Agent::Shutdown() {
   signals_.cancel();
   if (docker_) {
     docker_->Stop();
+  }
+  if (cri_) {
+    cri_->Stop();
   }
   if (learning_ && !learning_->Stop()) {
     exit_status_ = 1;

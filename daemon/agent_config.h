@@ -25,8 +25,11 @@ struct AgentConfig {
   std::string graph_file;   // `graph`: required in learn mode; written on every snapshot
   std::chrono::milliseconds snapshot_interval{30'000};  // `snapshotInterval`: 500ms, 30s, 5m, 1h
 
-  // `inventory`: exactly one of {docker: unix:///path} or {file: path}.
+  // `inventory`: exactly one of {docker: unix:///path}, {cri: unix:///path} (a Kubernetes
+  // node's container runtime; optional `pollInterval`, default 1s) or {file: path}.
   std::string docker_socket;  // the socket path, "unix://" stripped
+  std::string cri_socket;     // the socket path, "unix://" stripped
+  std::chrono::milliseconds cri_poll_interval{1000};
   std::string inventory_file;
 
   std::uint16_t nflog_group = 7;  // `nflogGroup`: 1..65535

@@ -277,38 +277,71 @@ class AgentConfigReader {
     if (!codec::ExpectMap(node, "inventory", errors_)) {
       return;
     }
-    Fields fields(node, {"docker", "file"}, "inventory", errors_);
+    Fields fields(node, {"docker", "cri", "file", "pollInterval"}, "inventory", errors_);
     const Node* docker = fields.Find("docker");
+    const Node* cri = fields.Find("cri");
     const Node* file = fields.Find("file");
-    if (docker != nullptr && file != nullptr) {
-      errors_.Add(node, "inventory has both \"docker\" and \"file\"; give exactly one");
+    const int given =
+        (docker != nullptr ? 1 : 0) + (cri != nullptr ? 1 : 0) + (file != nullptr ? 1 : 0);
+    if (given != 1) {
+      errors_.Add(node, given == 0 ? "inventory needs \"docker: unix:///path\", \"cri: "
+                                     "unix:///path\" or \"file: path\""
+                                   : "inventory has more than one of \"docker\", \"cri\" and "
+                                     "\"file\"; give exactly one");
       return;
     }
-    if (docker == nullptr && file == nullptr) {
-      errors_.Add(node, "inventory needs \"docker: unix:///path\" or \"file: path\"");
-      return;
+    if (const Node* poll = fields.Find("pollInterval")) {
+      if (cri == nullptr) {
+        errors_.Add(*poll, "pollInterval applies to \"cri\" only (Docker has events)");
+      } else {
+        ReadPollInterval(*poll, config);
+      }
     }
     if (file != nullptr) {
       ReadPath(*file, "inventory file", config.inventory_file);
       return;
     }
-    auto url = codec::ReadString(*docker, "inventory docker", errors_);
+    if (docker != nullptr) {
+      ReadSocket(*docker, "docker", config.docker_socket);
+    } else {
+      ReadSocket(*cri, "cri", config.cri_socket);
+    }
+  }
+
+  void ReadPollInterval(const Node& node, AgentConfig& config) {
+    auto text = codec::ReadString(node, "pollInterval", errors_);
+    if (!text) {
+      return;
+    }
+    auto interval = ParseDuration(*text);
+    if (!interval || interval->count() == 0) {
+      errors_.Add(node, "pollInterval " + Quote(*text) +
+                            " is not a duration above 0 (a whole number with ms, s, m or h: 1s)");
+      return;
+    }
+    config.cri_poll_interval = *interval;
+  }
+
+  // `docker: unix:///var/run/docker.sock`, `cri: unix:///run/containerd/containerd.sock`.
+  void ReadSocket(const Node& node, std::string_view what, std::string& out) {
+    auto url = codec::ReadString(node, "inventory " + std::string(what), errors_);
     if (!url) {
       return;
     }
     if (url->rfind(kUnixScheme, 0) != 0 || url->size() == kUnixScheme.size()) {
-      errors_.Add(*docker, "inventory docker must be unix:///path/to/docker.sock, not " +
-                               Quote(*url) + " (only the local socket is supported)");
+      errors_.Add(node, "inventory " + std::string(what) + " must be unix:///path/to/" +
+                            (what == "docker" ? "docker.sock" : "containerd.sock") + ", not " +
+                            Quote(*url) + " (only the local socket is supported)");
       return;
     }
     std::string path = url->substr(kUnixScheme.size());
     if (path.size() > kMaxSocketPath) {
-      errors_.Add(*docker, "docker socket path is " + std::to_string(path.size()) +
-                               " bytes; a unix socket path holds at most " +
-                               std::to_string(kMaxSocketPath));
+      errors_.Add(node, std::string(what) + " socket path is " + std::to_string(path.size()) +
+                            " bytes; a unix socket path holds at most " +
+                            std::to_string(kMaxSocketPath));
       return;
     }
-    config.docker_socket = std::move(path);
+    out = std::move(path);
   }
 
   // "127.0.0.1:9470", "[::1]:9470", "localhost:9470"; "" means no endpoint. The host is what

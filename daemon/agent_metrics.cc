@@ -20,6 +20,8 @@ void DescribeAgentMetrics(Metrics& m) {
              "Ruleset changes that failed (the previous ruleset stayed)");
   m.Describe("bulkhead_docker_events_total", MetricType::kCounter,
              "Docker events applied to the inventory (resyncs included)");
+  m.Describe("bulkhead_cri_changes_total", MetricType::kCounter,
+             "Changes of the pods the container runtime (CRI) reports (resyncs included)");
   m.Describe("bulkhead_workloads", MetricType::kGauge, "Workloads in the current inventory");
   m.Describe("bulkhead_policy_reloads_total", MetricType::kCounter,
              "Policy reloads (SIGHUP or control socket) by result");

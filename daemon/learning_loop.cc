@@ -16,9 +16,9 @@ LearningLoop::LearningLoop(const AgentConfig& config, boost::asio::io_context& i
     : config_(config), io_(io), metrics_(metrics), log_(std::move(log)), snapshot_timer_(io) {}
 
 bool LearningLoop::Start() {
-  // Learning from Docker captures on Docker's bridges; a static inventory names none, so such
-  // an agent would run and never learn anything.
-  if (config_.docker_socket.empty() && config_.interfaces.empty()) {
+  // Learning from Docker or the CRI captures on the bridges of the containers or pods; a static
+  // inventory names none, so such an agent would run and never learn anything.
+  if (config_.docker_socket.empty() && config_.cri_socket.empty() && config_.interfaces.empty()) {
     log_->error(
         "learn mode with a static inventory needs `interfaces:` (the bridges to "
         "capture on)");

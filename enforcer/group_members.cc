@@ -27,7 +27,9 @@ GroupMatcher::GroupMatcher(const policy::Policy& policy) {
     if (pg.name == policy::kHostGroup || pg.name == policy::kWorldGroup) {
       continue;
     }
-    if (pg.selector.empty()) {
+    // A namespace-only selector (pods without a grouping label) names a namespace, not its
+    // members: such a group is found by name like a group without a selector.
+    if (pg.selector.empty() || policy::IsNamespaceOnlySelector(pg.selector)) {
       by_name_.insert(pg.name);
     } else {
       by_selector_.push_back(&pg);

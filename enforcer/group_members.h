@@ -53,7 +53,8 @@ struct Membership {
 };
 
 // The policy groups a workload matches, sorted (ResolveMembership's rule below): the group named
-// like its derived (groupBy) group, and every selector group whose selector its labels contain.
+// like its derived (groupBy) group, and every selector group whose selector its labels contain
+// (a namespace-only pod selector, policy::IsNamespaceOnlySelector, counts as no selector).
 // Keeps pointers into `policy`.
 class GroupMatcher {
  public:

@@ -20,6 +20,24 @@ namespace bulkhead::inventory {
 boost::system::result<int, DockerError> FindPeerIfindex(const std::string& proc_root,
                                                         std::int64_t pid, std::string_view mac);
 
+// The interface named `ifname` (a pod's "eth0") in the namespace of `pid`: its MAC (lower case)
+// and its peer's ifindex. Errors as FindPeerIfindex's.
+struct NamespaceLink {
+  std::string mac;
+  int peer_ifindex = 0;
+};
+boost::system::result<NamespaceLink, DockerError> FindLinkByName(const std::string& proc_root,
+                                                                 std::int64_t pid,
+                                                                 std::string_view ifname);
+
+// The name of `ifindex` in the caller's network namespace.
+boost::system::result<std::string, DockerError> InterfaceName(int ifindex);
+
+// The Linux bridge (master) `ifindex` is attached to in the caller's network namespace, asked
+// from the kernel (rtnetlink RTM_GETLINK, IFLA_MASTER) rather than /sys, whose view is that of
+// the namespace it was mounted in; empty when the interface has no master.
+boost::system::result<std::string, DockerError> InterfaceMaster(int ifindex);
+
 // FindPeerIfindex, then the name of that ifindex in the caller's network namespace.
 boost::system::result<std::string, DockerError> FindHostInterface(std::int64_t pid,
                                                                   std::string_view mac);

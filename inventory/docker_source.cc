@@ -1,9 +1,6 @@
 #include "inventory/docker_source.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <array>
 #include <set>
 #include <utility>
 
@@ -12,19 +9,12 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "inventory/docker_host_link.h"
+#include "inventory/internal/local_host_name.h"
 
 namespace bulkhead::inventory {
 namespace {
 
 namespace asio = boost::asio;
-
-std::string LocalHostName() {
-  std::array<char, 256> buf{};
-  if (::gethostname(buf.data(), buf.size() - 1) != 0) {
-    return "localhost";
-  }
-  return std::string(buf.data());
-}
 
 constexpr unsigned kHttpNotFound = 404;
 
@@ -37,7 +27,7 @@ DockerSource::DockerSource(const asio::any_io_executor& executor, DockerSourceOp
       logger_(std::move(logger)),
       client_(executor, options_.client),
       backoff_timer_(executor),
-      host_name_(options_.host_name.empty() ? LocalHostName() : options_.host_name) {}
+      host_name_(options_.host_name.empty() ? internal::LocalHostName() : options_.host_name) {}
 
 void DockerSource::Rebuild() {
   std::vector<DockerContainer> list;

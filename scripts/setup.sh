@@ -12,10 +12,14 @@ packages=(
   cmake ninja-build g++ pkg-config
   libpcap-dev libnftnl-dev libmnl-dev libboost1.81-dev libyaml-dev libspdlog-dev libfmt-dev
   libcli11-dev libgtest-dev googletest
+  # the CRI client (inventory/cri_*): gRPC and protobuf, and the code generators for its proto
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # tests: real kernel networking, real servers and clients
   nftables iproute2 iputils-ping socat netcat-openbsd tcpdump python3 procps time
   # the Docker discovery test runs its own dockerd in its own network namespace
   docker.io busybox-static util-linux
+  # the Kubernetes node test runs its own containerd (CRI plugin) with CNI bridge pods
+  containerd runc containernetworking-plugins
   # the README's workflow: `dot -Tsvg` draws the exported flow graph
   graphviz
 )

@@ -31,7 +31,7 @@ case $1 in
       shift 2
     done
     [ $# -gt 0 ] && shift
-    if [ $# -gt 0 ]; then exec sh /app/app.sh client "$@"; fi
+    if [ $# -gt 0 ]; then exec sh "$0" client "$@"; fi
     exec sleep 100000
     ;;
   client)

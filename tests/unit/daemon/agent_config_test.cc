@@ -208,9 +208,11 @@ TEST(AgentConfig, Inventory) {
   const std::string head = "mode: learn\ngraph: g.yaml\n";
   EXPECT_EQ(OneError(head), "1:1: missing \"inventory\" in the agent configuration");
   EXPECT_EQ(OneError(head + "inventory: {file: i.yaml, docker: unix:///d.sock}\n"),
-            "3:12: inventory has both \"docker\" and \"file\"; give exactly one");
+            "3:12: inventory has more than one of \"docker\", \"cri\" and \"file\"; give "
+            "exactly one");
   EXPECT_EQ(OneError(head + "inventory: {}\n"),
-            "3:12: inventory needs \"docker: unix:///path\" or \"file: path\"");
+            "3:12: inventory needs \"docker: unix:///path\", \"cri: unix:///path\" or \"file: "
+            "path\"");
   EXPECT_EQ(OneError(head + "inventory: i.yaml\n"), "3:12: inventory must be a map, not a scalar");
   EXPECT_EQ(OneError(head + "inventory:\n  docker: tcp://127.0.0.1:2375\n"),
             "4:11: inventory docker must be unix:///path/to/docker.sock, not "
@@ -222,6 +224,28 @@ TEST(AgentConfig, Inventory) {
             "3:19: inventory file is empty; expected a file path");
   EXPECT_EQ(OneError(head + "inventory: {docker: unix:///" + std::string(120, 'd') + "}\n"),
             "3:21: docker socket path is 121 bytes; a unix socket path holds at most 107");
+}
+
+TEST(AgentConfig, CriInventory) {
+  const std::string head = "mode: learn\ngraph: g.yaml\n";
+  AgentConfig c = Parse(head + "inventory: {cri: unix:///run/containerd/containerd.sock}\n");
+  EXPECT_EQ(c.cri_socket, "/run/containerd/containerd.sock");
+  EXPECT_TRUE(c.docker_socket.empty());
+  EXPECT_EQ(c.cri_poll_interval, milliseconds(1000));
+  c = Parse(head + "inventory: {cri: unix:///var/run/crio/crio.sock, pollInterval: 250ms}\n");
+  EXPECT_EQ(c.cri_socket, "/var/run/crio/crio.sock");
+  EXPECT_EQ(c.cri_poll_interval, milliseconds(250));
+  EXPECT_EQ(OneError(head + "inventory: {cri: /run/containerd/containerd.sock}\n"),
+            "3:18: inventory cri must be unix:///path/to/containerd.sock, not "
+            "\"/run/containerd/containerd.sock\" (only the local socket is supported)");
+  EXPECT_EQ(OneError(head + "inventory: {cri: unix:///c.sock, pollInterval: 0s}\n"),
+            "3:48: pollInterval \"0s\" is not a duration above 0 (a whole number with ms, s, m "
+            "or h: 1s)");
+  EXPECT_EQ(OneError(head + "inventory: {docker: unix:///d.sock, pollInterval: 1s}\n"),
+            "3:51: pollInterval applies to \"cri\" only (Docker has events)");
+  EXPECT_EQ(OneError(head + "inventory: {cri: unix:///c.sock, docker: unix:///d.sock}\n"),
+            "3:12: inventory has more than one of \"docker\", \"cri\" and \"file\"; give "
+            "exactly one");
 }
 
 TEST(AgentConfig, NflogGroup) {
