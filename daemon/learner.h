@@ -67,7 +67,6 @@ class Learner {
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
-  bool stopped_ = false;
 
   // Worker-thread state.
   std::unique_ptr<learn::GroupResolver> resolver_;
