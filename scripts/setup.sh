@@ -24,12 +24,14 @@ packages=(
   graphviz
 )
 # `--bench` adds what bench/ compares against, `--lint` what scripts/lint.sh runs (Debian 12's
-# LLVM 14: clang-format, clang-tidy); neither is needed to build or test, and LLVM is large.
+# LLVM 14: clang-format, clang-tidy), `--fuzz` what scripts/fuzz.sh builds with (clang 14 and its
+# libFuzzer runtime); none is needed to build or test, and LLVM is large.
 for option in "$@"; do
   case $option in
     --bench) packages+=(tshark iperf3) ;;
     --lint) packages+=(clang-format clang-tidy) ;;
-    *) echo "scripts/setup.sh: unknown option $option (--bench, --lint)" >&2; exit 2 ;;
+    --fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+    *) echo "scripts/setup.sh: unknown option $option (--bench, --lint, --fuzz)" >&2; exit 2 ;;
   esac
 done
 apt-get update

@@ -5,6 +5,7 @@
 // checks the promises the learn module relies on.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <span>
 
@@ -19,8 +20,10 @@ constexpr LinkType kLinks[] = {LinkType::kEthernet,  LinkType::kRaw,  LinkType::
                                LinkType::kLinuxSll2, LinkType::kIpv4, LinkType::kIpv6,
                                LinkType::kNflog};
 
-void Check(bool ok) {
+// A broken promise names itself, so a crash input explains itself.
+void Check(bool ok, const char* promise) {
   if (!ok) {
+    std::fprintf(stderr, "decoder_fuzz: broken promise: %s\n", promise);
     std::abort();
   }
 }
@@ -31,15 +34,20 @@ void DecodeOnce(LinkType link, std::span<const std::uint8_t> bytes, std::uint32_
   frame.wire_len = wire;
   bulkhead::capture::PacketSummary s;
   const DecodeOutcome o = bulkhead::capture::Decode(link, frame, s);
-  Check(o < DecodeOutcome::kCount);
-  Check(!bulkhead::capture::DecodeOutcomeName(o).empty());
+  Check(o < DecodeOutcome::kCount, "o < DecodeOutcome::kCount");
+  Check(!bulkhead::capture::DecodeOutcomeName(o).empty(), "!DecodeOutcomeName(o).empty()");
   if (s.has_ports) {
-    Check(o == DecodeOutcome::kOk);
-    Check(s.proto == 6 || s.proto == 17 || s.proto == 132);
+    Check(o == DecodeOutcome::kOk, "o == DecodeOutcome::kOk");
+    // Ports come from TCP, UDP and SCTP, or from the UDP datagram an ICMP port-unreachable
+    // quotes (RFC 792 type 3 code 3, RFC 4443 type 1 code 4).
+    const bool unreachable = (s.proto == 1 && s.icmp_type == 3 && s.icmp_code == 3) ||
+                             (s.proto == 58 && s.icmp_type == 1 && s.icmp_code == 4);
+    Check(s.proto == 6 || s.proto == 17 || s.proto == 132 || unreachable,
+          "ports only from tcp, udp, sctp or a quoted udp datagram");
   }
   if (o == DecodeOutcome::kOk) {
-    Check(s.ip_len >= 20);
-    Check(s.vlan_depth <= 2);
+    Check(s.ip_len >= 20, "s.ip_len >= 20");
+    Check(s.vlan_depth <= 2, "s.vlan_depth <= 2");
   }
 }
 
