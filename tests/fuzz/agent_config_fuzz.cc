@@ -34,8 +34,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using bulkhead::policy::Mode;
   Check(config->mode == Mode::kLearn ? !config->graph_file.empty() : !config->policy_file.empty(),
         "learn mode has a graph, monitor and enforce a policy");
-  Check(config->docker_socket.empty() != config->inventory_file.empty(),
-        "exactly one inventory source");
+  const int sources = int{!config->docker_socket.empty()} + int{!config->cri_socket.empty()} +
+                      int{!config->inventory_file.empty()};
+  Check(sources == 1, "exactly one inventory source");
+  Check(config->cri_socket.empty() || config->cri_poll_interval.count() > 0,
+        "a positive CRI poll interval");
   Check(config->nflog_group >= 1, "an NFLOG group in 1..65535");
   Check(config->snapshot_interval.count() > 0, "a positive snapshot interval");
   Check(config->metrics_host.empty() == (config->metrics_port == 0),
