@@ -14,6 +14,8 @@ packages=(
   libcli11-dev libgtest-dev googletest
   # tests: real kernel networking, real servers and clients
   nftables iproute2 iputils-ping socat netcat-openbsd tcpdump python3 procps time
+  # the NetworkPolicy export is checked against the Kubernetes API types (tests/cli)
+  python3-kubernetes
   # the Docker discovery test runs its own dockerd in its own network namespace
   docker.io busybox-static util-linux
   # the README's workflow: `dot -Tsvg` draws the exported flow graph
