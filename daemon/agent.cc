@@ -23,11 +23,13 @@
 #include "daemon/control_protocol.h"
 #include "daemon/control_socket.h"
 #include "daemon/enforcement_loop.h"
+#include "daemon/exec_events.h"
 #include "daemon/learning_loop.h"
 #include "daemon/metrics.h"
 #include "inventory/cri_source.h"
 #include "inventory/docker_source.h"
 #include "inventory/static_file_source.h"
+#include "policy/grouping.h"
 
 namespace bulkhead::daemon {
 namespace {
@@ -59,6 +61,8 @@ class Agent {
   bool ListenMetrics();
   bool ListenControl();
   bool StartInventory();
+  bool StartExecEvents();
+  std::string GroupOf(const std::string& name, const policy::Labels& labels) const;
   void OnDockerChange(const inventory::DockerEvent& event,
                       const inventory::DockerSnapshot& snapshot);
   void OnCriChange(const inventory::CriSnapshot& snapshot, const std::string& why);
@@ -80,6 +84,7 @@ class Agent {
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<inventory::DockerSource> docker_;
   std::unique_ptr<inventory::CriSource> cri_;
+  std::unique_ptr<ExecMonitor> exec_;  // with docker_: logins into containers
   // Exactly one of the two, by mode.
   std::unique_ptr<LearningLoop> learning_;
   std::unique_ptr<EnforcementLoop> enforcement_;
@@ -137,6 +142,9 @@ bool Agent::ListenControl() {
 
 bool Agent::StartInventory() {
   if (!config_.docker_socket.empty()) {
+    if (!StartExecEvents()) {
+      return false;
+    }
     inventory::DockerSourceOptions options;
     options.client.socket_path = config_.docker_socket;
     options.host_name = config_.host_name;
@@ -175,9 +183,58 @@ bool Agent::StartInventory() {
   return true;
 }
 
+// Exec events go to the violations file beside the violations; the violation lines of a container
+// carry the interactive sessions running in it.
+bool Agent::StartExecEvents() {
+  ExecMonitorOptions options;
+  options.violations_file = config_.violations_file;
+  if (enforcement_) {
+    options.alert_groups = enforcement_->policy().alert_on_exec;
+  }
+  exec_ = std::make_unique<ExecMonitor>(
+      options,
+      [this](const std::string& name, const policy::Labels& labels) {
+        return GroupOf(name, labels);
+      },
+      metrics_, log_);
+  std::string error;
+  if (!exec_->Open(error)) {
+    log_->error("exec events: {}", error);
+    return false;
+  }
+  if (enforcement_) {
+    enforcement_->SetExecSessions([this](const std::string& workload, std::uint64_t ts_usec) {
+      return exec_->SessionsIn(workload, ts_usec);
+    });
+  }
+  return true;
+}
+
+// The group violation lines name (the applied membership), else the one groupBy gives (learn
+// mode, or a container the ruleset does not manage).
+std::string Agent::GroupOf(const std::string& name, const policy::Labels& labels) const {
+  if (enforcement_) {
+    if (std::string group = enforcement_->GroupOf(name); !group.empty()) {
+      return group;
+    }
+  }
+  policy::Workload workload;
+  workload.name = name;
+  workload.labels = labels;
+  return policy::DeriveGroup(workload,
+                             config_.group_by.empty() ? policy::DefaultGroupBy() : config_.group_by)
+      .name;
+}
+
 void Agent::OnDockerChange(const inventory::DockerEvent& event,
                            const inventory::DockerSnapshot& snapshot) {
   metrics_.Add("bulkhead_docker_events_total", {});
+  using Kind = inventory::DockerEventKind;
+  if (event.kind == Kind::kExecCreate || event.kind == Kind::kExecStart ||
+      event.kind == Kind::kExecDie) {
+    exec_->OnEvent(event, docker_->Container(event.container_id));
+    return;  // the inventory did not change
+  }
   std::vector<std::string> bridges;
   for (const auto& n : snapshot.networks) {
     if (!n.bridge.empty()) {
@@ -233,6 +290,9 @@ ControlReply Agent::Reload(double confirm_seconds) {
   if (enforcement_) {
     enforcement_->ReopenViolationLog();
   }
+  if (exec_) {
+    exec_->Reopen();
+  }
   std::optional<policy::Inventory> inventory;
   if (!config_.inventory_file.empty()) {
     auto loaded = inventory::LoadInventoryFile(config_.inventory_file);
@@ -245,7 +305,11 @@ ControlReply Agent::Reload(double confirm_seconds) {
     inventory = std::move(*loaded);
   }
   if (enforcement_) {
-    return enforcement_->Reload(std::move(inventory), confirm_seconds);
+    ControlReply reply = enforcement_->Reload(std::move(inventory), confirm_seconds);
+    if (exec_) {
+      exec_->SetAlertGroups(enforcement_->policy().alert_on_exec);
+    }
+    return reply;
   }
   if (inventory) {
     learning_->SetInventory(*inventory);

@@ -195,7 +195,8 @@ void EnforcementLoop::Failed(std::string_view why, std::string_view what, std::s
 
 void EnforcementLoop::RebuildEndpoints() {
   endpoints_.clear();
-  std::unordered_map<std::string, std::string> group_of;
+  group_of_.clear();
+  auto& group_of = group_of_;
   for (const auto& g : tracker_->compiled().membership.groups) {
     for (const auto& m : g.members) {
       group_of[m.name] = g.name;
@@ -213,6 +214,17 @@ void EnforcementLoop::RebuildEndpoints() {
     if (auto ip = capture::IpAddr::Parse(a)) {
       endpoints_[*ip] = {inventory_.host.name, std::string(policy::kHostGroup), a};
     }
+  }
+}
+
+std::string EnforcementLoop::GroupOf(const std::string& workload) const {
+  const auto it = group_of_.find(workload);
+  return it == group_of_.end() ? std::string() : it->second;
+}
+
+void EnforcementLoop::SetExecSessions(ViolationMonitor::SessionLookup lookup) {
+  if (violations_) {
+    violations_->SetSessionLookup(std::move(lookup));
   }
 }
 

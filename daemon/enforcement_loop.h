@@ -58,6 +58,12 @@ class EnforcementLoop {
   void OnInventory(policy::Inventory inventory, std::string_view why);
   // Reopens the violations file (logrotate; SIGHUP).
   void ReopenViolationLog();
+  // The group of a workload (by name) in the applied membership; empty when it is in none.
+  std::string GroupOf(const std::string& workload) const;
+  // The policy in force (its alertOnExec groups, for exec events).
+  const policy::Policy& policy() const { return policy_; }
+  // Violation lines from a workload carry the exec sessions `lookup` names for it.
+  void SetExecSessions(ViolationMonitor::SessionLookup lookup);
   // Reads the policy file again and applies it (with `inventory`, when the inventory file was
   // read again too). `confirm_seconds` > 0: the previous policy comes back unless Confirm comes
   // in time (daemon/confirm.h, the same rules as `bulkhead enforce --confirm`).
@@ -126,6 +132,7 @@ class EnforcementLoop {
   std::unique_ptr<ViolationMonitor> violations_;
   // Address -> {workload, group} for violation lines, from the applied membership.
   std::unordered_map<capture::IpAddr, ViolationEndpoint, capture::IpAddrHash> endpoints_;
+  std::unordered_map<std::string, std::string> group_of_;  // workload -> group, likewise
 };
 
 }  // namespace bulkhead::daemon

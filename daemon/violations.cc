@@ -1,13 +1,7 @@
 #include "daemon/violations.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <ctime>
 #include <exception>
 #include <optional>
@@ -22,6 +16,7 @@
 #include "capture/live_source.h"
 #include "capture/nflog.h"
 #include "codec/text_escape.h"
+#include "daemon/json_lines_file.h"
 #include "enforcer/log_prefix.h"
 #include "policy/model.h"
 
@@ -127,13 +122,13 @@ class NflogViolationMonitor final : public ViolationMonitor, public capture::Pac
         metrics_(metrics),
         log_(std::move(log)),
         listener_(std::move(listener)),
+        file_(options_.violations_file, log_),
         tokens_(options_.log_lines_per_second),
         refilled_(std::chrono::steady_clock::now()) {}
 
   ~NflogViolationMonitor() override {
     Stop();
     capture_.reset();  // before the members its sink calls use
-    CloseFile();
   }
   NflogViolationMonitor(const NflogViolationMonitor&) = delete;
   NflogViolationMonitor& operator=(const NflogViolationMonitor&) = delete;
@@ -161,28 +156,11 @@ class NflogViolationMonitor final : public ViolationMonitor, public capture::Pac
     return true;
   }
 
-  bool OpenFile(std::string& error) {
-    if (options_.violations_file.empty()) {
-      return true;
-    }
-    const int fd =
-        ::open(options_.violations_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) {
-      error =
-          "cannot open violations file " + options_.violations_file + ": " + std::strerror(errno);
-      return false;
-    }
-    CloseFile();
-    file_fd_ = fd;
-    return true;
-  }
+  bool OpenFile(std::string& error) { return file_.Open(error); }
 
-  void Reopen() override {
-    std::string error;
-    if (!OpenFile(error)) {
-      log_->error("{} (still writing to the previous file)", error);
-    }
-  }
+  void Reopen() override { file_.Reopen(); }
+
+  void SetSessionLookup(SessionLookup lookup) override { sessions_ = std::move(lookup); }
 
   void Stop() override {
     if (capture_) {
@@ -245,8 +223,11 @@ class NflogViolationMonitor final : public ViolationMonitor, public capture::Pac
     v.protocol =
         protocol ? std::string(policy::ProtocolName(*protocol)) : std::to_string(record.proto);
     v.port = record.dst_port;
+    if (sessions_ && !v.from.workload.empty()) {
+      v.exec = sessions_(v.from.workload, v.ts_usec);
+    }
     ++count_;
-    WriteLine(v);
+    file_.Append(ViolationJson(v));
     LogLine(v);
     metrics_.Add(kViolationsTotal,
                  {{"from", v.from.group}, {"to", v.to.group}, {"verdict", v.verdict}});
@@ -264,25 +245,6 @@ class NflogViolationMonitor final : public ViolationMonitor, public capture::Pac
       e.group = "world";
     }
     return e;
-  }
-
-  void WriteLine(const Violation& v) {
-    if (file_fd_ < 0) {
-      return;
-    }
-    const std::string line = ViolationJson(v) + "\n";
-    // One write() per line: with O_APPEND it lands whole at the end, so a reader tailing the
-    // file (or a second writer) never sees half a line.
-    const ssize_t n = ::write(file_fd_, line.data(), line.size());
-    if (n == static_cast<ssize_t>(line.size())) {
-      write_failing_ = false;
-      return;
-    }
-    if (!write_failing_) {  // once per run of failures, not once per violation
-      write_failing_ = true;
-      log_->error("cannot append to violations file {}: {}", options_.violations_file,
-                  n < 0 ? std::strerror(errno) : "short write (disk full?)");
-    }
   }
 
   // A token bucket of log_lines_per_second tokens (the burst is one second's worth): a scan of
@@ -306,15 +268,9 @@ class NflogViolationMonitor final : public ViolationMonitor, public capture::Pac
       note = fmt::format(" ({} more violations not logged)", suppressed_);
       suppressed_ = 0;
     }
-    log_->warn("violation {}: {} -> {} {}{}{}", v.verdict, LogEndpoint(v.from), LogEndpoint(v.to),
-               v.protocol, port, note);
-  }
-
-  void CloseFile() {
-    if (file_fd_ >= 0) {
-      ::close(file_fd_);
-      file_fd_ = -1;
-    }
+    const std::string exec = v.exec.empty() ? std::string() : " during exec session " + v.exec;
+    log_->warn("violation {}: {} -> {} {}{}{}{}", v.verdict, LogEndpoint(v.from), LogEndpoint(v.to),
+               v.protocol, port, exec, note);
   }
 
   boost::asio::io_context& io_;
@@ -325,8 +281,8 @@ class NflogViolationMonitor final : public ViolationMonitor, public capture::Pac
   std::shared_ptr<spdlog::logger> log_;
   Listener listener_;
   std::unique_ptr<capture::LiveCapture> capture_;
-  int file_fd_ = -1;
-  bool write_failing_ = false;
+  JsonLinesFile file_;
+  SessionLookup sessions_;
   std::uint64_t count_ = 0;
   std::uint64_t handed_over_ = 0;  // records the source decoded and handed to OnLoggedPacket
   std::uint64_t rejected_ = 0;     // of those, not bulkhead violations
@@ -345,7 +301,11 @@ std::string ViolationJson(const Violation& v) {
   AppendEndpoint(out, v.from);
   out += ",\"to\":";
   AppendEndpoint(out, v.to);
-  out += ",\"protocol\":" + JsonString(v.protocol) + ",\"port\":" + std::to_string(v.port) + "}";
+  out += ",\"protocol\":" + JsonString(v.protocol) + ",\"port\":" + std::to_string(v.port);
+  if (!v.exec.empty()) {
+    out += ",\"exec\":" + JsonString(v.exec);
+  }
+  out += "}";
   return out;
 }
 

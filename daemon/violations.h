@@ -36,11 +36,14 @@ struct Violation {
   ViolationEndpoint to;
   std::string protocol;    // tcp, udp, icmp, icmpv6, sctp, or the IANA number as text
   std::uint16_t port = 0;  // destination port; ICMP: the type; 0 when none
+  // The interactive exec session(s) running in the source workload when it connected
+  // (exec_events.h), so a reviewer sees what someone with a shell did; empty when none.
+  std::string exec;
 };
 
 // {"time":"2026-11-29T10:00:00.123Z","verdict":"blocked","from":{"workload":..,"group":..,
-// "address":..},"to":{..},"protocol":"tcp","port":5432} with every string JSON-escaped (names
-// come from container labels: attacker-controlled). No trailing newline.
+// "address":..},"to":{..},"protocol":"tcp","port":5432[,"exec":"<session>"]} with every string
+// JSON-escaped (names come from container labels: attacker-controlled). No trailing newline.
 std::string ViolationJson(const Violation& v);
 
 // Parses one DLT_NFLOG frame (libpcap's nflog:N record) as the monitor reads it: capture's NFLOG
@@ -73,6 +76,10 @@ class ViolationMonitor {
   // Maps an address to its endpoint with the agent's current inventory (called on the loop).
   using Resolver = std::function<ViolationEndpoint(const capture::IpAddr&)>;
   using Listener = std::function<void(const Violation&)>;  // optional: tests, status
+  // The interactive exec session(s) running in a workload (by name) at a time (microseconds since
+  // the epoch), empty when none.
+  using SessionLookup =
+      std::function<std::string(const std::string& workload, std::uint64_t ts_usec)>;
 
   static boost::system::result<std::unique_ptr<ViolationMonitor>, std::string> Start(
       boost::asio::io_context& io, const ViolationMonitorOptions& options, Resolver resolver,
@@ -80,6 +87,8 @@ class ViolationMonitor {
   virtual ~ViolationMonitor() = default;
   // Reopens the violations file (after logrotate moved it; on SIGHUP).
   virtual void Reopen() = 0;
+  // Tags each violation from a workload with the sessions running in it (Violation::exec).
+  virtual void SetSessionLookup(SessionLookup lookup) = 0;
   virtual void Stop() = 0;
   virtual std::uint64_t count() const = 0;  // violations seen
 };

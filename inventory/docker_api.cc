@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -135,6 +136,24 @@ class Fields {
     }
     return &v->get_object();
   }
+  // An array of strings; `null` and absence give an empty list.
+  boost::system::result<std::vector<std::string>, Error> StringList(std::string_view key) const {
+    const json::value* v = Find(key);
+    std::vector<std::string> out;
+    if (v == nullptr || v->is_null()) {
+      return out;
+    }
+    if (!v->is_array()) {
+      return Fail(key, "expected an array");
+    }
+    for (const json::value& item : v->get_array()) {
+      if (!item.is_string()) {
+        return Fail(key, "expected an array of strings");
+      }
+      out.emplace_back(item.get_string());
+    }
+    return out;
+  }
   Fields Sub(const json::object& obj, std::string_view key) const {
     return Fields(what_, obj, Name(key));
   }
@@ -216,6 +235,32 @@ boost::system::result<DockerEndpoint, Error> Endpoint(const Fields& f, std::stri
   return ep;
 }
 
+// Config: the labels, and what tells a health check's exec from a person's.
+std::optional<Error> ReadConfig(const Fields& config, DockerContainer& c) {
+  auto labels = StringMap(config, "Labels");
+  if (!labels) {
+    return labels.error();
+  }
+  c.labels = std::move(*labels);
+  auto shell = config.StringList("Shell");
+  if (!shell) {
+    return shell.error();
+  }
+  c.shell = std::move(*shell);
+  auto health = config.Object("Healthcheck", false);
+  if (!health) {
+    return health.error();
+  }
+  if (*health != nullptr) {
+    auto test = config.Sub(**health, "Healthcheck").StringList("Test");
+    if (!test) {
+      return test.error();
+    }
+    c.healthcheck = std::move(*test);
+  }
+  return std::nullopt;
+}
+
 // The inspect answer's "State": running, pid, start time.
 boost::system::result<void, Error> ReadState(const Fields& top, DockerContainer& c) {
   auto state = top.Object("State", true);
@@ -273,6 +318,50 @@ boost::system::result<void, Error> ReadEndpoints(const Fields& top, DockerContai
   return {};
 }
 
+// The exec kinds by the Action's first word: "exec_create: CMD", "exec_start: CMD", "exec_die".
+std::optional<DockerEventKind> ExecKind(std::string_view action, std::string& command) {
+  for (const auto& [prefix, kind] :
+       {std::pair{std::string_view("exec_create"), DockerEventKind::kExecCreate},
+        std::pair{std::string_view("exec_start"), DockerEventKind::kExecStart},
+        std::pair{std::string_view("exec_die"), DockerEventKind::kExecDie}}) {
+    if (action == prefix) {
+      return kind;
+    }
+    if (action.starts_with(prefix) && action.substr(prefix.size()).starts_with(": ")) {
+      command = std::string(action.substr(prefix.size() + 2));
+      return kind;
+    }
+  }
+  return std::nullopt;
+}
+
+boost::system::result<DockerEvent, Error> ExecEvent(const Fields& actor,
+                                                    const policy::Labels& attributes,
+                                                    DockerEvent e) {
+  auto id = Id(actor, "ID");
+  if (!id) {
+    return id.error();
+  }
+  e.container_id = std::move(*id);
+  auto exec = attributes.find("execID");
+  if (exec == attributes.end() || !IsDockerId(exec->second)) {
+    return actor.Fail("Attributes.execID", "missing or not a Docker id (hex digits)");
+  }
+  e.exec_id = exec->second;
+  if (auto name = attributes.find("name"); name != attributes.end()) {
+    e.container_name = name->second;
+  }
+  if (auto code = attributes.find("exitCode"); code != attributes.end()) {
+    const std::string& text = code->second;
+    if (text.empty() || text.size() > 9 ||
+        !std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+      return actor.Fail("Attributes.exitCode", "not an exit code");
+    }
+    e.exit_code = std::stoll(text);
+  }
+  return e;
+}
+
 }  // namespace
 
 std::string_view DockerEventKindName(DockerEventKind kind) {
@@ -285,6 +374,12 @@ std::string_view DockerEventKindName(DockerEventKind kind) {
       return "connect";
     case DockerEventKind::kNetworkDisconnect:
       return "disconnect";
+    case DockerEventKind::kExecCreate:
+      return "exec_create";
+    case DockerEventKind::kExecStart:
+      return "exec_start";
+    case DockerEventKind::kExecDie:
+      return "exec_die";
     case DockerEventKind::kOther:
       return "other";
     case DockerEventKind::kResync:
@@ -349,11 +444,9 @@ boost::system::result<DockerContainer, DockerError> ParseContainerInspect(std::s
     return config.error();
   }
   if (*config != nullptr) {
-    auto labels = StringMap(top.Sub(**config, "Config"), "Labels");
-    if (!labels) {
-      return labels.error();
+    if (auto error = ReadConfig(top.Sub(**config, "Config"), c)) {
+      return *error;
     }
-    c.labels = std::move(*labels);
   }
 
   if (auto endpoints = ReadEndpoints(top, c); !endpoints) {
@@ -434,6 +527,10 @@ boost::system::result<DockerEvent, DockerError> ParseEvent(std::string_view line
   }
   const std::string attrs = act.Name("Attributes") + ".container: ";
   if (*type == "container") {
+    if (auto kind = ExecKind(*action, e.exec_command)) {
+      e.kind = *kind;
+      return ExecEvent(act, *attributes, std::move(e));
+    }
     if (*action == "start") {
       e.kind = DockerEventKind::kContainerStart;
     } else if (*action == "die") {
@@ -476,6 +573,83 @@ boost::system::result<DockerEvent, DockerError> ParseEvent(std::string_view line
     return e;
   }
   return e;
+}
+
+boost::system::result<DockerExec, DockerError> ParseExecInspect(std::string_view body) {
+  constexpr std::string_view kWhat = "exec inspect";
+  auto obj = ParseObject(body, kWhat);
+  if (!obj) {
+    return obj.error();
+  }
+  const Fields top(kWhat, *obj, "");
+  DockerExec x;
+  auto id = Id(top, "ID");
+  if (!id) {
+    return id.error();
+  }
+  x.id = std::move(*id);
+  auto container = Id(top, "ContainerID");
+  if (!container) {
+    return container.error();
+  }
+  x.container_id = std::move(*container);
+  auto running = top.Bool("Running");
+  if (!running) {
+    return running.error();
+  }
+  x.running = *running;
+  auto process = top.Object("ProcessConfig", true);
+  if (!process) {
+    return process.error();
+  }
+  const Fields pc = top.Sub(**process, "ProcessConfig");
+  auto entrypoint = pc.String("entrypoint", true);
+  if (!entrypoint) {
+    return entrypoint.error();
+  }
+  auto arguments = pc.StringList("arguments");
+  if (!arguments) {
+    return arguments.error();
+  }
+  auto tty = pc.Bool("tty");
+  if (!tty) {
+    return tty.error();
+  }
+  auto user = pc.String("user", false);
+  if (!user) {
+    return user.error();
+  }
+  // Older daemons leave `privileged` out: not privileged.
+  if (pc.Find("privileged") != nullptr) {
+    auto privileged = pc.Bool("privileged");
+    if (!privileged) {
+      return privileged.error();
+    }
+    x.privileged = *privileged;
+  }
+  x.command.push_back(std::move(*entrypoint));
+  x.command.insert(x.command.end(), arguments->begin(), arguments->end());
+  x.tty = *tty;
+  x.user = std::move(*user);
+  return x;
+}
+
+std::string HealthcheckCommand(const DockerContainer& container) {
+  const std::vector<std::string>& test = container.healthcheck;
+  if (test.size() < 2 || (test[0] != "CMD" && test[0] != "CMD-SHELL")) {
+    return {};
+  }
+  std::vector<std::string> words;
+  if (test[0] == "CMD-SHELL") {
+    // Docker's getShell: the container's Shell, else /bin/sh -c.
+    words = container.shell.empty() ? std::vector<std::string>{"/bin/sh", "-c"} : container.shell;
+  }
+  words.insert(words.end(), test.begin() + 1, test.end());
+  std::string out;
+  for (const std::string& w : words) {
+    out += (out.empty() ? "" : " ") + w;
+  }
+  return out;
 }
 
 boost::system::result<std::string, DockerError> ParseApiVersion(std::string_view body) {
@@ -523,9 +697,12 @@ std::string DockerErrorMessage(std::string_view body) {
 }
 
 std::string EventsTarget() {
-  // {"type":["container","network"],"event":["start","die","connect","disconnect"]}
+  // {"type":["container","network"],"event":["start","die","connect","disconnect",
+  // "exec_create","exec_start","exec_die"]}. dockerd matches exec_create and exec_start by
+  // prefix (their Actions carry the command after a colon), the others exactly.
   return "/events?filters=%7B%22type%22%3A%5B%22container%22%2C%22network%22%5D%2C%22event%22"
-         "%3A%5B%22start%22%2C%22die%22%2C%22connect%22%2C%22disconnect%22%5D%7D";
+         "%3A%5B%22start%22%2C%22die%22%2C%22connect%22%2C%22disconnect%22%2C%22exec_create%22"
+         "%2C%22exec_start%22%2C%22exec_die%22%5D%7D";
 }
 
 policy::Inventory BuildInventory(std::string host_name,

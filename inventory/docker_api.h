@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,6 +54,11 @@ struct DockerContainer {
   std::int64_t pid = 0;    // 0 when not running
   std::string started_at;  // RFC 3339 with nanoseconds, as Docker writes it (sorts as text)
   std::vector<DockerEndpoint> endpoints;  // sorted by network name
+  // Config.Healthcheck.Test ({"CMD-SHELL", "curl -f x"}, {"CMD", "a", "b"}, {"NONE"}); empty when
+  // the container has none.
+  std::vector<std::string> healthcheck;
+  // Config.Shell, the shell of CMD-SHELL health checks; empty: Docker's default /bin/sh -c.
+  std::vector<std::string> shell;
   friend bool operator==(const DockerContainer&, const DockerContainer&) = default;
 };
 
@@ -67,11 +73,26 @@ struct DockerNetwork {
   friend bool operator==(const DockerNetwork&, const DockerNetwork&) = default;
 };
 
+// GET /exec/{id}/json, the fields bulkhead reports about a session in a container.
+struct DockerExec {
+  std::string id;
+  std::string container_id;
+  std::vector<std::string> command;  // ProcessConfig.entrypoint, then ProcessConfig.arguments
+  bool tty = false;
+  std::string user;  // ProcessConfig.user; empty: the container's user
+  bool privileged = false;
+  bool running = false;
+  friend bool operator==(const DockerExec&, const DockerExec&) = default;
+};
+
 enum class DockerEventKind : std::uint8_t {
   kContainerStart,
   kContainerDie,
   kNetworkConnect,
   kNetworkDisconnect,
+  kExecCreate,  // a process was set up to run in a container (`docker exec`, a health check)
+  kExecStart,
+  kExecDie,
   kOther,   // a well-formed event bulkhead does not act on
   kResync,  // not from Docker: the source re-listed every container (after a (re)connect)
 };
@@ -85,6 +106,13 @@ struct DockerEvent {
   std::string container_name;  // container events only (Attributes.name)
   std::string network_id;      // network events only (Actor.ID)
   std::int64_t time_nano = 0;  // 0 when Docker sent none
+  // Exec events: Attributes.execID, and the command as the Action shows it ("exec_create: sh -c
+  // id" -> "sh -c id"; empty for exec_die). exec_die: Attributes.exitCode, -1 when absent.
+  std::string exec_id;
+  std::string exec_command;
+  std::int64_t exit_code = -1;
+  // exec_start as DockerSource reports it: the exec's inspect, when dockerd answered one.
+  std::optional<DockerExec> exec;
   friend bool operator==(const DockerEvent&, const DockerEvent&) = default;
 };
 
@@ -94,6 +122,13 @@ boost::system::result<std::vector<std::string>, DockerError> ParseContainerIds(
 boost::system::result<DockerContainer, DockerError> ParseContainerInspect(std::string_view body);
 boost::system::result<DockerNetwork, DockerError> ParseNetworkInspect(std::string_view body);
 boost::system::result<DockerEvent, DockerError> ParseEvent(std::string_view line);
+boost::system::result<DockerExec, DockerError> ParseExecInspect(std::string_view body);
+
+// The command Docker runs for a container's health check, spelled as its exec events show it
+// (entrypoint and arguments joined by spaces): {"CMD-SHELL", "x"} -> "/bin/sh -c x" (or the
+// container's Config.Shell), {"CMD", "a", "b"} -> "a b"; empty for none, {"NONE"} or an unknown
+// form, so no exec matches it.
+std::string HealthcheckCommand(const DockerContainer& container);
 // GET /version: "ApiVersion" ("1.41"), checked to be digits '.' digits.
 boost::system::result<std::string, DockerError> ParseApiVersion(std::string_view body);
 
@@ -101,8 +136,8 @@ boost::system::result<std::string, DockerError> ParseApiVersion(std::string_view
 // most 200 characters), or empty when the body is not that shape.
 std::string DockerErrorMessage(std::string_view body);
 
-// The query string of the event stream bulkhead follows: container start/die and network
-// connect/disconnect, URL-encoded, e.g. "/events?filters=%7B...%7D".
+// The query string of the event stream bulkhead follows: container start/die, exec
+// create/start/die and network connect/disconnect, URL-encoded, e.g. "/events?filters=%7B...%7D".
 std::string EventsTarget();
 
 // Maps what Docker reported to the inventory. `interfaces` maps container id to the host-side

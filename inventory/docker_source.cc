@@ -170,8 +170,35 @@ asio::awaitable<boost::system::result<DockerSnapshot, DockerError>> DockerSource
   co_return snapshot_;
 }
 
-asio::awaitable<void> DockerSource::Apply(const DockerEvent& event) {
+asio::awaitable<void> DockerSource::InspectExec(DockerEvent& event) {
+  auto body = co_await client_.Get("/exec/" + event.exec_id + "/json");
+  if (!body) {
+    // Gone already (a short exec ends before we ask): reported without its details.
+    ++stats_.api_errors;
+    if (logger_) {
+      logger_->debug("docker: {}", body.error().message);
+    }
+    co_return;
+  }
+  auto exec = ParseExecInspect(*body);
+  if (!exec) {
+    ++stats_.api_errors;
+    if (logger_) {
+      logger_->warn("docker: {}", exec.error().message);
+    }
+    co_return;
+  }
+  event.exec = std::move(*exec);
+}
+
+asio::awaitable<void> DockerSource::Apply(DockerEvent& event) {
   switch (event.kind) {
+    case DockerEventKind::kExecStart:
+      co_await InspectExec(event);
+      co_return;
+    case DockerEventKind::kExecCreate:
+    case DockerEventKind::kExecDie:
+      co_return;
     case DockerEventKind::kContainerDie:
       // Gone at once, so a new container that gets its address owns it alone.
       containers_.erase(event.container_id);

@@ -66,7 +66,9 @@ class DockerSource {
   boost::asio::awaitable<boost::system::result<DockerSnapshot, DockerError>> Snapshot();
 
   // Follows dockerd until Stop(): opens the event stream, re-lists everything (reported as
-  // kResync), then applies each start/die/connect/disconnect and reports it. When the stream
+  // kResync), then applies each start/die/connect/disconnect and reports it. Exec events are
+  // reported as they come, exec_start with the exec's inspect (DockerEvent::exec); they do not
+  // change the snapshot. When the stream
   // ends or dockerd cannot be reached, waits (exponential backoff) and starts over, re-listing
   // so that nothing missed while disconnected stays missed.
   boost::asio::awaitable<void> Run(ChangeCallback on_change);
@@ -75,6 +77,11 @@ class DockerSource {
   void Stop();
 
   const DockerSnapshot& current() const { return snapshot_; }
+  // A running container as last inspected (its health check, labels), or null.
+  const DockerContainer* Container(const std::string& id) const {
+    auto it = containers_.find(id);
+    return it == containers_.end() ? nullptr : &it->second;
+  }
   const DockerSourceStats& stats() const { return stats_; }
 
  private:
@@ -82,7 +89,8 @@ class DockerSource {
   // Inspects one container and updates the state (removes it when gone or not running).
   boost::asio::awaitable<void> Refresh(const std::string& id);
   boost::asio::awaitable<std::string> AddContainer(DockerContainer container);
-  boost::asio::awaitable<void> Apply(const DockerEvent& event);
+  boost::asio::awaitable<void> Apply(DockerEvent& event);
+  boost::asio::awaitable<void> InspectExec(DockerEvent& event);
   void Rebuild();
 
   boost::asio::any_io_executor executor_;

@@ -26,6 +26,7 @@
 //   failsafe:                      # never blocked, whatever the rest says
 //     - {to: host, protocol: tcp, port: 22}
 //     - {from: any, to: host, protocol: udp, port: 53}
+//   alertOnExec: [db]              # an interactive exec (a shell) into these groups is an alert
 namespace bulkhead::policy {
 
 enum class Mode : std::uint8_t { kLearn, kMonitor, kEnforce };
@@ -72,6 +73,9 @@ struct Policy {
   std::vector<PolicyGroup> groups;
   std::vector<AllowRule> allow;
   std::vector<FailsafeRule> failsafe;
+  // Groups where an interactive exec session (`docker exec -it`) is an alert, not only a
+  // logged event. Sorted by the reader; each a listed group.
+  std::vector<std::string> alert_on_exec;
   friend bool operator==(const Policy&, const Policy&) = default;
 };
 

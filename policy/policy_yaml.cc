@@ -62,6 +62,7 @@ void SortPolicy(Policy& policy) {
             [](const PolicyGroup& a, const PolicyGroup& b) { return a.name < b.name; });
   std::sort(policy.allow.begin(), policy.allow.end());
   std::sort(policy.failsafe.begin(), policy.failsafe.end());
+  std::sort(policy.alert_on_exec.begin(), policy.alert_on_exec.end());
 }
 
 // ---- reader -------------------------------------------------------------------------------
@@ -111,7 +112,7 @@ class PolicyReader {
   void Read(std::string_view text, Policy& policy) {
     auto top_node = codec::StreamDocument(
         text, "the Policy",
-        {"apiVersion", "kind", "mode", "groupBy", "groups", "allow", "failsafe"},
+        {"apiVersion", "kind", "mode", "groupBy", "groups", "allow", "failsafe", "alertOnExec"},
         {{"groups", [&](const Node& item) { ReadGroup(item, policy); }},
          {"allow", [&](const Node& item) { ReadRule(item, false, policy.allow); }},
          {"failsafe", [&](const Node& item) { ReadRule(item, true, policy.failsafe); }}},
@@ -119,7 +120,8 @@ class PolicyReader {
     if (!top_node) {
       return;
     }
-    Fields top(*top_node, {"apiVersion", "kind", "mode", "groupBy"}, "the Policy", errors_);
+    Fields top(*top_node, {"apiVersion", "kind", "mode", "groupBy", "alertOnExec"}, "the Policy",
+               errors_);
     codec::CheckHeader(top, "Policy", errors_);
     if (const Node* node = top.Find("mode")) {
       if (auto mode = ReadMode(*node, "mode")) {
@@ -130,6 +132,12 @@ class PolicyReader {
       for (auto& [label, item] : codec::ReadStringList(*node, "groupBy", errors_)) {
         policy.group_by.push_back(std::move(label));
         group_by_marks_.push_back(item->Where());
+      }
+    }
+    if (const Node* node = top.Find("alertOnExec")) {
+      for (auto& [name, item] : codec::ReadStringList(*node, "alertOnExec", errors_)) {
+        policy.alert_on_exec.push_back(std::move(name));
+        alert_marks_.push_back(item->Where());
       }
     }
     // Only now: rules may come before the groups they name.
@@ -163,6 +171,8 @@ class PolicyReader {
     switch (p.part) {
       case PolicyPart::kGroupBy:
         return group_by_marks_.at(p.index);
+      case PolicyPart::kAlertOnExec:
+        return alert_marks_.at(p.index);
       case PolicyPart::kGroup: {
         const GroupMarks& g = group_marks_.at(p.index);
         return p.field == PolicyField::kSelector ? g.selector
@@ -195,6 +205,8 @@ class PolicyReader {
       first = allow_marks_.at(*p.first).item;
     } else if (p.part == PolicyPart::kFailsafe) {
       first = failsafe_marks_.at(*p.first).item;
+    } else if (p.part == PolicyPart::kAlertOnExec) {
+      first = alert_marks_.at(*p.first);
     }
     return p.message + " (first at line " + std::to_string(first.line + 1) + ")";
   }
@@ -363,6 +375,7 @@ class PolicyReader {
 
   ErrorList& errors_;
   std::vector<Mark> group_by_marks_;
+  std::vector<Mark> alert_marks_;
   std::vector<GroupMarks> group_marks_;
   std::vector<RuleMarks> allow_marks_;
   std::vector<RuleMarks> failsafe_marks_;
@@ -458,6 +471,11 @@ std::string WritePolicyYaml(const Policy& input, const std::vector<AllowComment>
   out += policy.failsafe.empty() ? "failsafe: []\n" : "failsafe:\n";
   for (const auto& rule : policy.failsafe) {
     out += "  - " + RuleYaml(rule) + "\n";
+  }
+  if (!policy.alert_on_exec.empty()) {  // left out when empty: older readers refuse the key
+    std::vector<std::string> alert = policy.alert_on_exec;
+    std::sort(alert.begin(), alert.end());
+    out += "alertOnExec: " + codec::YamlFlowList(alert) + "\n";
   }
   return out;
 }

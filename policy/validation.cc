@@ -42,6 +42,7 @@ class Validator {
     CheckGroups();
     CheckRules(PolicyPart::kAllow, policy_.allow);
     CheckRules(PolicyPart::kFailsafe, policy_.failsafe);
+    CheckAlertOnExec();
     return std::move(problems_);
   }
 
@@ -166,6 +167,24 @@ class Validator {
     }
   }
 
+  void CheckAlertOnExec() {
+    std::map<std::string_view, std::size_t> seen;
+    for (std::size_t i = 0; i < policy_.alert_on_exec.size(); ++i) {
+      const std::string& name = policy_.alert_on_exec[i];
+      if (defined_.count(name) == 0 || IsReserved(name)) {
+        Add(PolicyPart::kAlertOnExec, i, PolicyField::kWhole,
+            "alertOnExec names " + Quote(name) +
+                ", which is not a group of workloads in groups (exec runs in containers)");
+        continue;
+      }
+      const auto [it, inserted] = seen.emplace(name, i);
+      if (!inserted) {
+        Add(PolicyPart::kAlertOnExec, i, PolicyField::kWhole,
+            "alertOnExec group " + Quote(name) + " given twice", it->second);
+      }
+    }
+  }
+
   const Policy& policy_;
   std::map<std::string_view, std::size_t> defined_;  // group name -> first index
   std::vector<PolicyProblem> problems_;
@@ -209,6 +228,8 @@ std::string DescribePolicyProblem(const Policy& policy, const PolicyProblem& pro
         return "failsafe rule " + RuleText(policy.failsafe[problem.index]) + ": " + problem.message;
       }
       break;
+    case PolicyPart::kAlertOnExec:
+      return problem.message;
   }
   return problem.message;
 }

@@ -20,12 +20,12 @@ namespace bulkhead::policy {
 inline constexpr std::size_t kMaxPolicyGroups = 65532;
 
 // What a problem is about, and which of its fields is at fault.
-enum class PolicyPart : std::uint8_t { kGroupBy, kGroup, kAllow, kFailsafe };
+enum class PolicyPart : std::uint8_t { kGroupBy, kGroup, kAllow, kFailsafe, kAlertOnExec };
 enum class PolicyField : std::uint8_t { kWhole, kName, kSelector, kMode, kFrom, kTo, kPorts };
 
 struct PolicyProblem {
   PolicyPart part = PolicyPart::kGroup;
-  std::size_t index = 0;  // into group_by, groups, allow or failsafe (as `part` says)
+  std::size_t index = 0;  // into group_by, groups, allow, failsafe or alert_on_exec
   PolicyField field = PolicyField::kWhole;
   std::string message;
   // For "given twice": the index of the first one, in the same part.
@@ -38,7 +38,9 @@ struct PolicyProblem {
 //   take no selector, `world` no mode;
 // - allow and failsafe rules: `from`/`to` name a listed group, `host` or `world` (`any` only in
 //   failsafe); ports 1..65535 (tcp/udp/sctp) or an ICMP type 0..255, first <= last; not host
-//   to host; no rule twice in the same list (among rules without other problems).
+//   to host; no rule twice in the same list (among rules without other problems);
+// - alertOnExec: each name a listed group (not host, world or any: no exec runs there), none
+//   twice.
 std::vector<PolicyProblem> ValidatePolicy(const Policy& policy);
 
 // The problem with `name` as the `from` (or `to`) of a rule in `part` (kAllow or kFailsafe), or

@@ -16,6 +16,8 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # tests: real kernel networking, real servers and clients
   nftables iproute2 iputils-ping socat netcat-openbsd tcpdump python3 procps time
+  # the NetworkPolicy export is checked against the Kubernetes API types (tests/cli)
+  python3-kubernetes
   # the Docker discovery test runs its own dockerd in its own network namespace
   docker.io busybox-static util-linux
   # the Kubernetes node test runs its own containerd (CRI plugin) with CNI bridge pods

@@ -199,7 +199,9 @@ TEST(DockerApiTest, EventsOfTheCapturedStream) {
   EXPECT_EQ(events[2].kind, DockerEventKind::kContainerDie);
   EXPECT_EQ(events[2].container_id, c2);
   EXPECT_EQ(events[3].kind, DockerEventKind::kNetworkDisconnect);
-  EXPECT_EQ(events[4].kind, DockerEventKind::kOther);
+  EXPECT_EQ(events[4].kind, DockerEventKind::kExecCreate);
+  EXPECT_EQ(events[4].exec_command, "sh");
+  EXPECT_EQ(events[4].container_name, "c2");
   EXPECT_EQ(DockerEventKindName(events[2].kind), "die");
 }
 
@@ -331,7 +333,101 @@ TEST(DockerApiTest, EventsTargetFiltersContainerAndNetworkActions) {
   const std::string t = EventsTarget();
   EXPECT_EQ(t.rfind("/events?filters=", 0), 0u);
   EXPECT_NE(t.find("%22container%22%2C%22network%22"), std::string::npos);
+  EXPECT_NE(t.find("%22exec_create%22%2C%22exec_start%22%2C%22exec_die%22"), std::string::npos);
   EXPECT_EQ(t.find_first_of(" {}\"[]"), std::string::npos);
+}
+
+const std::string kExec = "5d2f1a0e9c3b4a7f8e6d5c4b3a29180716253443526170819a0b1c2d3e4f5061";
+
+std::string ExecEventLine(const std::string& action, const std::string& extra) {
+  return R"({"Type":"container","Action":")" + action + R"(","Actor":{"ID":")" + kApiId +
+         R"(","Attributes":{"name":"shop-api-1","execID":")" + kExec + "\"" + extra +
+         R"(}},"timeNano":1700000000123456789})";
+}
+
+// Docker 20.10's exec events: the command follows the action's name in Action.
+TEST(DockerApiTest, ParsesExecEvents) {
+  auto create = ParseEvent(ExecEventLine("exec_create: /bin/sh -c echo hi", ""));
+  ASSERT_TRUE(create) << create.error().message;
+  EXPECT_EQ(create->kind, DockerEventKind::kExecCreate);
+  EXPECT_EQ(create->container_id, kApiId);
+  EXPECT_EQ(create->container_name, "shop-api-1");
+  EXPECT_EQ(create->exec_id, kExec);
+  EXPECT_EQ(create->exec_command, "/bin/sh -c echo hi");
+  auto start = ParseEvent(ExecEventLine("exec_start: sh", ""));
+  ASSERT_TRUE(start);
+  EXPECT_EQ(start->kind, DockerEventKind::kExecStart);
+  EXPECT_EQ(start->exec_command, "sh");
+  auto die = ParseEvent(ExecEventLine("exec_die", R"(,"exitCode":"130")"));
+  ASSERT_TRUE(die);
+  EXPECT_EQ(die->kind, DockerEventKind::kExecDie);
+  EXPECT_EQ(die->exit_code, 130);
+  EXPECT_EQ(die->exec_command, "");
+  // Not an exec: an action that only starts like one.
+  auto other = ParseEvent(ExecEventLine("exec_dies", ""));
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->kind, DockerEventKind::kOther);
+}
+
+TEST(DockerApiTest, RefusesBadExecEvents) {
+  auto no_id = ParseEvent(R"({"Type":"container","Action":"exec_die","Actor":{"ID":")" + kApiId +
+                          R"(","Attributes":{}}})");
+  ASSERT_FALSE(no_id);
+  EXPECT_EQ(no_id.error().message,
+            "event: Actor.Attributes.execID: missing or not a Docker id (hex digits)");
+  auto bad_code = ParseEvent(ExecEventLine("exec_die", R"(,"exitCode":"-1")"));
+  ASSERT_FALSE(bad_code);
+  EXPECT_EQ(bad_code.error().message, "event: Actor.Attributes.exitCode: not an exit code");
+}
+
+TEST(DockerApiTest, ParsesExecInspect) {
+  const std::string body = R"({"ID":")" + kExec + R"(","Running":true,"ExitCode":null,)" +
+                           R"("ProcessConfig":{"tty":true,"entrypoint":"sh","arguments":["-l"],)" +
+                           R"("privileged":true,"user":"1000"},"OpenStdin":true,"ContainerID":")" +
+                           kApiId + R"(","Pid":4242})";
+  auto x = ParseExecInspect(body);
+  ASSERT_TRUE(x) << x.error().message;
+  EXPECT_EQ(x->id, kExec);
+  EXPECT_EQ(x->container_id, kApiId);
+  EXPECT_EQ(x->command, (std::vector<std::string>{"sh", "-l"}));
+  EXPECT_TRUE(x->tty);
+  EXPECT_TRUE(x->privileged);
+  EXPECT_EQ(x->user, "1000");
+  EXPECT_TRUE(x->running);
+  auto bad = ParseExecInspect(Edit(body, R"("tty":true)", R"("tty":"yes")"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "exec inspect: ProcessConfig.tty: expected true or false");
+  auto no_args = ParseExecInspect(Edit(body, R"("arguments":["-l"])", R"("arguments":[1])"));
+  ASSERT_FALSE(no_args);
+  EXPECT_EQ(no_args.error().message,
+            "exec inspect: ProcessConfig.arguments: expected an array of strings");
+}
+
+TEST(DockerApiTest, ReadsTheHealthcheckFromTheContainerInspect) {
+  const std::string body = Edit(
+      Fixture("container_inspect.json"), R"("Image": "bhbox:1",)",
+      R"("Image": "bhbox:1", "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 1000000000},)");
+  auto c = ParseContainerInspect(body);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->healthcheck, (std::vector<std::string>{"CMD-SHELL", "true"}));
+  EXPECT_EQ(HealthcheckCommand(*c), "/bin/sh -c true");
+  auto bad = ParseContainerInspect(Edit(Fixture("container_inspect.json"), R"("Image": "bhbox:1",)",
+                                        R"("Image": "bhbox:1", "Healthcheck": {"Test": "true"},)"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "container inspect: Config.Healthcheck.Test: expected an array");
+}
+
+TEST(DockerApiTest, HealthcheckCommandIsWhatItsExecShows) {
+  DockerContainer c;
+  EXPECT_EQ(HealthcheckCommand(c), "");
+  c.healthcheck = {"CMD-SHELL", "wget -q -O- http://127.0.0.1/"};
+  EXPECT_EQ(HealthcheckCommand(c), "/bin/sh -c wget -q -O- http://127.0.0.1/");
+  c.shell = {"/bin/ash", "-c"};
+  EXPECT_EQ(HealthcheckCommand(c), "/bin/ash -c wget -q -O- http://127.0.0.1/");
+  c.healthcheck = {"CMD", "/check", "--fast"};
+  EXPECT_EQ(HealthcheckCommand(c), "/check --fast");
+  c.healthcheck = {"NONE"};
+  EXPECT_EQ(HealthcheckCommand(c), "");
 }
 
 }  // namespace

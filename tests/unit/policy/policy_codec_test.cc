@@ -163,7 +163,7 @@ TEST(PolicyReaderTest, HeaderErrors) {
 TEST(PolicyReaderTest, UnknownKeysAtEveryLevel) {
   EXPECT_EQ(OneError(std::string(kHeader) + "alow: []\n"),
             "3:1: unknown key \"alow\" in the Policy (known: apiVersion, kind, mode, groupBy, "
-            "groups, allow, failsafe)");
+            "groups, allow, failsafe, alertOnExec)");
   EXPECT_EQ(OneError(std::string(kHeader) + "groups:\n  - name: a\n    selecter: {app: a}\n"),
             "5:5: unknown key \"selecter\" in a group (known: name, selector, mode)");
   EXPECT_EQ(OneError(WithRule("{from: api, to: db, protocol: tcp, port: 1, prot: 5432}")),
@@ -377,6 +377,30 @@ TEST(PolicyReaderTest, HostileInputNeverThrows) {
       EXPECT_FALSE(r) << input;
     });
   }
+}
+
+// alertOnExec: groups where an interactive exec is an alert; each a listed group, once.
+TEST(PolicyReaderTest, AlertOnExec) {
+  auto p = ParsePolicy(
+      WithRule("{from: api, to: db, protocol: tcp, port: 5432}") + "alertOnExec: [db, api]\n",
+      "p.yaml");
+  ASSERT_TRUE(p) << p.error().ToString();
+  EXPECT_EQ(p->alert_on_exec, (std::vector<std::string>{"api", "db"}));
+  const std::string written = WritePolicyYaml(*p);
+  EXPECT_NE(written.find("\nalertOnExec: [api, db]\n"), std::string::npos) << written;
+  auto back = ParsePolicy(written, "p.yaml");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, *p);
+  const std::string base = WithRule("{from: api, to: db, protocol: tcp, port: 5432}");
+  EXPECT_EQ(OneError(base + "alertOnExec: [api, cache]\n"),
+            "8:20: alertOnExec names \"cache\", which is not a group of workloads in groups "
+            "(exec runs in containers)");
+  EXPECT_EQ(OneError(base + "alertOnExec: [host]\n"),
+            "8:15: alertOnExec names \"host\", which is not a group of workloads in groups "
+            "(exec runs in containers)");
+  EXPECT_EQ(OneError(base + "alertOnExec: [db, db]\n"),
+            "8:19: alertOnExec group \"db\" given twice (first at line 8)");
+  EXPECT_EQ(OneError(base + "alertOnExec: db\n"), "8:14: alertOnExec must be a list, not a scalar");
 }
 
 TEST(PolicyWriterTest, RoundTrip) {
