@@ -16,8 +16,10 @@ packages=(
   nftables iproute2 iputils-ping socat netcat-openbsd tcpdump python3 procps time
   # the Docker discovery test runs its own dockerd in its own network namespace
   docker.io busybox-static util-linux
-  # the README's workflow: `dot -Tsvg` draws the exported flow graph
+  # `bulkhead report` draws the graph with Graphviz's `dot` (and the README's `dot -Tsvg`)
   graphviz
+  # the report test opens the review page in headless Chromium
+  chromium
 )
 # `--bench` adds what bench/ compares against, `--lint` what scripts/lint.sh runs (Debian 12's
 # LLVM 14: clang-format, clang-tidy); neither is needed to build or test, and LLVM is large.
