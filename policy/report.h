@@ -42,7 +42,8 @@ struct ReportInput {
 // Graphviz DOT for the picture: one node per group (its member count), one edge per ordered
 // pair of groups with every protocol/port between them in its label (so 500 edges stay
 // readable), `host` and `world` drawn apart, edges into the host and to sensitive ports marked,
-// and, with a policy, unapproved edges and never-seen rules highlighted. Node and edge `class`
+// and, with a policy, unapproved edges and never-seen rules highlighted. Above 150 pairs
+// the edge labels become tooltips (layout time; see report_dot.cc). Node and edge `class`
 // attributes carry the group indexes the page's filter uses.
 std::string WriteReportDot(const ReportInput& input);
 

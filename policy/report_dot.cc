@@ -76,6 +76,12 @@ using internal::ReportModel;
 // Past this many protocol/port lines an edge label says "+N more" (the tables list them all).
 constexpr std::size_t kMaxLabelLines = 4;
 
+// Above this many group pairs the edge labels become tooltips: Graphviz places every label as a
+// node of its own, and the bench's 50-group, 500-pair graph took 194 s to lay out with labels
+// against 21 s without them (dot 2.42, loaded machine; bench/README.md, "Report"). The edges
+// table lists every label anyway.
+constexpr std::size_t kMaxLabelledPairs = 150;
+
 std::string NodeLine(const ReportModel& model, const std::string& name) {
   std::string classes = model.NodeClass(name);
   for (const auto& pair : model.pairs) {
@@ -125,7 +131,7 @@ std::string EdgeLabel(const PairEdge& pair, const std::set<EdgeKey>& unapproved)
 }
 
 std::string EdgeLine(const ReportModel& model, const PairEdge& pair,
-                     const std::set<EdgeKey>& unapproved) {
+                     const std::set<EdgeKey>& unapproved, bool labelled) {
   std::string marks;
   std::string attrs;
   if (pair.sensitive) {
@@ -146,8 +152,8 @@ std::string EdgeLine(const ReportModel& model, const PairEdge& pair,
   const std::string from = model.NodeClass(pair.from);
   const std::string to = model.NodeClass(pair.to);
   return "  n" + from.substr(1) + " -> n" + to.substr(1) + " [id=\"edge-" + from + "-" + to +
-         "\", class=\"f " + from + " " + to + marks + "\", label=\"" + EdgeLabel(pair, unapproved) +
-         "\"" + attrs + "];\n";
+         "\", class=\"f " + from + " " + to + marks + "\", " + (labelled ? "label" : "tooltip") +
+         "=\"" + EdgeLabel(pair, unapproved) + "\"" + attrs + "];\n";
 }
 
 }  // namespace
@@ -168,7 +174,7 @@ std::string WriteReportDot(const ReportInput& input) {
     }
   }
   for (const auto& pair : model.pairs) {
-    out += EdgeLine(model, pair, model.unapproved);
+    out += EdgeLine(model, pair, model.unapproved, model.pairs.size() <= kMaxLabelledPairs);
   }
   return out + "}\n";
 }

@@ -39,6 +39,27 @@ TEST(ReportDotTest, OneEdgePerPairWithEveryPort) {
   EXPECT_NE(dot.find("api\\n2 members"), std::string::npos);
 }
 
+TEST(ReportDotTest, ManyPairsGetTooltipsInsteadOfLabels) {
+  ReportInput input;
+  for (int i = 0; i < 20; ++i) {
+    input.graph.groups.push_back({"g" + std::to_string(i), {}, {"w" + std::to_string(i)}});
+  }
+  for (int i = 0; i < 20; ++i) {
+    for (int j = 0; j < 20; ++j) {
+      if (i != j) {  // 380 pairs
+        input.graph.edges.push_back(
+            MakeEdge("g" + std::to_string(i), "g" + std::to_string(j), Protocol::kTcp, 80, 1));
+      }
+    }
+  }
+  input.graph.Normalize();
+  const auto dot = WriteReportDot(input);
+  EXPECT_EQ(dot.find("label=\"tcp/80"), std::string::npos);
+  EXPECT_NE(dot.find("tooltip=\"tcp/80 x1\\l\""), std::string::npos) << dot.substr(0, 2000);
+  // A small graph keeps its labels.
+  EXPECT_NE(WriteReportDot(Input()).find("label=\"tcp/80 x3\\l\""), std::string::npos);
+}
+
 TEST(ReportDotTest, PolicyMarksUnapprovedAndUnseen) {
   auto input = Input();
   Policy policy;
