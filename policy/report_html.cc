@@ -2,6 +2,7 @@
 // script for the group filter; a Content-Security-Policy forbids every fetch, so a page that
 // tried one would fail loudly in the browser test instead of leaking the reviewer's visit.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <tuple>
@@ -47,9 +48,7 @@ constexpr std::string_view kScript = R"((function () {
 std::string Td(std::string_view text) { return "<td>" + HtmlEscape(text) + "</td>"; }
 std::string TdNum(std::uint64_t n) { return "<td class=\"n\">" + std::to_string(n) + "</td>"; }
 
-std::string Percent(double share) {
-  return std::to_string(static_cast<int>(share * 100 + 0.5)) + "%";
-}
+std::string Percent(double share) { return std::to_string(std::lround(share * 100)) + "%"; }
 
 std::string RowClass(const ReportModel& model, const std::vector<std::string>& groups) {
   std::string classes = "f";
@@ -81,7 +80,8 @@ std::string GroupsSection(const ReportInput& input, const ReportModel& model) {
   for (const auto& group : input.graph.groups) {
     std::vector<std::string> selector;
     for (const auto& [key, value] : group.selector) {
-      selector.push_back(key + "=" + value);
+      selector.push_back(key);
+      selector.back().append("=").append(value);
     }
     out += RowClass(model, {group.name}) + Td(group.name) + TdNum(group.members.size()) + "<td>" +
            JoinEscaped(selector) + "</td><td>" + JoinEscaped(group.members) + "</td></tr>\n";
