@@ -38,5 +38,7 @@ void AddCheckCommand(CLI::App& app, std::vector<Command>& out);    // check_comm
 void AddEnforceCommands(CLI::App& app, std::vector<Command>& out);  // enforce_command.cc
 void AddStatusCommand(CLI::App& app, std::vector<Command>& out);    // status_command.cc
 void AddAgentCommand(CLI::App& app, std::vector<Command>& out);     // agent_command.cc
+void AddAnalyzeCommand(CLI::App& app, std::vector<Command>& out);   // analyze_command.cc
+void AddReportCommand(CLI::App& app, std::vector<Command>& out);    // report_command.cc
 
 }  // namespace bulkhead::cli

@@ -34,6 +34,8 @@ int Run(int argc, char** argv) {
   bulkhead::cli::AddCheckCommand(app, commands);
   bulkhead::cli::AddEnforceCommands(app, commands);
   bulkhead::cli::AddAgentCommand(app, commands);
+  bulkhead::cli::AddAnalyzeCommand(app, commands);
+  bulkhead::cli::AddReportCommand(app, commands);
 
   try {
     app.parse(argc, argv);

@@ -254,6 +254,38 @@ std::string DotEscape(std::string_view text) {
   return out;
 }
 
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  ForEachCodePoint(text, [&out](char32_t cp) {
+    switch (cp) {
+      case '&':
+        out += "&amp;";
+        return;
+      case '<':
+        out += "&lt;";
+        return;
+      case '>':
+        out += "&gt;";
+        return;
+      case '"':
+        out += "&quot;";
+        return;
+      case '\'':
+        out += "&#39;";
+        return;
+      case '\t':
+      case '\n':
+        out += static_cast<char>(cp);
+        return;
+      default:
+        break;
+    }
+    AppendUtf8(out, NeedsEscape(cp) ? char32_t{0xFFFD} : cp);
+  });
+  return out;
+}
+
 std::string YamlFlowList(const std::vector<std::string>& items) {
   std::string out = "[";
   for (std::size_t i = 0; i < items.size(); ++i) {

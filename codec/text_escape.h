@@ -35,4 +35,9 @@ std::string JsonString(std::string_view text);
 // invalid UTF-8 as U+FFFD.
 std::string DotEscape(std::string_view text);
 
+// Text for HTML (and SVG) element content and double-quoted attribute values: & < > " '
+// as character references, controls other than tab and newline (and non-characters) as U+FFFD,
+// invalid UTF-8 as U+FFFD. A name like `<script>` is shown as that text, never parsed.
+std::string HtmlEscape(std::string_view text);
+
 }  // namespace bulkhead::codec

@@ -22,8 +22,10 @@ packages=(
   docker.io busybox-static util-linux
   # the Kubernetes node test runs its own containerd (CRI plugin) with CNI bridge pods
   containerd runc containernetworking-plugins
-  # the README's workflow: `dot -Tsvg` draws the exported flow graph
+  # `bulkhead report` draws the graph with Graphviz's `dot` (and the README's `dot -Tsvg`)
   graphviz
+  # the report test opens the review page in headless Chromium
+  chromium
 )
 # `--bench` adds what bench/ compares against, `--lint` what scripts/lint.sh runs (Debian 12's
 # LLVM 14: clang-format, clang-tidy), `--fuzz` what scripts/fuzz.sh builds with (clang 14 and its

@@ -361,6 +361,67 @@ class ReviewTest(unittest.TestCase):
         r = run("diff", policy, self.graph)
         self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
 
+    def test_diff_two_graphs_and_html(self):
+        older = self.write("older.yaml", "apiVersion: bulkhead/v1\nkind: FlowGraph\n"
+                           "groups: [{name: gone, members: [g-1]}]\n")
+        r = run("diff", older, self.graph)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("- group gone (1 members)\n", r.stdout)
+        self.assertIn("+ api -> db tcp/5432 (", r.stdout)
+        page = self.path("diff.html")
+        r = run("diff", older, self.graph, "--format", "html", "-o", page)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        with open(page) as f:
+            self.assertIn('<span class="add">+ api -&gt; db tcp/5432', f.read())
+
+    # --- analyze and report -------------------------------------------------------------------
+
+    def test_analyze_graph_and_policy(self):
+        r = run("analyze", self.graph)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("frontend: 3 groups (100%), 4 workloads (100%), host, world\n"
+                      "  1 hop:  api, host\n", r.stdout)
+        self.assertIn("[sensitive-port] api -> db tcp/5432: reaches PostgreSQL", r.stdout)
+        first = run("analyze", SHOP_POLICY, "--json")
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertEqual(run("analyze", SHOP_POLICY, "--json").stdout, first.stdout)
+        doc = json.loads(first.stdout)
+        self.assertEqual(doc["summary"]["groups"], 4)
+        self.assertIsNone(doc["summary"]["workloads"])
+        bad = self.write("bad.yaml", "apiVersion: bulkhead/v1\nkind: Policy\nallw: []\n")
+        r = run("analyze", bad)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(len(self.error_lines(r)), 1, r.stderr)
+        self.assertIn("bad.yaml:3:1:", r.stderr)
+
+    def test_report_deterministic_and_needs_dot(self):
+        a, b = self.path("a.html"), self.path("b.html")
+        for out in (a, b):
+            r = run("report", self.graph, "--policy", SHOP_POLICY, "-o", out)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            self.assertEqual(fa.read(), fb.read())
+        svg = run("report", self.graph, "--format", "svg")
+        self.assertEqual(svg.returncode, 0, svg.stderr)
+        self.assertIn("<svg", svg.stdout)
+        violations = self.write("v.jsonl", '{"time":"2026-11-28T10:00:00.000Z","verdict":'
+                                '"blocked","from":{"workload":"shop-frontend-1","group":'
+                                '"frontend","address":"10.0.0.2"},"to":{"workload":"shop-db-1",'
+                                '"group":"db","address":"10.0.0.5"},"protocol":"tcp",'
+                                '"port":5432}\nnot json\n')
+        r = run("report", self.graph, "--violations", violations, "-o", self.path("v.html"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("v.jsonl:2: not a JSON object", r.stderr)
+        self.assertFalse(os.path.exists(self.path("v.html")))
+        out = self.path("nodot.html")
+        r = subprocess.run([BULKHEAD, "report", self.graph, "-o", out], capture_output=True,
+                           text=True, timeout=60, env={**os.environ, "PATH": self.dir})
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(self.error_lines(r),
+                         ["bulkhead: error: Graphviz's `dot` is not on PATH; install graphviz "
+                          "(apt-get install graphviz)"])
+        self.assertFalse(os.path.exists(out))
+
     def test_diff_errors_exit_2(self):
         policy = self.write("policy.yaml", self.approved())
         r = run("diff", policy, self.path("missing.yaml"))

@@ -47,5 +47,18 @@ TEST(TextEscapeTest, DotEscape) {
   EXPECT_EQ(DotEscape("a\nb"), "a\\\\x0Ab");
 }
 
+TEST(HtmlEscapeTest, MarkupBecomesText) {
+  EXPECT_EQ(HtmlEscape("<script>alert('x')</script>"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;");
+  EXPECT_EQ(HtmlEscape("a&b \"c\""), "a&amp;b &quot;c&quot;");
+  EXPECT_EQ(HtmlEscape("tab\there\nline"), "tab\there\nline");
+  // Controls and invalid UTF-8 cannot reach the page as they are.
+  EXPECT_EQ(HtmlEscape(std::string("a\x01"
+                                   "b\xff",
+                                   4)),
+            "a\uFFFDb\uFFFD");
+  EXPECT_EQ(HtmlEscape("caf\u00e9"), "caf\u00e9");
+}
+
 }  // namespace
 }  // namespace bulkhead::codec
