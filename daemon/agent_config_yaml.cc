@@ -53,6 +53,17 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   return std::chrono::milliseconds(value * scale);
 }
 
+std::string FormatDuration(std::chrono::milliseconds duration) {
+  const std::int64_t ms = duration.count();
+  for (const auto& [scale, unit] :
+       {std::pair<std::int64_t, const char*>{3'600'000, "h"}, {60'000, "m"}, {1000, "s"}}) {
+    if (ms != 0 && ms % scale == 0) {
+      return std::to_string(ms / scale) + unit;
+    }
+  }
+  return std::to_string(ms) + "ms";
+}
+
 namespace {
 
 using codec::ErrorList;
@@ -106,11 +117,12 @@ class AgentConfigReader {
     if (!codec::ExpectMap(root, "the agent configuration", errors_)) {
       return;
     }
-    Fields top(root,
-               {"apiVersion", "kind", "mode", "policy", "graph", "snapshotInterval", "inventory",
-                "nflogGroup", "metrics", "control", "violations", "interfaces", "groupBy",
-                "removeRulesOnExit", "logFormat", "violationLogRate", "hostName"},
-               "the agent configuration", errors_);
+    Fields top(
+        root,
+        {"apiVersion", "kind", "mode", "policy", "graph", "snapshotInterval", "inventory",
+         "nflogGroup", "metrics", "control", "violations", "interfaces", "groupBy",
+         "removeRulesOnExit", "logFormat", "violationLogRate", "hostName", "tamperCheckInterval"},
+        "the agent configuration", errors_);
     ReadHeader(top);
     bool mode_known = false;
     // Required: a missing mode must not quietly mean "learn" (or anything else).
@@ -141,6 +153,9 @@ class AgentConfigReader {
     }
     if (const Node* node = top.Find("snapshotInterval")) {
       ReadInterval(*node, config);
+    }
+    if (const Node* node = top.Find("tamperCheckInterval")) {
+      ReadTamperCheckInterval(*node, config);
     }
     if (const Node* node = top.Require("inventory")) {
       ReadInventory(*node, config);
@@ -173,6 +188,12 @@ class AgentConfigReader {
         config.violations_file = std::move(*text);
       }
     }
+    ReadOptionalKeys(top, config);
+  }
+
+ private:
+  // The keys that only change a default.
+  void ReadOptionalKeys(const Fields& top, AgentConfig& config) {
     if (const Node* node = top.Find("interfaces")) {
       ReadInterfaces(*node, config);
     }
@@ -209,7 +230,6 @@ class AgentConfigReader {
     }
   }
 
- private:
   // Optional, but when given it must be ours: a Policy or FlowGraph passed as --config by
   // mistake is then named as such instead of producing a list of unknown keys only.
   void ReadHeader(const Fields& top) {
@@ -257,6 +277,26 @@ class AgentConfigReader {
       return;
     }
     config.snapshot_interval = *interval;
+  }
+
+  void ReadTamperCheckInterval(const Node& node, AgentConfig& config) {
+    auto text = codec::ReadString(node, "tamperCheckInterval", errors_);
+    if (!text) {
+      return;
+    }
+    auto interval = ParseDuration(*text);
+    if (!interval) {
+      errors_.Add(node, "tamperCheckInterval " + Quote(*text) +
+                            " is not a duration (a whole number with ms, s, m or h: 60s)");
+      return;
+    }
+    if (*interval < kMinTamperCheckInterval || *interval > kMaxTamperCheckInterval) {
+      // A full compare costs about 2 s of CPU at 100,000 edges: more often than each second
+      // would keep the agent busy comparing.
+      errors_.Add(node, "tamperCheckInterval " + Quote(*text) + " is out of range (1s..24h)");
+      return;
+    }
+    config.tamper_check_interval = *interval;
   }
 
   void ReadInventory(const Node& node, AgentConfig& config) {

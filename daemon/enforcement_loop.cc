@@ -20,7 +20,6 @@ namespace {
 constexpr const char* kBridgeProcRoot = "/proc/sys/net/bridge";
 // The tamper guard's periodic full compare. Fixed for now: the configuration key
 // (`tamperCheckInterval`) comes with the rewritten configuration reader.
-constexpr std::chrono::seconds kTamperVerifyInterval{60};
 // How often the kernel's suppressed violation counts are read into the metrics (one dump of
 // four small sets per table).
 constexpr std::chrono::seconds kSuppressedReadInterval{2};
@@ -324,7 +323,7 @@ void EnforcementLoop::StartTamperGuard() {
     return;
   }
   enforcer::TamperGuardOptions options;
-  options.verify_interval = kTamperVerifyInterval;
+  options.verify_interval = config_.tamper_check_interval;
   enforcer::TamperGuard::Callbacks callbacks;
   callbacks.repair = [this](const enforcer::TamperIncident& incident) {
     return RepairTampering(incident);
