@@ -5,9 +5,10 @@
 # old one, reload over the control socket, reload with confirmation (timeout restores, confirm
 # keeps), violations JSONL and metrics, the rules staying in the kernel on exit (and going with
 # removeRulesOnExit), a flood of violations from web beside 3 lateral connections from api (all
-# 3 logged: a log budget per source), a bad config refused with its line and column, an
-# unwritable graph directory refused at start, and tampering (a flushed ruleset, a deleted table) repaired within 1 s while
-# the agent's own reloads are never taken for tampering.
+# 3 logged: a log budget per source), `enforce` and `disable` refused while the agent runs, a
+# bad config refused with its line and column, an unwritable graph directory refused at start,
+# and tampering (a flushed ruleset, a deleted table) repaired within 1 s while the agent's own
+# reloads are never taken for tampering.
 # Usage: agent_netns_test.sh BULKHEAD SOURCE_DIR
 set -u
 BH=$1
@@ -120,6 +121,20 @@ else
 fi
 v=$(metric 'bulkhead_violations_total{from="web",to="db",verdict="blocked"}')
 [ -n "$v" ] && [ "${v%.*}" -ge 1 ] && pass "metrics: web->db violations $v" || fail "metrics: web->db violations '$v'"
+
+# --- enforce and disable while the agent enforces: refused in one line, nothing touched ---------
+# The agent's tamper guard would restore its ruleset within a second: the commands would seem to
+# work and be undone. The line says what to run instead.
+out=$(inh "$BH" enforce "$POLICY" --inventory "$SRC/../enforce_cli/inventory.yaml" \
+  --control "$CTL" --state-dir "$TMP/state" 2>&1); rc=$?
+[ $rc = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "owns bulkhead's ruleset.*bulkhead reload" \
+  && pass "enforce refused while the agent runs: $out" || fail "enforce while the agent runs (rc $rc): $out"
+out=$(inh "$BH" disable --control "$CTL" --state-dir "$TMP/state" 2>&1); rc=$?
+[ $rc = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "owns bulkhead's ruleset.*stop the agent" \
+  && inh nft list table inet bulkhead >/dev/null 2>&1 \
+  && pass "disable refused while the agent runs: $out" || fail "disable while the agent runs (rc $rc): $out"
+allowed && ! probe "$WEB" 10.10.0.4 5432 && pass "the agent's ruleset is untouched" \
+  || fail "the agent's ruleset changed after refused commands"
 
 # --- A flood of violations does not hide a quiet attacker --------------------------------------
 # web floods forbidden connections (web->db tcp/5432, fresh SYNs from fresh ports) while api
@@ -267,6 +282,10 @@ stop_agent && pass "agent exits 0 on SIGTERM" || fail "agent exit status on SIGT
 inh nft list table inet bulkhead >/dev/null 2>&1 && probe "$WEB" 10.10.0.3 8080 \
   && ! probe "$WEB" 10.10.0.4 5432 && pass "rules stay in force after the agent exits" \
   || fail "rules gone or changed after exit"
+# With the agent gone (its socket removed), disable is the user's again.
+out=$(inh "$BH" disable --control "$CTL" --state-dir "$TMP/state" 2>&1) \
+  && ! inh nft list table inet bulkhead >/dev/null 2>&1 && pass "disable after the agent exited" \
+  || fail "disable after the agent exited: $out"
 config "$TMP/remove.yaml" "removeRulesOnExit: true"
 start_agent "$TMP/remove.yaml" || fail "agent (removeRulesOnExit) did not start: $(tail -3 "$TMP/agent.log")"
 stop_agent || fail "agent (removeRulesOnExit) exit status"
