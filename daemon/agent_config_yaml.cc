@@ -261,15 +261,25 @@ class AgentConfigReader {
     return true;
   }
 
-  void ReadInterval(const Node& node, AgentConfig& config) {
-    auto text = codec::ReadString(node, "snapshotInterval", errors_);
+  // A duration key: a string ParseDuration reads (`example` in the error when it does not).
+  std::optional<std::chrono::milliseconds> ReadDuration(const Node& node, std::string_view key,
+                                                        std::string_view example) {
+    auto text = codec::ReadString(node, key, errors_);
     if (!text) {
-      return;
+      return std::nullopt;
     }
-    auto interval = ParseDuration(*text);
+    auto duration = ParseDuration(*text);
+    if (!duration) {
+      errors_.Add(node, std::string(key) + " " + Quote(*text) +
+                            " is not a duration (a whole number with ms, s, m or h: " +
+                            std::string(example) + ")");
+    }
+    return duration;
+  }
+
+  void ReadInterval(const Node& node, AgentConfig& config) {
+    auto interval = ReadDuration(node, "snapshotInterval", "30s");
     if (!interval) {
-      errors_.Add(node, "snapshotInterval " + Quote(*text) +
-                            " is not a duration (a whole number with ms, s, m or h: 30s)");
       return;
     }
     if (interval->count() == 0) {
@@ -280,20 +290,15 @@ class AgentConfigReader {
   }
 
   void ReadTamperCheckInterval(const Node& node, AgentConfig& config) {
-    auto text = codec::ReadString(node, "tamperCheckInterval", errors_);
-    if (!text) {
-      return;
-    }
-    auto interval = ParseDuration(*text);
+    auto interval = ReadDuration(node, "tamperCheckInterval", "60s");
     if (!interval) {
-      errors_.Add(node, "tamperCheckInterval " + Quote(*text) +
-                            " is not a duration (a whole number with ms, s, m or h: 60s)");
       return;
     }
     if (*interval < kMinTamperCheckInterval || *interval > kMaxTamperCheckInterval) {
       // A full compare costs about 2 s of CPU at 100,000 edges: more often than each second
       // would keep the agent busy comparing.
-      errors_.Add(node, "tamperCheckInterval " + Quote(*text) + " is out of range (1s..24h)");
+      errors_.Add(node, "tamperCheckInterval \"" + FormatDuration(*interval) +
+                            "\" is out of range (1s..24h)");
       return;
     }
     config.tamper_check_interval = *interval;
