@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <chrono>
 #include <iostream>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -16,7 +17,32 @@ namespace {
 // The agent answers from its event loop; a reload compiles a policy first, so allow it time.
 constexpr auto kControlTimeout = std::chrono::seconds(10);
 
+// A status answer is quick; a socket nobody answers on must not hold the command up long.
+constexpr auto kStatusTimeout = std::chrono::seconds(3);
+
 }  // namespace
+
+bool AgentOwnsRuleset(const std::string& path, std::string_view instead, const Logger& log) {
+  if (!ControlSocketExists(path)) {
+    return false;
+  }
+  const std::string line = daemon::ControlCommandLine({daemon::ControlCommandKind::kStatus, 0});
+  auto reply = daemon::SendControlCommand(path, line, kStatusTimeout);
+  if (!reply || !reply->ok) {
+    return false;
+  }
+  const std::string_view text = reply->text;
+  for (const std::string_view mode : {"enforce", "monitor"}) {
+    if (text.rfind(fmt::format("mode: {}\n", mode), 0) == 0) {
+      log->error(
+          "the running agent (control socket {}, mode {}) owns bulkhead's ruleset and would "
+          "restore it: {}",
+          path, mode, instead);
+      return true;
+    }
+  }
+  return false;
+}
 
 bool ControlSocketExists(const std::string& path) {
   struct stat st {};

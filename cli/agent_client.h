@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "cli/command.h"
 #include "daemon/control_protocol.h"
@@ -20,5 +21,12 @@ bool ControlSocketExists(const std::string& path);
 // one error line with the agent's reason when "error" (exit 1), the client's error when the
 // agent cannot be reached (exit 2).
 int AskAgent(const std::string& path, const daemon::ControlCommand& command, const Logger& log);
+
+// For the commands that change bulkhead's ruleset themselves (`enforce`, `disable`): true, with
+// one error line naming the agent's socket and `instead` (what to run), when an agent answers on
+// `path` in monitor or enforce mode. Its tamper guard would restore its own ruleset within a
+// second, undoing the command. A socket nobody answers on (left by an agent that died) or a
+// learning agent is no owner.
+bool AgentOwnsRuleset(const std::string& path, std::string_view instead, const Logger& log);
 
 }  // namespace bulkhead::cli

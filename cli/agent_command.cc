@@ -7,8 +7,27 @@
 #include "cli/logging.h"
 #include "daemon/agent.h"
 #include "daemon/agent_config.h"
+#include "policy/policy.h"
 
 namespace bulkhead::cli {
+namespace {
+
+// `--check-config`: the file is valid, and the settings that have a default and shape what the
+// agent does (so a value left out shows what it will be).
+void PrintCheckedConfig(const std::string& file, const daemon::AgentConfig& config) {
+  std::cout << file << ": ok\n";
+  std::cout << "mode: " << policy::ModeName(config.mode) << "\n";
+  if (config.mode == policy::Mode::kLearn) {
+    std::cout << "snapshotInterval: " << daemon::FormatDuration(config.snapshot_interval) << "\n";
+  } else {
+    std::cout << "tamperCheckInterval: " << daemon::FormatDuration(config.tamper_check_interval)
+              << "\n";
+  }
+  std::cout << "violationLogRate: " << config.violation_log_rate << "\n";
+  std::cout << "removeRulesOnExit: " << (config.remove_rules_on_exit ? "true" : "false") << "\n";
+}
+
+}  // namespace
 
 void AddAgentCommand(CLI::App& app, std::vector<Command>& out) {
   struct Options {
@@ -27,7 +46,7 @@ void AddAgentCommand(CLI::App& app, std::vector<Command>& out) {
                      return 2;
                    }
                    if (o->check) {
-                     std::cout << o->config << ": ok\n";
+                     PrintCheckedConfig(o->config, *config);
                      return 0;
                    }
                    // The configuration may ask for JSON log lines: from here on every line

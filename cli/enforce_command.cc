@@ -59,6 +59,7 @@ struct EnforceOptions {
   bool no_sysctl = false;
   int log_group = 100;
   std::string state_dir = kDefaultStateDir;
+  std::string control = kDefaultControlSocket;
 };
 
 std::string NewToken() {
@@ -214,6 +215,13 @@ void LogEnforced(const CompiledState& compiled, const enforcer::ApplyStats& appl
 }
 
 int RunEnforce(const EnforceOptions& o, const Logger& log) {
+  if (!o.dry_run &&
+      AgentOwnsRuleset(o.control,
+                       "change the policy file in its agent.yaml and run `bulkhead reload` (with "
+                       "--confirm S to try it), or stop the agent first",
+                       log)) {
+    return 1;
+  }
   EnforceState state;
   auto compiled = ReadInputs(o, state, log);
   if (!compiled) {
@@ -364,6 +372,10 @@ void AddEnforceCommand(CLI::App& app, std::vector<Command>& out) {
   enforce->add_option("--log-group", o->log_group, "NFLOG group of violation records")
       ->check(CLI::Range(0, 65535));
   enforce->add_option("--state-dir", o->state_dir, "State directory")->capture_default_str();
+  enforce
+      ->add_option("--control", o->control,
+                   "A running agent's control socket: while one enforces, `enforce` is refused")
+      ->capture_default_str();
   out.push_back({enforce, [o](const Logger& log) { return RunEnforce(*o, log); }});
 }
 
@@ -420,7 +432,20 @@ void AddEnforceCommands(CLI::App& app, std::vector<Command>& out) {
 
   auto* disable = app.add_subcommand("disable", "Remove bulkhead's tables and nothing else");
   disable->add_option("--state-dir", *state_dir, "State directory")->capture_default_str();
-  out.push_back({disable, [state_dir](const Logger& log) { return RunDisable(*state_dir, log); }});
+  disable
+      ->add_option("--control", *control,
+                   "A running agent's control socket: while one enforces, `disable` is refused")
+      ->capture_default_str();
+  out.push_back({disable, [state_dir, control](const Logger& log) {
+                   if (AgentOwnsRuleset(*control,
+                                        "stop the agent (with removeRulesOnExit: true in its "
+                                        "agent.yaml it removes its tables as it exits), or run "
+                                        "`bulkhead disable` after it stopped",
+                                        log)) {
+                     return 1;
+                   }
+                   return RunDisable(*state_dir, log);
+                 }});
 
   AddWatchdogCommand(app, out);
 }

@@ -53,6 +53,17 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   return std::chrono::milliseconds(value * scale);
 }
 
+std::string FormatDuration(std::chrono::milliseconds duration) {
+  const std::int64_t ms = duration.count();
+  for (const auto& [scale, unit] :
+       {std::pair<std::int64_t, const char*>{3'600'000, "h"}, {60'000, "m"}, {1000, "s"}}) {
+    if (ms != 0 && ms % scale == 0) {
+      return std::to_string(ms / scale) + unit;
+    }
+  }
+  return std::to_string(ms) + "ms";
+}
+
 namespace {
 
 using codec::ErrorList;
@@ -106,11 +117,12 @@ class AgentConfigReader {
     if (!codec::ExpectMap(root, "the agent configuration", errors_)) {
       return;
     }
-    Fields top(root,
-               {"apiVersion", "kind", "mode", "policy", "graph", "snapshotInterval", "inventory",
-                "nflogGroup", "metrics", "control", "violations", "interfaces", "groupBy",
-                "removeRulesOnExit", "logFormat", "violationLogRate", "hostName"},
-               "the agent configuration", errors_);
+    Fields top(
+        root,
+        {"apiVersion", "kind", "mode", "policy", "graph", "snapshotInterval", "inventory",
+         "nflogGroup", "metrics", "control", "violations", "interfaces", "groupBy",
+         "removeRulesOnExit", "logFormat", "violationLogRate", "hostName", "tamperCheckInterval"},
+        "the agent configuration", errors_);
     ReadHeader(top);
     const bool mode_known = ReadMode(top, config);
     const Node* policy_node = top.Find("policy");
@@ -130,6 +142,9 @@ class AgentConfigReader {
     }
     if (const Node* node = top.Find("snapshotInterval")) {
       ReadInterval(*node, config);
+    }
+    if (const Node* node = top.Find("tamperCheckInterval")) {
+      ReadTamperCheckInterval(*node, config);
     }
     if (const Node* node = top.Require("inventory")) {
       ReadInventory(*node, config);
@@ -188,6 +203,12 @@ class AgentConfigReader {
         config.violations_file = std::move(*text);
       }
     }
+    ReadOptionalKeys(top, config);
+  }
+
+ private:
+  // The keys that only change a default.
+  void ReadOptionalKeys(const Fields& top, AgentConfig& config) {
     if (const Node* node = top.Find("interfaces")) {
       ReadInterfaces(*node, config);
     }
@@ -255,15 +276,25 @@ class AgentConfigReader {
     return true;
   }
 
-  void ReadInterval(const Node& node, AgentConfig& config) {
-    auto text = codec::ReadString(node, "snapshotInterval", errors_);
+  // A duration key: a string ParseDuration reads (`example` in the error when it does not).
+  std::optional<std::chrono::milliseconds> ReadDuration(const Node& node, std::string_view key,
+                                                        std::string_view example) {
+    auto text = codec::ReadString(node, key, errors_);
     if (!text) {
-      return;
+      return std::nullopt;
     }
-    auto interval = ParseDuration(*text);
+    auto duration = ParseDuration(*text);
+    if (!duration) {
+      errors_.Add(node, std::string(key) + " " + Quote(*text) +
+                            " is not a duration (a whole number with ms, s, m or h: " +
+                            std::string(example) + ")");
+    }
+    return duration;
+  }
+
+  void ReadInterval(const Node& node, AgentConfig& config) {
+    auto interval = ReadDuration(node, "snapshotInterval", "30s");
     if (!interval) {
-      errors_.Add(node, "snapshotInterval " + Quote(*text) +
-                            " is not a duration (a whole number with ms, s, m or h: 30s)");
       return;
     }
     if (interval->count() == 0) {
@@ -271,6 +302,21 @@ class AgentConfigReader {
       return;
     }
     config.snapshot_interval = *interval;
+  }
+
+  void ReadTamperCheckInterval(const Node& node, AgentConfig& config) {
+    auto interval = ReadDuration(node, "tamperCheckInterval", "60s");
+    if (!interval) {
+      return;
+    }
+    if (*interval < kMinTamperCheckInterval || *interval > kMaxTamperCheckInterval) {
+      // A full compare costs about 2 s of CPU at 100,000 edges: more often than each second
+      // would keep the agent busy comparing.
+      errors_.Add(node, "tamperCheckInterval \"" + FormatDuration(*interval) +
+                            "\" is out of range (1s..24h)");
+      return;
+    }
+    config.tamper_check_interval = *interval;
   }
 
   void ReadInventory(const Node& node, AgentConfig& config) {

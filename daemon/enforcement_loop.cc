@@ -20,7 +20,10 @@ namespace {
 constexpr const char* kBridgeProcRoot = "/proc/sys/net/bridge";
 // The tamper guard's periodic full compare. Fixed for now: the configuration key
 // (`tamperCheckInterval`) comes with the rewritten configuration reader.
-constexpr std::chrono::seconds kTamperVerifyInterval{60};
+// How often the kernel's suppressed violation counts are read into the metrics (one dump of
+// four small sets per table).
+constexpr std::chrono::seconds kSuppressedReadInterval{2};
+constexpr std::string_view kSuppressedViolationsTotal = "bulkhead_violations_suppressed_total";
 
 }  // namespace
 
@@ -31,7 +34,12 @@ EnforcementLoop::EnforcementLoop(const AgentConfig& config, boost::asio::io_cont
       metrics_(metrics),
       log_(std::move(log)),
       confirm_(SecondApply::kKeepEarliestPrevious, [] { return ConfirmClock::now(); }),
-      confirm_timer_(io) {}
+      confirm_timer_(io),
+      suppressed_timer_(io) {
+  metrics_.Describe(kSuppressedViolationsTotal, MetricType::kCounter,
+                    "Violations the kernel did not log because their source was over its log "
+                    "budget (logRate per source), by source group");
+}
 
 bool EnforcementLoop::Start() {
   auto loaded = policy::LoadPolicyFile(config_.policy_file);
@@ -144,6 +152,7 @@ bool EnforcementLoop::Reconcile(const policy::Policy& policy, std::string_view w
     VerifyApplied(why, tracker_->compiled().ruleset);
   }
   StartTamperGuard();
+  ArmSuppressedTimer();
   return true;
 }
 
@@ -236,6 +245,39 @@ ViolationEndpoint EnforcementLoop::Resolve(const capture::IpAddr& address) const
   return {"", std::string(policy::kWorldGroup), address.ToString()};
 }
 
+// --- Violations over their source's log budget ------------------------------------------------
+
+void EnforcementLoop::RefreshSuppressed() {
+  if (!tracker_ || !transport_) {
+    return;  // nothing applied yet: no sets to read
+  }
+  auto counts = enforcer::ReadSuppressedViolations(*transport_);
+  if (!counts) {
+    log_->debug("reading the suppressed violation counts: {}", counts.error());
+    return;
+  }
+  suppressed_.Update(*counts, [this](const capture::IpAddr& a) { return Resolve(a).group; });
+  for (const auto& [group, count] : suppressed_.by_group()) {
+    metrics_.Set(kSuppressedViolationsTotal, {{"group", group}}, static_cast<double>(count));
+  }
+}
+
+void EnforcementLoop::ArmSuppressedTimer() {
+  if (suppressed_armed_ || stopping_) {
+    return;
+  }
+  suppressed_armed_ = true;
+  suppressed_timer_.expires_after(kSuppressedReadInterval);
+  suppressed_timer_.async_wait([this](const boost::system::error_code& ec) {
+    suppressed_armed_ = false;
+    if (ec || stopping_) {
+      return;
+    }
+    RefreshSuppressed();
+    ArmSuppressedTimer();
+  });
+}
+
 // --- Kernel verification and tamper repair ---------------------------------------------------
 
 boost::system::result<enforcer::ApplyStats, enforcer::ApplyError> EnforcementLoop::ApplyFull(
@@ -247,7 +289,13 @@ boost::system::result<enforcer::ApplyStats, enforcer::ApplyError> EnforcementLoo
       log_->warn("tamper: {}", muted.error());
     }
   }
+  // The suppressed counts start again with the new sets: what the old ones counted is read
+  // first.
+  RefreshSuppressed();
   auto applied = enforcer::ApplyRuleset(*transport_, ruleset);
+  if (applied) {
+    suppressed_.Restart();
+  }
   if (guard_) {
     if (auto unmuted = guard_->Unmute(); !unmuted) {
       log_->warn("tamper: {}", unmuted.error());
@@ -287,7 +335,7 @@ void EnforcementLoop::StartTamperGuard() {
     return;
   }
   enforcer::TamperGuardOptions options;
-  options.verify_interval = kTamperVerifyInterval;
+  options.verify_interval = config_.tamper_check_interval;
   enforcer::TamperGuard::Callbacks callbacks;
   callbacks.repair = [this](const enforcer::TamperIncident& incident) {
     return RepairTampering(incident);
@@ -486,6 +534,12 @@ void EnforcementLoop::AppendAppliedStatus(std::string& out) const {
   }
   out += fmt::format("edges: {}\n", applied_policy_.allow.size());
   out += fmt::format("violations: {}\n", violations_ ? violations_->count() : 0);
+  if (!suppressed_.by_group().empty()) {
+    out += "violations not logged (source over its log budget):\n";
+    for (const auto& [group, count] : suppressed_.by_group()) {
+      out += fmt::format("  {}: {}\n", group, count);
+    }
+  }
   if (auto counters = enforcer::ReadNamedCounters(*transport_); counters) {
     out += "counters:\n";
     for (const auto& c : *counters) {
@@ -500,6 +554,7 @@ bool EnforcementLoop::Stop() {
   }
   stopping_ = true;
   confirm_timer_.cancel();
+  suppressed_timer_.cancel();
   // Before the tables go: removing them is bulkhead's own commit, but nothing must repair them.
   if (guard_) {
     guard_->Stop();

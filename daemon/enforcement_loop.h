@@ -17,6 +17,7 @@
 #include "daemon/confirm.h"
 #include "daemon/control_socket.h"
 #include "daemon/metrics.h"
+#include "daemon/suppressed_violations.h"
 #include "daemon/violations.h"
 #include "enforcer/kernel_ruleset.h"
 #include "enforcer/membership_update.h"
@@ -98,6 +99,10 @@ class EnforcementLoop {
   // Copies the guard's counters into the metrics (they change inside the guard's handlers).
   void PublishTamperStats() const;
   void AppendTamperStatus(std::string& out) const;
+  // Reads the kernel's counts of violations over their source's log budget into suppressed_
+  // and the metrics; the timer does it every few seconds.
+  void RefreshSuppressed();
+  void ArmSuppressedTimer();
 
   const AgentConfig& config_;
   boost::asio::io_context& io_;
@@ -128,6 +133,11 @@ class EnforcementLoop {
   std::optional<policy::Policy> previous_policy_;
   boost::asio::steady_timer confirm_timer_;
   std::uint64_t reloads_ = 0;  // names the pending reload's token
+
+  // Violations over their source's log budget, read from the kernel every few seconds.
+  SuppressedViolations suppressed_;
+  boost::asio::steady_timer suppressed_timer_;
+  bool suppressed_armed_ = false;
 
   std::unique_ptr<ViolationMonitor> violations_;
   // Address -> {workload, group} for violation lines, from the applied membership.

@@ -106,6 +106,17 @@ std::uint32_t RegAt(std::uint32_t byte_offset) {
   return i % 4 == 0 ? NFT_REG_1 + i / 4 : NFT_REG32_00 + i;
 }
 
+// `limit rate N/second burst B packets`: a rule's own, or a dynamic set element's (a meter).
+nftnl_expr* LimitExpr(const Limit& l) {
+  nftnl_expr* e = nftnl_expr_alloc("limit");
+  nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, l.rate_per_second);
+  nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, l.burst);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+  return e;
+}
+
 class RuleEncoder {
  public:
   RuleEncoder(nftnl_rule* r, const std::unordered_map<std::string_view, const Set*>& sets)
@@ -296,19 +307,14 @@ class RuleEncoder {
       nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
       nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
       nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, u->set.c_str());
-      nftnl_expr_add_expr(e, NFTNL_EXPR_DYNSET_EXPRESSIONS, nftnl_expr_alloc("counter"));
+      nftnl_expr_add_expr(e, NFTNL_EXPR_DYNSET_EXPRESSIONS,
+                          u->limit ? LimitExpr(*u->limit) : nftnl_expr_alloc("counter"));
       Add(e);
     } else if (const auto* vm = std::get_if<VmapLookup>(&st)) {
       Load(vm->key, NFT_REG_1);
       Lookup(vm->map, NFT_REG_VERDICT);
     } else if (const auto* l = std::get_if<Limit>(&st)) {
-      nftnl_expr* e = nftnl_expr_alloc("limit");
-      nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, l->rate_per_second);
-      nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
-      nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, l->burst);
-      nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
-      nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
-      Add(e);
+      Add(LimitExpr(*l));
     } else if (const auto* lg = std::get_if<Log>(&st)) {
       nftnl_expr* e = nftnl_expr_alloc("log");
       nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, lg->prefix.c_str());
@@ -384,10 +390,15 @@ class BatchWriter {
  private:
   template <typename Build>
   void Raw(Build build) {
-    // No clearing: libmnl writes every byte a message uses, padding included.
     nlmsghdr* nlh = build(scratch_.data());
     const auto* p = reinterpret_cast<const std::uint8_t*>(nlh);
-    out_.bytes.insert(out_.bytes.end(), p, p + NLMSG_ALIGN(nlh->nlmsg_len));
+    const std::size_t used = NLMSG_ALIGN(nlh->nlmsg_len);
+    out_.bytes.insert(out_.bytes.end(), p, p + used);
+    // Back to zeros for the next message: libmnl 1.0.4 leaves an attribute's padding as it
+    // finds it, and libnftnl writes an objref's name without its NUL, so a stale byte there
+    // became part of the name when the batch is parsed back (the post-apply compare saw
+    // "loggedg5," once a rule had two counters).
+    std::memset(scratch_.data(), 0, used);
   }
 
   std::vector<char> scratch_ = std::vector<char>(std::size_t{256} * 1024);
@@ -433,6 +444,10 @@ void AddSet(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id) 
   }
   if (s.dynamic) {
     flags |= NFT_SET_EVAL;
+  }
+  if (s.timeout_seconds != 0) {
+    flags |= NFT_SET_TIMEOUT;
+    nftnl_set_set_u64(set.get(), NFTNL_SET_TIMEOUT, std::uint64_t{s.timeout_seconds} * 1000);
   }
   if (s.interval) {
     flags |= NFT_SET_INTERVAL;

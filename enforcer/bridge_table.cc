@@ -149,12 +149,14 @@ Table BuildBridgeTable(const CompileContext& context, std::vector<std::string>& 
     t.sets.push_back(RouterMessageSet());
   }
   FillMemberSets(t, context.membership, {});
+  AddViolationLogSets(t, context.options);
   SizeHashSets(t);
   t.chains.push_back(std::move(pre));
+  const VerdictChainContext verdicts{Family::kBridge, context.options};
   t.chains.push_back(
-      SpoofVerdictChain(kCounterTagged, LoggedVerdict::kTagged, context.global, context.options));
+      SpoofVerdictChain(kCounterTagged, LoggedVerdict::kTagged, context.global, verdicts));
   t.chains.push_back(
-      SpoofVerdictChain(kCounterSpoofed, LoggedVerdict::kSpoofed, context.global, context.options));
+      SpoofVerdictChain(kCounterSpoofed, LoggedVerdict::kSpoofed, context.global, verdicts));
   return t;
 }
 

@@ -27,8 +27,16 @@ inline constexpr std::size_t kMaxPolicyGroups = policy::kMaxPolicyGroups;
 struct CompileOptions {
   std::optional<policy::Mode> mode;  // replaces Policy::mode (not per-group overrides)
   std::uint16_t log_group = 100;     // NFLOG group of violation records
+  // Violation records each source address may log (a budget per source, so that one noisy
+  // workload cannot use up another's); what is over it is counted per source instead.
   std::uint32_t log_rate_per_second = 10;
   std::uint32_t log_burst = 20;
+  // Sources the budgets and the suppressed counts track at once (per address family): a fixed
+  // hash, bounded whatever a flood of spoofed sources does. A budget unused for
+  // log_source_timeout_seconds is forgotten; once the sets are full, a new source shares one
+  // budget of log_rate_per_second with every other such source.
+  std::uint32_t log_sources = 65536;
+  std::uint32_t log_source_timeout_seconds = 60;
   bool bridge_table = true;  // VLAN/PPPoE drop and port anti-spoofing on bridges
 };
 

@@ -42,7 +42,7 @@ bool SameValues(const std::vector<Value>& a, const std::vector<Value>& b) {
 bool SameDeclaration(const Set& a, const Set& b) {
   return a.name == b.name && a.key == b.key && a.data == b.data && a.interval == b.interval &&
          a.counter == b.counter && a.size == b.size && a.dynamic == b.dynamic &&
-         a.single_port_edges_of == b.single_port_edges_of;
+         a.timeout_seconds == b.timeout_seconds && a.single_port_edges_of == b.single_port_edges_of;
 }
 
 bool SameChain(const Chain& a, const Chain& b) {

@@ -149,12 +149,13 @@ class InetTableBuilder {
         table_.chains.push_back(EdgeChain(source, ToHostEdgeChainName(source), true));
       }
     }
+    const VerdictChainContext verdicts{Family::kInet, context_.options};
     table_.chains.push_back(VerdictChain(kDenyChain, LoggedVerdict::kBlocked, kCounterDropped,
-                                         Verdict::Kind::kDrop, context_.options));
+                                         Verdict::Kind::kDrop, verdicts));
     table_.chains.push_back(VerdictChain(kWarnChain, LoggedVerdict::kMonitored, kCounterMonitored,
-                                         Verdict::Kind::kAccept, context_.options));
-    table_.chains.push_back(SpoofVerdictChain(kCounterSpoofed, LoggedVerdict::kSpoofed,
-                                              context_.global, context_.options));
+                                         Verdict::Kind::kAccept, verdicts));
+    table_.chains.push_back(
+        SpoofVerdictChain(kCounterSpoofed, LoggedVerdict::kSpoofed, context_.global, verdicts));
     return std::move(table_);
   }
 
@@ -211,6 +212,7 @@ class InetTableBuilder {
       warnings_.push_back("no workload has an interface: no anti-spoofing on routed ports");
     }
     table_.sets.push_back(NeighbourDiscoverySet());
+    AddViolationLogSets(table_, context_.options);
     AddFailsafeSets();
     FillMemberSets(table_, membership(), FailsafeGroups(context_.policy, membership()));
     SizeHashSets(table_);
@@ -554,7 +556,7 @@ Chain InetTableBuilder::EdgeChain(std::uint32_t source, const std::string& name,
     unpair.and_mask = 0xffff;
     uncounted.push_back(unpair);
   }
-  counted.insert(counted.end(), {UpdateSet{key, std::string(kHitSet)}, SetCtMark{},
+  counted.insert(counted.end(), {UpdateSet{key, std::string(kHitSet), std::nullopt}, SetCtMark{},
                                  MakeVerdict(Verdict::Kind::kAccept)});
   c.rules.push_back(MakeRule(std::move(counted), "allowed edges (single ports), counted in hits"));
   uncounted.insert(uncounted.end(),

@@ -19,6 +19,7 @@
 
 #include "enforcer/compiler.h"
 #include "enforcer/render.h"
+#include "enforcer/set_names.h"
 
 namespace bulkhead::enforcer {
 namespace {
@@ -75,12 +76,14 @@ struct KernelElement {
   std::uint64_t bytes = 0;
 };
 
-// Every element of set `set_name` of table inet bulkhead, with its counter if it has one.
+// Every element of set `set_name` of bulkhead's table of `family` (inet by default), with its
+// counter if it has one.
 boost::system::result<std::vector<KernelElement>, std::string> DumpElements(
-    NetlinkTransport& transport, const std::string& set_name) {
+    NetlinkTransport& transport, const std::string& set_name, Family family = Family::kInet) {
   std::vector<char> buf(4096);
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP,
-                                        transport.NextSeq());
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSETELEM,
+                                        family == Family::kInet ? NFPROTO_INET : NFPROTO_BRIDGE,
+                                        NLM_F_DUMP, transport.NextSeq());
   std::unique_ptr<nftnl_set, SetFree> filter(nftnl_set_alloc());
   nftnl_set_set_str(filter.get(), NFTNL_SET_TABLE, std::string(kTableName).c_str());
   nftnl_set_set_str(filter.get(), NFTNL_SET_NAME, set_name.c_str());
@@ -290,15 +293,46 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
   return out;
 }
 
+boost::system::result<std::vector<SuppressedCount>, std::string> ReadSuppressedViolations(
+    NetlinkTransport& transport) {
+  std::map<std::pair<bool, std::string>, std::uint64_t> by_source;
+  for (Family family : {Family::kInet, Family::kBridge}) {
+    for (IpFamily ip : {IpFamily::kIpv4, IpFamily::kIpv6}) {
+      auto elements = DumpElements(transport, std::string(SuppressedSetName(ip)), family);
+      if (!elements) {
+        return elements.error();
+      }
+      const std::size_t length = ip == IpFamily::kIpv4 ? 4 : 16;
+      for (const KernelElement& e : *elements) {
+        if (e.key.size() == length) {
+          by_source[{ip == IpFamily::kIpv6, e.key}] += e.packets;
+        }
+      }
+    }
+  }
+  std::vector<SuppressedCount> out;
+  for (const auto& [source, packets] : by_source) {
+    SuppressedCount c;
+    c.v6 = source.first;
+    std::copy(source.second.begin(), source.second.end(), c.address.begin());
+    c.packets = packets;
+    out.push_back(c);
+  }
+  return out;
+}
+
 boost::system::result<std::vector<CounterValue>, std::string> ReadEdgeCounters(
     NetlinkTransport& transport, const Table& inet_table) {
   const Set hit_names = HitNames(inet_table);
   std::vector<CounterValue> out;
   for (const Set& set : inet_table.sets) {
-    if (!set.counter && !set.dynamic) {
+    // Edge counters are in the hit set and in the sets with per-element counters; the other
+    // dynamic sets (the violation log's, rule_building.h) count sources, not edges.
+    const bool hits = set.name == kHitSet;
+    if (!set.counter && !hits) {
       continue;
     }
-    const Set& edges = set.dynamic ? hit_names : set;
+    const Set& edges = hits ? hit_names : set;
     auto counters = ReadSetCounters(transport, set, &edges);
     if (!counters) {
       return counters.error();

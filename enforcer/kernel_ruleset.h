@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -84,6 +85,17 @@ boost::system::result<std::vector<CounterValue>, std::string> ReadNamedCounters(
 // `set` itself by default) with the same key, "unknown element" when none has it.
 boost::system::result<std::vector<CounterValue>, std::string> ReadSetCounters(
     NetlinkTransport& transport, const Set& set, const Set* names = nullptr);
+
+// One source address's violations over its log budget: its elements of the suppressed sets
+// (suppressed4/6, rule_building.h: VerdictChain) of both tables, summed. They count from the
+// last full apply (which creates the sets anew).
+struct SuppressedCount {
+  std::array<std::uint8_t, 16> address{};  // IPv4: the first 4 bytes
+  bool v6 = false;
+  std::uint64_t packets = 0;
+};
+boost::system::result<std::vector<SuppressedCount>, std::string> ReadSuppressedViolations(
+    NetlinkTransport& transport);
 
 // Every edge of the compiled inet table `inet_table` with its kernel counter, in the order of
 // its sets: ranges and ICMP count in their own sets, single ports in the hit set (HitNames),

@@ -37,6 +37,10 @@ std::string Key(const std::vector<Field>& key) {
   return out;
 }
 
+std::string LimitText(const Limit& l) {
+  return fmt::format("limit rate {}/second burst {} packets", l.rate_per_second, l.burst);
+}
+
 std::string VerdictText(const Verdict& v) {
   switch (v.kind) {
     case Verdict::Kind::kAccept:
@@ -100,7 +104,11 @@ void RenderSet(std::string& out, const Set& s, const RenderOptions& o) {
     out += fmt::format("\t\tsize {}\n", s.size);
   }
   if (s.interval || s.dynamic) {
-    out += fmt::format("\t\tflags {}\n", s.interval ? "interval" : "dynamic");
+    out += fmt::format("\t\tflags {}{}\n", s.interval ? "interval" : "dynamic",
+                       s.timeout_seconds != 0 ? ",timeout" : "");
+  }
+  if (s.timeout_seconds != 0) {
+    out += fmt::format("\t\ttimeout {}s\n", s.timeout_seconds);
   }
   if (s.counter) {
     out += "\t\tcounter\n";
@@ -202,10 +210,11 @@ std::string RenderStatement(const Statement& st) {
     return fmt::format("{} vmap @{}", FieldName(v->key), v->map);
   }
   if (const auto* u = std::get_if<UpdateSet>(&st)) {
-    return fmt::format("update @{} {{ {} counter }}", u->set, Key(u->key));
+    return fmt::format("update @{} {{ {} {} }}", u->set, Key(u->key),
+                       u->limit ? LimitText(*u->limit) : "counter");
   }
   if (const auto* l = std::get_if<Limit>(&st)) {
-    return fmt::format("limit rate {}/second burst {} packets", l->rate_per_second, l->burst);
+    return LimitText(*l);
   }
   if (const auto* l = std::get_if<Log>(&st)) {
     return fmt::format("log prefix \"{}\" group {}", l->prefix, l->group);

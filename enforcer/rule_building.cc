@@ -152,34 +152,72 @@ Element MakeElement(std::vector<Value> key, std::string origin) {
 void SizeHashSets(Table& table) {
   std::size_t edges = 0;
   for (Set& s : table.sets) {
-    s.size = s.interval ? 0 : SizeFor(s.elements.size());
+    if (!s.dynamic) {
+      s.size = s.interval ? 0 : SizeFor(s.elements.size());
+    }
     edges += s.single_port_edges_of ? s.elements.size() : 0;
   }
   for (Set& s : table.sets) {
-    if (s.dynamic) {
+    if (s.dynamic && s.size == 0) {
       s.size = SizeFor(edges);
     }
   }
 }
 
+void AddViolationLogSets(Table& table, const CompileOptions& options) {
+  for (const auto& ip : kAddressFamilies) {
+    Set budget = KeyedSet(LogBudgetSetName(ip.family), ip.address,
+                          "violation log budget of each source address");
+    budget.dynamic = true;
+    budget.size = options.log_sources;
+    budget.timeout_seconds = options.log_source_timeout_seconds;
+    table.sets.push_back(std::move(budget));
+    Set suppressed = KeyedSet(SuppressedSetName(ip.family), ip.address,
+                              "violations not logged (over the budget), per source address");
+    suppressed.dynamic = true;
+    suppressed.size = options.log_sources;
+    table.sets.push_back(std::move(suppressed));
+  }
+}
+
+// A violation goes, in this order: to the log within its source's budget (per address family);
+// over the budget, to its source's suppressed count; when neither set has room for the source,
+// or the frame is neither IPv4 nor IPv6 (a bridge's ARP and tagged frames), to one budget shared
+// by all such. Each rule carries the verdict so that a violation is logged or counted once.
 Chain VerdictChain(std::string_view name, LoggedVerdict logged, std::string_view counter,
-                   Verdict::Kind kind, const CompileOptions& options) {
+                   Verdict::Kind kind, const VerdictChainContext& context) {
+  const CompileOptions& options = context.options;
+  const Limit budget{options.log_rate_per_second, options.log_burst};
+  const Log log{std::string(LogPrefixOf(logged).prefix), options.log_group};
+  const CounterRef logged_counter{std::string(kCounterLogged)};
+  const CounterRef verdict_counter{std::string(counter)};
   Chain c;
   c.name = std::string(name);
-  c.rules.push_back(MakeRule({Limit{options.log_rate_per_second, options.log_burst},
-                              CounterRef{std::string(kCounterLogged)},
-                              Log{std::string(LogPrefixOf(logged).prefix), options.log_group}},
-                             "violation log"));
-  c.rules.push_back(
-      MakeRule({CounterRef{std::string(counter)}, MakeVerdict(kind)}, "violation verdict"));
+  for (const auto& ip : kAddressFamilies) {
+    c.rules.push_back(
+        MakeRule({IpDependency(context.family, ip.v6),
+                  UpdateSet{{ip.saddr}, std::string(LogBudgetSetName(ip.family)), budget},
+                  logged_counter, log, verdict_counter, MakeVerdict(kind)},
+                 "violation log, within its source's budget"));
+  }
+  for (const auto& ip : kAddressFamilies) {
+    c.rules.push_back(
+        MakeRule({IpDependency(context.family, ip.v6),
+                  UpdateSet{{ip.saddr}, std::string(SuppressedSetName(ip.family)), std::nullopt},
+                  verdict_counter, MakeVerdict(kind)},
+                 "violation over its source's log budget: counted, not logged"));
+  }
+  c.rules.push_back(MakeRule({budget, logged_counter, log, verdict_counter, MakeVerdict(kind)},
+                             "violation log, shared budget"));
+  c.rules.push_back(MakeRule({verdict_counter, MakeVerdict(kind)}, "violation verdict"));
   return c;
 }
 
 Chain SpoofVerdictChain(std::string_view counter, LoggedVerdict logged, policy::Mode global,
-                        const CompileOptions& options) {
+                        const VerdictChainContext& context) {
   return VerdictChain(
       counter, logged, counter,
-      global == policy::Mode::kEnforce ? Verdict::Kind::kDrop : Verdict::Kind::kAccept, options);
+      global == policy::Mode::kEnforce ? Verdict::Kind::kDrop : Verdict::Kind::kAccept, context);
 }
 
 }  // namespace bulkhead::enforcer::internal

@@ -99,6 +99,10 @@ struct Set {
   // A set the packet path fills (nft `flags dynamic`, `update @set`); the model lists no
   // elements (the hit set, compiler.h: HitNames).
   bool dynamic = false;
+  // Seconds an element the packet path added lives without being updated (nft `flags timeout`,
+  // `timeout Ns`; 0: forever). The per-source log budgets use it so that a source that went
+  // quiet leaves room for others.
+  std::uint32_t timeout_seconds = 0;
   // A set of single-port edges (e_g<id>, set_names.h): the source group whose edges it holds.
   // The hit set counts these edges under that group (compiler.h: HitNames), so the group is
   // carried here rather than read back out of the name.
@@ -148,18 +152,21 @@ struct VmapLookup {
   friend bool operator==(const VmapLookup&, const VmapLookup&) = default;
 };
 
-// `update @<set> { <key> counter }`: adds the key to a dynamic set (or finds it there) and counts
-// the packet in that element's counter.
-struct UpdateSet {
-  std::vector<Field> key;
-  std::string set;
-  friend bool operator==(const UpdateSet&, const UpdateSet&) = default;
-};
-
 struct Limit {
   std::uint32_t rate_per_second = 10;
   std::uint32_t burst = 5;
   friend bool operator==(const Limit&, const Limit&) = default;
+};
+
+// `update @<set> { <key> counter }`: adds the key to a dynamic set (or finds it there) and counts
+// the packet in that element's counter. With `limit`, `update @<set> { <key> limit ... }`: each
+// element has a rate limit of its own (a meter), and the rule stops here when the element's is
+// used up (or the set is full).
+struct UpdateSet {
+  std::vector<Field> key;
+  std::string set;
+  std::optional<Limit> limit;
+  friend bool operator==(const UpdateSet&, const UpdateSet&) = default;
 };
 
 struct Log {

@@ -152,9 +152,11 @@ std::string SetDesc(nftnl_set* s) {
     // nft_verdict)); bulkhead sends 0.
     nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 0);
   }
-  return fmt::format("flags {:#x} key type {} length {} data type {} length {} size {}",
-                     u32(NFTNL_SET_FLAGS), u32(NFTNL_SET_KEY_TYPE), u32(NFTNL_SET_KEY_LEN),
-                     u32(NFTNL_SET_DATA_TYPE), u32(NFTNL_SET_DATA_LEN), u32(NFTNL_SET_DESC_SIZE));
+  return fmt::format(
+      "flags {:#x} key type {} length {} data type {} length {} size {} timeout {} ms",
+      u32(NFTNL_SET_FLAGS), u32(NFTNL_SET_KEY_TYPE), u32(NFTNL_SET_KEY_LEN),
+      u32(NFTNL_SET_DATA_TYPE), u32(NFTNL_SET_DATA_LEN), u32(NFTNL_SET_DESC_SIZE),
+      nftnl_set_is_set(s, NFTNL_SET_TIMEOUT) ? nftnl_set_get_u64(s, NFTNL_SET_TIMEOUT) : 0);
 }
 
 std::string ElementText(nftnl_set_elem* e) {

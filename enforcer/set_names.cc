@@ -34,6 +34,14 @@ std::string_view EnforceSetName(IpFamily family) {
   return family == IpFamily::kIpv4 ? "enforce4" : "enforce6";
 }
 
+std::string_view LogBudgetSetName(IpFamily family) {
+  return family == IpFamily::kIpv4 ? "log_budget4" : "log_budget6";
+}
+
+std::string_view SuppressedSetName(IpFamily family) {
+  return family == IpFamily::kIpv4 ? "suppressed4" : "suppressed6";
+}
+
 std::string_view MonitorSetName(IpFamily family) {
   return family == IpFamily::kIpv4 ? "monitor4" : "monitor6";
 }

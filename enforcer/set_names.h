@@ -34,6 +34,10 @@ inline constexpr std::string_view kNeighbourDiscoverySet = "nd6";  // ICMPv6 typ
 // Sets of both tables.
 inline constexpr std::string_view kInterfaceSet = "wl_ifaces";  // managed workloads' interfaces
 std::string_view InterfaceAddressSetName(IpFamily family);      // interface . address
+// Violation logging per source (rule_building.h, VerdictChain): each source address's log budget
+// (a meter: log_budget4/6), and how many of its violations went unlogged (suppressed4/6).
+std::string_view LogBudgetSetName(IpFamily family);
+std::string_view SuppressedSetName(IpFamily family);
 
 // Sets of the bridge table.
 std::string_view OwnedAddressSetName(IpFamily family);  // addresses of workloads with a port

@@ -63,13 +63,25 @@ Element MakeElement(std::vector<Value> key, std::string origin);
 // for every single-port edge.
 void SizeHashSets(Table& table);
 
-// Rules that end the judgment of a violation: a rate-limited NFLOG record with the verdict's
-// prefix (log_prefix.h), then a counted verdict.
+// The sets the verdict chains log through, in each table: per address family, every source's
+// log budget (log_budget4/6) and its suppressed count (suppressed4/6).
+void AddViolationLogSets(Table& table, const CompileOptions& options);
+
+// What a verdict chain depends on: the table's family (the IP dependency nft inserts) and the
+// log options.
+struct VerdictChainContext {
+  Family family;
+  const CompileOptions& options;
+};
+
+// Rules that end the judgment of a violation: an NFLOG record with the verdict's prefix
+// (log_prefix.h) within the source's budget, else the source's suppressed count, then the
+// counted verdict. The table needs AddViolationLogSets.
 Chain VerdictChain(std::string_view name, LoggedVerdict logged, std::string_view counter,
-                   Verdict::Kind kind, const CompileOptions& options);
+                   Verdict::Kind kind, const VerdictChainContext& context);
 
 // The anti-spoofing verdict chains (spoofed, tagged): drop in enforce mode, accept in monitor.
 Chain SpoofVerdictChain(std::string_view counter, LoggedVerdict logged, policy::Mode global,
-                        const CompileOptions& options);
+                        const VerdictChainContext& context);
 
 }  // namespace bulkhead::enforcer::internal

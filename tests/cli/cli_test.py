@@ -553,6 +553,25 @@ class DeployTest(unittest.TestCase):
         self.assertEqual((r.returncode, r.stderr), (0, ""))
         self.assertIn("ok", r.stdout)
 
+    def test_check_config_shows_the_tamper_check_interval(self):
+        path = os.path.join(self.tmp.name, "agent.yaml")
+        base = "mode: enforce\npolicy: p.yaml\ninventory: {file: i.yaml}\n"
+        with open(path, "w") as f:
+            f.write(base)
+        r = run("agent", "--config", path, "--check-config")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertIn("tamperCheckInterval: 1m\n", r.stdout)  # the default, 60s
+        with open(path, "w") as f:
+            f.write(base + "tamperCheckInterval: 5m\n")
+        r = run("agent", "--config", path, "--check-config")
+        self.assertIn("tamperCheckInterval: 5m\n", r.stdout)
+        with open(path, "w") as f:
+            f.write(base + "tamperCheckInterval: 500ms\n")
+        r = run("agent", "--config", path, "--check-config")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("agent.yaml:4:22: tamperCheckInterval \"500ms\" is out of range (1s..24h)",
+                      r.stderr)
+
     def test_configmap_agent_config_and_policy(self):
         files = configmap_files(os.path.join("deploy", "kubernetes", "configmap.yaml"))
         self.assertEqual(sorted(files), ["agent.yaml", "policy.yaml"])

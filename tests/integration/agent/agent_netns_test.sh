@@ -4,9 +4,11 @@
 # H. Checks what the Docker end-to-end test cannot reach cheaply: a bad policy on SIGHUP keeps the
 # old one, reload over the control socket, reload with confirmation (timeout restores, confirm
 # keeps), violations JSONL and metrics, the rules staying in the kernel on exit (and going with
-# removeRulesOnExit), a bad config refused with its line and column, an unwritable graph directory
-# refused at start, and tampering (a flushed ruleset, a deleted table) repaired within 1 s while
-# the agent's own reloads are never taken for tampering.
+# removeRulesOnExit), a flood of violations from web beside 3 lateral connections from api (all
+# 3 logged: a log budget per source), `enforce` and `disable` refused while the agent runs, a
+# bad config refused with its line and column, an unwritable graph directory refused at start,
+# and tampering (a flushed ruleset, a deleted table) repaired within 1 s while the agent's own
+# reloads are never taken for tampering.
 # Usage: agent_netns_test.sh BULKHEAD SOURCE_DIR
 set -u
 BH=$1
@@ -120,6 +122,80 @@ fi
 v=$(metric 'bulkhead_violations_total{from="web",to="db",verdict="blocked"}')
 [ -n "$v" ] && [ "${v%.*}" -ge 1 ] && pass "metrics: web->db violations $v" || fail "metrics: web->db violations '$v'"
 
+# --- enforce and disable while the agent enforces: refused in one line, nothing touched ---------
+# The agent's tamper guard would restore its ruleset within a second: the commands would seem to
+# work and be undone. The line says what to run instead.
+out=$(inh "$BH" enforce "$POLICY" --inventory "$SRC/../enforce_cli/inventory.yaml" \
+  --control "$CTL" --state-dir "$TMP/state" 2>&1); rc=$?
+[ $rc = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "owns bulkhead's ruleset.*bulkhead reload" \
+  && pass "enforce refused while the agent runs: $out" || fail "enforce while the agent runs (rc $rc): $out"
+out=$(inh "$BH" disable --control "$CTL" --state-dir "$TMP/state" 2>&1); rc=$?
+[ $rc = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "owns bulkhead's ruleset.*stop the agent" \
+  && inh nft list table inet bulkhead >/dev/null 2>&1 \
+  && pass "disable refused while the agent runs: $out" || fail "disable while the agent runs (rc $rc): $out"
+allowed && ! probe "$WEB" 10.10.0.4 5432 && pass "the agent's ruleset is untouched" \
+  || fail "the agent's ruleset changed after refused commands"
+
+# --- A flood of violations does not hide a quiet attacker --------------------------------------
+# web floods forbidden connections (web->db tcp/5432, fresh SYNs from fresh ports) while api
+# makes 3 lateral ones: each source has its own log budget, so all 3 of api's are logged, and
+# what web sent over its budget is counted for web.
+inh_web_flood() {
+  ip netns exec "$WEB" python3 - <<'PY'
+import socket, time
+end, n = time.monotonic() + 4, 0
+while time.monotonic() < end:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(("10.10.0.4", 5432))
+    except BlockingIOError:
+        pass
+    s.close()  # in SYN_SENT: closed without a RST
+    n += 1
+print(n)
+PY
+}
+inh_web_flood > "$TMP/flood_sent" &
+FLOOD=$!
+PIDS+=("$FLOOD")
+sleep 1  # the flood has used up web's burst by now
+for target in "$WEB 10.10.0.2 8080" "$WEB 10.10.0.2 9100" "$DB 10.10.0.4 6379"; do
+  set -- $target
+  probe "$API" "$2" "$3" && fail "api->$2:$3 connected"
+done
+wait "$FLOOD"
+lateral() {
+  python3 - "$VIOL" <<'PY'
+import json, sys
+want = {("10.10.0.2", 8080), ("10.10.0.2", 9100), ("10.10.0.4", 6379)}
+got = {(v["to"]["address"], v["port"]) for v in map(json.loads, open(sys.argv[1]))
+       if v["from"]["group"] == "api"}
+print(len(want & got))
+PY
+}
+for _ in $(seq 1 40); do [ "$(lateral)" = 3 ] && break; sleep 0.1; done
+web_logged=$(python3 -c '
+import json, sys
+print(sum(1 for v in map(json.loads, open(sys.argv[1]))
+          if v["from"]["group"] == "web" and v["to"]["group"] == "db"))' "$VIOL")
+suppressed=""
+for _ in $(seq 1 40); do  # the agent reads the kernel's counts every 2 s
+  suppressed=$(metric 'bulkhead_violations_suppressed_total{group="web"}')
+  [ -n "$suppressed" ] && break; sleep 0.1
+done
+echo "flood: web sent $(cat "$TMP/flood_sent") forbidden SYNs, $web_logged logged, ${suppressed:-0} suppressed;" \
+  "api: $(lateral) of 3 lateral connections logged"
+[ "$(lateral)" = 3 ] && pass "all 3 of api's lateral connections logged beside the flood" \
+  || fail "api's lateral connections logged: $(lateral) of 3"
+[ -n "$suppressed" ] && [ "${suppressed%.*}" -gt 0 ] && [ "$web_logged" -lt "$(cat "$TMP/flood_sent")" ] \
+  && pass "web's flood suppressed and counted: $suppressed" || fail "web's flood not counted: '$suppressed'"
+"$BH" status --control "$CTL" > "$TMP/status" 2>&1
+grep -q "^  web: [1-9]" "$TMP/status" && grep -q "not logged" "$TMP/status" \
+  && pass "status: suppressed violations per group" || fail "status: $(cat "$TMP/status")"
+api_suppressed=$(metric 'bulkhead_violations_suppressed_total{group="api"}')
+[ -z "$api_suppressed" ] && pass "nothing of api's suppressed" || fail "api suppressed: $api_suppressed"
+
 # --- Tampering: a flushed ruleset and a deleted table come back within 1 s ----------------------
 # Runs `nft ARGS` in the agent's namespace, then polls for the table every 50 ms; prints the
 # milliseconds until it was back. 1: not back within 2 s.
@@ -206,6 +282,10 @@ stop_agent && pass "agent exits 0 on SIGTERM" || fail "agent exit status on SIGT
 inh nft list table inet bulkhead >/dev/null 2>&1 && probe "$WEB" 10.10.0.3 8080 \
   && ! probe "$WEB" 10.10.0.4 5432 && pass "rules stay in force after the agent exits" \
   || fail "rules gone or changed after exit"
+# With the agent gone (its socket removed), disable is the user's again.
+out=$(inh "$BH" disable --control "$CTL" --state-dir "$TMP/state" 2>&1) \
+  && ! inh nft list table inet bulkhead >/dev/null 2>&1 && pass "disable after the agent exited" \
+  || fail "disable after the agent exited: $out"
 config "$TMP/remove.yaml" "removeRulesOnExit: true"
 start_agent "$TMP/remove.yaml" || fail "agent (removeRulesOnExit) did not start: $(tail -3 "$TMP/agent.log")"
 stop_agent || fail "agent (removeRulesOnExit) exit status"

@@ -1,7 +1,7 @@
 """Prints `nft -j list ruleset` (stdin) in a form that compares equal for equal rulesets:
-handles, counter values, the kernel's element order and the elements of bulkhead's hit set
-(`hits`: a dynamic set that traffic fills; nft 1.0.6's JSON does not show the dynamic flag)
-dropped."""
+handles, counter values, the kernel's element order and the elements of bulkhead's dynamic sets
+that traffic fills (`hits`, and the violation log's per-source budgets and suppressed counts;
+nft 1.0.6's JSON does not show the dynamic flag) dropped."""
 import json
 import sys
 
@@ -25,7 +25,8 @@ def norm(x):
 doc = json.load(sys.stdin)
 for i in doc["nftables"]:
     s = i.get("set")
-    if s and s.get("table") == "bulkhead" and s.get("name") == "hits":
+    if s and s.get("table") == "bulkhead" and s.get("name") in (
+            "hits", "log_budget4", "log_budget6", "suppressed4", "suppressed6"):
         s.pop("elem", None)
 items = [norm(i) for i in doc["nftables"] if "metainfo" not in i]
 print(json.dumps(items, sort_keys=True, indent=1))

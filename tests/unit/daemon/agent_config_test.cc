@@ -204,6 +204,33 @@ TEST(AgentConfig, SnapshotInterval) {
             "4:19: snapshotInterval must be longer than 0");
 }
 
+TEST(AgentConfig, TamperCheckInterval) {
+  EXPECT_EQ(Parse(LearnWith("snapshotInterval: 1s")).tamper_check_interval, milliseconds(60'000));
+  EXPECT_EQ(Parse(LearnWith("tamperCheckInterval: 5m")).tamper_check_interval,
+            milliseconds(300'000));
+  EXPECT_EQ(Parse(LearnWith("tamperCheckInterval: 1s")).tamper_check_interval, milliseconds(1000));
+  EXPECT_EQ(Parse(LearnWith("tamperCheckInterval: 24h")).tamper_check_interval,
+            milliseconds(86'400'000));
+  EXPECT_EQ(OneError(LearnWith("tamperCheckInterval: 999ms")),
+            "4:22: tamperCheckInterval \"999ms\" is out of range (1s..24h)");
+  EXPECT_EQ(OneError(LearnWith("tamperCheckInterval: 25h")),
+            "4:22: tamperCheckInterval \"25h\" is out of range (1s..24h)");
+  EXPECT_EQ(OneError(LearnWith("tamperCheckInterval: often")),
+            "4:22: tamperCheckInterval \"often\" is not a duration (a whole number with ms, s, m "
+            "or h: 60s)");
+}
+
+TEST(AgentConfig, FormatDuration) {
+  EXPECT_EQ(FormatDuration(milliseconds(60'000)), "1m");
+  EXPECT_EQ(FormatDuration(milliseconds(90'000)), "90s");
+  EXPECT_EQ(FormatDuration(milliseconds(7'200'000)), "2h");
+  EXPECT_EQ(FormatDuration(milliseconds(1500)), "1500ms");
+  EXPECT_EQ(FormatDuration(milliseconds(0)), "0ms");
+  for (const char* text : {"250ms", "30s", "5m", "1h"}) {
+    EXPECT_EQ(FormatDuration(*ParseDuration(text)), text);
+  }
+}
+
 TEST(AgentConfig, Inventory) {
   const std::string head = "mode: learn\ngraph: g.yaml\n";
   EXPECT_EQ(OneError(head), "1:1: missing \"inventory\" in the agent configuration");
