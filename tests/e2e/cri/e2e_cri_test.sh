@@ -258,6 +258,34 @@ fi
 [ -s "$WORK/graph.yaml" ] || die "no graph to approve"
 "$BULKHEAD" approve "$WORK/graph.yaml" -o "$WORK/policy.yaml" 2>"$WORK/approve.err" ||
   die "approve: $(cat "$WORK/approve.err")"
+# The approved policy as NetworkPolicy, checked against Kubernetes' own types (Debian's
+# python3-kubernetes; /usr/bin/python3 because another python3 on PATH may not see it).
+if "$BULKHEAD" export "$WORK/policy.yaml" --format networkpolicy -o "$WORK/netpol.yaml" \
+  2>"$WORK/export.err"; then
+  if /usr/bin/python3 - "$WORK/netpol.yaml" <<'PY'; then
+import json, sys, yaml
+from kubernetes import client
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+api = client.ApiClient()
+class Response:
+    def __init__(self, doc):
+        self.data = json.dumps(doc)
+for doc in docs:
+    model = api.deserialize(Response(doc), "V1NetworkPolicy")
+    assert api.sanitize_for_serialization(model) == doc, doc["metadata"]
+where = {(d["metadata"]["namespace"], d["spec"]["podSelector"].get("matchLabels", {}).get("app"))
+         for d in docs}
+for wanted in [("shop", "frontend"), ("shop", "api"), ("shop", "db"), ("shop", "cache"),
+               ("billing", "db")]:
+    assert wanted in where, (wanted, sorted(where))
+PY
+    pass "NetworkPolicy export of the approved policy: every object is a lossless V1NetworkPolicy, shop/* and billing/db in their namespaces"
+  else
+    fail "NetworkPolicy export of the approved policy does not pass Kubernetes' types"
+  fi
+else
+  fail "export --format networkpolicy: $(cat "$WORK/export.err")"
+fi
 write_config "$WORK/enforce.yaml" enforce
 wait_enforcing() {  # what
   local _ out
