@@ -128,6 +128,10 @@ Group DeriveGroup(const Workload& workload, const std::vector<std::string>& grou
     return DerivePodGroup(workload, ns->second, group_by);
   }
   Group wanted;
+  if (workload.labels.count(std::string(kNodeLabel)) != 0) {
+    wanted.name = std::string(kNodesGroup);  // another node of the cluster (cluster identity)
+    return wanted;
+  }
   for (const auto& label : group_by) {
     const auto it = workload.labels.find(label);
     // An empty label value names nothing; fall through to the next label.

@@ -41,6 +41,7 @@ bool IsRolloutLabel(std::string_view key);
 std::string PodBaseName(std::string_view pod_name, const Labels& labels);
 
 // The group one workload forms by itself. Members are not filled.
+//  - Another node of a cluster (a workload with the label kNodeLabel): `nodes`, no selector.
 //  - A container (no pod namespace label): named by the value of the first `group_by` label it
 //    has (selector {label: value}), else after the workload (no selector).
 //  - A pod: "<namespace>/<value>" for the first label it has of DefaultPodGroupBy() (or of

@@ -31,6 +31,9 @@ struct Workload {
   std::vector<std::string> addresses;  // IPv4 and IPv6, textual, validated by the reader
   std::string interface;               // host-side interface, optional
   std::string mac;                     // optional
+  // The Kubernetes node it runs on, when the agent knows the cluster (pods of other nodes come
+  // from the API); not part of the Inventory file format.
+  std::string node;
 };
 
 // The node itself.
@@ -48,6 +51,10 @@ struct Inventory {
 // Reserved group names (DESIGN.md, "Affinity group").
 inline constexpr std::string_view kHostGroup = "host";
 inline constexpr std::string_view kWorldGroup = "world";
+// The other nodes of a cluster (their addresses, from the Kubernetes API): apart from `host`,
+// this node. An ordinary group by name, formed by workloads that carry kNodeLabel.
+inline constexpr std::string_view kNodesGroup = "nodes";
+inline constexpr std::string_view kNodeLabel = "bulkhead.io/node";
 
 // The default groupBy: `app`, then `com.docker.compose.service`.
 std::vector<std::string> DefaultGroupBy();
