@@ -80,7 +80,109 @@ bool EnforcementLoop::Start() {
 
 void EnforcementLoop::OnInventory(policy::Inventory inventory, std::string_view why) {
   inventory_ = std::move(inventory);
+  IndexInventory();
   (void)Reconcile(policy_, why, /*inventory_only=*/true);
+}
+
+void EnforcementLoop::IndexInventory() {
+  inventory_index_.clear();
+  inventory_index_.reserve(inventory_.workloads.size());
+  for (std::size_t i = 0; i < inventory_.workloads.size(); ++i) {
+    inventory_index_[inventory_.workloads[i].name] = i;
+  }
+}
+
+void EnforcementLoop::OnWorkloads(std::vector<policy::Workload> came,
+                                  const std::vector<std::string>& gone, std::string_view why) {
+  const auto start = ConfirmClock::now();
+  // Only what the tracker knows can leave it; the rest was never applied.
+  std::vector<std::string> leaving;
+  for (const auto& name : gone) {
+    if (inventory_index_.count(name) != 0) {
+      leaving.push_back(name);
+    }
+  }
+  std::optional<enforcer::MembershipTracker::Plan> plan;
+  if (tracker_) {
+    plan = tracker_->PlanWorkloads(came, leaving);
+  }
+  const std::vector<std::string> old_addresses = PatchInventory(came, leaving);
+  if (!tracker_) {
+    return;  // nothing applied yet: the first full inventory takes these
+  }
+  if (!plan) {
+    (void)Reconcile(policy_, why, /*inventory_only=*/true);
+    return;
+  }
+  if (!plan->delta.Empty()) {
+    auto sent = enforcer::ApplyElementDelta(*transport_, plan->delta);
+    if (!sent) {
+      log_->warn("enforce ({}): element update refused ({}); recompiling", why,
+                 sent.error().summary);
+      (void)Reconcile(policy_, why, /*inventory_only=*/false);
+      return;
+    }
+  }
+  tracker_->Commit(*plan);
+  PatchEndpoints(*plan, old_addresses);
+  if (!plan->delta.Empty()) {
+    Applied(
+        "elements", why,
+        fmt::format(", +{} -{} elements, no recompile", plan->delta.Added(), plan->delta.Removed()),
+        start);
+  }
+}
+
+std::vector<std::string> EnforcementLoop::PatchInventory(const std::vector<policy::Workload>& came,
+                                                         const std::vector<std::string>& gone) {
+  std::vector<std::string> old_addresses;
+  auto remove = [&](const std::string& name) {
+    const auto it = inventory_index_.find(name);
+    if (it == inventory_index_.end()) {
+      return;
+    }
+    const std::size_t at = it->second;
+    auto& slot = inventory_.workloads[at];
+    old_addresses.insert(old_addresses.end(), slot.addresses.begin(), slot.addresses.end());
+    inventory_index_.erase(it);
+    if (at + 1 != inventory_.workloads.size()) {
+      slot = std::move(inventory_.workloads.back());
+      inventory_index_[slot.name] = at;
+    }
+    inventory_.workloads.pop_back();
+  };
+  for (const auto& name : gone) {
+    remove(name);
+  }
+  for (const auto& w : came) {
+    remove(w.name);
+    inventory_index_[w.name] = inventory_.workloads.size();
+    inventory_.workloads.push_back(w);
+  }
+  return old_addresses;
+}
+
+void EnforcementLoop::PatchEndpoints(const enforcer::MembershipTracker::Plan& plan,
+                                     const std::vector<std::string>& old_addresses) {
+  for (const auto& a : old_addresses) {
+    if (auto ip = capture::IpAddr::Parse(a)) {
+      endpoints_.erase(*ip);
+    }
+  }
+  for (const auto& m : plan.removed) {
+    group_of_.erase(m.workload.name);
+  }
+  for (const auto& m : plan.added) {
+    group_of_[m.workload.name] = m.group;
+  }
+  for (const auto& w : plan.came) {
+    const auto group = group_of_.find(w.name);
+    for (const auto& a : w.addresses) {
+      if (auto ip = capture::IpAddr::Parse(a)) {
+        endpoints_[*ip] = {w.name, group == group_of_.end() ? "" : group->second, a, w.node};
+      }
+    }
+  }
 }
 
 void EnforcementLoop::ReopenViolationLog() {
@@ -215,13 +317,13 @@ void EnforcementLoop::RebuildEndpoints() {
     const auto it = group_of.find(w.name);
     for (const auto& a : w.addresses) {
       if (auto ip = capture::IpAddr::Parse(a)) {
-        endpoints_[*ip] = {w.name, it == group_of.end() ? "" : it->second, a};
+        endpoints_[*ip] = {w.name, it == group_of.end() ? "" : it->second, a, w.node};
       }
     }
   }
   for (const auto& a : inventory_.host.addresses) {
     if (auto ip = capture::IpAddr::Parse(a)) {
-      endpoints_[*ip] = {inventory_.host.name, std::string(policy::kHostGroup), a};
+      endpoints_[*ip] = {inventory_.host.name, std::string(policy::kHostGroup), a, ""};
     }
   }
 }
@@ -242,7 +344,7 @@ ViolationEndpoint EnforcementLoop::Resolve(const capture::IpAddr& address) const
   if (it != endpoints_.end()) {
     return it->second;
   }
-  return {"", std::string(policy::kWorldGroup), address.ToString()};
+  return {"", std::string(policy::kWorldGroup), address.ToString(), ""};
 }
 
 // --- Violations over their source's log budget ------------------------------------------------

@@ -57,6 +57,12 @@ class EnforcementLoop {
   // A new inventory (a container came or went, a resync, the static file): moves the kernel to
   // it. `why` names the cause in log lines.
   void OnInventory(policy::Inventory inventory, std::string_view why);
+  // Workloads that came or changed (`came`, by name) and went (`gone`), the rest unchanged: the
+  // cluster's identities (pods of other nodes). Planned from the tracked state in O(change) and
+  // sent as one batch of set elements; a change that plan cannot make takes OnInventory's path.
+  // Before the first apply it only updates the inventory the first apply will use.
+  void OnWorkloads(std::vector<policy::Workload> came, const std::vector<std::string>& gone,
+                   std::string_view why);
   // Reopens the violations file (logrotate; SIGHUP).
   void ReopenViolationLog();
   // The group of a workload (by name) in the applied membership; empty when it is in none.
@@ -84,6 +90,13 @@ class EnforcementLoop {
                ConfirmClock::time_point start);
   void Failed(std::string_view why, std::string_view what, std::string error);
   void RebuildEndpoints();
+  // OnWorkloads' parts: the inventory in memory follows the change (returns the addresses of
+  // the workloads replaced or removed); the violation names follow the applied plan.
+  std::vector<std::string> PatchInventory(const std::vector<policy::Workload>& came,
+                                          const std::vector<std::string>& gone);
+  void PatchEndpoints(const enforcer::MembershipTracker::Plan& plan,
+                      const std::vector<std::string>& old_addresses);
+  void IndexInventory();
   ViolationEndpoint Resolve(const capture::IpAddr& address) const;
   void ArmConfirmTimer();
   void RollBackIfExpired();
@@ -111,6 +124,7 @@ class EnforcementLoop {
   bool stopping_ = false;
 
   policy::Inventory inventory_;
+  std::unordered_map<std::string, std::size_t> inventory_index_;  // workload name -> position
   policy::Policy policy_;          // in force (a pending reload's, until it is rolled back)
   policy::Policy applied_policy_;  // the last one the kernel accepted
   // The ledger of bulkhead's own batches, shared by transport_ (an OwnCommitTransport) and the

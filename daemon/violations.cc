@@ -38,7 +38,11 @@ std::string Rfc3339Millis(std::uint64_t ts_usec) {
 void AppendEndpoint(std::string& out, const ViolationEndpoint& e) {
   using codec::JsonString;
   out += "{\"workload\":" + JsonString(e.workload) + ",\"group\":" + JsonString(e.group) +
-         ",\"address\":" + JsonString(e.address) + "}";
+         ",\"address\":" + JsonString(e.address);
+  if (!e.node.empty()) {
+    out += ",\"node\":" + JsonString(e.node);
+  }
+  out += "}";
 }
 
 // Names in the human log line: as they are when plainly harmless, else JSON-quoted, so a
@@ -52,10 +56,11 @@ std::string LogName(std::string_view name) {
 }
 
 std::string LogEndpoint(const ViolationEndpoint& e) {
+  const std::string node = e.node.empty() ? "" : ", node " + LogName(e.node);
   if (e.workload.empty() || e.workload == e.group) {
-    return fmt::format("{} ({})", LogName(e.group), e.address);
+    return fmt::format("{} ({}{})", LogName(e.group), e.address, node);
   }
-  return fmt::format("{} (group {}, {})", LogName(e.workload), LogName(e.group), e.address);
+  return fmt::format("{} (group {}, {}{})", LogName(e.workload), LogName(e.group), e.address, node);
 }
 
 constexpr std::string_view kViolationsTotal = "bulkhead_violations_total";

@@ -24,6 +24,7 @@ struct ViolationEndpoint {
   std::string workload;  // workload name; the host's name; empty for world
   std::string group;     // group name, "host" or "world"
   std::string address;   // textual address
+  std::string node;      // the Kubernetes node it runs on, when the agent knows the cluster
 };
 
 struct Violation {
@@ -42,8 +43,8 @@ struct Violation {
 };
 
 // {"time":"2026-11-29T10:00:00.123Z","verdict":"blocked","from":{"workload":..,"group":..,
-// "address":..},"to":{..},"protocol":"tcp","port":5432[,"exec":"<session>"]} with every string
-// JSON-escaped (names come from container labels: attacker-controlled). No trailing newline.
+// "address":..[,"node":..]},"to":{..},"protocol":"tcp","port":5432[,"exec":"<session>"]} with every
+// string JSON-escaped (names come from container labels: attacker-controlled). No trailing newline.
 std::string ViolationJson(const Violation& v);
 
 // Parses one DLT_NFLOG frame (libpcap's nflog:N record) as the monitor reads it: capture's NFLOG

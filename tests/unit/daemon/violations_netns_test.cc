@@ -119,7 +119,7 @@ TEST_F(ViolationMonitorNetnsTest, KernelLogRecordsBecomeViolations) {
   options.log_lines_per_second = 1;  // the second violation in a burst is not logged
   const auto resolver = [](const capture::IpAddr& address) {
     if (address.ToString() == "127.0.0.1") {
-      return ViolationEndpoint{"a", "ga", ""};
+      return ViolationEndpoint{"a", "ga", "", ""};
     }
     return ViolationEndpoint{};
   };

@@ -264,8 +264,8 @@ Violation Sample() {
   Violation v;
   v.ts_usec = 1795946400'123456;  // 2026-11-29T10:00:00.123456Z
   v.verdict = "blocked";
-  v.from = {"shop-api-1", "api", "10.0.0.2"};
-  v.to = {"", "world", "203.0.113.9"};
+  v.from = {"shop-api-1", "api", "10.0.0.2", ""};
+  v.to = {"", "world", "203.0.113.9", ""};
   v.protocol = "tcp";
   v.port = 5432;
   return v;
@@ -277,6 +277,18 @@ TEST(ViolationJsonTest, Shape) {
             "\"from\":{\"workload\":\"shop-api-1\",\"group\":\"api\",\"address\":\"10.0.0.2\"},"
             "\"to\":{\"workload\":\"\",\"group\":\"world\",\"address\":\"203.0.113.9\"},"
             "\"protocol\":\"tcp\",\"port\":5432}");
+}
+
+TEST(ViolationJsonTest, ClusterEndpointsNameTheirNodes) {
+  Violation v = Sample();
+  v.from = {"shop/frontend-1", "shop/frontend", "10.1.0.5", "node-a"};
+  v.to = {"shop/db-0", "shop/db", "10.2.0.7", "node-b"};
+  EXPECT_EQ(ViolationJson(v),
+            "{\"time\":\"2026-11-29T10:00:00.123Z\",\"verdict\":\"blocked\","
+            "\"from\":{\"workload\":\"shop/frontend-1\",\"group\":\"shop/frontend\","
+            "\"address\":\"10.1.0.5\",\"node\":\"node-a\"},"
+            "\"to\":{\"workload\":\"shop/db-0\",\"group\":\"shop/db\",\"address\":\"10.2.0.7\","
+            "\"node\":\"node-b\"},\"protocol\":\"tcp\",\"port\":5432}");
 }
 
 TEST(ViolationJsonTest, EpochAndMillisecondRounding) {
