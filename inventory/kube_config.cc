@@ -175,7 +175,16 @@ void ReadCluster(const Node& cluster, std::string_view base_dir, KubeConfig& out
                "certificate-authority-data)");
   }
   const Node* server = Get(cluster, "server");
-  const std::string url = Scalar(cluster, "server", errors);
+  std::string url = Scalar(cluster, "server", errors);
+  // codec's reader quotes an address that starts with "::" after a '[' (YAML 1.1 flow lists
+  // need it), also inside a plain scalar: `server: https://[::1]:6443` reads as
+  // https://["::1"]:6443. Undone here; a quoted URL is left alone by the reader.
+  if (const std::size_t open = url.find("[\""); open != std::string::npos) {
+    if (const std::size_t close = url.find("\"]", open); close != std::string::npos) {
+      url.erase(close, 1);
+      url.erase(open + 1, 1);
+    }
+  }
   if (server == nullptr || url.empty()) {
     errors.Add(server == nullptr ? cluster : *server, "server: missing");
   } else if (auto problem = ParseServerUrl(url, out)) {
