@@ -12,6 +12,9 @@ packages=(
   cmake ninja-build g++ pkg-config
   libpcap-dev libnftnl-dev libmnl-dev libboost1.81-dev libyaml-dev libspdlog-dev libfmt-dev
   libcli11-dev libgtest-dev googletest
+  # TLS to the Kubernetes API server (inventory/kube_client.cc); its tests make their CA with the
+  # openssl command
+  libssl-dev openssl
   # the CRI client (inventory/cri_*): gRPC and protobuf, and the code generators for its proto
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # tests: real kernel networking, real servers and clients
