@@ -32,6 +32,16 @@ struct AgentConfig {
   std::chrono::milliseconds cri_poll_interval{1000};
   std::string inventory_file;
 
+  // `identity: {kubernetes: {}}` (in-cluster: the pod's service account) or
+  // `{kubernetes: {kubeconfig: PATH}}`, optional `nodeName`: the pods of the other nodes, the
+  // namespaces and the nodes from the Kubernetes API (list + watch), so that a connection from
+  // another node's pod is named by its group, not `world`. nodeName tells this node's pods (left
+  // to the runtime) from the others; empty: $NODE_NAME (the DaemonSet sets it from
+  // spec.nodeName), else hostName, else this machine's hostname.
+  bool kubernetes_identity = false;
+  std::string kubeconfig;  // empty: in-cluster
+  std::string node_name;
+
   std::uint16_t nflog_group = 7;  // `nflogGroup`: 1..65535
   std::string metrics_host;       // `metrics: host:port` ([v6]:port); empty: no endpoint
   std::uint16_t metrics_port = 0;

@@ -121,7 +121,8 @@ class AgentConfigReader {
         root,
         {"apiVersion", "kind", "mode", "policy", "graph", "snapshotInterval", "inventory",
          "nflogGroup", "metrics", "control", "violations", "interfaces", "groupBy",
-         "removeRulesOnExit", "logFormat", "violationLogRate", "hostName", "tamperCheckInterval"},
+         "removeRulesOnExit", "logFormat", "violationLogRate", "hostName", "tamperCheckInterval",
+         "identity"},
         "the agent configuration", errors_);
     ReadHeader(top);
     const bool mode_known = ReadMode(top, config);
@@ -148,6 +149,9 @@ class AgentConfigReader {
     }
     if (const Node* node = top.Require("inventory")) {
       ReadInventory(*node, config);
+    }
+    if (const Node* node = top.Find("identity")) {
+      ReadIdentity(*node, config);
     }
     if (const Node* node = top.Find("nflogGroup")) {
       if (auto group = codec::ReadUnsigned(*node, "nflogGroup", kMaxNflogGroup, errors_)) {
@@ -351,6 +355,38 @@ class AgentConfigReader {
       ReadSocket(*docker, "docker", config.docker_socket);
     } else {
       ReadSocket(*cri, "cri", config.cri_socket);
+    }
+  }
+
+  // `identity: {kubernetes: {kubeconfig: PATH, nodeName: NAME}}`, both optional.
+  void ReadIdentity(const Node& node, AgentConfig& config) {
+    if (!codec::ExpectMap(node, "identity", errors_)) {
+      return;
+    }
+    Fields fields(node, {"kubernetes"}, "identity", errors_);
+    const Node* kube = fields.Require("kubernetes");
+    if (kube == nullptr) {
+      return;
+    }
+    config.kubernetes_identity = true;
+    if (kube->IsNull()) {
+      return;  // `kubernetes:` alone: in-cluster
+    }
+    if (!codec::ExpectMap(*kube, "identity kubernetes", errors_)) {
+      return;
+    }
+    Fields settings(*kube, {"kubeconfig", "nodeName"}, "identity kubernetes", errors_);
+    if (const Node* path = settings.Find("kubeconfig")) {
+      ReadPath(*path, "kubeconfig", config.kubeconfig);
+    }
+    if (const Node* name = settings.Find("nodeName")) {
+      if (auto text = codec::ReadString(*name, "nodeName", errors_)) {
+        if (text->empty()) {
+          errors_.Add(*name, "nodeName is empty; leave it out to use $NODE_NAME or the hostname");
+        } else {
+          config.node_name = *text;
+        }
+      }
     }
   }
 

@@ -230,7 +230,8 @@ asio::awaitable<KubeClient::Result> KubeClient::GetOnce(const std::string& targe
 
 asio::awaitable<KubeWatchEnd> KubeClient::Watch(std::string target,
                                                 std::chrono::seconds server_timeout,
-                                                LinesCallback on_lines) {
+                                                LinesCallback on_lines,
+                                                std::function<void()> on_open) {
   KubeWatchEnd end;
   const std::string what = "watch " + config_.ServerUrl() + target;
   Stream stream(executor_, tls_->context);
@@ -276,6 +277,9 @@ asio::awaitable<KubeWatchEnd> KubeClient::Watch(std::string target,
     co_return end;
   }
   end.opened = true;
+  if (on_open) {
+    on_open();
+  }
   parser.on_chunk_body(on_chunk);
   beast::get_lowest_layer(stream).expires_after(server_timeout + options_.watch_margin);
   for (;;) {

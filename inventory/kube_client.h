@@ -70,10 +70,12 @@ class KubeClient {
 
   // GET base_path + target as a watch: the chunked body is read line by line (each one JSON
   // event) and handed to `on_lines`. `server_timeout` is the timeoutSeconds the target asks for;
-  // the stream's deadline is that plus options().watch_margin.
+  // the stream's deadline is that plus options().watch_margin. `on_open` (optional) runs when
+  // the server has answered 200 and the stream is live.
   boost::asio::awaitable<KubeWatchEnd> Watch(std::string target,
                                              std::chrono::seconds server_timeout,
-                                             LinesCallback on_lines);
+                                             LinesCallback on_lines,
+                                             std::function<void()> on_open = {});
 
  private:
   struct Tls;

@@ -27,6 +27,7 @@ struct KubeSource::Counters {
   std::atomic<std::uint64_t> skipped{0};
   // Clock::time_point::time_since_epoch in nanoseconds; 0: never.
   std::array<std::atomic<std::int64_t>, 3> last_contact{};
+  std::array<std::atomic<bool>, 3> watching{};
 };
 
 namespace {
@@ -153,6 +154,9 @@ KubeSourceStats KubeSource::stats() const {
   out.events = counters_->events.load();
   out.bookmarks = counters_->bookmarks.load();
   out.skipped = counters_->skipped.load();
+  for (std::size_t i = 0; i < out.watching.size(); ++i) {
+    out.watching.at(i) = counters_->watching.at(i).load();
+  }
   for (std::size_t i = 0; i < out.last_contact.size(); ++i) {
     const std::int64_t ns = counters_->last_contact.at(i).load();
     if (ns != 0) {
@@ -270,7 +274,12 @@ asio::awaitable<KubeWatchEnd> KubeSource::WatchOnce(KubeResource resource,
     }
     co_return keep_going;
   };
-  KubeWatchEnd end = co_await client_->Watch(target, options_.watch_timeout, on_lines);
+  auto& watching = counters_->watching.at(Index(resource));
+  KubeWatchEnd end = co_await client_->Watch(target, options_.watch_timeout, on_lines, [&] {
+    watching.store(true);
+    Touch(resource);
+  });
+  watching.store(false);
   if (end.status == 410) {
     gone = true;
   }

@@ -60,6 +60,10 @@ struct KubeSourceStats {
   std::uint64_t bookmarks = 0;
   std::uint64_t skipped = 0;  // objects left out because a field of theirs was bad
   std::array<std::optional<std::chrono::steady_clock::time_point>, 3> last_contact;
+  // Per resource: a watch stream is open now, so the identities are current (an idle cluster
+  // sends nothing for minutes; an open stream is still the API server's word that nothing
+  // changed). Otherwise they are as old as last_contact.
+  std::array<bool, 3> watching{};
 };
 
 class KubeSource {
