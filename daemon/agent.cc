@@ -18,12 +18,14 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "daemon/agent_metrics.h"
 #include "daemon/control_protocol.h"
 #include "daemon/control_socket.h"
 #include "daemon/enforcement_loop.h"
 #include "daemon/exec_events.h"
+#include "daemon/identity_feed.h"
 #include "daemon/learning_loop.h"
 #include "daemon/metrics.h"
 #include "inventory/cri_source.h"
@@ -69,6 +71,11 @@ class Agent {
   std::string InventoryStatus() const;
   void OnInventory(policy::Inventory inventory, std::vector<std::string> bridges,
                    std::string_view why);
+  // Cluster identity (identity.kubernetes): the other nodes' workloads join this node's.
+  bool StartIdentity();
+  void OnIdentityChange(IdentityChange change, const std::string& why);
+  void HandOver(std::string_view why);
+  void ArmLearnRefresh();
   void WaitForSignal();
   ControlReply Reload(double confirm_seconds);
   ControlReply OnControl(std::string_view line);
@@ -85,6 +92,15 @@ class Agent {
   std::unique_ptr<inventory::DockerSource> docker_;
   std::unique_ptr<inventory::CriSource> cri_;
   std::unique_ptr<ExecMonitor> exec_;  // with docker_: logins into containers
+  std::unique_ptr<IdentityFeed> identity_;
+  // With identity_: this node's own inventory and bridges, which the other nodes' workloads
+  // join before the loops see them; the first hand-over waits for the API's first lists (or
+  // kIdentityWait), so a starting agent does not apply a ruleset that calls the cluster `world`.
+  policy::Inventory local_inventory_;
+  std::vector<std::string> local_bridges_;
+  bool handed_over_ = false;
+  std::unique_ptr<asio::steady_timer> identity_wait_;
+  std::unique_ptr<asio::steady_timer> learn_refresh_;  // learn mode: changes coalesced
   // Exactly one of the two, by mode.
   std::unique_ptr<LearningLoop> learning_;
   std::unique_ptr<EnforcementLoop> enforcement_;
@@ -109,7 +125,80 @@ bool Agent::Setup() {
       return false;
     }
   }
-  return ListenMetrics() && ListenControl() && StartInventory();
+  return ListenMetrics() && ListenControl() && StartIdentity() && StartInventory();
+}
+
+constexpr std::chrono::seconds kIdentityWait{30};
+constexpr std::chrono::milliseconds kLearnRefresh{500};
+
+bool Agent::StartIdentity() {
+  if (!config_.kubernetes_identity) {
+    return true;
+  }
+  identity_ = std::make_unique<IdentityFeed>(config_, io_, metrics_, log_);
+  if (!identity_->Start([this](IdentityChange change, const std::string& why) {
+        OnIdentityChange(std::move(change), why);
+      })) {
+    return false;
+  }
+  identity_wait_ = std::make_unique<asio::steady_timer>(io_, kIdentityWait);
+  identity_wait_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_ || handed_over_ || !have_inventory_) {
+      return;
+    }
+    log_->warn(
+        "identity: no complete list from the Kubernetes API after {} s; applying this "
+        "node's inventory with the identities known so far (the rest follows as it comes)",
+        kIdentityWait.count());
+    HandOver("identity wait");
+  });
+  return true;
+}
+
+void Agent::OnIdentityChange(IdentityChange change, const std::string& why) {
+  if (!have_inventory_) {
+    return;  // the first local inventory hands everything over
+  }
+  if (!handed_over_) {
+    if (identity_->Synced()) {
+      HandOver(why);
+    }
+    return;
+  }
+  if (enforcement_) {
+    enforcement_->OnWorkloads(std::move(change.came), change.gone, why);
+  } else {
+    ArmLearnRefresh();
+  }
+}
+
+// Learning takes whole inventories; a burst of identity changes becomes one.
+void Agent::ArmLearnRefresh() {
+  if (learn_refresh_) {
+    return;
+  }
+  learn_refresh_ = std::make_unique<asio::steady_timer>(io_, kLearnRefresh);
+  learn_refresh_->async_wait([this](const boost::system::error_code& ec) {
+    learn_refresh_.reset();
+    if (!ec && !stopping_) {
+      HandOver("kubernetes");
+    }
+  });
+}
+
+// The combined inventory (this node's, and the cluster's when identity is on) to the loop.
+void Agent::HandOver(std::string_view why) {
+  handed_over_ = true;
+  policy::Inventory inventory = local_inventory_;
+  if (identity_) {
+    inventory = identity_->Combine(std::move(inventory));
+  }
+  metrics_.Set("bulkhead_workloads", {}, static_cast<double>(inventory.workloads.size()));
+  if (learning_) {
+    learning_->OnInventory(inventory, local_bridges_);
+  } else {
+    enforcement_->OnInventory(std::move(inventory), why);
+  }
 }
 
 bool Agent::ListenMetrics() {
@@ -260,12 +349,13 @@ void Agent::OnInventory(policy::Inventory inventory, std::vector<std::string> br
                         std::string_view why) {
   workloads_ = inventory.workloads.size();
   have_inventory_ = true;
-  metrics_.Set("bulkhead_workloads", {}, static_cast<double>(workloads_));
-  if (learning_) {
-    learning_->OnInventory(inventory, std::move(bridges));
-  } else {
-    enforcement_->OnInventory(std::move(inventory), why);
+  local_inventory_ = std::move(inventory);
+  local_bridges_ = std::move(bridges);
+  if (identity_ && !handed_over_ && !identity_->Synced()) {
+    log_->info("{}: waiting for the Kubernetes API's first lists before applying", why);
+    return;
   }
+  HandOver(why);
 }
 
 void Agent::WaitForSignal() {
@@ -303,6 +393,10 @@ ControlReply Agent::Reload(double confirm_seconds) {
     }
     workloads_ = loaded->workloads.size();
     inventory = std::move(*loaded);
+    if (identity_) {
+      local_inventory_ = *inventory;
+      inventory = identity_->Combine(std::move(*inventory));
+    }
   }
   if (enforcement_) {
     ControlReply reply = enforcement_->Reload(std::move(inventory), confirm_seconds);
@@ -344,6 +438,9 @@ ControlReply Agent::OnControl(std::string_view line) {
 std::string Agent::StatusText() const {
   std::string out = fmt::format("mode: {}\n", policy::ModeName(config_.mode));
   out += InventoryStatus();
+  if (identity_) {
+    identity_->AppendStatus(out);
+  }
   if (learning_) {
     learning_->AppendStatus(out);
   } else {
@@ -375,6 +472,15 @@ void Agent::Shutdown() {
   }
   if (cri_) {
     cri_->Stop();
+  }
+  if (identity_) {
+    identity_->Stop();
+  }
+  if (identity_wait_) {
+    identity_wait_->cancel();
+  }
+  if (learn_refresh_) {
+    learn_refresh_->cancel();
   }
   if (learning_ && !learning_->Stop()) {
     exit_status_ = 1;

@@ -220,6 +220,23 @@ TEST(AgentConfig, TamperCheckInterval) {
             "or h: 60s)");
 }
 
+TEST(AgentConfig, KubernetesIdentity) {
+  EXPECT_FALSE(Parse(kMinimalLearn).kubernetes_identity);
+  const AgentConfig in_cluster = Parse(LearnWith("identity: {kubernetes: {}}"));
+  EXPECT_TRUE(in_cluster.kubernetes_identity);
+  EXPECT_TRUE(in_cluster.kubeconfig.empty());
+  EXPECT_TRUE(Parse(LearnWith("identity:\n  kubernetes:")).kubernetes_identity);
+  const AgentConfig file =
+      Parse(LearnWith("identity: {kubernetes: {kubeconfig: /etc/kube.conf, nodeName: node-b}}"));
+  EXPECT_TRUE(file.kubernetes_identity);
+  EXPECT_EQ(file.kubeconfig, "/etc/kube.conf");
+  EXPECT_EQ(file.node_name, "node-b");
+  EXPECT_EQ(OneError(LearnWith("identity: {kubernetes: {kubeconfg: x}}")).substr(0, 5), "4:25:");
+  EXPECT_EQ(OneError(LearnWith("identity: {}")).substr(0, 5), "4:11:");
+  EXPECT_EQ(OneError(LearnWith("identity: {kubernetes: {nodeName: \"\"}}")),
+            "4:35: nodeName is empty; leave it out to use $NODE_NAME or the hostname");
+}
+
 TEST(AgentConfig, FormatDuration) {
   EXPECT_EQ(FormatDuration(milliseconds(60'000)), "1m");
   EXPECT_EQ(FormatDuration(milliseconds(90'000)), "90s");
