@@ -10,8 +10,12 @@
 #
 #   source tests/lib/dockerd.sh       # fail/pass/die, inns, inns_bg, PIDS, FAILS
 #   source tests/lib/containerd.sh
-#   containerd_init PREFIX DEADLINE BRIDGE V4_SUBNET V6_SUBNET
+#   containerd_init PREFIX DEADLINE BRIDGE V4_SUBNET V6_SUBNET   (one node)
 #       # sets NS, WORK, SOCK, CRI_IMAGE; traps; watchdog; writes the config and the conflist
+#   containerd_requirements; containerd_configure NS DIR BRIDGE V4_SUBNET V6_SUBNET
+#                                   # one node of several (tests/e2e/cluster): sets SOCK; the
+#                                   # functions below act on the current NS, WORK and SOCK
+#   containerd_node_cleanup         # the current node's part of the cleanup
 #   containerd_start                # containerd up in $NS, answering on $SOCK
 #   containerd_stop                 # TERM (the pods keep running: their shims stay)
 #   containerd_image                # builds and imports $CRI_IMAGE
@@ -24,13 +28,17 @@
 containerd_init() {  # prefix deadline bridge v4-subnet v6-subnet
   NS="$1$$"
   WORK=$(mktemp -d "/tmp/$NS.XXXXXX")
-  SOCK="$WORK/containerd.sock"
   CRI_IMAGE="bulkhead.test/box:1"
   PIDS=()
   FAILS=0
   trap containerd_cleanup EXIT
   trap 'echo "FAIL: interrupted"; FAILS=$((FAILS + 1)); exit 1' INT TERM
   ( sleep "$2"; echo "deadline of $2 s reached" >&2; kill -TERM $$ ) & PIDS+=($!)
+  containerd_requirements
+  containerd_configure "$NS" "$WORK" "$3" "$4" "$5"
+}
+
+containerd_requirements() {
   [ "$(id -u)" = 0 ] || die "needs root (network namespaces, containerd)"
   local cmd
   for cmd in containerd containerd-shim-runc-v2 runc ctr nsenter python3 ip; do
@@ -38,31 +46,40 @@ containerd_init() {  # prefix deadline bridge v4-subnet v6-subnet
   done
   [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] ||
     die "CNI plugins not installed (apt-get install containernetworking-plugins)"
-  ip netns add "$NS" || die "ip netns add $NS"
-  ip -n "$NS" link set lo up
-  mkdir -p "$WORK/cni" "$WORK/ipam"
-  cat >"$WORK/cni/10-bulkhead.conflist" <<JSON
+}
+
+# containerd_configure NS DIR BRIDGE V4_SUBNET V6_SUBNET: one node: the network namespace, and
+# under DIR the containerd config and the CNI conflist; sets SOCK (DIR/containerd.sock). A test
+# of several nodes calls it once per node (each with its own NS, WORK and SOCK: the functions
+# below act on the current three).
+containerd_configure() {
+  local ns=$1 dir=$2
+  SOCK="$dir/containerd.sock"
+  ip netns add "$ns" || die "ip netns add $ns"
+  ip -n "$ns" link set lo up
+  mkdir -p "$dir/cni" "$dir/ipam"
+  cat >"$dir/cni/10-bulkhead.conflist" <<JSON
 {"cniVersion": "0.4.0", "name": "$3",
  "plugins": [{"type": "bridge", "bridge": "$3", "isGateway": true, "ipMasq": false,
-              "ipam": {"type": "host-local", "dataDir": "$WORK/ipam",
+              "ipam": {"type": "host-local", "dataDir": "$dir/ipam",
                        "ranges": [[{"subnet": "$4"}], [{"subnet": "$5"}]]}}]}
 JSON
-  cat >"$WORK/config.toml" <<TOML
+  cat >"$dir/config.toml" <<TOML
 version = 2
-root = "$WORK/root"
-state = "$WORK/state"
+root = "$dir/root"
+state = "$dir/state"
 [grpc]
   address = "$SOCK"
 [ttrpc]
   address = "$SOCK.ttrpc"
 [plugins."io.containerd.internal.v1.opt"]
-  path = "$WORK/opt"
+  path = "$dir/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$CRI_IMAGE"
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "$WORK/cni"
+    conf_dir = "$dir/cni"
 TOML
 }
 
@@ -138,11 +155,22 @@ PY
 containerd_cleanup() {
   set +e
   declare -F cleanup_hook >/dev/null && cleanup_hook
-  local p c m ids
+  local p c
   for p in "${PIDS[@]}"; do
     for c in $(pgrep -P "$p"); do kill "$c" 2>/dev/null; done
     kill "$p" 2>/dev/null
   done
+  containerd_node_cleanup
+  if [ "$FAILS" -eq 0 ] && [ "${BHK_KEEP:-0}" != 1 ]; then
+    rm -rf "$WORK"
+  else
+    echo "work directory kept: $WORK"
+  fi
+}
+
+# The current node (NS, WORK, SOCK): its sandboxes, containerd, shims, mounts and namespace.
+containerd_node_cleanup() {
+  local p m ids
   if [ -S "$SOCK" ] && [ -n "$(containerd_pid)" ] && kill -0 "$(containerd_pid)" 2>/dev/null; then
     ids=$(timeout 10 "$CRI_POD" "$SOCK" ls 2>/dev/null)
     # shellcheck disable=SC2086
@@ -166,9 +194,4 @@ containerd_cleanup() {
     umount -l "$m" 2>/dev/null
   done
   ip netns del "$NS" 2>/dev/null
-  if [ "$FAILS" -eq 0 ] && [ "${BHK_KEEP:-0}" != 1 ]; then
-    rm -rf "$WORK"
-  else
-    echo "work directory kept: $WORK"
-  fi
 }
