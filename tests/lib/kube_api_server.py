@@ -139,10 +139,12 @@ def make_certs(directory, sans):
         subprocess.run(["openssl", *args], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_crt,
+    # ECDSA P-256: key generation takes milliseconds where RSA takes seconds.
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")
+    run("req", "-x509", *ec, "-nodes", "-keyout", ca_key, "-out", ca_crt,
         "-days", "2", "-subj", "/CN=bulkhead-test-ca")
     csr = os.path.join(directory, "server.csr")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+    run("req", *ec, "-nodes", "-keyout", key, "-out", csr,
         "-subj", "/CN=kube-apiserver")
     ext = os.path.join(directory, "server.ext")
     all_sans = ["DNS:localhost", "IP:127.0.0.1", "IP:::1"] + [s for s in sans if s]
