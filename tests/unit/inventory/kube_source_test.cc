@@ -47,17 +47,24 @@ std::string ReadFile(const fs::path& path) {
 // The python server in a temp dir of its own; killed (by its pid) and removed at the end.
 class ApiServerProcess {
  public:
-  ApiServerProcess() {
-    dir_ = fs::temp_directory_path() / ("bulkhead-kubeapi-" + std::to_string(::getpid()));
+  // `extra`: more arguments for the server; `name` tells the temp dirs of two servers apart.
+  explicit ApiServerProcess(std::vector<std::string> extra = {}, const std::string& name = "api") {
+    dir_ = fs::temp_directory_path() / ("bulkhead-kube" + name + "-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     pid_ = ::fork();
     if (pid_ == 0) {
-      const std::string dir = dir_.string();
       // Bookmarks only when a test asks (the `bookmark` command): a periodic one would move
       // every watch's version forward and hide the 410 the compaction test needs.
-      ::execlp("python3", "python3", "tests/lib/kube_api_server.py", "--dir", dir.c_str(),
-               "--bookmark-interval", "1000", static_cast<char*>(nullptr));
+      std::vector<std::string> args = {"python3",     "tests/lib/kube_api_server.py", "--dir",
+                                       dir_.string(), "--bookmark-interval",          "1000"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char*> argv;
+      for (std::string& arg : args) {
+        argv.push_back(arg.data());
+      }
+      argv.push_back(nullptr);
+      ::execvp("python3", argv.data());
       ::_exit(127);
     }
     for (int i = 0; i < 200 && !fs::exists(dir_ / "ready"); ++i) {
@@ -229,6 +236,34 @@ TEST_F(KubeSourceTest, TlsIsVerifiedAgainstTheCa) {
   auto bad = KubeClient::Create(io.get_executor(), garbage, KubeClientOptions{});
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("the cluster's CA: not a PEM certificate"), std::string::npos);
+}
+
+KubeConfig ConfigFor(const ApiServerProcess& server, const std::string& host) {
+  KubeConfig config;
+  config.host = host;
+  config.port = std::to_string(server.port());
+  config.ca_pem = ReadFile(server.dir() / "ca.crt");
+  config.token = "test-token";
+  config.origin = "test";
+  return config;
+}
+
+TEST(KubeClientTls, NameAndIpv6) {
+  // A certificate for DNS:localhost only: reached at 127.0.0.1, the IP is not its name.
+  ApiServerProcess named({"--san", "DNS:localhost", "--sans-only"}, "named");
+  auto by_name = GetOnce(ConfigFor(named, "localhost"), "/api/v1/pods");
+  EXPECT_TRUE(by_name) << by_name.error().message;
+  auto by_ip = GetOnce(ConfigFor(named, "127.0.0.1"), "/api/v1/pods");
+  ASSERT_FALSE(by_ip);
+  EXPECT_NE(by_ip.error().message.find("certificate verify failed"), std::string::npos)
+      << by_ip.error().message;
+
+  // An API server on ::1: the IPv6 address is verified against IP:::1 and put in brackets.
+  ApiServerProcess v6({"--bind", "::1"}, "v6");
+  const KubeConfig config = ConfigFor(v6, "::1");
+  EXPECT_EQ(config.ServerUrl(), "https://[::1]:" + std::to_string(v6.port()));
+  auto over_v6 = GetOnce(config, "/api/v1/nodes");
+  EXPECT_TRUE(over_v6) << over_v6.error().message;
 }
 
 TEST_F(KubeSourceTest, BadTokenAndExpiredContinue) {
