@@ -186,9 +186,9 @@ class KubeSourceTest : public ::testing::Test {
 
 // GET through a KubeClient on an io_context of the test's own.
 KubeClient::Result GetOnce(const KubeConfig& config, const std::string& target,
-                           unsigned* status = nullptr) {
+                           unsigned* status = nullptr, KubeClientOptions options = {}) {
   asio::io_context io;
-  auto client = KubeClient::Create(io.get_executor(), config, KubeClientOptions{});
+  auto client = KubeClient::Create(io.get_executor(), config, options);
   if (!client) {
     return client.error();
   }
@@ -295,6 +295,63 @@ TEST_F(KubeSourceTest, BadTokenAndExpiredContinue) {
       expired.error().message.find("HTTP 410 Gone: The provided continue parameter is too old"),
       std::string::npos)
       << expired.error().message;
+}
+
+// A watch through a KubeClient of its own: how it ended, and the lines it gave.
+KubeWatchEnd WatchOnce(const KubeConfig& config, const std::string& target,
+                       KubeClientOptions options, std::vector<std::string>& lines) {
+  asio::io_context io;
+  auto client = KubeClient::Create(io.get_executor(), config, options);
+  EXPECT_TRUE(client);
+  KubeWatchEnd end;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        end = co_await (*client)->Watch(target, seconds(1),
+                                        [&](std::vector<std::string> got) -> asio::awaitable<bool> {
+                                          lines.insert(lines.end(), got.begin(), got.end());
+                                          co_return true;
+                                        });
+      },
+      asio::detached);
+  io.run();
+  return end;
+}
+
+TEST_F(KubeSourceTest, ReadsAreBounded) {
+  server_.AddPod("small", "10.1.0.1", "api");
+  const std::string version =
+      server_.Control({{"cmd", "stats"}}).at("resourceVersion").as_string().c_str();
+  server_.Control({{"cmd", "upsert"},
+                   {"kind", "pod"},
+                   {"namespace", "shop"},
+                   {"name", "large"},
+                   {"labels", {{"note", std::string(40000, 'x')}}}});
+  KubeClientOptions options;
+  options.max_body_bytes = 32 * 1024;
+  options.max_event_line_bytes = 16 * 1024;
+  auto list = GetOnce(config_, "/api/v1/pods", nullptr, options);
+  ASSERT_FALSE(list);
+  EXPECT_NE(list.error().message.find("/api/v1/pods: the answer is over 32768 bytes"),
+            std::string::npos)
+      << list.error().message;
+
+  std::vector<std::string> lines;
+  const KubeWatchEnd end = WatchOnce(
+      config_, "/api/v1/pods?watch=1&resourceVersion=" + std::string(version) + "&timeoutSeconds=1",
+      options, lines);
+  EXPECT_TRUE(end.opened);
+  EXPECT_FALSE(end.clean);
+  EXPECT_NE(end.message.find("an event line is over 16384 bytes"), std::string::npos)
+      << end.message;
+
+  // Within the bounds, the same watch ends cleanly after its timeoutSeconds with both lines.
+  lines.clear();
+  const KubeWatchEnd whole =
+      WatchOnce(config_, "/api/v1/pods?watch=1&resourceVersion=1&timeoutSeconds=1",
+                KubeClientOptions{}, lines);
+  EXPECT_TRUE(whole.clean) << whole.message;
+  EXPECT_EQ(lines.size(), 2U);
 }
 
 TEST_F(KubeSourceTest, ListsInPagesThenWatches) {
