@@ -383,7 +383,8 @@ boost::system::result<KubeListPage, KubeError> ParseKubeList(KubeResource resour
     }
     ObjectReader item(&array[i].get_object(), Index("items", i), item_error);
     if (!ReadObject(resource, item, PageSink{page})) {
-      page.skipped.push_back(what + ": " + item_error);
+      page.skipped.push_back(what);
+      page.skipped.back().append(": ").append(item_error);
     }
   }
   return page;

@@ -214,8 +214,8 @@ asio::awaitable<KubeClient::Result> KubeClient::GetOnce(const std::string& targe
   parser.body_limit(options_.max_body_bytes);
   auto [rec, rn] = co_await http::async_read(stream, buffer, parser, kNoThrow);
   if (rec == http::error::body_limit) {
-    co_return KubeFail(what + ": the answer is over " +
-                       std::to_string(options_.max_body_bytes >> 20) + " MiB");
+    co_return KubeFail(what + ": the answer is over " + std::to_string(options_.max_body_bytes) +
+                       " bytes");
   }
   if (rec) {
     co_return KubeFail(what + ": " + rec.message());

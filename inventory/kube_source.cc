@@ -66,7 +66,7 @@ std::string Base(KubeResource resource) {
 // objects exist now, these are gone" with no order between the two, so an object that is
 // deleted leaves the objects and one that is (re)added leaves `deleted`.
 template <typename T, typename Key>
-void Apply(std::vector<T>& objects, std::vector<std::string>& deleted, T&& object, bool remove,
+void Apply(std::vector<T>& objects, std::vector<std::string>& deleted, T object, bool remove,
            Key&& key) {
   const std::string id = key(object);
   std::erase_if(objects, [&](const T& o) { return key(o) == id; });
@@ -102,7 +102,7 @@ boost::system::result<std::unique_ptr<KubeSource>, KubeError> KubeSource::Create
     asio::any_io_executor executor, KubeConfig config, KubeSourceOptions options,
     std::shared_ptr<spdlog::logger> logger) {
   std::unique_ptr<KubeSource> source(
-      new KubeSource(std::move(executor), std::move(options), std::move(logger)));
+      new KubeSource(std::move(executor), options, std::move(logger)));
   auto client =
       KubeClient::Create(source->io_.get_executor(), std::move(config), source->options_.client);
   if (!client) {
@@ -115,7 +115,7 @@ boost::system::result<std::unique_ptr<KubeSource>, KubeError> KubeSource::Create
 KubeSource::KubeSource(asio::any_io_executor executor, KubeSourceOptions options,
                        std::shared_ptr<spdlog::logger> logger)
     : executor_(std::move(executor)),
-      options_(std::move(options)),
+      options_(options),
       logger_(std::move(logger)),
       counters_(std::make_unique<Counters>()) {
   options_.page_size = std::max<std::size_t>(options_.page_size, 1);

@@ -1,0 +1,142 @@
+// Fuzz target for the Kubernetes API parsers (inventory/kube_api.h): every list page and watch
+// line the API server (or whatever answers at its address) sends reaches one of them. The first
+// input byte picks the parser and the resource, the rest is the body. Beyond "no crash, no
+// sanitizer report", it checks what the identity source and the agent rely on: an error is one
+// non-empty line; an accepted object has its identity, canonical addresses, and a finished pod
+// holds none; versions and continue tokens are safe to put in a request target.
+#include <arpa/inet.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "inventory/kube_api.h"
+
+namespace {
+
+namespace inv = bulkhead::inventory;
+
+void Check(bool ok, const char* promise) {
+  if (!ok) {
+    std::fprintf(stderr, "kube_api_fuzz: broken promise: %s\n", promise);
+    std::abort();
+  }
+}
+
+void CheckLine(std::string_view message) {
+  Check(!message.empty(), "an error says what went wrong");
+  Check(message.find('\n') == std::string_view::npos, "an error is one line");
+}
+
+void CheckAddress(const std::string& address) {
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  in_addr v4{};
+  in6_addr v6{};
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+    ::inet_ntop(AF_INET, &v4, text.data(), text.size());
+  } else {
+    Check(::inet_pton(AF_INET6, address.c_str(), &v6) == 1, "an address is IPv4 or IPv6");
+    ::inet_ntop(AF_INET6, &v6, text.data(), text.size());
+  }
+  Check(address == text.data(), "addresses are in canonical text");
+}
+
+void CheckPod(const inv::KubePod& pod) {
+  Check(!pod.uid.empty() && !pod.name.empty() && !pod.namespace_name.empty(),
+        "a pod has a uid, a name and a namespace");
+  Check(!pod.terminated || pod.addresses.empty(), "a finished pod holds no address");
+  for (const std::string& address : pod.addresses) {
+    CheckAddress(address);
+  }
+}
+
+void CheckNode(const inv::KubeNode& node) {
+  Check(!node.name.empty(), "a node has a name");
+  for (const std::string& address : node.addresses) {
+    CheckAddress(address);
+  }
+}
+
+void CheckPage(const inv::KubeListPage& page) {
+  Check(inv::IsKubeToken(page.resource_version), "a list's version can go into a request");
+  Check(page.continue_token.empty() || inv::IsKubeToken(page.continue_token),
+        "a continue token can go into a request");
+  for (const auto& pod : page.pods) {
+    CheckPod(pod);
+  }
+  for (const auto& ns : page.namespaces) {
+    Check(!ns.name.empty(), "a namespace has a name");
+  }
+  for (const auto& node : page.nodes) {
+    CheckNode(node);
+  }
+  for (const std::string& skipped : page.skipped) {
+    CheckLine(skipped);
+  }
+}
+
+void CheckEvent(inv::KubeResource resource, const inv::KubeEvent& event) {
+  if (event.type == inv::KubeEventType::kError) {
+    Check(event.Gone() == (event.error_code == 410), "only a 410 is gone");
+    return;
+  }
+  Check(inv::IsKubeToken(event.resource_version), "an event's version can go into a request");
+  if (event.type == inv::KubeEventType::kBookmark) {
+    return;
+  }
+  switch (resource) {
+    case inv::KubeResource::kPods:
+      CheckPod(event.pod);
+      break;
+    case inv::KubeResource::kNamespaces:
+      Check(!event.namespace_object.name.empty(), "a namespace has a name");
+      break;
+    case inv::KubeResource::kNodes:
+      CheckNode(event.node);
+      break;
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) {
+    return 0;
+  }
+  const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
+  const auto resource = static_cast<inv::KubeResource>(data[0] % 3);
+  switch ((data[0] / 3) % 3) {
+    case 0: {
+      auto page = inv::ParseKubeList(resource, body);
+      if (page) {
+        Check(page->resource == resource, "a page is of the resource asked for");
+        CheckPage(*page);
+      } else {
+        CheckLine(page.error().message);
+      }
+      break;
+    }
+    case 1: {
+      auto event = inv::ParseKubeEvent(resource, body);
+      if (event) {
+        CheckEvent(resource, *event);
+      } else {
+        CheckLine(event.error().message);
+      }
+      break;
+    }
+    default: {
+      const std::string message = inv::KubeStatusMessage(body);
+      Check(message.size() <= 200, "a status message is at most 200 bytes");
+      for (const char c : message) {
+        Check(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f, "no control characters");
+      }
+      break;
+    }
+  }
+  return 0;
+}
