@@ -49,7 +49,8 @@ containerd_requirements() {
 }
 
 # containerd_configure NS DIR BRIDGE V4_SUBNET V6_SUBNET: one node: the network namespace, and
-# under DIR the containerd config and the CNI conflist; sets SOCK (DIR/containerd.sock). A test
+# under DIR the containerd config and the CNI conflist (pods' default routes via the bridge, so
+# that other nodes' pod ranges are reached through the node); sets SOCK (DIR/containerd.sock). A test
 # of several nodes calls it once per node (each with its own NS, WORK and SOCK: the functions
 # below act on the current three).
 containerd_configure() {
@@ -62,7 +63,8 @@ containerd_configure() {
 {"cniVersion": "0.4.0", "name": "$3",
  "plugins": [{"type": "bridge", "bridge": "$3", "isGateway": true, "ipMasq": false,
               "ipam": {"type": "host-local", "dataDir": "$dir/ipam",
-                       "ranges": [[{"subnet": "$4"}], [{"subnet": "$5"}]]}}]}
+                       "ranges": [[{"subnet": "$4"}], [{"subnet": "$5"}]],
+                       "routes": [{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]}}]}
 JSON
   cat >"$dir/config.toml" <<TOML
 version = 2

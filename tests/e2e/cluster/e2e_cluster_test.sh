@@ -27,7 +27,8 @@
 #    resourceVersion (410 Gone) makes both relist.
 # 5. a new policy via a `..data` symlink swap reaches both agents (status shows its digest); a
 #    broken one is refused by both, and the previous one stays.
-# env: BHC_DEADLINE (seconds, below CTest's TIMEOUT), BHK_KEEP=1 keeps the work directory.
+# env: BHC_DEADLINE (seconds, below CTest's TIMEOUT), BHK_KEEP=1 keeps the work directory,
+# BHC_DEBUG=1 prints the nodes' addresses and routes when the pods cannot reach each other.
 set -u
 BULKHEAD=$(readlink -f "$1")
 CRI_POD=$(readlink -f "$2")
@@ -234,10 +235,15 @@ refused() {  # POD NAME ADDR PORT: three attempts, none answered
   for i in 1 2 3; do try "$@" && return 1; done
   return 0
 }
+debug_net() {
+  for n in a b; do echo "-- node $n"; innode $n ip addr; innode $n ip route; innode $n ip -6 route; done
+  inpod $FRONT ip route; inpod $FRONT ping -c 1 -W 1 ${N_GW4[a]}; inpod $FRONT ping -c 1 -W 1 ${N_IP4[b]}
+  inpod $FRONT ping -c 1 -W 1 ${POD_IP4[$API]}; innode b ss -ltn; inpod $API netstat -ltn
+}
 for t in "api ${POD_IP4[$API]} 8080" "api ${POD_IP6[$API]} 8080" "db ${POD_IP4[$DB]} 5432" \
   "db ${POD_IP6[$DB]} 5432"; do
   # shellcheck disable=SC2086
-  reaches $FRONT $t || die "before enforcement, the frontend on node a cannot reach $t on node b"
+  reaches $FRONT $t || { [ "${BHC_DEBUG:-0}" = 1 ] && debug_net; die "before enforcement, the frontend on node a cannot reach $t on node b"; }
 done
 pass "before enforcement: frontend on node a reaches api and db on node b (IPv4 and IPv6, routed)"
 phase "setup (2 nodes, 2 containerds, the API server, 3 pods)"
