@@ -243,7 +243,10 @@ debug_net() {
 for t in "api ${POD_IP4[$API]} 8080" "api ${POD_IP6[$API]} 8080" "db ${POD_IP4[$DB]} 5432" \
   "db ${POD_IP6[$DB]} 5432"; do
   # shellcheck disable=SC2086
-  reaches $FRONT $t || { [ "${BHC_DEBUG:-0}" = 1 ] && debug_net; die "before enforcement, the frontend on node a cannot reach $t on node b"; }
+  reaches $FRONT $t || {
+    [ "${BHC_DEBUG:-0}" = 1 ] && debug_net
+    die "before enforcement, the frontend on node a cannot reach $t on node b"
+  }
 done
 pass "before enforcement: frontend on node a reaches api and db on node b (IPv4 and IPv6, routed)"
 phase "setup (2 nodes, 2 containerds, the API server, 3 pods)"
