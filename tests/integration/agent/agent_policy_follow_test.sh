@@ -8,7 +8,8 @@
 # digest `sha256sum` gives, bulkhead_policy_info says so, the kernel's ruleset changed, web->db
 # connects); a broken policy swapped in is refused (file:line:column in the log, the metric, the
 # refused digest in status, the old digest kept, the ruleset unchanged) and not tried again when
-# the same bytes come back; a good one after it is applied.
+# the same bytes come back; a policy that loads but cannot be applied on this node is refused the
+# same way; a good one after them is applied.
 # Usage: agent_policy_follow_test.sh BULKHEAD SOURCE_DIR
 set -u
 BH=$1
@@ -57,6 +58,13 @@ import sys
 s = open(sys.argv[1]).read()
 open(sys.argv[2], "w").write(
     s.replace("allow:\n", "allow:\n  - {from: web, to: db, protocol: tcp, port: 5432}\n", 1))
+PY
+# Loads, but cannot be applied on this node: web-1 would be in two groups.
+python3 - "$TMP/v2.yaml" "$TMP/unapplicable.yaml" <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+open(sys.argv[2], "w").write(
+    s.replace("groups:\n", "groups:\n  - name: webcopy\n    selector: {app: web}\n", 1))
 PY
 cp "$TMP/v2.yaml" "$TMP/bad.yaml"
 echo "allow_typo: []" >> "$TMP/bad.yaml"
@@ -126,6 +134,16 @@ sleep 1
   || fail "the broken digest was tried again: $(grep -c "refused" "$TMP/agent.log") refusals"
 probe "$WEB" 10.10.0.4 5432 && pass "web->db still connects (v2 in force)" || fail "v2 is no longer in force"
 
+# --- A policy that loads but cannot be applied here: refused the same way -------------------------
+DUN=$(digest "$TMP/unapplicable.yaml")
+project "$TMP/unapplicable.yaml"
+for _ in $(seq 1 60); do status | grep -q "^policy refused: $DUN" && break; sleep 0.05; done
+status > "$TMP/status"
+grep -q "^policy: $CM/policy.yaml $D2" "$TMP/status" && grep -q "^policy refused: $DUN at .*webcopy" "$TMP/status" \
+  && [ "$(metric 'bulkhead_policy_reloads_total{result="error"}')" = 2 ] && [ "$(rules)" = "$RULES2" ] \
+  && pass "a policy that cannot be applied is refused: $(grep '^policy refused' "$TMP/status")" \
+  || fail "the unapplicable policy: $(cat "$TMP/status")"
+
 # --- A good policy after the broken one is applied --------------------------------------------------
 project "$TMP/v1.yaml"
 for _ in $(seq 1 100); do status | grep -q "^policy: $CM/policy.yaml $D1" && break; sleep 0.05; done
@@ -138,4 +156,5 @@ if [ "$FAILS" -gt 0 ]; then
   echo "--- agent log"; cat "$TMP/agent.log"
   echo "$FAILS check(s) failed"; exit 1
 fi
+grep -E "policy file|enforce: applied" "$TMP/agent.log" | sed 's/^/agent: /'
 echo "all checks passed"
