@@ -431,6 +431,7 @@ ControlReply EnforcementLoop::Reload(std::optional<policy::Inventory> inventory,
   }
   auto content = ReadPolicyFile(config_.policy_file);
   if (!content) {
+    log_->error("reload: {}", content.error().message);
     return Refuse("", "reload", content.error().message, content.error().message + "\n");
   }
   // An explicit reload applies even the digest in force (the inventory may be new) or the one
@@ -483,6 +484,9 @@ ControlReply EnforcementLoop::ApplyPolicyFile(const PolicyFileContent& content,
   }
   policy_ = std::move(*loaded);
   SetVersion({content.digest, WallClock::now()});
+  if (refused_ && refused_->digest == content.digest) {
+    refused_.reset();  // refused once (the kernel, an inventory), in force now
+  }
   metrics_.Add("bulkhead_policy_reloads_total", {{"result", "ok"}});
   log_->info("{}: {} in force ({})", why, content.digest,
              have_inventory_ ? last_apply_ : std::string("applied with the first inventory"));
