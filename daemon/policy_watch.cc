@@ -18,6 +18,7 @@ namespace bulkhead::daemon {
 namespace {
 
 namespace asio = boost::asio;
+namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 // Every way a directory entry can come to name other bytes: created, written and closed,
@@ -117,6 +118,7 @@ boost::system::result<std::unique_ptr<PolicyWatch>, std::string> PolicyWatch::St
   if (!watch->AddWatch(error)) {
     return error;
   }
+  watch->FollowTarget();
   watch->WaitForEvents();
   return watch;
 }
@@ -207,6 +209,14 @@ void PolicyWatch::OnEvent(std::uint32_t mask, int wd) {
     ScheduleCheck(options_.debounce);  // events were lost: the file may have changed
     return;
   }
+  if (wd == target_wd_ && wd >= 0) {
+    if ((mask & IN_IGNORED) != 0) {
+      target_wd_ = -1;  // the target's directory went away (kubelet's old version): resolve again
+      target_directory_.clear();
+    }
+    ScheduleCheck(options_.debounce);
+    return;
+  }
   if (wd != wd_) {
     return;  // a watch already given up
   }
@@ -254,6 +264,7 @@ void PolicyWatch::Check() {
     }
     return;
   }
+  FollowTarget();
   missing_since_.reset();
   unreadable_logged_.clear();
   if (missing_logged_) {
@@ -288,6 +299,45 @@ void PolicyWatch::OnMissing(const PolicyReadError& error) {
   }
   missing_logged_ = true;
   log_->warn("policy watch: {}; the policy in force stays until the file is back", error.message);
+}
+
+void PolicyWatch::FollowTarget() {
+  std::error_code target_error;
+  std::error_code here_error;
+  const fs::path target = fs::canonical(path_, target_error);
+  const fs::path here = fs::canonical(directory_, here_error);
+  if (target_error || here_error) {
+    return;  // changed under us: the next event resolves again
+  }
+  const std::string target_directory = target.parent_path().string();
+  if (target_directory == here.string()) {
+    DropTarget();
+    return;
+  }
+  if (target_directory == target_directory_) {
+    return;
+  }
+  DropTarget();
+  const int wd =
+      ::inotify_add_watch(inotify_.native_handle(), target_directory.c_str(), kDirectoryEvents);
+  if (wd < 0 || wd == wd_) {
+    // Not fatal: the link itself is still followed. wd_ would mean the same directory by
+    // another name (a bind mount): its watch is already there.
+    log_->debug("policy watch: not watching {}: {}", target_directory,
+                wd < 0 ? ErrnoText(errno) : std::string("watched already"));
+    return;
+  }
+  target_wd_ = wd;
+  target_directory_ = target_directory;
+  log_->debug("policy watch: {} resolves into {}, watching it too", path_, target_directory_);
+}
+
+void PolicyWatch::DropTarget() {
+  if (target_wd_ >= 0) {
+    (void)::inotify_rm_watch(inotify_.native_handle(), target_wd_);
+  }
+  target_wd_ = -1;
+  target_directory_.clear();
 }
 
 void PolicyWatch::ArmRewatch() {

@@ -31,7 +31,10 @@
 // A file missing at a check (deleted and not yet recreated) is not an error: it is checked again
 // after a grace period, and only a file still missing then is logged, once, until it is back.
 // The policy in force stays meanwhile. A directory that goes away is watched again when it
-// returns (checked every second).
+// returns (checked every second). When the file is a symlink into another directory
+// (/etc/bulkhead/policy.yaml -> /srv/policies/v7.yaml), that directory is watched too, so an
+// edit of the target is followed as well as a new link; kubelet's layout needs no second watch
+// (its target directory is replaced, never edited) but gets one, harmlessly.
 namespace bulkhead::daemon {
 
 // "sha256:" and the 64 lowercase hex digits of SHA-256 over `bytes`: the file's digest as
@@ -115,6 +118,10 @@ class PolicyWatch {
   void Check();
   void OnMissing(const PolicyReadError& error);
   void ArmRewatch();
+  // Watches the directory of the file `path_` resolves to when it is not directory_; drops a
+  // watch on an earlier target's directory.
+  void FollowTarget();
+  void DropTarget();
 
   std::string path_;
   std::string directory_;
@@ -125,7 +132,9 @@ class PolicyWatch {
   boost::asio::posix::stream_descriptor inotify_;
   boost::asio::steady_timer check_timer_;
   boost::asio::steady_timer rewatch_timer_;
-  int wd_ = -1;  // the directory's watch; -1 while the directory is gone
+  int wd_ = -1;                   // the directory's watch; -1 while the directory is gone
+  std::string target_directory_;  // the symlink target's directory, when elsewhere
+  int target_wd_ = -1;
   bool stopped_ = false;
   bool check_pending_ = false;
   std::chrono::steady_clock::time_point burst_start_{};

@@ -246,6 +246,32 @@ TEST_F(PolicyWatchTest, DirectoryRecreated) {
   EXPECT_EQ(seen_[0], kPolicyV2);
 }
 
+// A symlink into another directory: an edit of the target is followed, and so is a new link.
+TEST_F(PolicyWatchTest, SymlinkTargetElsewhere) {
+  const fs::path conf = dir_ / "conf";
+  const fs::path store = dir_ / "store";
+  fs::create_directory(conf);
+  fs::create_directory(store);
+  WriteFile(store / "v1.yaml", kPolicyV1);
+  fs::create_symlink(store / "v1.yaml", conf / "policy.yaml");
+  Watch(conf / "policy.yaml", kPolicyV1);
+  RunFor(100ms);
+  WriteFile(store / "v1.yaml", kPolicyV2);  // the target edited in place
+  RunUntilChanges(1);
+  ASSERT_EQ(seen_.size(), 1U) << log_text_.str();
+  EXPECT_EQ(seen_[0], kPolicyV2);
+  WriteFile(store / "v3.yaml", kPolicyV3);  // a new link, made aside and renamed over
+  fs::create_symlink(store / "v3.yaml", conf / ".policy.yaml.new");
+  fs::rename(conf / ".policy.yaml.new", conf / "policy.yaml");
+  RunUntilChanges(2);
+  ASSERT_EQ(seen_.size(), 2U) << log_text_.str();
+  EXPECT_EQ(seen_[1], kPolicyV3);
+  WriteFile(store / "v3.yaml", kPolicyV1);  // the new target is followed now
+  RunUntilChanges(3);
+  ASSERT_EQ(seen_.size(), 3U) << log_text_.str();
+  EXPECT_EQ(seen_[2], kPolicyV1);
+}
+
 // Stop: no callback afterwards.
 TEST_F(PolicyWatchTest, NothingAfterStop) {
   WriteFile(dir_ / "policy.yaml", kPolicyV1);
