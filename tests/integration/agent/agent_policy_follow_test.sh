@@ -16,7 +16,7 @@ BH=$1
 SRC=$2
 source "$SRC/../../lib/preconditions.sh" && require_netns_exec
 ID="bpf$$"
-DEADLINE=${BPF_DEADLINE:-50}
+DEADLINE=${BPF_DEADLINE:-80}
 TMP=$(mktemp -d /tmp/agent_policy_follow.XXXXXX)
 source "$SRC/../../lib/shop_netns.sh"
 shop_setup
