@@ -1,7 +1,8 @@
-// `bulkhead status`: the mode, groups, edges and counters of the applied policy. From the
-// running agent when one is in charge (its control socket exists), else from the state
-// directory's record of the last apply (recompiled, to name groups and set elements) and the
-// kernel's counters.
+// `bulkhead status`: the policy in force (its path and the SHA-256 of its bytes, what
+// `sha256sum` prints), mode, groups, edges and counters of the applied policy. From the running
+// agent when one is in charge (its control socket exists), else from the state directory's
+// record of the last apply (recompiled, to name groups and set elements) and the kernel's
+// counters.
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "cli/command.h"
 #include "cli/confirm_state.h"
 #include "cli/state_dir.h"
+#include "daemon/policy_watch.h"
 #include "enforcer/kernel_ruleset.h"
 #include "enforcer/netlink_transport.h"
 
@@ -46,9 +48,10 @@ boost::system::result<Recorded, std::string> ReadRecord(const StateDir& dir) {
 bool PrintPolicy(const Recorded& record, const CompiledState& compiled,
                  enforcer::NetlinkTransport& transport, const Logger& log) {
   const EnforceState& state = *record.state;
-  std::cout << fmt::format("mode: {}\npolicy: {} (inventory {}), applied {}\n", compiled.mode,
-                           state.policy_path, state.inventory_path,
-                           FormatUnixMs(state.applied_unix_ms));
+  // The digest of the recorded bytes: what was applied, even if the file changed since.
+  std::cout << fmt::format("mode: {}\npolicy: {} {} (inventory {}), applied {}\n", compiled.mode,
+                           state.policy_path, daemon::PolicyDigest(state.policy_text),
+                           state.inventory_path, FormatUnixMs(state.applied_unix_ms));
   if (record.pending) {
     const auto left = static_cast<double>(state.deadline_mono_ms - MonotonicMs()) / 1000.0;
     std::cout << fmt::format("pending confirmation: {:.1f}s left (until {})\n",
@@ -124,8 +127,8 @@ void AddStatusCommand(CLI::App& app, std::vector<Command>& out) {
   auto control = std::make_shared<std::string>(kDefaultControlSocket);
   auto* status = app.add_subcommand(
       "status",
-      "Mode, groups, edges and counters of the applied policy (from the running agent "
-      "or the kernel)");
+      "The policy in force (path, sha256 digest), mode, groups, edges and counters (from the "
+      "running agent or the kernel)");
   status->add_option("--state-dir", *state_dir, "State directory")->capture_default_str();
   status->add_option("--control", *control, "The running agent's control socket, if any")
       ->capture_default_str();

@@ -467,6 +467,31 @@ std::optional<Node> StreamDocument(std::string_view text, std::string_view where
   return top;
 }
 
+std::optional<std::string> PeekKind(std::string_view text) {
+  ErrorList errors("");  // the reader that follows reports them
+  EventStream events(text, errors);
+  if (!StartDocument(text, events, errors) || events.type() != YAML_MAPPING_START_EVENT) {
+    return std::nullopt;
+  }
+  while (events.Next() && events.type() != YAML_MAPPING_END_EVENT) {
+    auto key = NodeBuilder::Read(events);
+    if (!key || !events.Next()) {
+      return std::nullopt;
+    }
+    if (key->IsScalar() && key->Scalar() == "kind") {
+      auto value = NodeBuilder::Read(events);
+      if (!value || !value->IsScalar()) {
+        return std::nullopt;
+      }
+      return value->Scalar();
+    }
+    if (!NodeBuilder::Skip(events)) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<Node> ReadDocument(std::string_view text, ErrorList& errors) {
   EventStream events(text, errors);
   if (!StartDocument(text, events, errors)) {

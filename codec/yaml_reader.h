@@ -126,6 +126,12 @@ std::optional<Node> StreamDocument(std::string_view text, std::string_view where
                                    std::initializer_list<std::string_view> allowed,
                                    const std::vector<ListKey>& lists, ErrorList& errors);
 
+// The value of the root mapping's `kind` key, read without building the document (the root's
+// other values are skipped, not kept): which reader a file of several possible kinds needs.
+// nullopt when there is none to find (not a mapping, no `kind`, a syntax error before it); the
+// chosen reader then reports what is wrong, with its line and column.
+std::optional<std::string> PeekKind(std::string_view text);
+
 // Reads `text` as exactly one small document (the agent configuration) into a Node.
 std::optional<Node> ReadDocument(std::string_view text, ErrorList& errors);
 

@@ -28,6 +28,7 @@
 #include "daemon/identity_feed.h"
 #include "daemon/learning_loop.h"
 #include "daemon/metrics.h"
+#include "daemon/policy_watch.h"
 #include "inventory/cri_source.h"
 #include "inventory/docker_source.h"
 #include "inventory/static_file_source.h"
@@ -64,6 +65,8 @@ class Agent {
   bool ListenControl();
   bool StartInventory();
   bool StartExecEvents();
+  void FollowPolicy();
+  void OnPolicyFile(const PolicyFileContent& content);
   std::string GroupOf(const std::string& name, const policy::Labels& labels) const;
   void OnDockerChange(const inventory::DockerEvent& event,
                       const inventory::DockerSnapshot& snapshot);
@@ -104,7 +107,8 @@ class Agent {
   // Exactly one of the two, by mode.
   std::unique_ptr<LearningLoop> learning_;
   std::unique_ptr<EnforcementLoop> enforcement_;
-  std::size_t workloads_ = 0;  // in the current inventory, for status
+  std::unique_ptr<PolicyWatch> policy_watch_;  // with enforcement_ and followPolicy
+  std::size_t workloads_ = 0;                  // in the current inventory, for status
   bool have_inventory_ = false;
   int exit_status_ = 0;
   bool stopping_ = false;
@@ -124,6 +128,7 @@ bool Agent::Setup() {
     if (!enforcement_->Start()) {
       return false;
     }
+    FollowPolicy();
   }
   return ListenMetrics() && ListenControl() && StartIdentity() && StartInventory();
 }
@@ -270,6 +275,32 @@ bool Agent::StartInventory() {
              config_.inventory_file);
   OnInventory(std::move(*inventory), {}, "inventory");
   return true;
+}
+
+// The policy watch (followPolicy): a change of the file's bytes reaches the enforcement loop,
+// which applies or refuses it. A watch that cannot start leaves the agent running on the policy
+// it loaded (reloads still work): said once, and in status.
+void Agent::FollowPolicy() {
+  if (!config_.follow_policy) {
+    return;
+  }
+  auto watch = PolicyWatch::Start(
+      io_, config_.policy_file, enforcement_->policy_version().digest, PolicyWatchOptions{},
+      [this](const PolicyFileContent& content) { OnPolicyFile(content); }, log_);
+  if (!watch) {
+    log_->error("policy watch: {}; the policy changes only on reload", watch.error());
+    enforcement_->SetFollowStatus("not following the file: " + watch.error());
+    return;
+  }
+  policy_watch_ = std::move(*watch);
+  enforcement_->SetFollowStatus("following changes in " + policy_watch_->directory());
+}
+
+void Agent::OnPolicyFile(const PolicyFileContent& content) {
+  enforcement_->OnPolicyFile(content);
+  if (exec_) {
+    exec_->SetAlertGroups(enforcement_->policy().alert_on_exec);
+  }
 }
 
 // Exec events go to the violations file beside the violations; the violation lines of a container
@@ -481,6 +512,9 @@ void Agent::Shutdown() {
   }
   if (learn_refresh_) {
     learn_refresh_->cancel();
+  }
+  if (policy_watch_) {
+    policy_watch_->Stop();
   }
   if (learning_ && !learning_->Stop()) {
     exit_status_ = 1;

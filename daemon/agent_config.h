@@ -59,6 +59,10 @@ struct AgentConfig {
   // with the ruleset in full, catching what nftables' events missed. A compare costs about 2 s
   // of CPU at 100,000 edges, hence 1s..24h.
   std::chrono::milliseconds tamper_check_interval{60'000};
+  // `followPolicy` (monitor, enforce): watch the policy file (inotify on its directory, so a
+  // Kubernetes ConfigMap's `..data` swap counts) and reload it when its bytes change. Off: the
+  // policy changes only on SIGHUP or `bulkhead reload`.
+  bool follow_policy = true;
 };
 
 // The bounds of tamperCheckInterval.

@@ -121,7 +121,7 @@ class AgentConfigReader {
                {"apiVersion", "kind", "mode", "policy", "graph", "snapshotInterval", "inventory",
                 "nflogGroup", "metrics", "control", "violations", "interfaces", "groupBy",
                 "removeRulesOnExit", "logFormat", "violationLogRate", "hostName",
-                "tamperCheckInterval", "identity"},
+                "tamperCheckInterval", "followPolicy", "identity"},
                "the agent configuration", errors_);
     ReadHeader(top);
     const bool mode_known = ReadMode(top, config);
@@ -198,7 +198,8 @@ class AgentConfigReader {
   }
 
   // The optional settings after "control", in the order they are checked: violations,
-  // interfaces, groupBy, removeRulesOnExit, logFormat, violationLogRate, hostName.
+  // interfaces, groupBy, removeRulesOnExit, logFormat, violationLogRate, hostName,
+  // followPolicy.
   void ReadOptionalSettings(const Fields& top, AgentConfig& config) {
     if (const Node* node = top.Find("violations")) {
       // Empty is allowed: violations go to the log only.
@@ -244,6 +245,11 @@ class AgentConfigReader {
     if (const Node* node = top.Find("hostName")) {
       if (auto name = codec::ReadString(*node, "hostName", errors_)) {
         config.host_name = std::move(*name);
+      }
+    }
+    if (const Node* node = top.Find("followPolicy")) {
+      if (auto value = ReadBool(*node, "followPolicy")) {
+        config.follow_policy = *value;
       }
     }
   }

@@ -24,7 +24,12 @@ void DescribeAgentMetrics(Metrics& m) {
              "Changes of the pods the container runtime (CRI) reports (resyncs included)");
   m.Describe("bulkhead_workloads", MetricType::kGauge, "Workloads in the current inventory");
   m.Describe("bulkhead_policy_reloads_total", MetricType::kCounter,
-             "Policy reloads (SIGHUP or control socket) by result");
+             "Policy reloads (SIGHUP, control socket, or a change of the followed policy file) by "
+             "result: ok, or error (the policy was refused and the one in force stayed)");
+  m.Describe("bulkhead_policy_info", MetricType::kGauge,
+             "1 for the policy in force, labelled with the sha256 digest of its file's bytes");
+  m.Describe("bulkhead_policy_loaded_timestamp_seconds", MetricType::kGauge,
+             "When the policy in force was loaded (Unix time)");
   m.Describe("bulkhead_graph_snapshots_total", MetricType::kCounter,
              "Flow graph snapshots written");
   m.Describe("bulkhead_learn_refused_total", MetricType::kCounter,

@@ -3,6 +3,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <boost/asio/post.hpp>
@@ -25,6 +26,11 @@ constexpr const char* kBridgeProcRoot = "/proc/sys/net/bridge";
 constexpr std::chrono::seconds kSuppressedReadInterval{2};
 constexpr std::string_view kSuppressedViolationsTotal = "bulkhead_violations_suppressed_total";
 
+// "2026-12-07T23:00:00Z".
+std::string FormatUtc(WallClock::time_point at) {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(WallClock::to_time_t(at)));
+}
+
 }  // namespace
 
 EnforcementLoop::EnforcementLoop(const AgentConfig& config, boost::asio::io_context& io,
@@ -42,7 +48,12 @@ EnforcementLoop::EnforcementLoop(const AgentConfig& config, boost::asio::io_cont
 }
 
 bool EnforcementLoop::Start() {
-  auto loaded = policy::LoadPolicyFile(config_.policy_file);
+  auto content = ReadPolicyFile(config_.policy_file);
+  if (!content) {
+    log_->error("{}", content.error().message);
+    return false;
+  }
+  auto loaded = policy::ParsePolicy(content->bytes, config_.policy_file);
   if (!loaded) {
     for (const auto& e : loaded.error().errors) {
       log_->error("{}", e.ToString());
@@ -50,6 +61,8 @@ bool EnforcementLoop::Start() {
     return false;
   }
   policy_ = std::move(*loaded);
+  SetVersion({content->digest, WallClock::now()});
+  log_->info("policy {} ({})", config_.policy_file, content->digest);
   auto sysctl = enforcer::EnsureBridgeNetfilter(kBridgeProcRoot, true);
   if (!sysctl) {
     log_->error("{}", sysctl.error());
@@ -81,6 +94,7 @@ bool EnforcementLoop::Start() {
 void EnforcementLoop::OnInventory(policy::Inventory inventory, std::string_view why) {
   inventory_ = std::move(inventory);
   IndexInventory();
+  have_inventory_ = true;
   (void)Reconcile(policy_, why, /*inventory_only=*/true);
 }
 
@@ -515,26 +529,54 @@ ControlReply EnforcementLoop::Reload(std::optional<policy::Inventory> inventory,
                                      double confirm_seconds) {
   if (inventory) {
     inventory_ = std::move(*inventory);
+    have_inventory_ = true;
   }
-  auto loaded = policy::LoadPolicyFile(config_.policy_file);
+  auto content = ReadPolicyFile(config_.policy_file);
+  if (!content) {
+    log_->error("reload: {}", content.error().message);
+    return Refuse("", "reload", content.error().message, content.error().message + "\n");
+  }
+  // An explicit reload applies even the digest in force (the inventory may be new) or the one
+  // last refused (the kernel may take it now).
+  return ApplyPolicyFile(*content, "reload", confirm_seconds);
+}
+
+void EnforcementLoop::OnPolicyFile(const PolicyFileContent& content) {
+  if (content.digest == version_.digest) {
+    log_->debug("policy file: {} is the policy in force", ShortDigest(content.digest));
+    return;
+  }
+  if (refused_ && content.digest == refused_->digest) {
+    log_->debug("policy file: {} was refused already", ShortDigest(content.digest));
+    return;
+  }
+  log_->info("policy file: {} changed to {}; reloading", config_.policy_file, content.digest);
+  (void)ApplyPolicyFile(content, "policy file", 0);
+}
+
+ControlReply EnforcementLoop::ApplyPolicyFile(const PolicyFileContent& content,
+                                              std::string_view why, double confirm_seconds) {
+  auto loaded = policy::ParsePolicy(content.bytes, config_.policy_file);
   if (!loaded) {
-    metrics_.Add("bulkhead_policy_reloads_total", {{"result", "error"}});
     for (const auto& e : loaded.error().errors) {
-      log_->error("reload: {}", e.ToString());
+      log_->error("{}: {}", why, e.ToString());
     }
-    log_->error("reload: keeping the policy in force");
-    return {false, loaded.error().ToString()};
+    return Refuse(content.digest, why, loaded.error().errors.front().ToString(),
+                  loaded.error().ToString());
   }
   RollBackIfExpired();  // a window already past its deadline ends before anything new starts
-  if (!Reconcile(*loaded, "reload")) {
-    metrics_.Add("bulkhead_policy_reloads_total", {{"result", "error"}});
-    return {false, "the new policy was not applied, the old one stays: " + last_error_ + "\n"};
+  // Before the first inventory nothing is applied (a CRI agent still waiting for its runtime):
+  // the first inventory applies the policy in force.
+  if (have_inventory_ && !Reconcile(*loaded, why)) {
+    return Refuse(content.digest, why, last_error_,
+                  "the new policy was not applied, the old one stays: " + last_error_ + "\n");
   }
   if (confirm_seconds > 0) {
     const auto window = std::chrono::duration_cast<ConfirmClock::duration>(
         std::chrono::duration<double>(confirm_seconds));
     if (confirm_.Begin(fmt::format("reload-{}", ++reloads_), window)) {
       previous_policy_ = policy_;  // a second reload keeps this, the earliest one
+      previous_version_ = version_;
     }
     ArmConfirmTimer();
   } else if (confirm_.pending()) {
@@ -543,13 +585,39 @@ ControlReply EnforcementLoop::Reload(std::optional<policy::Inventory> inventory,
     confirm_timer_.cancel();
   }
   policy_ = std::move(*loaded);
+  SetVersion({content.digest, WallClock::now()});
+  if (refused_ && refused_->digest == content.digest) {
+    refused_.reset();  // refused once (the kernel, an inventory), in force now
+  }
   metrics_.Add("bulkhead_policy_reloads_total", {{"result", "ok"}});
-  return {true, fmt::format("reloaded {}: {}{}\n", config_.policy_file, last_apply_,
-                            confirm_seconds > 0
-                                ? fmt::format("; run `bulkhead confirm` within {}s or the "
-                                              "previous policy comes back",
-                                              confirm_seconds)
-                                : std::string())};
+  log_->info("{}: {} in force ({})", why, content.digest,
+             have_inventory_ ? last_apply_ : std::string("applied with the first inventory"));
+  return {true, fmt::format(
+                    "reloaded {} ({}): {}{}\n", config_.policy_file, ShortDigest(content.digest),
+                    have_inventory_ ? last_apply_ : "applied with the first inventory",
+                    confirm_seconds > 0 ? fmt::format("; run `bulkhead confirm` within {}s or the "
+                                                      "previous policy comes back",
+                                                      confirm_seconds)
+                                        : std::string())};
+}
+
+ControlReply EnforcementLoop::Refuse(const std::string& digest, std::string_view why,
+                                     std::string first_error, std::string reply_text) {
+  metrics_.Add("bulkhead_policy_reloads_total", {{"result", "error"}});
+  log_->error("{}: refused {}; keeping the policy in force ({})", why,
+              digest.empty() ? config_.policy_file : digest, ShortDigest(version_.digest));
+  refused_ = RefusedPolicy{digest, std::move(first_error), WallClock::now()};
+  return {false, std::move(reply_text)};
+}
+
+void EnforcementLoop::SetVersion(PolicyVersion version) {
+  if (!version_.digest.empty() && version_.digest != version.digest) {
+    metrics_.Remove("bulkhead_policy_info", {{"digest", version_.digest}});
+  }
+  version_ = std::move(version);
+  metrics_.Set("bulkhead_policy_info", {{"digest", version_.digest}}, 1);
+  metrics_.Set("bulkhead_policy_loaded_timestamp_seconds", {},
+               std::chrono::duration<double>(version_.loaded_at.time_since_epoch()).count());
 }
 
 void EnforcementLoop::ArmConfirmTimer() {
@@ -571,6 +639,7 @@ RollbackSteps EnforcementLoop::Rollback() {
       return false;
     }
     policy_ = *previous_policy_;
+    SetVersion(previous_version_);
     return true;
   };
   return steps;
@@ -610,7 +679,7 @@ ControlReply EnforcementLoop::Confirm() {
 // --- Status and stop -------------------------------------------------------------------------
 
 void EnforcementLoop::AppendStatus(std::string& out) const {
-  out += fmt::format("policy: {}\n", config_.policy_file);
+  AppendPolicyStatus(out);
   if (!tracker_) {
     out += "applied: nothing yet" +
            (last_error_.empty() ? std::string() : " (" + last_error_ + ")") + "\n";
@@ -625,6 +694,19 @@ void EnforcementLoop::AppendStatus(std::string& out) const {
   }
   AppendAppliedStatus(out);
   AppendTamperStatus(out);
+}
+
+// "policy: PATH sha256:HEX, loaded TIME (following changes)" and, when one was refused since,
+// "policy refused: sha256:HEX at TIME: file:line:column: message". The full digest, so that it
+// compares with `sha256sum PATH` as it is.
+void EnforcementLoop::AppendPolicyStatus(std::string& out) const {
+  out += fmt::format("policy: {} {}, loaded {} ({})\n", config_.policy_file, version_.digest,
+                     FormatUtc(version_.loaded_at), follow_status_);
+  if (refused_) {
+    out += fmt::format("policy refused: {} at {}: {}\n",
+                       refused_->digest.empty() ? std::string("the file") : refused_->digest,
+                       FormatUtc(refused_->at), refused_->first_error);
+  }
 }
 
 void EnforcementLoop::AppendAppliedStatus(std::string& out) const {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "daemon/confirm.h"
 #include "daemon/control_socket.h"
 #include "daemon/metrics.h"
+#include "daemon/policy_watch.h"
 #include "daemon/suppressed_violations.h"
 #include "daemon/violations.h"
 #include "enforcer/kernel_ruleset.h"
@@ -43,7 +45,29 @@
 // the first apply) tells bulkhead's own commits from others' and has a foreign change to
 // bulkhead's tables (a deleted table, a flushed ruleset) repaired by re-applying the tracked
 // ruleset. A full apply is read back and compared with what was sent.
+//
+// Which policy is in force: the digest of its file's bytes (PolicyDigest), the same as
+// `sha256sum` prints, shown in `status` and as bulkhead_policy_info{digest}. A new policy comes
+// from SIGHUP or `bulkhead reload` (Reload) or from the policy watch (OnPolicyFile, when
+// `followPolicy` is on); one that does not parse, compile or apply is refused: its errors are
+// logged with file:line:column, counted, kept for `status`, and the policy in force stays. The
+// watch does not try a refused digest again; only a new file (or an explicit reload) does.
 namespace bulkhead::daemon {
+
+using WallClock = std::chrono::system_clock;
+
+// The policy in force, by the digest of the file it came from.
+struct PolicyVersion {
+  std::string digest;  // PolicyDigest of the file's bytes
+  WallClock::time_point loaded_at{};
+};
+
+// The last policy refused, for `status`.
+struct RefusedPolicy {
+  std::string digest;
+  std::string first_error;  // "file:line:column: message", or the compiler's or kernel's error
+  WallClock::time_point at{};
+};
 
 class EnforcementLoop {
  public:
@@ -76,6 +100,12 @@ class EnforcementLoop {
   // in time (daemon/confirm.h, the same rules as `bulkhead enforce --confirm`).
   ControlReply Reload(std::optional<policy::Inventory> inventory, double confirm_seconds);
   ControlReply Confirm();
+  // The policy file's new bytes, from the policy watch: applied unless they are the policy in
+  // force or the policy last refused.
+  void OnPolicyFile(const PolicyFileContent& content);
+  const PolicyVersion& policy_version() const { return version_; }
+  // What `status` says about following the file ("following changes", or why not).
+  void SetFollowStatus(std::string text) { follow_status_ = std::move(text); }
   // The monitor/enforce part of `bulkhead status`.
   void AppendStatus(std::string& out) const;
   // Stops the violation reader and the confirmation timer; removes bulkhead's tables when the
@@ -98,6 +128,16 @@ class EnforcementLoop {
                       const std::vector<std::string>& old_addresses);
   void IndexInventory();
   ViolationEndpoint Resolve(const capture::IpAddr& address) const;
+  // Parses `content` and moves the kernel to it (the inventory is already current); the reply
+  // says what happened. `why` starts the log lines ("reload", "policy file").
+  ControlReply ApplyPolicyFile(const PolicyFileContent& content, std::string_view why,
+                               double confirm_seconds);
+  // Logs, counts and records a refused policy; the reply carries `reply_text`.
+  ControlReply Refuse(const std::string& digest, std::string_view why, std::string first_error,
+                      std::string reply_text);
+  // The policy in force is now `version` (the info metric follows).
+  void SetVersion(PolicyVersion version);
+  void AppendPolicyStatus(std::string& out) const;
   void ArmConfirmTimer();
   void RollBackIfExpired();
   RollbackSteps Rollback();
@@ -127,6 +167,10 @@ class EnforcementLoop {
   std::unordered_map<std::string, std::size_t> inventory_index_;  // workload name -> position
   policy::Policy policy_;          // in force (a pending reload's, until it is rolled back)
   policy::Policy applied_policy_;  // the last one the kernel accepted
+  PolicyVersion version_;          // policy_'s
+  std::optional<RefusedPolicy> refused_;
+  std::string follow_status_ = "not following the file (followPolicy: false)";
+  bool have_inventory_ = false;  // nothing is applied before the first inventory
   // The ledger of bulkhead's own batches, shared by transport_ (an OwnCommitTransport) and the
   // tamper guard's event reader.
   std::shared_ptr<enforcer::OwnCommitLedger> ledger_;
@@ -145,6 +189,7 @@ class EnforcementLoop {
   // A reload waiting for `confirm`: the rules, the policy to go back to, and the timer.
   ConfirmWindow confirm_;
   std::optional<policy::Policy> previous_policy_;
+  PolicyVersion previous_version_;  // previous_policy_'s
   boost::asio::steady_timer confirm_timer_;
   std::uint64_t reloads_ = 0;  // names the pending reload's token
 

@@ -113,6 +113,13 @@ void Metrics::Set(std::string_view name, const MetricLabels& labels, double valu
   it->second.samples[labels] = value;
 }
 
+void Metrics::Remove(std::string_view name, const MetricLabels& labels) {
+  std::lock_guard lock(mutex_);
+  if (auto it = families_.find(name); it != families_.end()) {
+    it->second.samples.erase(labels);
+  }
+}
+
 double Metrics::Get(std::string_view name, const MetricLabels& labels) const {
   std::lock_guard lock(mutex_);
   const auto it = families_.find(name);

@@ -31,6 +31,9 @@ class Metrics {
   // Counter: adds `delta`. Gauge: adds too (use Set for absolute values).
   void Add(std::string_view name, const MetricLabels& labels, double delta = 1);
   void Set(std::string_view name, const MetricLabels& labels, double value);
+  // Drops one sample (an info gauge whose label value changed, e.g. the policy digest); the
+  // family and its HELP stay.
+  void Remove(std::string_view name, const MetricLabels& labels);
   // Current value, 0 when absent (tests, status output).
   double Get(std::string_view name, const MetricLabels& labels = {}) const;
   // Families sorted by name, samples by label set.

@@ -16,11 +16,11 @@ struct KubePod {
   std::string uid;
   std::string namespace_name;
   std::string name;
-  std::string node_name;                // spec.nodeName; empty while unscheduled
-  policy::Labels labels;                // metadata.labels as the API gives them
-  std::vector<std::string> addresses;   // status.podIPs (validated, textual), IPv4 and IPv6
-  bool host_network = false;            // spec.hostNetwork: the pod's traffic is its node's
-  bool terminated = false;              // status.phase Succeeded or Failed: holds no address
+  std::string node_name;               // spec.nodeName; empty while unscheduled
+  policy::Labels labels;               // metadata.labels as the API gives them
+  std::vector<std::string> addresses;  // status.podIPs (validated, textual), IPv4 and IPv6
+  bool host_network = false;           // spec.hostNetwork: the pod's traffic is its node's
+  bool terminated = false;             // status.phase Succeeded or Failed: holds no address
   friend bool operator==(const KubePod&, const KubePod&) = default;
 };
 

@@ -33,7 +33,7 @@ struct Workload {
   std::string mac;                     // optional
   // The Kubernetes node it runs on, when the agent knows the cluster (pods of other nodes come
   // from the API); not part of the Inventory file format.
-  std::string node;
+  std::string node{};  // (braces: positional initializers elsewhere may leave it out)
 };
 
 // The node itself.

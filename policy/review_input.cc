@@ -1,7 +1,5 @@
 #include "policy/review_input.h"
 
-#include <algorithm>
-
 #include "codec/yaml_reader.h"
 #include "policy/flow_graph_codec.h"
 #include "policy/policy_codec.h"
@@ -10,24 +8,20 @@ namespace bulkhead::policy {
 
 boost::system::result<PolicyOrGraph, FileErrors> ParsePolicyOrGraph(std::string_view text,
                                                                     std::string_view file_name) {
+  // The file's own `kind` picks the reader; without one (or with another) the FlowGraph reader
+  // says what is wrong, as it did when graphs were the only input.
+  if (codec::PeekKind(text) == "Policy") {
+    auto policy = ParsePolicy(text, file_name);
+    if (!policy) {
+      return policy.error();
+    }
+    return PolicyOrGraph{std::move(*policy), std::nullopt};
+  }
   auto graph = ParseFlowGraph(text, file_name);
-  if (graph) {
-    return PolicyOrGraph{std::nullopt, std::move(*graph)};
+  if (!graph) {
+    return graph.error();
   }
-  // CheckHeader's words when the file names another kind: "kind must be FlowGraph, not ...".
-  // (result::error() returns a copy: keep one.)
-  FileErrors graph_errors = graph.error();
-  const bool says_policy = std::any_of(
-      graph_errors.errors.begin(), graph_errors.errors.end(),
-      [](const auto& e) { return e.message == "kind must be FlowGraph, not \"Policy\""; });
-  if (!says_policy) {
-    return graph_errors;
-  }
-  auto policy = ParsePolicy(text, file_name);
-  if (!policy) {
-    return policy.error();
-  }
-  return PolicyOrGraph{std::move(*policy), std::nullopt};
+  return PolicyOrGraph{std::nullopt, std::move(*graph)};
 }
 
 boost::system::result<PolicyOrGraph, FileErrors> LoadPolicyOrGraphFile(const std::string& path) {

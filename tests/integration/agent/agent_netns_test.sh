@@ -26,6 +26,9 @@ cp "$SRC/../enforce_cli/policy.yaml" "$POLICY"
 CTL=$TMP/control.sock
 VIOL=$TMP/violations.jsonl
 METRICS=127.0.0.1:19470
+# followPolicy: false: the checks below edit the policy file and then reload by hand (SIGHUP,
+# `reload --confirm`); following would apply each edit first. agent_policy_follow_test.sh
+# tests following.
 config() {  # file [extra line]
   cat > "$1" <<CONF
 mode: enforce
@@ -35,6 +38,7 @@ nflogGroup: 7
 metrics: $METRICS
 control: $CTL
 violations: $VIOL
+followPolicy: false
 ${2:-}
 CONF
 }

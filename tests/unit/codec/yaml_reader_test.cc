@@ -79,3 +79,21 @@ TEST(StreamDocumentTest, DeepNestingStops) {
 
 }  // namespace
 }  // namespace bulkhead::codec
+
+namespace bulkhead::codec {
+namespace {
+
+TEST(PeekKind, FindsTheRootKindWithoutReadingTheRest) {
+  EXPECT_EQ(PeekKind("apiVersion: bulkhead/v1\nkind: Policy\ngroups: []\n"), "Policy");
+  EXPECT_EQ(PeekKind("{\"edges\": [{\"kind\": \"x\"}], \"kind\": \"FlowGraph\"}"), "FlowGraph");
+  // A nested `kind` is not the document's; later syntax errors are the reader's to report.
+  EXPECT_EQ(PeekKind("groups:\n  - kind: Policy\n"), std::nullopt);
+  EXPECT_EQ(PeekKind("kind: Inventory\nworkloads: [\n"), "Inventory");
+  EXPECT_EQ(PeekKind("kind: [Policy]\n"), std::nullopt);
+  EXPECT_EQ(PeekKind("- kind: Policy\n"), std::nullopt);
+  EXPECT_EQ(PeekKind(""), std::nullopt);
+  EXPECT_EQ(PeekKind("a: [\nkind: Policy\n"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace bulkhead::codec

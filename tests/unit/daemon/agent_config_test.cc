@@ -370,6 +370,19 @@ TEST(AgentConfig, RemoveRulesOnExitIsAPlainBool) {
             "4:1: removeRulesOnExit must be true or false, not an empty value");
 }
 
+// Following the policy file is on unless switched off, and the switch is as strict as the others.
+TEST(AgentConfig, FollowPolicyDefaultsOnAndIsAPlainBool) {
+  EXPECT_TRUE(Parse(LearnWith("")).follow_policy);
+  EXPECT_FALSE(Parse(LearnWith("followPolicy: false")).follow_policy);
+  EXPECT_TRUE(Parse(LearnWith("followPolicy: true")).follow_policy);
+  EXPECT_EQ(OneError(LearnWith("followPolicy: no")),
+            "4:15: followPolicy must be true or false, not \"no\"");
+  EXPECT_EQ(OneError(LearnWith("followPolicy: [false]")),
+            "4:15: followPolicy must be true or false, not a list");
+  EXPECT_EQ(OneError(LearnWith("followPolicy: false\nfollowPolicy: false")),
+            "5:1: key \"followPolicy\" given twice in the agent configuration");
+}
+
 TEST(AgentConfig, LogFormatRateAndHostName) {
   EXPECT_EQ(OneError(LearnWith("logFormat: xml")), "4:12: unknown logFormat \"xml\" (text, json)");
   EXPECT_EQ(Parse(LearnWith("violationLogRate: 0")).violation_log_rate, 0U);

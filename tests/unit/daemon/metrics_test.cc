@@ -68,6 +68,21 @@ TEST(MetricsTest, SamplesSortedByLabelSet) {
   EXPECT_EQ(m.Get("x_total", {{"reason", "other"}}), 0);
 }
 
+// An info gauge whose label changes (the policy digest) drops its old sample; HELP stays.
+TEST(MetricsTest, RemoveDropsOneSample) {
+  Metrics m;
+  m.Describe("bulkhead_policy_info", MetricType::kGauge, "Policy in force.");
+  m.Set("bulkhead_policy_info", {{"digest", "sha256:aa"}}, 1);
+  m.Remove("bulkhead_policy_info", {{"digest", "sha256:aa"}});
+  m.Set("bulkhead_policy_info", {{"digest", "sha256:bb"}}, 1);
+  m.Remove("bulkhead_policy_info", {{"digest", "sha256:cc"}});  // absent: nothing happens
+  m.Remove("absent_family", {});
+  EXPECT_EQ(m.Render(),
+            "# HELP bulkhead_policy_info Policy in force.\n"
+            "# TYPE bulkhead_policy_info gauge\n"
+            "bulkhead_policy_info{digest=\"sha256:bb\"} 1\n");
+}
+
 TEST(MetricsTest, EscapesLabelValuesAndHelp) {
   Metrics m;
   m.Describe("y", MetricType::kGauge, "line one\nback\\slash \"quoted\"");
