@@ -280,6 +280,34 @@ asio::awaitable<KubeWatchEnd> KubeSource::WatchOnce(KubeResource resource,
   co_return end;
 }
 
+asio::awaitable<bool> KubeSource::ListStep(KubeResource resource, bool& listed,
+                                           std::string& version,
+                                           std::chrono::milliseconds& backoff) {
+  bool gone = false;
+  auto batch = co_await List(resource, gone);
+  if (!batch) {
+    ++(gone ? counters_->gone : counters_->errors);
+    co_await Sleep(gone ? options_.initial_backoff : backoff);
+    backoff = gone ? backoff : std::min(backoff * 2, options_.max_backoff);
+    co_return false;
+  }
+  version = batch->resource_version;
+  ++counters_->lists;
+  if (listed) {
+    ++counters_->relists;
+  }
+  if (logger_) {
+    logger_->log(listed ? spdlog::level::info : spdlog::level::debug,
+                 "kubernetes: listed {} {} at resourceVersion {}",
+                 batch->pods.size() + batch->namespaces.size() + batch->nodes.size(),
+                 KubeResourceName(resource), version);
+  }
+  listed = true;
+  backoff = options_.initial_backoff;
+  Post(std::move(*batch));
+  co_return true;
+}
+
 asio::awaitable<void> KubeSource::Follow(KubeResource resource) {
   auto backoff = options_.initial_backoff;
   const std::string_view name = KubeResourceName(resource);
@@ -288,31 +316,11 @@ asio::awaitable<void> KubeSource::Follow(KubeResource resource) {
   bool need_list = true;
   bool short_watch = false;
   for (;;) {
-    if (need_list) {
-      bool gone = false;
-      auto batch = co_await List(resource, gone);
-      if (!batch) {
-        ++(gone ? counters_->gone : counters_->errors);
-        co_await Sleep(gone ? options_.initial_backoff : backoff);
-        backoff = gone ? backoff : std::min(backoff * 2, options_.max_backoff);
-        continue;
-      }
-      version = batch->resource_version;
-      ++counters_->lists;
-      if (listed) {
-        ++counters_->relists;
-      }
-      if (logger_) {
-        logger_->log(listed ? spdlog::level::info : spdlog::level::debug,
-                     "kubernetes: listed {} {} at resourceVersion {}",
-                     batch->pods.size() + batch->namespaces.size() + batch->nodes.size(), name,
-                     version);
-      }
-      listed = true;
-      need_list = false;
-      backoff = options_.initial_backoff;
-      Post(std::move(*batch));
+    const bool fresh = need_list;
+    if (need_list && !co_await ListStep(resource, listed, version, backoff)) {
+      continue;
     }
+    need_list = false;
     bool gone = false;
     const auto started = Clock::now();
     const KubeWatchEnd end = co_await WatchOnce(resource, version, gone);
@@ -321,6 +329,12 @@ asio::awaitable<void> KubeSource::Follow(KubeResource resource) {
       if (logger_) {
         logger_->info("kubernetes: watch {}: resourceVersion {} is gone; listing again", name,
                       version);
+      }
+      // Gone right after its list: the server keeps less history than a list takes. Wait
+      // rather than list in a loop.
+      if (fresh) {
+        co_await Sleep(backoff);
+        backoff = std::min(backoff * 2, options_.max_backoff);
       }
       need_list = true;
       continue;
