@@ -278,6 +278,11 @@ asio::awaitable<KubeWatchEnd> KubeClient::Watch(std::string target,
   end.opened = true;
   parser.on_chunk_body(on_chunk);
   beast::get_lowest_layer(stream).expires_after(server_timeout + options_.watch_margin);
+  if (!co_await on_lines({})) {  // the stream is live: the caller hears of it before any line
+    end.clean = true;
+    end.message = what + ": stopped";
+    co_return end;
+  }
   for (;;) {
     auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, kNoThrow);
     std::vector<std::string> lines = TakeLines(pending);

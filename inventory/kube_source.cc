@@ -232,6 +232,7 @@ asio::awaitable<KubeWatchEnd> KubeSource::WatchOnce(KubeResource resource,
                              "&timeoutSeconds=" + std::to_string(options_.watch_timeout.count());
   auto on_lines = [this, resource, &resource_version,
                    &gone](std::vector<std::string> lines) -> asio::awaitable<bool> {
+    Touch(resource);  // the stream opened, or lines came: the server is there
     KubeBatch batch;
     batch.resource = resource;
     bool keep_going = true;
@@ -245,7 +246,6 @@ asio::awaitable<KubeWatchEnd> KubeSource::WatchOnce(KubeResource resource,
         }
         continue;
       }
-      Touch(resource);
       if (event->type == KubeEventType::kError) {
         gone = event->Gone();
         if (logger_ && !gone) {
@@ -273,9 +273,6 @@ asio::awaitable<KubeWatchEnd> KubeSource::WatchOnce(KubeResource resource,
   KubeWatchEnd end = co_await client_->Watch(target, options_.watch_timeout, on_lines);
   if (end.status == 410) {
     gone = true;
-  }
-  if (end.opened) {
-    Touch(resource);
   }
   co_return end;
 }
