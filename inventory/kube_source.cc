@@ -4,7 +4,6 @@
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,6 +14,7 @@ namespace bulkhead::inventory {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
 
 struct KubeSource::Counters {
   std::atomic<std::uint64_t> lists{0};
@@ -126,13 +126,34 @@ void KubeSource::Start(BatchCallback on_batch) {
   on_batch_ = std::move(on_batch);
   for (const KubeResource resource :
        {KubeResource::kNamespaces, KubeResource::kNodes, KubeResource::kPods}) {
-    asio::co_spawn(io_, Follow(resource), asio::detached);
+    Spawn(resource, milliseconds(0));
   }
   if (logger_) {
     logger_->info("kubernetes: following pods, namespaces and nodes at {} ({})",
                   client_->config().ServerUrl(), client_->config().origin);
   }
   thread_ = std::thread([this] { io_.run(); });
+}
+
+void KubeSource::Spawn(KubeResource resource, milliseconds first_wait) {
+  // Nothing in Follow throws but an allocation failure (a huge list); then this resource starts
+  // over after the longest backoff instead of being silently no longer followed.
+  asio::co_spawn(io_, Follow(resource, first_wait),
+                 [this, resource](const std::exception_ptr& error) {
+                   if (!error) {
+                     return;
+                   }
+                   ++counters_->errors;
+                   try {
+                     std::rethrow_exception(error);
+                   } catch (const std::exception& e) {
+                     if (logger_) {
+                       logger_->error("kubernetes: following {} failed: {}; starting over",
+                                      KubeResourceName(resource), e.what());
+                     }
+                   }
+                   Spawn(resource, options_.max_backoff);
+                 });
 }
 
 void KubeSource::Stop() {
@@ -305,7 +326,10 @@ asio::awaitable<bool> KubeSource::ListStep(KubeResource resource, bool& listed,
   co_return true;
 }
 
-asio::awaitable<void> KubeSource::Follow(KubeResource resource) {
+asio::awaitable<void> KubeSource::Follow(KubeResource resource, milliseconds first_wait) {
+  if (first_wait.count() > 0) {
+    co_await Sleep(first_wait);
+  }
   auto backoff = options_.initial_backoff;
   const std::string_view name = KubeResourceName(resource);
   std::string version;
