@@ -125,6 +125,59 @@ std::vector<std::string> TakeLines(std::string& pending) {
   return lines;
 }
 
+using WatchParser = http::response_parser<http::string_body>;
+
+struct WatchLimits {
+  std::size_t max_line = 0;
+  std::chrono::seconds server_timeout{0};
+  std::chrono::seconds margin{0};
+};
+
+// Reads an open watch stream (its headers read, status 200, chunked) line by line until it ends;
+// `end` gets how. The chunks' bytes go to `pending` through the parser's chunk callback, so the
+// body is never stored whole; a line over max_line ends the stream.
+asio::awaitable<void> ReadStream(Stream& stream, beast::flat_buffer& buffer, WatchParser& parser,
+                                 const WatchLimits& limits, const std::string& what,
+                                 const KubeClient::LinesCallback& on_lines, KubeWatchEnd& end) {
+  std::string pending;
+  auto on_chunk = [&pending, &limits](std::uint64_t, std::string_view body,
+                                      beast::error_code& ec) -> std::size_t {
+    pending.append(body);
+    if (pending.size() > limits.max_line && pending.find('\n') == std::string::npos) {
+      ec = http::error::body_limit;
+    }
+    return body.size();
+  };
+  parser.on_chunk_body(on_chunk);
+  if (!co_await on_lines({})) {  // the stream is live: the caller hears of it before any line
+    end.clean = true;
+    end.message = what + ": stopped";
+    co_return;
+  }
+  for (;;) {
+    auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, kNoThrow);
+    std::vector<std::string> lines = TakeLines(pending);
+    if (!lines.empty() && !co_await on_lines(std::move(lines))) {
+      end.clean = true;
+      end.message = what + ": stopped";
+    } else if (ec == http::error::body_limit) {
+      end.message = what + ": an event line is over " + std::to_string(limits.max_line) + " bytes";
+    } else if (ec == beast::error::timeout) {
+      end.message = what + ": still open " + std::to_string(limits.margin.count()) +
+                    " s after the " + std::to_string(limits.server_timeout.count()) +
+                    " s the server was asked to end it after";
+    } else if (ec) {
+      end.message = what + ": " + ec.message();
+    } else if (parser.is_done()) {
+      end.clean = true;
+      end.message = what + ": the server ended the stream";
+    } else {
+      continue;
+    }
+    co_return;
+  }
+}
+
 }  // namespace
 
 boost::system::result<std::unique_ptr<KubeClient>, KubeError> KubeClient::Create(
@@ -250,16 +303,6 @@ asio::awaitable<KubeWatchEnd> KubeClient::Watch(std::string target,
   http::response_parser<http::string_body> parser;
   // The body of an error answer is one Status object; a live stream's chunks go to on_chunk.
   parser.body_limit(options_.max_body_bytes);
-  std::string pending;
-  const std::size_t max_line = options_.max_event_line_bytes;
-  auto on_chunk = [&pending, max_line](std::uint64_t, std::string_view body,
-                                       beast::error_code& ec) -> std::size_t {
-    pending.append(body);
-    if (pending.size() > max_line && pending.find('\n') == std::string::npos) {
-      ec = http::error::body_limit;
-    }
-    return body.size();
-  };
   auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
   if (hec) {
     end.message = what + ": " + hec.message();
@@ -280,37 +323,10 @@ asio::awaitable<KubeWatchEnd> KubeClient::Watch(std::string target,
   if (on_open) {
     on_open();
   }
-  parser.on_chunk_body(on_chunk);
   beast::get_lowest_layer(stream).expires_after(server_timeout + options_.watch_margin);
-  for (;;) {
-    auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, kNoThrow);
-    std::vector<std::string> lines = TakeLines(pending);
-    if (!lines.empty() && !co_await on_lines(std::move(lines))) {
-      end.clean = true;
-      end.message = what + ": stopped";
-      co_return end;
-    }
-    if (ec == http::error::body_limit) {
-      end.message = what + ": an event line is over " + std::to_string(max_line) + " bytes";
-      co_return end;
-    }
-    if (ec == beast::error::timeout) {
-      end.message = what + ": nothing for " +
-                    std::to_string((server_timeout + options_.watch_margin).count()) +
-                    " s (the server asked to end after " + std::to_string(server_timeout.count()) +
-                    " s)";
-      co_return end;
-    }
-    if (ec) {
-      end.message = what + ": " + ec.message();
-      co_return end;
-    }
-    if (parser.is_done()) {
-      end.clean = true;
-      end.message = what + ": the server ended the stream";
-      co_return end;
-    }
-  }
+  WatchLimits limits{options_.max_event_line_bytes, server_timeout, options_.watch_margin};
+  co_await ReadStream(stream, buffer, parser, limits, what, on_lines, end);
+  co_return end;
 }
 
 }  // namespace bulkhead::inventory

@@ -49,7 +49,8 @@ struct KubeWatchEnd {
 class KubeClient {
  public:
   using Result = boost::system::result<std::string, KubeError>;
-  // Complete lines of one read, in order; returns false to end the watch.
+  // Complete lines of one read, in order; returns false to end the watch. Called once with no
+  // line when the stream opens (the server answered 200).
   using LinesCallback = std::function<boost::asio::awaitable<bool>(std::vector<std::string> lines)>;
 
   // Refuses a CA bundle or client certificate/key that OpenSSL cannot load.

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,6 +14,7 @@ namespace bulkhead::inventory {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
 
 struct KubeSource::Counters {
   std::atomic<std::uint64_t> lists{0};
@@ -127,13 +127,34 @@ void KubeSource::Start(BatchCallback on_batch) {
   on_batch_ = std::move(on_batch);
   for (const KubeResource resource :
        {KubeResource::kNamespaces, KubeResource::kNodes, KubeResource::kPods}) {
-    asio::co_spawn(io_, Follow(resource), asio::detached);
+    Spawn(resource, milliseconds(0));
   }
   if (logger_) {
     logger_->info("kubernetes: following pods, namespaces and nodes at {} ({})",
                   client_->config().ServerUrl(), client_->config().origin);
   }
   thread_ = std::thread([this] { io_.run(); });
+}
+
+void KubeSource::Spawn(KubeResource resource, milliseconds first_wait) {
+  // Nothing in Follow throws but an allocation failure (a huge list); then this resource starts
+  // over after the longest backoff instead of being silently no longer followed.
+  asio::co_spawn(io_, Follow(resource, first_wait),
+                 [this, resource](const std::exception_ptr& error) {
+                   if (!error) {
+                     return;
+                   }
+                   ++counters_->errors;
+                   try {
+                     std::rethrow_exception(error);
+                   } catch (const std::exception& e) {
+                     if (logger_) {
+                       logger_->error("kubernetes: following {} failed: {}; starting over",
+                                      KubeResourceName(resource), e.what());
+                     }
+                   }
+                   Spawn(resource, options_.max_backoff);
+                 });
 }
 
 void KubeSource::Stop() {
@@ -236,6 +257,7 @@ asio::awaitable<KubeWatchEnd> KubeSource::WatchOnce(KubeResource resource,
                              "&timeoutSeconds=" + std::to_string(options_.watch_timeout.count());
   auto on_lines = [this, resource, &resource_version,
                    &gone](std::vector<std::string> lines) -> asio::awaitable<bool> {
+    Touch(resource);  // the stream opened, or lines came: the server is there
     KubeBatch batch;
     batch.resource = resource;
     bool keep_going = true;
@@ -249,7 +271,6 @@ asio::awaitable<KubeWatchEnd> KubeSource::WatchOnce(KubeResource resource,
         }
         continue;
       }
-      Touch(resource);
       if (event->type == KubeEventType::kError) {
         gone = event->Gone();
         if (logger_ && !gone) {
@@ -283,13 +304,41 @@ asio::awaitable<KubeWatchEnd> KubeSource::WatchOnce(KubeResource resource,
   if (end.status == 410) {
     gone = true;
   }
-  if (end.opened) {
-    Touch(resource);
-  }
   co_return end;
 }
 
-asio::awaitable<void> KubeSource::Follow(KubeResource resource) {
+asio::awaitable<bool> KubeSource::ListStep(KubeResource resource, bool& listed,
+                                           std::string& version,
+                                           std::chrono::milliseconds& backoff) {
+  bool gone = false;
+  auto batch = co_await List(resource, gone);
+  if (!batch) {
+    ++(gone ? counters_->gone : counters_->errors);
+    co_await Sleep(gone ? options_.initial_backoff : backoff);
+    backoff = gone ? backoff : std::min(backoff * 2, options_.max_backoff);
+    co_return false;
+  }
+  version = batch->resource_version;
+  ++counters_->lists;
+  if (listed) {
+    ++counters_->relists;
+  }
+  if (logger_) {
+    logger_->log(listed ? spdlog::level::info : spdlog::level::debug,
+                 "kubernetes: listed {} {} at resourceVersion {}",
+                 batch->pods.size() + batch->namespaces.size() + batch->nodes.size(),
+                 KubeResourceName(resource), version);
+  }
+  listed = true;
+  backoff = options_.initial_backoff;
+  Post(std::move(*batch));
+  co_return true;
+}
+
+asio::awaitable<void> KubeSource::Follow(KubeResource resource, milliseconds first_wait) {
+  if (first_wait.count() > 0) {
+    co_await Sleep(first_wait);
+  }
   auto backoff = options_.initial_backoff;
   const std::string_view name = KubeResourceName(resource);
   std::string version;
@@ -297,31 +346,11 @@ asio::awaitable<void> KubeSource::Follow(KubeResource resource) {
   bool need_list = true;
   bool short_watch = false;
   for (;;) {
-    if (need_list) {
-      bool gone = false;
-      auto batch = co_await List(resource, gone);
-      if (!batch) {
-        ++(gone ? counters_->gone : counters_->errors);
-        co_await Sleep(gone ? options_.initial_backoff : backoff);
-        backoff = gone ? backoff : std::min(backoff * 2, options_.max_backoff);
-        continue;
-      }
-      version = batch->resource_version;
-      ++counters_->lists;
-      if (listed) {
-        ++counters_->relists;
-      }
-      if (logger_) {
-        logger_->log(listed ? spdlog::level::info : spdlog::level::debug,
-                     "kubernetes: listed {} {} at resourceVersion {}",
-                     batch->pods.size() + batch->namespaces.size() + batch->nodes.size(), name,
-                     version);
-      }
-      listed = true;
-      need_list = false;
-      backoff = options_.initial_backoff;
-      Post(std::move(*batch));
+    const bool fresh = need_list;
+    if (need_list && !co_await ListStep(resource, listed, version, backoff)) {
+      continue;
     }
+    need_list = false;
     bool gone = false;
     const auto started = Clock::now();
     const KubeWatchEnd end = co_await WatchOnce(resource, version, gone);
@@ -330,6 +359,12 @@ asio::awaitable<void> KubeSource::Follow(KubeResource resource) {
       if (logger_) {
         logger_->info("kubernetes: watch {}: resourceVersion {} is gone; listing again", name,
                       version);
+      }
+      // Gone right after its list: the server keeps less history than a list takes. Wait
+      // rather than list in a loop.
+      if (fresh) {
+        co_await Sleep(backoff);
+        backoff = std::min(backoff * 2, options_.max_backoff);
       }
       need_list = true;
       continue;

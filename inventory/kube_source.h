@@ -92,7 +92,13 @@ class KubeSource {
   KubeSource(boost::asio::any_io_executor executor, KubeSourceOptions options,
              std::shared_ptr<spdlog::logger> logger);
 
-  boost::asio::awaitable<void> Follow(KubeResource resource);
+  // Runs Follow(resource) on io_, again (after `max_backoff`) should it ever throw.
+  void Spawn(KubeResource resource, std::chrono::milliseconds first_wait);
+  boost::asio::awaitable<void> Follow(KubeResource resource, std::chrono::milliseconds first_wait);
+  // One list and its post, or the wait after a failed one (false). `listed`: a list of this
+  // resource succeeded before (this one is a relist).
+  boost::asio::awaitable<bool> ListStep(KubeResource resource, bool& listed, std::string& version,
+                                        std::chrono::milliseconds& backoff);
   // Every page of one list, as one relist batch; nullopt after an error (counted, logged).
   // `gone`: the failure was a 410 (an expired continue token).
   boost::asio::awaitable<std::optional<KubeBatch>> List(KubeResource resource, bool& gone);

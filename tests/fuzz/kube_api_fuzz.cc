@@ -1,9 +1,10 @@
 // Fuzz target for the Kubernetes API parsers (inventory/kube_api.h): every list page and watch
-// line the API server (or whatever answers at its address) sends reaches one of them. The first
-// input byte picks the parser and the resource, the rest is the body. Beyond "no crash, no
-// sanitizer report", it checks what the identity source and the agent rely on: an error is one
-// non-empty line; an accepted object has its identity, canonical addresses, and a finished pod
-// holds none; versions and continue tokens are safe to put in a request target.
+// line the API server (or whatever answers at its address) sends reaches one of them; and for
+// the kubeconfig reader (inventory/kube_config.h). The first input byte picks the parser and the
+// resource (mod 10: 0-2 lists, 3-5 watch lines, 6-8 Status, 9 kubeconfig), the rest is the body.
+// Beyond "no crash, no sanitizer report", it checks what the identity source and the agent rely on:
+// an error is one non-empty line; an accepted object has its identity, canonical addresses, and a
+// finished pod holds none; versions and continue tokens are safe to put in a request target.
 #include <arpa/inet.h>
 
 #include <array>
@@ -15,6 +16,7 @@
 #include <string_view>
 
 #include "inventory/kube_api.h"
+#include "inventory/kube_config.h"
 
 namespace {
 
@@ -101,6 +103,24 @@ void CheckEvent(inv::KubeResource resource, const inv::KubeEvent& event) {
   }
 }
 
+void CheckKubeconfig(std::string_view text) {
+  // Relative paths resolve under a directory that does not exist: nothing is read through them.
+  auto config = inv::ParseKubeconfig(text, "fuzz.yaml", "/nonexistent-bulkhead-fuzz");
+  if (!config) {
+    Check(!config.error().errors.empty(), "a refused kubeconfig says why");
+    for (const auto& error : config.error().errors) {
+      CheckLine(error.message);
+    }
+    return;
+  }
+  Check(!config->host.empty(), "an accepted kubeconfig names a host");
+  Check(!config->ca_pem.empty(), "an accepted kubeconfig has a CA");
+  Check(!config->port.empty() && config->port.size() <= 5, "a port is 1..65535");
+  Check(config->base_path.empty() ||
+            (config->base_path.front() == '/' && config->base_path.back() != '/'),
+        "a base path starts with '/' and does not end with one");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -108,8 +128,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
-  const auto resource = static_cast<inv::KubeResource>(data[0] % 3);
-  switch ((data[0] / 3) % 3) {
+  const unsigned selector = data[0] % 10U;
+  if (selector == 9) {
+    CheckKubeconfig(body);
+    return 0;
+  }
+  const auto resource = static_cast<inv::KubeResource>(selector % 3);
+  switch (selector / 3) {
     case 0: {
       auto page = inv::ParseKubeList(resource, body);
       if (page) {

@@ -14,7 +14,8 @@ otherwise).
 
 Command line:
   kube_api_server.py --dir DIR [--bind ADDR] [--port N] [--control-port N] [--token TOKEN]
-                     [--san SAN,...] [--bookmark-interval SECONDS]
+                     [--san SAN,...] [--sans-only] [--bookmark-interval SECONDS]
+                     [--history N]
     --dir     where it writes ca.crt, ca.key, server.crt, server.key (made once; kept when they
               exist) and, once both ports listen, `ready`: {"port": N, "control_port": N}
               (written through a temp file and rename, so a reader never sees half of it).
@@ -26,6 +27,8 @@ Command line:
               always has DNS:localhost, IP:127.0.0.1 and IP:::1, unless --sans-only (then exactly
               the --san names: a test of name verification).
     --bookmark-interval: seconds between BOOKMARK events on watches that allow them (default 1).
+    --history N: keep only the last N events (default 0: all), as etcd's compaction window does;
+              a watch from before them gets 410.
 
 API (all need `Authorization: Bearer <token>`):
   GET /api/v1/{pods,namespaces,nodes}[?limit=N&continue=TOKEN]
@@ -38,7 +41,8 @@ Control (HTTP on 127.0.0.1:control_port; POST / with one JSON object; answers
   {"cmd": "upsert", "kind": "pod", "object": {...}}        a whole object as the API gives it
   {"cmd": "upsert", "kind": "pod", "namespace": "shop", "name": "api-1", "uid": "u1",
    "labels": {...}, "node": "node-a", "ips": ["10.1.0.5", "fd00:1::5"], "phase": "Running",
-   "hostNetwork": false}                                    or built from these fields
+   "hostNetwork": false}                                    or built from these fields (an
+                                                            existing pod keeps its uid)
   {"cmd": "upsert", "kind": "namespace", "name": "shop", "labels": {...}}
   {"cmd": "upsert", "kind": "node", "name": "node-a", "addresses": ["192.0.2.1"]}
         (InternalIP entries; "addresses": [{"type": ..., "address": ...}] as the API gives them
@@ -83,8 +87,9 @@ def status_object(code, reason, message):
 class Store:
     """Objects, their resourceVersions and the event history, under one condition variable."""
 
-    def __init__(self, token):
+    def __init__(self, token, history_limit=0):
         self.cond = threading.Condition()
+        self.history_limit = history_limit
         self.rv = 1
         self.objects = {r: {} for r in RESOURCES}  # resource -> key -> object
         self.history = []  # (rv, resource, type, object)
@@ -105,8 +110,15 @@ class Store:
             kind = "MODIFIED" if key in self.objects[resource] else "ADDED"
             self.objects[resource][key] = obj
             self.history.append((self.rv, resource, kind, obj))
+            self.trim()
             self.cond.notify_all()
             return self.rv
+
+    def trim(self):
+        if self.history_limit and len(self.history) > self.history_limit:
+            dropped = self.history[:len(self.history) - self.history_limit]
+            self.history = self.history[len(dropped):]
+            self.compacted_rv = dropped[-1][0] + 1
 
     def delete(self, resource, key):
         with self.cond:
@@ -117,6 +129,7 @@ class Store:
             obj = copy.deepcopy(obj)
             obj["metadata"]["resourceVersion"] = str(self.rv)
             self.history.append((self.rv, resource, "DELETED", obj))
+            self.trim()
             self.cond.notify_all()
             return self.rv
 
@@ -425,6 +438,13 @@ def run_command(store, cmd):
     if name in ("upsert", "delete"):
         resource = KINDS[cmd["kind"]]
         if name == "upsert":
+            if "object" not in cmd and "uid" not in cmd:
+                key = ("%s/%s" % (cmd.get("namespace", "default"), cmd["name"])
+                       if resource == "pods" else cmd["name"])
+                with store.cond:
+                    existing = store.objects[resource].get(key)
+                if existing is not None:
+                    cmd = dict(cmd, uid=existing["metadata"].get("uid"))
             obj = object_from_command(resource, cmd)
             rv = store.upsert(resource, object_key(resource, obj), obj)
         else:
@@ -464,13 +484,14 @@ def main():
     parser.add_argument("--san", default="")
     parser.add_argument("--sans-only", action="store_true")
     parser.add_argument("--bookmark-interval", type=float, default=1.0)
+    parser.add_argument("--history", type=int, default=0)
     args = parser.parse_args()
 
     os.makedirs(args.dir, exist_ok=True)
     crt, key = make_certs(args.dir, args.san.split(","), args.sans_only)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(crt, key)
-    store = Store(args.token)
+    store = Store(args.token, args.history)
     family = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
     api = ApiServer((args.bind, args.port), family, store, context, args.bookmark_interval)
     control = ThreadingHTTPServer(("127.0.0.1", args.control_port), ControlHandler)

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -69,6 +70,10 @@ class ApiServerProcess {
     }
     for (int i = 0; i < 200 && !fs::exists(dir_ / "ready"); ++i) {
       std::this_thread::sleep_for(milliseconds(50));
+    }
+    if (!fs::exists(dir_ / "ready")) {
+      // gtest reports the exception as the test's failure; the server's own output is above.
+      throw std::runtime_error("tests/lib/kube_api_server.py did not start within 10 s");
     }
     const json::value ready = json::parse(ReadFile(dir_ / "ready"));
     port_ = static_cast<unsigned short>(ready.at("port").to_number<int>());
