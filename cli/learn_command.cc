@@ -33,6 +33,7 @@
 #include "learn/graph_builder.h"
 #include "policy/atomic_file.h"
 #include "policy/flow_graph_codec.h"
+#include "policy/graph_merge.h"
 #include "policy/grouping.h"
 
 namespace bulkhead::cli {
@@ -215,7 +216,8 @@ int LearnWithInventory(const LearnOptions& options, const policy::Inventory& inv
   }
   table.Flush();
 
-  const auto graph = builder.Build(group_by, groups->groups);
+  auto graph = builder.Build(group_by, groups->groups);
+  graph.nodes = {policy::NodeNameOf(inventory)};  // what `bulkhead merge` keeps apart
   auto written = policy::WriteFileAtomically(options.output, policy::WriteFlowGraphYaml(graph));
   const auto stats = TotalStats(sources);
   const auto scans = table.scans().Findings();
