@@ -52,8 +52,8 @@ int RunMerge(const MergeOptions& options, const Logger& log) {
     log->error("{}", written.error());
     return 2;
   }
-  log->info("merged: {} graphs, {} nodes, {} groups, {} edges", graphs.size(),
-            merged->nodes.size(), merged->groups.size(), merged->edges.size());
+  log->info("merged: {} graphs, {} nodes, {} groups, {} edges", graphs.size(), merged->nodes.size(),
+            merged->groups.size(), merged->edges.size());
   return 0;
 }
 
@@ -62,8 +62,7 @@ int RunMerge(const MergeOptions& options, const Logger& log) {
 void AddMergeCommand(CLI::App& app, std::vector<Command>& out) {
   auto options = std::make_shared<MergeOptions>();
   auto* cmd = app.add_subcommand(
-      "merge",
-      "Merge per-node flow graphs (or merged ones) into one cluster graph, in any order");
+      "merge", "Merge per-node flow graphs (or merged ones) into one cluster graph, in any order");
   cmd->add_option("graphs", options->inputs, "Flow graphs (YAML or JSON), each recording its node")
       ->required();
   cmd->add_option("-o,--output", options->output, "Graph file to write ('-' = stdout)");

@@ -46,7 +46,7 @@ struct PendingEdge {
 
 // The top-level `node:` or `nodes:` as read, checked against the edges' `byNode` at the end.
 struct NodesRead {
-  bool several = false;  // `nodes:` (per-node shares required) rather than `node:`
+  bool several = false;              // `nodes:` (per-node shares required) rather than `node:`
   std::map<std::string, int> lines;  // node -> line of its mention
 };
 
@@ -55,11 +55,12 @@ class GraphReader {
   explicit GraphReader(ErrorList& errors) : errors_(errors) {}
 
   void Read(std::string_view text, FlowGraph& graph) {
-    auto top_node = codec::StreamDocument(
-        text, "the FlowGraph", {"apiVersion", "kind", "node", "nodes", "groupBy", "groups", "edges"},
-        {{"groups", [&](const Node& item) { ReadGroup(item, graph); }},
-         {"edges", [&](const Node& item) { ReadEdge(item); }}},
-        errors_);
+    auto top_node =
+        codec::StreamDocument(text, "the FlowGraph",
+                              {"apiVersion", "kind", "node", "nodes", "groupBy", "groups", "edges"},
+                              {{"groups", [&](const Node& item) { ReadGroup(item, graph); }},
+                               {"edges", [&](const Node& item) { ReadEdge(item); }}},
+                              errors_);
     if (!top_node) {
       return;
     }

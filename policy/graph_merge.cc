@@ -40,8 +40,8 @@ void CombineShare(NodeEdgeStats& into, const NodeEdgeStats& other) {
 }
 
 NodeEdgeStats TotalsAsShare(const std::string& node, const EdgeStats& stats) {
-  return NodeEdgeStats{node,           stats.connections,     stats.packets,
-                       stats.bytes,    stats.first_seen_usec, stats.last_seen_usec};
+  return NodeEdgeStats{node,        stats.connections,     stats.packets,
+                       stats.bytes, stats.first_seen_usec, stats.last_seen_usec};
 }
 
 class ClusterMerge {
@@ -88,7 +88,8 @@ class ClusterMerge {
         edge.stats.connections = SaturatingAdd(edge.stats.connections, share.connections);
         edge.stats.packets = SaturatingAdd(edge.stats.packets, share.packets);
         edge.stats.bytes = SaturatingAdd(edge.stats.bytes, share.bytes);
-        edge.stats.first_seen_usec = EarliestSeen(edge.stats.first_seen_usec, share.first_seen_usec);
+        edge.stats.first_seen_usec =
+            EarliestSeen(edge.stats.first_seen_usec, share.first_seen_usec);
         edge.stats.last_seen_usec = std::max(edge.stats.last_seen_usec, share.last_seen_usec);
         edge.stats.by_node.push_back(std::move(share));
       }
@@ -108,8 +109,9 @@ class ClusterMerge {
     }
     if (it->second.group.selector != group.selector) {
       error_ = input + ": group " + codec::Quote(group.name) + " has selector " +
-               codec::YamlFlowMap(group.selector) + ", but " + codec::YamlFlowMap(it->second.group.selector) +
-               " in " + *it->second.input + "; one group must select the same workloads on every node";
+               codec::YamlFlowMap(group.selector) + ", but " +
+               codec::YamlFlowMap(it->second.group.selector) + " in " + *it->second.input +
+               "; one group must select the same workloads on every node";
       return false;
     }
     auto& members = it->second.group.members;

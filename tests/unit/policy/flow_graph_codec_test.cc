@@ -470,7 +470,8 @@ edges:
 )";
 
 TEST(FlowGraphNodesTest, SingleNodeGraphRecordsItsNode) {
-  const std::string text = std::string(kHeader) + "node: node-1\ngroupBy: []\ngroups: []\nedges: []\n";
+  const std::string text =
+      std::string(kHeader) + "node: node-1\ngroupBy: []\ngroups: []\nedges: []\n";
   auto graph = ParseFlowGraph(text, "g.yaml");
   ASSERT_TRUE(graph) << graph.error().ToString();
   EXPECT_EQ(graph->nodes, (std::vector<std::string>{"node-1"}));
@@ -507,9 +508,11 @@ TEST(FlowGraphNodesTest, OneNodeListedAsNodesReadsAsASingleNodeGraph) {
   const auto cut = text.find("      - node: node-b");
   text.erase(cut, text.find("    examples:") - cut);
   for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{
-           {"connections: 15", "connections: 12"}, {"packets: 170", "packets: 140"},
+           {"connections: 15", "connections: 12"},
+           {"packets: 170", "packets: 140"},
            {"bytes: 18530", "bytes: 18230"},
-           {"firstSeen: 2026-11-28T10:00:00.000Z\n    lastSeen", "firstSeen: 2026-11-28T10:01:00.000Z\n    lastSeen"}}) {
+           {"firstSeen: 2026-11-28T10:00:00.000Z\n    lastSeen",
+            "firstSeen: 2026-11-28T10:01:00.000Z\n    lastSeen"}}) {
     text.replace(text.find(from), from.size(), to);
   }
   auto graph = ParseFlowGraph(text, "g.yaml");
@@ -563,15 +566,17 @@ TEST(FlowGraphNodesTest, NodeErrors) {
   EXPECT_EQ(OneError(std::string(kHeader) + "nodes: []\n"),
             "3:8: nodes is empty (leave it out for a graph of unknown origin)");
   EXPECT_EQ(OneError(std::string(kHeader) + "node: \"\"\n"), "3:7: node is empty");
-  EXPECT_EQ(OneError(std::string(kHeader) +
-                     "nodes: [a, b]\nedges:\n  - {from: host, to: world, protocol: tcp, port: 1}\n"),
-            "5:5: an edge of a graph that covers several nodes (`nodes:`) needs byNode");
+  EXPECT_EQ(
+      OneError(std::string(kHeader) +
+               "nodes: [a, b]\nedges:\n  - {from: host, to: world, protocol: tcp, port: 1}\n"),
+      "5:5: an edge of a graph that covers several nodes (`nodes:`) needs byNode");
   EXPECT_EQ(OneError(std::string(kHeader) + "nodes: [a, b]\nedges:\n  - {from: host, to: world, "
                                             "protocol: tcp, port: 1, byNode: []}\n"),
             "5:61: byNode is empty (an edge was seen on at least one node)");
-  EXPECT_EQ(OneError(Edit(kMerged, "        packets: 30\n", "        packets: 30\n        pakets: 1\n")),
-            "29:9: unknown key \"pakets\" in a byNode entry (known: node, connections, packets, "
-            "bytes, firstSeen, lastSeen)");
+  EXPECT_EQ(
+      OneError(Edit(kMerged, "        packets: 30\n", "        packets: 30\n        pakets: 1\n")),
+      "29:9: unknown key \"pakets\" in a byNode entry (known: node, connections, packets, "
+      "bytes, firstSeen, lastSeen)");
 }
 
 TEST(FlowGraphReaderTest, HostileInputNeverThrowsOrCrashes) {

@@ -78,8 +78,8 @@ FlowGraph RandomNodeGraph(std::mt19937_64& rng, const std::string& node) {
     edge.stats.last_seen_usec = edge.stats.first_seen_usec + Uniform(rng, 0, 3'600'000) * 1000;
     const std::uint64_t examples = Uniform(rng, 0, 5);
     for (std::uint64_t j = 0; j < examples; ++j) {
-      edge.stats.AddExample({Member(edge.key.from, Uniform(rng, 0, 5)),
-                             Member(edge.key.to, Uniform(rng, 0, 5))});
+      edge.stats.AddExample(
+          {Member(edge.key.from, Uniform(rng, 0, 5)), Member(edge.key.to, Uniform(rng, 0, 5))});
     }
     graph.edges.push_back(std::move(edge));
   }
@@ -149,7 +149,8 @@ FlowGraph OlderSnapshot(std::mt19937_64& rng, const FlowGraph& newer) {
 }
 
 void ExpectSame(const FlowGraph& a, const FlowGraph& b, int iteration) {
-  EXPECT_EQ(a, b) << "iteration " << iteration << "\n" << WriteFlowGraphYaml(a) << "---\n"
+  EXPECT_EQ(a, b) << "iteration " << iteration << "\n"
+                  << WriteFlowGraphYaml(a) << "---\n"
                   << WriteFlowGraphYaml(b);
 }
 
@@ -310,9 +311,8 @@ TEST(GraphMergeTest, RefusesWhatCannotBeMerged) {
   inputs = {{&a, "a.yaml"}, {&unknown, "old.yaml"}};
   auto no_node = MergeClusterGraphs(inputs);
   ASSERT_FALSE(no_node);
-  EXPECT_EQ(no_node.error().rfind("old.yaml: the graph does not say which node it was learned on",
-                                  0),
-            0U)
+  EXPECT_EQ(
+      no_node.error().rfind("old.yaml: the graph does not say which node it was learned on", 0), 0U)
       << no_node.error();
   EXPECT_FALSE(MergeClusterGraphs({}));
 }
