@@ -80,8 +80,9 @@ class GraphReader {
     const Node* one = top.Find("node");
     const Node* several = top.Find("nodes");
     if (one != nullptr && several != nullptr) {
+      // Reported once; `nodes` is still read, so the edges are checked against it alone.
       errors_.Add(*several, "give `node` (one node) or `nodes` (a merged graph), not both");
-      return;
+      one = nullptr;
     }
     if (one != nullptr) {
       if (auto name = codec::ReadString(*one, "node", errors_)) {
