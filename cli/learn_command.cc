@@ -150,6 +150,16 @@ bool CaptureLive(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
   return !live.failed();
 }
 
+// The learned graph, recording the node it was learned on (what `bulkhead merge` keeps apart).
+policy::FlowGraph NodeGraph(const learn::GraphBuilder& builder,
+                            const std::vector<std::string>& group_by,
+                            const policy::GroupAssignment& groups,
+                            const policy::Inventory& inventory) {
+  auto graph = builder.Build(group_by, groups.groups);
+  graph.nodes = {policy::NodeNameOf(inventory)};
+  return graph;
+}
+
 // Learns with `inventory` (named `inventory_name` in messages) from the sources the options
 // name, and writes the graph. Shared by the file and Docker paths, so both capture, summarise
 // and write exactly alike.
@@ -216,9 +226,8 @@ int LearnWithInventory(const LearnOptions& options, const policy::Inventory& inv
   }
   table.Flush();
 
-  auto graph = builder.Build(group_by, groups->groups);
-  graph.nodes = {policy::NodeNameOf(inventory)};  // what `bulkhead merge` keeps apart
-  auto written = policy::WriteFileAtomically(options.output, policy::WriteFlowGraphYaml(graph));
+  auto written = policy::WriteFileAtomically(
+      options.output, policy::WriteFlowGraphYaml(NodeGraph(builder, group_by, *groups, inventory)));
   const auto stats = TotalStats(sources);
   const auto scans = table.scans().Findings();
   for (const learn::ScanFinding& scan : scans) {
