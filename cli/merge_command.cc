@@ -21,9 +21,9 @@ struct MergeOptions {
 };
 
 int RunMerge(const MergeOptions& options, const Logger& log) {
-  // Every file is read (and every bad one reported) before anything is merged.
-  std::vector<policy::FlowGraph> graphs;
-  std::vector<std::string> names;
+  // One file at a time: read, add, drop, so memory is the merged graph plus one input. Every
+  // unreadable file is reported (reading goes on, merging stops); a conflict ends the run.
+  policy::ClusterGraphMerge merge;
   bool ok = true;
   for (const auto& path : options.inputs) {
     auto graph = policy::LoadFlowGraphFile(path);
@@ -32,28 +32,25 @@ int RunMerge(const MergeOptions& options, const Logger& log) {
       ok = false;
       continue;
     }
-    graphs.push_back(std::move(*graph));
-    names.push_back(path == "-" ? std::string("standard input") : path);
+    if (!ok) {
+      continue;
+    }
+    if (auto added = merge.Add(*graph, path == "-" ? "standard input" : path); !added) {
+      log->error("{}", added.error());
+      return 2;
+    }
   }
   if (!ok) {
     return 2;
   }
-  std::vector<policy::NamedGraph> named;
-  for (std::size_t i = 0; i < graphs.size(); ++i) {
-    named.push_back({&graphs[i], names[i]});
-  }
-  auto merged = policy::MergeClusterGraphs(named);
-  if (!merged) {
-    log->error("{}", merged.error());
-    return 2;
-  }
-  auto written = policy::WriteFileAtomically(options.output, policy::WriteFlowGraphYaml(*merged));
+  const policy::FlowGraph merged = merge.Finish();
+  auto written = policy::WriteFileAtomically(options.output, policy::WriteFlowGraphYaml(merged));
   if (!written) {
     log->error("{}", written.error());
     return 2;
   }
-  log->info("merged: {} graphs, {} nodes, {} groups, {} edges", graphs.size(), merged->nodes.size(),
-            merged->groups.size(), merged->edges.size());
+  log->info("merged: {} graphs, {} nodes, {} groups, {} edges", options.inputs.size(),
+            merged.nodes.size(), merged.groups.size(), merged.edges.size());
   return 0;
 }
 

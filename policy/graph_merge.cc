@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <utility>
 
@@ -21,7 +23,7 @@ namespace {
 // A group as first seen, with the input that gave it (for the conflict message).
 struct GroupOrigin {
   Group group;
-  const std::string* input = nullptr;
+  std::size_t input = 0;  // index into State::inputs_
 };
 
 struct EdgeProvenance {
@@ -44,25 +46,28 @@ NodeEdgeStats TotalsAsShare(const std::string& node, const EdgeStats& stats) {
                        stats.bytes, stats.first_seen_usec, stats.last_seen_usec};
 }
 
-class ClusterMerge {
+}  // namespace
+
+class ClusterGraphMerge::State {
  public:
   // False, with error_ set, on a conflict.
-  bool Add(const FlowGraph& graph, const std::string& input) {
+  bool Add(const FlowGraph& graph, std::string_view name) {
+    const std::string input(name);
     if (graph.nodes.empty()) {
       error_ = input +
                ": the graph does not say which node it was learned on (no `node:`); learn it "
                "again with this bulkhead, or add `node: NAME` under `kind:`";
       return false;
     }
-    if (group_by_input_ == nullptr) {
+    if (inputs_.empty()) {
       group_by_ = graph.group_by;
-      group_by_input_ = &input;
     } else if (graph.group_by != group_by_) {
       error_ = input + ": groupBy " + codec::YamlFlowList(graph.group_by) + " differs from " +
-               codec::YamlFlowList(group_by_) + " in " + *group_by_input_ +
+               codec::YamlFlowList(group_by_) + " in " + inputs_.front() +
                "; graphs grouped by different labels cannot be merged";
       return false;
     }
+    inputs_.push_back(input);
     nodes_.insert(nodes_.end(), graph.nodes.begin(), graph.nodes.end());
     for (const auto& group : graph.groups) {
       if (!AddGroup(group, input)) {
@@ -103,14 +108,14 @@ class ClusterMerge {
 
  private:
   bool AddGroup(const Group& group, const std::string& input) {
-    auto [it, inserted] = groups_.try_emplace(group.name, GroupOrigin{group, &input});
+    auto [it, inserted] = groups_.try_emplace(group.name, GroupOrigin{group, inputs_.size() - 1});
     if (inserted) {
       return true;
     }
     if (it->second.group.selector != group.selector) {
       error_ = input + ": group " + codec::Quote(group.name) + " has selector " +
                codec::YamlFlowMap(group.selector) + ", but " +
-               codec::YamlFlowMap(it->second.group.selector) + " in " + *it->second.input +
+               codec::YamlFlowMap(it->second.group.selector) + " in " + inputs_[it->second.input] +
                "; one group must select the same workloads on every node";
       return false;
     }
@@ -140,25 +145,51 @@ class ClusterMerge {
     }
   }
 
+  std::vector<std::string> inputs_;  // names of the inputs added, in order
   std::vector<std::string> nodes_;
-  std::vector<std::string> group_by_;
-  const std::string* group_by_input_ = nullptr;
+  std::vector<std::string> group_by_;  // the first input's
   std::map<std::string, GroupOrigin> groups_;
   std::map<EdgeKey, EdgeProvenance> edges_;
   std::string error_;
 };
 
-}  // namespace
+ClusterGraphMerge::ClusterGraphMerge() : state_(std::make_unique<State>()) {}
+ClusterGraphMerge::~ClusterGraphMerge() = default;
+
+boost::system::result<void, std::string> ClusterGraphMerge::Add(const FlowGraph& graph,
+                                                                std::string_view name) {
+  CheckUsable();
+  if (!state_->Add(graph, name)) {
+    std::string error = state_->error();
+    state_.reset();
+    return error;
+  }
+  return {};
+}
+
+FlowGraph ClusterGraphMerge::Finish() {
+  CheckUsable();
+  FlowGraph out = state_->Finish();
+  state_.reset();
+  return out;
+}
+
+void ClusterGraphMerge::CheckUsable() const {
+  if (!state_) {
+    std::fprintf(stderr, "ClusterGraphMerge used after an error or Finish\n");
+    std::abort();  // a programming error (STYLE.md rule 7c)
+  }
+}
 
 boost::system::result<FlowGraph, std::string> MergeClusterGraphs(
     const std::vector<NamedGraph>& inputs) {
   if (inputs.empty()) {
     return std::string("no graphs to merge");
   }
-  ClusterMerge merge;
+  ClusterGraphMerge merge;
   for (const auto& input : inputs) {
-    if (!merge.Add(*input.graph, input.name)) {
-      return merge.error();
+    if (auto added = merge.Add(*input.graph, input.name); !added) {
+      return added.error();
     }
   }
   return merge.Finish();

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/system/result.hpp>
@@ -15,6 +17,27 @@
 // last-seen time (a node's counters only grow, so the newer snapshot wins), and an edge's totals
 // are the sums over its nodes.
 namespace bulkhead::policy {
+
+// The merge one input at a time, so a caller can read, add and drop each file in turn (memory:
+// the merged graph plus one input, not every input at once). Add returns the conflict as one
+// line; after an error, or after Finish, the object must not be used again (that aborts).
+class ClusterGraphMerge {
+ public:
+  ClusterGraphMerge();
+  ~ClusterGraphMerge();
+  ClusterGraphMerge(const ClusterGraphMerge&) = delete;
+  ClusterGraphMerge& operator=(const ClusterGraphMerge&) = delete;
+
+  // `name` (the file) is what error lines say.
+  boost::system::result<void, std::string> Add(const FlowGraph& graph, std::string_view name);
+  // The merged graph of every input added, normalized.
+  FlowGraph Finish();
+
+ private:
+  class State;
+  void CheckUsable() const;
+  std::unique_ptr<State> state_;
+};
 
 // One input: the graph and the name its errors carry (the file it was read from).
 struct NamedGraph {

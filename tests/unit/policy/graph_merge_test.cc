@@ -174,6 +174,11 @@ TEST(GraphMergeLawsTest, Associative) {
     const FlowGraph left = Merge(Merge(a, b), c);
     ExpectSame(left, Merge(a, Merge(b, c)), i);
     ExpectSame(left, Merge({&a, &b, &c}), i);
+    ClusterGraphMerge one_at_a_time;  // what `bulkhead merge` does, file by file
+    for (const FlowGraph* input : {&c, &a, &b}) {
+      ASSERT_TRUE(one_at_a_time.Add(*input, "input"));
+    }
+    ExpectSame(left, one_at_a_time.Finish(), i);
   }
 }
 
@@ -315,6 +320,12 @@ TEST(GraphMergeTest, RefusesWhatCannotBeMerged) {
       no_node.error().rfind("old.yaml: the graph does not say which node it was learned on", 0), 0U)
       << no_node.error();
   EXPECT_FALSE(MergeClusterGraphs({}));
+
+  // After a conflict the incremental merge is spent: using it again is a programming error.
+  ClusterGraphMerge spent;
+  ASSERT_TRUE(spent.Add(a, "a.yaml"));
+  ASSERT_FALSE(spent.Add(b, "b.yaml"));
+  EXPECT_DEATH(spent.Finish(), "used after an error or Finish");
 }
 
 TEST(GraphMergeTest, NodeNameOfPrefersTheInventorysHost) {
