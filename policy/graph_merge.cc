@@ -119,8 +119,11 @@ class ClusterGraphMerge::State {
                "; one group must select the same workloads on every node";
       return false;
     }
+    // United as they come, so many inputs naming the same members do not pile up copies.
     auto& members = it->second.group.members;
     members.insert(members.end(), group.members.begin(), group.members.end());
+    std::sort(members.begin(), members.end());
+    members.erase(std::unique(members.begin(), members.end()), members.end());
     return true;
   }
 
