@@ -40,5 +40,6 @@ void AddStatusCommand(CLI::App& app, std::vector<Command>& out);    // status_co
 void AddAgentCommand(CLI::App& app, std::vector<Command>& out);     // agent_command.cc
 void AddAnalyzeCommand(CLI::App& app, std::vector<Command>& out);   // analyze_command.cc
 void AddReportCommand(CLI::App& app, std::vector<Command>& out);    // report_command.cc
+void AddMergeCommand(CLI::App& app, std::vector<Command>& out);     // merge_command.cc
 
 }  // namespace bulkhead::cli

@@ -33,6 +33,7 @@
 #include "learn/graph_builder.h"
 #include "policy/atomic_file.h"
 #include "policy/flow_graph_codec.h"
+#include "policy/graph_merge.h"
 #include "policy/grouping.h"
 
 namespace bulkhead::cli {
@@ -149,6 +150,16 @@ bool CaptureLive(std::vector<std::unique_ptr<capture::PacketSource>>& sources,
   return !live.failed();
 }
 
+// The learned graph, recording the node it was learned on (what `bulkhead merge` keeps apart).
+policy::FlowGraph NodeGraph(const learn::GraphBuilder& builder,
+                            const std::vector<std::string>& group_by,
+                            const policy::GroupAssignment& groups,
+                            const policy::Inventory& inventory) {
+  auto graph = builder.Build(group_by, groups.groups);
+  graph.nodes = {policy::NodeNameOf(inventory)};
+  return graph;
+}
+
 // Learns with `inventory` (named `inventory_name` in messages) from the sources the options
 // name, and writes the graph. Shared by the file and Docker paths, so both capture, summarise
 // and write exactly alike.
@@ -215,8 +226,8 @@ int LearnWithInventory(const LearnOptions& options, const policy::Inventory& inv
   }
   table.Flush();
 
-  const auto graph = builder.Build(group_by, groups->groups);
-  auto written = policy::WriteFileAtomically(options.output, policy::WriteFlowGraphYaml(graph));
+  auto written = policy::WriteFileAtomically(
+      options.output, policy::WriteFlowGraphYaml(NodeGraph(builder, group_by, *groups, inventory)));
   const auto stats = TotalStats(sources);
   const auto scans = table.scans().Findings();
   for (const learn::ScanFinding& scan : scans) {

@@ -36,6 +36,7 @@ int Run(int argc, char** argv) {
   bulkhead::cli::AddAgentCommand(app, commands);
   bulkhead::cli::AddAnalyzeCommand(app, commands);
   bulkhead::cli::AddReportCommand(app, commands);
+  bulkhead::cli::AddMergeCommand(app, commands);
 
   try {
     app.parse(argc, argv);

@@ -8,6 +8,7 @@
 
 #include "policy/atomic_file.h"
 #include "policy/flow_graph_codec.h"
+#include "policy/graph_merge.h"
 
 namespace bulkhead::daemon {
 
@@ -40,9 +41,15 @@ bool LearningLoop::Start() {
                   previous.error().ToString());
       return false;
     }
+    if (previous->nodes.size() > 1) {
+      log_->error("{} is a merged graph of {} nodes; the agent continues only its own node's graph",
+                  config_.graph_file, previous->nodes.size());
+      return false;
+    }
     baseline_ = std::move(*previous);
     log_->info("learning: continuing {} ({} edges)", config_.graph_file, baseline_.edges.size());
   }
+  node_ = policy::NodeNameOf(policy::Inventory{});  // until an inventory names the host
   LearnerOptions options;
   options.group_by = config_.group_by;
   options.live.promiscuous = true;  // a bridge port sees only its own frames otherwise
@@ -54,6 +61,7 @@ bool LearningLoop::Start() {
 
 void LearningLoop::OnInventory(const policy::Inventory& inventory,
                                std::vector<std::string> bridges) {
+  node_ = policy::NodeNameOf(inventory);
   learner_->SetInventory(inventory);
   if (config_.interfaces.empty()) {
     learner_->SetInterfaces(std::move(bridges));
@@ -63,6 +71,7 @@ void LearningLoop::OnInventory(const policy::Inventory& inventory,
 }
 
 void LearningLoop::SetInventory(const policy::Inventory& inventory) {
+  node_ = policy::NodeNameOf(inventory);
   learner_->SetInventory(inventory);
 }
 
@@ -84,6 +93,7 @@ void LearningLoop::ArmSnapshot() {
 bool LearningLoop::WriteGraph(const policy::FlowGraph& graph) {
   policy::FlowGraph out = baseline_;
   policy::MergeFlowGraph(out, graph);
+  out.nodes = {node_};  // this node's graph, whatever an earlier run's file said
   auto written = policy::WriteFileAtomically(config_.graph_file, policy::WriteFlowGraphYaml(out));
   if (!written) {
     log_->error("learning: {}", written.error());

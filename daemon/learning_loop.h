@@ -47,6 +47,7 @@ class LearningLoop {
   boost::asio::steady_timer snapshot_timer_;
   std::unique_ptr<Learner> learner_;
   policy::FlowGraph baseline_;  // the graph file of earlier runs, merged into every snapshot
+  std::string node_;  // recorded in the graph: the inventory's host name, else gethostname()
   std::string last_snapshot_;
   bool stopping_ = false;
 };

@@ -34,6 +34,11 @@ std::string WriteFlowGraphJson(const FlowGraph& input) {
   FlowGraph graph = input;
   graph.Normalize();
   std::string out = "{\n  \"apiVersion\": \"bulkhead/v1\",\n  \"kind\": \"FlowGraph\",\n";
+  if (graph.nodes.size() == 1) {
+    out += "  \"node\": " + JsonString(graph.nodes.front()) + ",\n";
+  } else if (graph.nodes.size() > 1) {
+    out += "  \"nodes\": " + JsonArray(graph.nodes) + ",\n";
+  }
   out += "  \"groupBy\": " + JsonArray(graph.group_by) + ",\n";
   out += "  \"groups\": [";
   for (std::size_t i = 0; i < graph.groups.size(); ++i) {
@@ -64,6 +69,20 @@ std::string WriteFlowGraphJson(const FlowGraph& input) {
     out += "      \"bytes\": " + std::to_string(s.bytes) + ",\n";
     out += "      \"firstSeen\": \"" + FormatTimestamp(s.first_seen_usec) + "\",\n";
     out += "      \"lastSeen\": \"" + FormatTimestamp(s.last_seen_usec) + "\"";
+    if (!s.by_node.empty()) {
+      out += ",\n      \"byNode\": [";
+      for (std::size_t j = 0; j < s.by_node.size(); ++j) {
+        const auto& share = s.by_node[j];
+        out += j == 0 ? "\n" : ",\n";
+        out += "        {\"node\": " + JsonString(share.node) +
+               ", \"connections\": " + std::to_string(share.connections) +
+               ", \"packets\": " + std::to_string(share.packets) +
+               ", \"bytes\": " + std::to_string(share.bytes) + ", \"firstSeen\": \"" +
+               FormatTimestamp(share.first_seen_usec) + "\", \"lastSeen\": \"" +
+               FormatTimestamp(share.last_seen_usec) + "\"}";
+      }
+      out += "\n      ]";
+    }
     if (!s.examples.empty()) {
       out += ",\n      \"examples\": [";
       for (std::size_t j = 0; j < s.examples.size(); ++j) {

@@ -2,6 +2,7 @@
 // which reads JSON too), so the agent continuing a large graph does not hold a document tree;
 // the writer is hand-written so the output is byte-for-byte stable and every untrusted string is
 // quoted by one function (codec::YamlScalar).
+#include <algorithm>
 #include <limits>
 #include <map>
 
@@ -38,6 +39,15 @@ struct PendingEdge {
   Mark item;
   Mark from_mark;
   Mark to_mark;
+  // `byNode`: where it was, and where each share named its node (checked against `nodes`).
+  std::optional<Mark> by_node;
+  std::vector<std::pair<std::string, Mark>> share_nodes;
+};
+
+// The top-level `node:` or `nodes:` as read, checked against the edges' `byNode` at the end.
+struct NodesRead {
+  bool several = false;              // `nodes:` (per-node shares required) rather than `node:`
+  std::map<std::string, int> lines;  // node -> line of its mention
 };
 
 class GraphReader {
@@ -45,16 +55,19 @@ class GraphReader {
   explicit GraphReader(ErrorList& errors) : errors_(errors) {}
 
   void Read(std::string_view text, FlowGraph& graph) {
-    auto top_node = codec::StreamDocument(
-        text, "the FlowGraph", {"apiVersion", "kind", "groupBy", "groups", "edges"},
-        {{"groups", [&](const Node& item) { ReadGroup(item, graph); }},
-         {"edges", [&](const Node& item) { ReadEdge(item); }}},
-        errors_);
+    auto top_node =
+        codec::StreamDocument(text, "the FlowGraph",
+                              {"apiVersion", "kind", "node", "nodes", "groupBy", "groups", "edges"},
+                              {{"groups", [&](const Node& item) { ReadGroup(item, graph); }},
+                               {"edges", [&](const Node& item) { ReadEdge(item); }}},
+                              errors_);
     if (!top_node) {
       return;
     }
-    Fields top(*top_node, {"apiVersion", "kind", "groupBy"}, "the FlowGraph", errors_);
+    Fields top(*top_node, {"apiVersion", "kind", "node", "nodes", "groupBy"}, "the FlowGraph",
+               errors_);
     codec::CheckHeader(top, "FlowGraph", errors_);
+    ReadNodes(top, graph);
     if (const Node* node = top.Find("groupBy")) {
       graph.group_by = codec::ReadGroupBy(*node, errors_);
     }
@@ -62,6 +75,47 @@ class GraphReader {
   }
 
  private:
+  // `node: NAME` (learned on one node) or `nodes: [A, B, ...]` (merged), not both.
+  void ReadNodes(const Fields& top, FlowGraph& graph) {
+    const Node* one = top.Find("node");
+    const Node* several = top.Find("nodes");
+    if (one != nullptr && several != nullptr) {
+      // Reported once; `nodes` is still read, so the edges are checked against it alone.
+      errors_.Add(*several, "give `node` (one node) or `nodes` (a merged graph), not both");
+      one = nullptr;
+    }
+    if (one != nullptr) {
+      if (auto name = codec::ReadString(*one, "node", errors_)) {
+        if (name->empty()) {
+          errors_.Add(*one, "node is empty");
+        } else {
+          nodes_.lines.emplace(*name, LineOf(*one));
+          graph.nodes.push_back(std::move(*name));
+        }
+      }
+      return;
+    }
+    if (several == nullptr) {
+      return;
+    }
+    nodes_.several = true;
+    auto names = codec::ReadStringList(*several, "nodes", errors_);
+    if (names.empty() && several->IsSequence()) {
+      errors_.Add(*several, "nodes is empty (leave it out for a graph of unknown origin)");
+    }
+    for (auto& [name, node] : names) {
+      if (name.empty()) {
+        errors_.Add(*node, "a node name is empty");
+        continue;
+      }
+      if (!nodes_.lines.emplace(name, LineOf(*node)).second) {
+        errors_.Add(*node, "node " + Quote(name) + " given twice");
+        continue;
+      }
+      graph.nodes.push_back(std::move(name));
+    }
+  }
+
   void ReadGroup(const Node& item, FlowGraph& graph) {
     if (!codec::ExpectMap(item, "a group", errors_)) {
       return;
@@ -171,13 +225,119 @@ class GraphReader {
     }
   }
 
+  // connections, packets, bytes, firstSeen, lastSeen: of an edge or of one node's share. Absent
+  // counters and times are 0 ("never seen").
+  void ReadCounters(const Fields& fields, NodeEdgeStats& out) {
+    auto counter = [&](std::string_view key, std::uint64_t& value_out) {
+      if (const Node* node = fields.Find(key)) {
+        if (auto value = codec::ReadUnsigned(*node, key, kMaxU64, errors_)) {
+          value_out = *value;
+        }
+      }
+    };
+    counter("connections", out.connections);
+    counter("packets", out.packets);
+    counter("bytes", out.bytes);
+    const Node* first_node = fields.Find("firstSeen");
+    const Node* last_node = fields.Find("lastSeen");
+    auto first = first_node ? ReadTimestamp(*first_node, "firstSeen") : std::nullopt;
+    auto last = last_node ? ReadTimestamp(*last_node, "lastSeen") : std::nullopt;
+    out.first_seen_usec = first.value_or(0);
+    out.last_seen_usec = last.value_or(0);
+    if (first && last && *last < *first) {
+      errors_.Add(*last_node, "lastSeen is before firstSeen");
+    }
+  }
+
+  // `byNode`: a list of `{node, connections, packets, bytes, firstSeen, lastSeen}`, one per
+  // node. True when every share was read (so the totals can be checked against them).
+  bool ReadByNode(const Node& node, EdgeStats& stats, PendingEdge& pending) {
+    if (!codec::ExpectSequence(node, "byNode", errors_)) {
+      return false;
+    }
+    if (node.size() == 0) {
+      errors_.Add(node, "byNode is empty (an edge was seen on at least one node)");
+      return false;
+    }
+    bool ok = true;
+    std::map<std::string, int> lines;
+    for (const Node& item : node.Items()) {
+      if (!codec::ExpectMap(item, "a byNode entry", errors_)) {
+        ok = false;
+        continue;
+      }
+      Fields fields(item, {"node", "connections", "packets", "bytes", "firstSeen", "lastSeen"},
+                    "a byNode entry", errors_);
+      NodeEdgeStats share;
+      ReadCounters(fields, share);
+      const Node* name_node = fields.Require("node");
+      auto name = name_node ? codec::ReadString(*name_node, "node", errors_) : std::nullopt;
+      if (!name) {
+        ok = false;
+        continue;
+      }
+      if (name->empty()) {
+        errors_.Add(*name_node, "node is empty");
+        ok = false;
+        continue;
+      }
+      const auto [it, inserted] = lines.emplace(*name, LineOf(*name_node));
+      if (!inserted) {
+        errors_.Add(*name_node, "node " + Quote(*name) + " given twice in byNode (first at line " +
+                                    std::to_string(it->second) + ")");
+        ok = false;
+        continue;
+      }
+      pending.share_nodes.emplace_back(*name, name_node->Where());
+      share.node = std::move(*name);
+      stats.by_node.push_back(std::move(share));
+    }
+    return ok;
+  }
+
+  // An edge's totals must be what its shares add up to: checked, not derived, so a hand edit of
+  // one number without the other is caught rather than silently preferred.
+  void CheckTotals(const Fields& fields, const Node& item, const EdgeStats& stats) {
+    NodeEdgeStats sum;
+    for (const auto& share : stats.by_node) {
+      sum.connections = SaturatingAdd(sum.connections, share.connections);
+      sum.packets = SaturatingAdd(sum.packets, share.packets);
+      sum.bytes = SaturatingAdd(sum.bytes, share.bytes);
+      sum.first_seen_usec = EarliestSeen(sum.first_seen_usec, share.first_seen_usec);
+      sum.last_seen_usec = std::max(sum.last_seen_usec, share.last_seen_usec);
+    }
+    auto check = [&](std::string_view key, std::uint64_t total, std::uint64_t expected,
+                     std::string_view how, bool is_time) {
+      if (total == expected) {
+        return;
+      }
+      const Node* node = fields.Find(key);
+      auto show = [&](std::uint64_t value) {
+        return is_time ? (value == 0 ? std::string("absent") : FormatTimestamp(value))
+                       : std::to_string(value);
+      };
+      const std::string message = std::string(key) + " " + show(total) + " is not the " +
+                                  std::string(how) + " of byNode's (" + show(expected) + ")";
+      if (node != nullptr) {
+        errors_.Add(*node, message);
+      } else {
+        errors_.Add(item, message);
+      }
+    };
+    check("connections", stats.connections, sum.connections, "sum", false);
+    check("packets", stats.packets, sum.packets, "sum", false);
+    check("bytes", stats.bytes, sum.bytes, "sum", false);
+    check("firstSeen", stats.first_seen_usec, sum.first_seen_usec, "earliest", true);
+    check("lastSeen", stats.last_seen_usec, sum.last_seen_usec, "latest", true);
+  }
+
   void ReadEdge(const Node& item) {
     if (!codec::ExpectMap(item, "an edge", errors_)) {
       return;
     }
     Fields fields(item,
                   {"from", "to", "protocol", "port", "connections", "packets", "bytes", "firstSeen",
-                   "lastSeen", "examples"},
+                   "lastSeen", "byNode", "examples"},
                   "an edge", errors_);
     Edge edge;
     PendingEdge pending;
@@ -211,24 +371,18 @@ class GraphReader {
     }
     ok = ok && port;
 
-    auto counter = [&](std::string_view key, std::uint64_t& out) {
-      if (const Node* node = fields.Find(key)) {
-        if (auto value = codec::ReadUnsigned(*node, key, kMaxU64, errors_)) {
-          out = *value;
-        }
+    NodeEdgeStats totals;
+    ReadCounters(fields, totals);
+    edge.stats.connections = totals.connections;
+    edge.stats.packets = totals.packets;
+    edge.stats.bytes = totals.bytes;
+    edge.stats.first_seen_usec = totals.first_seen_usec;
+    edge.stats.last_seen_usec = totals.last_seen_usec;
+    if (const Node* node = fields.Find("byNode")) {
+      pending.by_node = node->Where();
+      if (ReadByNode(*node, edge.stats, pending)) {
+        CheckTotals(fields, item, edge.stats);
       }
-    };
-    counter("connections", edge.stats.connections);
-    counter("packets", edge.stats.packets);
-    counter("bytes", edge.stats.bytes);
-    const Node* first_node = fields.Find("firstSeen");
-    const Node* last_node = fields.Find("lastSeen");
-    auto first = first_node ? ReadTimestamp(*first_node, "firstSeen") : std::nullopt;
-    auto last = last_node ? ReadTimestamp(*last_node, "lastSeen") : std::nullopt;
-    edge.stats.first_seen_usec = first.value_or(0);
-    edge.stats.last_seen_usec = last.value_or(0);
-    if (first && last && *last < *first) {
-      errors_.Add(*last_node, "lastSeen is before firstSeen");
     }
     if (const Node* node = fields.Find("examples")) {
       ReadExamples(*node, edge.stats);
@@ -244,6 +398,30 @@ class GraphReader {
       pending.to = std::move(to);
     }
     pending_.push_back(std::move(pending));
+  }
+
+  // `byNode` belongs to graphs with `nodes:`, where every edge has it and names only their nodes.
+  bool CheckNodeRefs(const PendingEdge& p) {
+    if (!nodes_.several) {
+      if (p.by_node) {
+        errors_.Add(*p.by_node,
+                    "byNode belongs to a graph that covers several nodes (`nodes:`, not `node:`)");
+        return false;
+      }
+      return true;
+    }
+    if (!p.by_node) {
+      errors_.Add(p.item, "an edge of a graph that covers several nodes (`nodes:`) needs byNode");
+      return false;
+    }
+    bool ok = true;
+    for (const auto& [name, mark] : p.share_nodes) {
+      if (nodes_.lines.count(name) == 0) {
+        errors_.Add(mark, "byNode names node " + Quote(name) + ", which is not in nodes");
+        ok = false;
+      }
+    }
+    return ok;
   }
 
   // Once every group is known: edges naming unknown groups, then duplicates, are errors.
@@ -265,7 +443,7 @@ class GraphReader {
       }
       const bool from_ok = CheckGroupRef(p.edge.key.from, "from", p.from_mark);
       const bool to_ok = CheckGroupRef(p.edge.key.to, "to", p.to_mark);
-      if (!from_ok || !to_ok) {
+      if (!CheckNodeRefs(p) || !from_ok || !to_ok) {
         continue;
       }
       const auto [it, inserted] = lines.emplace(&p.edge.key, p.item.line + 1);
@@ -290,6 +468,7 @@ class GraphReader {
   }
 
   ErrorList& errors_;
+  NodesRead nodes_;
   std::map<std::string, int> group_lines_;
   std::vector<PendingEdge> pending_;
 };
@@ -300,6 +479,11 @@ std::string WriteFlowGraphYaml(const FlowGraph& input) {
   FlowGraph graph = input;
   graph.Normalize();
   std::string out = "apiVersion: bulkhead/v1\nkind: FlowGraph\n";
+  if (graph.nodes.size() == 1) {
+    out += "node: " + YamlScalar(graph.nodes.front()) + "\n";
+  } else if (graph.nodes.size() > 1) {
+    out += "nodes: " + codec::YamlFlowList(graph.nodes) + "\n";
+  }
   out += "groupBy: " + codec::YamlFlowList(graph.group_by) + "\n";
   out += graph.groups.empty() ? "groups: []\n" : "groups:\n";
   for (const auto& group : graph.groups) {
@@ -324,6 +508,17 @@ std::string WriteFlowGraphYaml(const FlowGraph& input) {
     // Timestamps are our own digits, safe unquoted (as in the documented example).
     out += "    firstSeen: " + FormatTimestamp(s.first_seen_usec) + "\n";
     out += "    lastSeen: " + FormatTimestamp(s.last_seen_usec) + "\n";
+    if (!s.by_node.empty()) {
+      out += "    byNode:\n";
+      for (const auto& share : s.by_node) {
+        out += "      - node: " + YamlScalar(share.node) + "\n";
+        out += "        connections: " + std::to_string(share.connections) + "\n";
+        out += "        packets: " + std::to_string(share.packets) + "\n";
+        out += "        bytes: " + std::to_string(share.bytes) + "\n";
+        out += "        firstSeen: " + FormatTimestamp(share.first_seen_usec) + "\n";
+        out += "        lastSeen: " + FormatTimestamp(share.last_seen_usec) + "\n";
+      }
+    }
     if (!s.examples.empty()) {
       out += "    examples:\n";
       for (const auto& pair : s.examples) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <limits>
 #include <utility>
 
 namespace bulkhead::policy {
@@ -126,22 +127,56 @@ void EdgeStats::AddExample(const WorkloadPair& pair) {
   }
 }
 
-void EdgeStats::Merge(const EdgeStats& other) {
-  connections += other.connections;
-  packets += other.packets;
-  bytes += other.bytes;
-  // A zero timestamp means "never seen"; it must not win the minimum.
-  if (first_seen_usec == 0 ||
-      (other.first_seen_usec != 0 && other.first_seen_usec < first_seen_usec)) {
-    first_seen_usec = other.first_seen_usec;
+std::uint64_t SaturatingAdd(std::uint64_t a, std::uint64_t b) {
+  return b > std::numeric_limits<std::uint64_t>::max() - a
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a + b;
+}
+
+std::uint64_t EarliestSeen(std::uint64_t a, std::uint64_t b) {
+  if (a == 0) {
+    return b;
   }
+  return b == 0 ? a : std::min(a, b);
+}
+
+namespace {
+
+// Folds `other`'s per-node shares into `into` (both sorted by node), summing a node given twice.
+void AddNodeShares(std::vector<NodeEdgeStats>& into, const std::vector<NodeEdgeStats>& other) {
+  for (const auto& share : other) {
+    auto it = std::lower_bound(
+        into.begin(), into.end(), share.node,
+        [](const NodeEdgeStats& entry, const std::string& node) { return entry.node < node; });
+    if (it == into.end() || it->node != share.node) {
+      into.insert(it, share);
+      continue;
+    }
+    it->connections = SaturatingAdd(it->connections, share.connections);
+    it->packets = SaturatingAdd(it->packets, share.packets);
+    it->bytes = SaturatingAdd(it->bytes, share.bytes);
+    it->first_seen_usec = EarliestSeen(it->first_seen_usec, share.first_seen_usec);
+    it->last_seen_usec = std::max(it->last_seen_usec, share.last_seen_usec);
+  }
+}
+
+}  // namespace
+
+void EdgeStats::Merge(const EdgeStats& other) {
+  connections = SaturatingAdd(connections, other.connections);
+  packets = SaturatingAdd(packets, other.packets);
+  bytes = SaturatingAdd(bytes, other.bytes);
+  first_seen_usec = EarliestSeen(first_seen_usec, other.first_seen_usec);
   last_seen_usec = std::max(last_seen_usec, other.last_seen_usec);
   for (const auto& pair : other.examples) {
     AddExample(pair);
   }
+  AddNodeShares(by_node, other.by_node);
 }
 
 void FlowGraph::Normalize() {
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
   for (auto& group : groups) {
     std::sort(group.members.begin(), group.members.end());
     group.members.erase(std::unique(group.members.begin(), group.members.end()),
@@ -158,6 +193,13 @@ void FlowGraph::Normalize() {
     ex.erase(std::unique(ex.begin(), ex.end()), ex.end());
     if (ex.size() > kMaxEdgeExamples) {
       ex.resize(kMaxEdgeExamples);
+    }
+    if (nodes.size() <= 1) {
+      edge.stats.by_node.clear();  // the totals are the one node's
+    } else {
+      std::vector<NodeEdgeStats> shares;
+      AddNodeShares(shares, edge.stats.by_node);
+      edge.stats.by_node = std::move(shares);
     }
   }
   std::sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.key < b.key; });
@@ -250,6 +292,9 @@ std::optional<std::uint64_t> ParseTimestamp(std::string_view text) {
 void MergeFlowGraph(FlowGraph& into, const FlowGraph& other) {
   if (into.group_by.empty()) {
     into.group_by = other.group_by;
+  }
+  if (into.nodes.empty()) {
+    into.nodes = other.nodes;
   }
   std::map<std::string, Group> groups;
   for (auto& g : into.groups) {

@@ -87,6 +87,25 @@ struct WorkloadPair {
 // does not depend on the order in which flows were seen.
 inline constexpr std::size_t kMaxEdgeExamples = 3;
 
+// Counter arithmetic shared by every merge and by the reader's check of per-node totals: sums
+// stop at the largest value instead of wrapping (saturating addition of unsigned values is still
+// commutative and associative), and a zero first-seen time means "never seen", so it never wins.
+std::uint64_t SaturatingAdd(std::uint64_t a, std::uint64_t b);
+std::uint64_t EarliestSeen(std::uint64_t a, std::uint64_t b);
+
+// One node's share of an edge in a graph that covers several nodes (a merged cluster graph):
+// what that node's agent counted. A node's counters only grow, so of two snapshots of the same
+// node the newer one has the larger counters (graph_merge.h relies on it).
+struct NodeEdgeStats {
+  std::string node;
+  std::uint64_t connections = 0;
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t first_seen_usec = 0;  // 0 = never seen, as in EdgeStats
+  std::uint64_t last_seen_usec = 0;
+  friend bool operator==(const NodeEdgeStats&, const NodeEdgeStats&) = default;
+};
+
 struct EdgeStats {
   std::uint64_t connections = 0;
   std::uint64_t packets = 0;
@@ -94,9 +113,17 @@ struct EdgeStats {
   std::uint64_t first_seen_usec = 0;  // microseconds since the epoch
   std::uint64_t last_seen_usec = 0;
   std::vector<WorkloadPair> examples;  // sorted, unique, at most kMaxEdgeExamples
+  // Per-node provenance, sorted by node, one entry per node: only in a graph that covers two or
+  // more nodes (FlowGraph::nodes), where the totals above are the sums (first/last: the min/max)
+  // of these. Empty in a single-node graph, whose totals are its node's. (The `{}` keeps
+  // positional initializers of the fields above, `EdgeStats{1, 2, 3, 4, 5, {}}`, free of GCC's
+  // -Wmissing-field-initializers.)
+  std::vector<NodeEdgeStats> by_node{};
 
-  // Adds `other` in: counters summed, first/last widened, examples united (and trimmed).
-  // Commutative and associative, so merging graphs does not depend on order.
+  // Adds `other` in: counters summed, first/last widened, examples united (and trimmed), the
+  // per-node shares summed node by node. Commutative and associative; the continuation of one
+  // node's graph across agent runs (MergeFlowGraph). Merging the graphs of different nodes,
+  // where the same snapshot may arrive twice, is graph_merge.h's, not this.
   void Merge(const EdgeStats& other);
   void AddExample(const WorkloadPair& pair);
   friend bool operator==(const EdgeStats&, const EdgeStats&) = default;
@@ -110,19 +137,26 @@ struct Edge {
 
 // `kind: FlowGraph`: what learning saw.
 struct FlowGraph {
+  // The nodes whose traffic this graph holds, sorted and unique: one for a graph learned on one
+  // node (`node:` in the file), two or more for a merged cluster graph (`nodes:`, with per-node
+  // edge statistics), none for a graph of unknown origin (files from before nodes were recorded).
+  std::vector<std::string> nodes;
   std::vector<std::string> group_by;
   std::vector<Group> groups;  // sorted by name
   std::vector<Edge> edges;    // sorted by key
 
-  // Sorts groups, members and edges so that equal graphs serialize to equal bytes.
+  // Sorts nodes, groups, members, edges and per-node shares so that equal graphs serialize to
+  // equal bytes. A graph of at most one node keeps no per-node shares (its totals are its node's).
   void Normalize();
   friend bool operator==(const FlowGraph&, const FlowGraph&) = default;
 };
 
 // Adds `other` into `into`: groups united by name (members united; the selector of `into` kept
 // when both have one), edges united by key with their statistics merged (EdgeStats::Merge), the
-// result normalized. Commutative and idempotent on the edge set, so per-snapshot and per-node
-// graphs can be combined in any order. `into.group_by` is kept unless it is empty.
+// result normalized. `into.group_by` and `into.nodes` are kept unless they are empty. Counters
+// are summed (commutative and associative, not idempotent): this continues one node's graph with
+// a later run's, the agent's baseline. Merging the graphs of several nodes, where the same
+// snapshot may come twice, is MergeClusterGraphs (graph_merge.h), which is idempotent.
 void MergeFlowGraph(FlowGraph& into, const FlowGraph& other);
 
 // Microseconds since the epoch <-> RFC 3339 UTC ("2026-11-28T10:00:00.250Z", milliseconds).

@@ -5,6 +5,7 @@ Usage: cli_test.py PATH/TO/bulkhead   (run from the repository root)
 """
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -519,6 +520,142 @@ class ReviewTest(unittest.TestCase):
         r = run("check", self.path("nope.yaml"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("nope.yaml", r.stderr)
+
+
+class MergeTest(unittest.TestCase):
+    """merge: two nodes' graphs of the shop, in both orders; the review commands on the result."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="bulkhead-merge-")
+        self.dir = self.tmp.name
+        with open(SHOP_INVENTORY) as f:
+            inventory = f.read()
+        self.node_a = self.learn(inventory, "a")
+        self.node_b = self.learn(inventory, "b")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def write(self, name, text):
+        with open(self.path(name), "w") as f:
+            f.write(text)
+        return self.path(name)
+
+    def read(self, path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    def learn(self, inventory, suffix):
+        """The shop as learned on node-<suffix>: the same capture, the inventory's host renamed."""
+        renamed = re.sub(r"(host:\s*\{?\s*name:\s*)[^,}\n]+", r"\g<1>node-" + suffix, inventory,
+                         count=1)
+        self.assertIn("node-" + suffix, renamed)
+        inv = self.write("inventory-" + suffix + ".yaml", renamed)
+        out = self.path("graph-" + suffix + ".yaml")
+        r = run("learn", "--pcap", SHOP_PCAP, "--inventory", inv, "-o", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"\nnode: node-" + suffix.encode() + b"\n", self.read(out))
+        return out
+
+    def merge(self, *args):
+        return run("merge", *args)
+
+    def assert_one_error(self, r, *needles):
+        self.assertEqual(r.returncode, 2, r.stderr)
+        lines = [l for l in r.stderr.splitlines() if l.startswith("bulkhead: error: ")]
+        self.assertEqual(len(lines), 1, r.stderr)
+        for needle in needles:
+            self.assertIn(needle, lines[0])
+
+    def test_any_order_same_bytes(self):
+        ab, ba = self.path("ab.yaml"), self.path("ba.yaml")
+        r = self.merge(self.node_a, self.node_b, "-o", ab)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"merged: 2 graphs, 2 nodes, [0-9]+ groups, [0-9]+ edges\n")
+        self.assertEqual(self.merge(self.node_b, self.node_a, "-o", ba).returncode, 0)
+        merged = self.read(ab)
+        self.assertEqual(merged, self.read(ba))
+        self.assertIn(b"\nnodes: [node-a, node-b]\n", merged)
+        self.assertIn(b"    byNode:\n      - node: node-a\n", merged)
+        # Idempotent: a graph merged with itself, or with one of its inputs, is unchanged; one
+        # node's file merged alone (or twice) is that file.
+        self.assertEqual(self.merge(ab, self.node_a, ab).stdout.encode(), merged)
+        self.assertEqual(self.merge(self.node_a, self.node_a).stdout.encode(),
+                         self.read(self.node_a))
+        # The totals are the two nodes' sums (the same capture: twice the connections).
+        single = json.loads(run("export", self.node_a, "--format", "json").stdout)
+        both = json.loads(run("export", ab, "--format", "json").stdout)
+        self.assertEqual(both["nodes"], ["node-a", "node-b"])
+        self.assertEqual([e["connections"] * 2 for e in single["edges"]],
+                         [e["connections"] for e in both["edges"]])
+        self.assertEqual([[n["node"] for n in e["byNode"]] for e in both["edges"]],
+                         [["node-a", "node-b"]] * len(both["edges"]))
+
+    def test_review_commands_read_a_merged_graph(self):
+        merged = self.path("cluster.yaml")
+        self.assertEqual(self.merge(self.node_a, self.node_b, "-o", merged).returncode, 0)
+        # approve: the same rules as one node's graph (only the counts in the comments differ).
+        approved = run("approve", merged)
+        self.assertEqual(approved.returncode, 0, approved.stderr)
+        with open(SHOP_POLICY) as f:
+            expected = f.read()
+        strip = lambda text: re.sub(r"  # .*", "", text)
+        self.assertEqual(strip(approved.stdout), strip(expected))
+        self.assertNotEqual(approved.stdout, expected)
+        policy = self.write("policy.yaml", approved.stdout)
+        r = run("diff", policy, merged)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = run("diff", self.node_a, merged)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)  # same edges, counts only
+        r = run("analyze", merged)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, run("analyze", self.node_a).stdout)
+        for fmt in ("json", "dot", "yaml"):
+            r = run("export", merged, "--format", fmt)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(run("export", merged, "--format", "yaml").stdout.encode(),
+                         self.read(merged))
+        r = run("report", merged, "-o", self.path("review.html"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_errors(self):
+        out = self.path("out.yaml")
+        with open(self.node_a) as f:
+            graph_a = f.read()
+        no_node = self.write("old.yaml", graph_a.replace("node: node-a\n", ""))
+        r = self.merge(self.node_a, no_node, "-o", out)
+        self.assert_one_error(r, "old.yaml: the graph does not say which node it was learned on")
+        self.assertFalse(os.path.exists(out))
+
+        other = self.write("other.yaml", re.sub(r"selector: \{app: api\}",
+                                                "selector: {app: api, tier: web}", graph_a))
+        r = self.merge(self.node_a, other, "-o", out)
+        self.assert_one_error(r, "other.yaml: group \"api\" has selector {app: api, tier: web}",
+                              "graph-a.yaml")
+        self.assertFalse(os.path.exists(out))
+
+        grouped = self.write("grouped.yaml", graph_a.replace("groupBy: [", "groupBy: [tier, "))
+        r = self.merge(self.node_a, grouped, "-o", out)
+        self.assert_one_error(r, "grouped.yaml: groupBy [tier, ", "graph-a.yaml")
+
+        merged = self.merge(self.node_a, self.node_b).stdout
+        lines = merged.splitlines(keepends=True)
+        at = next(i for i, l in enumerate(lines) if l.startswith("    connections: "))
+        lines[at] = "    connections: 999\n"
+        bad = self.write("bad.yaml", "".join(lines))
+        r = self.merge(bad, self.node_a, "-o", out)
+        self.assert_one_error(r, f"bad.yaml:{at + 1}:18: connections 999 is not the sum of "
+                                 "byNode's")
+        self.assertFalse(os.path.exists(out))
+
+        r = self.merge(self.node_a, self.path("missing.yaml"), "-o", out)
+        self.assert_one_error(r, "missing.yaml")
+        r = self.merge("-o", out)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertFalse(os.path.exists(out))
 
 
 def configmap_files(path):

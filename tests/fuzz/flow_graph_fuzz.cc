@@ -1,11 +1,13 @@
 // Fuzz target for ParseFlowGraph (STYLE.md rule 15). Beyond "no crash, no sanitizer report", it
 // checks the writers' contract on every input the reader accepts: the YAML and the JSON output
-// read back to the same graph, and writing is stable.
+// read back to the same graph, and writing is stable; and the cluster merge's idempotence: a graph
+// that records its node(s), merged with itself, is itself.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "policy/flow_graph_codec.h"
+#include "policy/graph_merge.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace bulkhead::policy;
@@ -26,6 +28,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto from_json = ParseFlowGraph(WriteFlowGraphJson(*graph), "again.json");
   if (!from_json || *from_json != *graph) {
     std::abort();
+  }
+  if (!graph->nodes.empty()) {
+    auto merged = MergeClusterGraphs({{&*graph, "a"}, {&*graph, "b"}});
+    if (!merged || *merged != *graph) {
+      std::abort();
+    }
   }
   (void)WriteFlowGraphDot(*graph);
   return 0;

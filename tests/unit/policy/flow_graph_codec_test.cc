@@ -301,15 +301,15 @@ TEST(FlowGraphReaderTest, HostAndWorldAreAlwaysKnown) {
 
 TEST(FlowGraphReaderTest, UnknownKeysAtEveryLevel) {
   EXPECT_EQ(OneError(std::string(kHeader) + "grups: []\n"),
-            "3:1: unknown key \"grups\" in the FlowGraph (known: apiVersion, kind, groupBy, "
-            "groups, edges)");
+            "3:1: unknown key \"grups\" in the FlowGraph (known: apiVersion, kind, node, "
+            "nodes, groupBy, groups, edges)");
   EXPECT_EQ(OneError(std::string(kHeader) + "groups:\n  - name: a\n    member: [x]\n"),
             "5:5: unknown key \"member\" in a group (known: name, selector, members)");
   EXPECT_EQ(
       OneError(std::string(kHeader) +
                "edges:\n  - {from: host, to: world, protocol: tcp, port: 1, conections: 3}\n"),
       "4:53: unknown key \"conections\" in an edge (known: from, to, protocol, port, "
-      "connections, packets, bytes, firstSeen, lastSeen, examples)");
+      "connections, packets, bytes, firstSeen, lastSeen, byNode, examples)");
   EXPECT_EQ(OneError(std::string(kHeader) +
                      "edges:\n  - from: host\n    to: world\n    protocol: tcp\n    port: 1\n"
                      "    examples:\n      - {from: a, to: b, too: c}\n"),
@@ -431,6 +431,150 @@ TEST(FlowGraphReaderTest, SyntaxErrorHasItsLocation) {
   const FileErrors indent = ExpectErrors("apiVersion: bulkhead/v1\n kind: FlowGraph\n");
   ASSERT_EQ(indent.errors.size(), 1U);
   EXPECT_EQ(Locations(indent), (std::vector<std::string>{"2:6"})) << indent.ToString();
+}
+
+// A merged graph: `nodes:` and each node's share of every edge, the totals their sums.
+constexpr std::string_view kMerged = R"(apiVersion: bulkhead/v1
+kind: FlowGraph
+nodes: [node-a, node-b]
+groupBy: [app]
+groups:
+  - name: api
+    selector: {app: api}
+    members: [api-1, api-2]
+edges:
+  - from: api
+    to: world
+    protocol: tcp
+    port: 443
+    connections: 15
+    packets: 170
+    bytes: 18530
+    firstSeen: 2026-11-28T10:00:00.000Z
+    lastSeen: 2026-11-28T10:05:00.250Z
+    byNode:
+      - node: node-a
+        connections: 12
+        packets: 140
+        bytes: 18230
+        firstSeen: 2026-11-28T10:01:00.000Z
+        lastSeen: 2026-11-28T10:05:00.250Z
+      - node: node-b
+        connections: 3
+        packets: 30
+        bytes: 300
+        firstSeen: 2026-11-28T10:00:00.000Z
+        lastSeen: 2026-11-28T10:02:00.000Z
+    examples:
+      - {from: api-1, to: world}
+)";
+
+TEST(FlowGraphNodesTest, SingleNodeGraphRecordsItsNode) {
+  const std::string text =
+      std::string(kHeader) + "node: node-1\ngroupBy: []\ngroups: []\nedges: []\n";
+  auto graph = ParseFlowGraph(text, "g.yaml");
+  ASSERT_TRUE(graph) << graph.error().ToString();
+  EXPECT_EQ(graph->nodes, (std::vector<std::string>{"node-1"}));
+  EXPECT_EQ(WriteFlowGraphYaml(*graph), text);
+  auto json = ParseFlowGraph(WriteFlowGraphJson(*graph), "g.json");
+  ASSERT_TRUE(json);
+  EXPECT_EQ(*json, *graph);
+  EXPECT_NE(WriteFlowGraphJson(*graph).find("\"node\": \"node-1\",\n"), std::string::npos);
+}
+
+TEST(FlowGraphNodesTest, MergedGraphRoundTripsExactly) {
+  auto graph = ParseFlowGraph(kMerged, "g.yaml");
+  ASSERT_TRUE(graph) << graph.error().ToString();
+  EXPECT_EQ(graph->nodes, (std::vector<std::string>{"node-a", "node-b"}));
+  ASSERT_EQ(graph->edges.size(), 1U);
+  ASSERT_EQ(graph->edges[0].stats.by_node.size(), 2U);
+  EXPECT_EQ(graph->edges[0].stats.by_node[1].node, "node-b");
+  EXPECT_EQ(graph->edges[0].stats.by_node[1].bytes, 300U);
+  EXPECT_EQ(WriteFlowGraphYaml(*graph), kMerged);
+  const std::string json = WriteFlowGraphJson(*graph);
+  auto from_json = ParseFlowGraph(json, "g.json");
+  ASSERT_TRUE(from_json) << from_json.error().ToString() << json;
+  EXPECT_EQ(*from_json, *graph);
+  EXPECT_NE(json.find("\"nodes\": [\"node-a\", \"node-b\"]"), std::string::npos);
+  EXPECT_NE(json.find("\"byNode\": [\n        {\"node\": \"node-a\", \"connections\": 12"),
+            std::string::npos)
+      << json;
+}
+
+TEST(FlowGraphNodesTest, OneNodeListedAsNodesReadsAsASingleNodeGraph) {
+  std::string text(kMerged);
+  text.replace(text.find("nodes: [node-a, node-b]"), 23, "nodes: [node-a]");
+  // node-b's share is gone, so the totals must be node-a's alone.
+  const auto cut = text.find("      - node: node-b");
+  text.erase(cut, text.find("    examples:") - cut);
+  for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"connections: 15", "connections: 12"},
+           {"packets: 170", "packets: 140"},
+           {"bytes: 18530", "bytes: 18230"},
+           {"firstSeen: 2026-11-28T10:00:00.000Z\n    lastSeen",
+            "firstSeen: 2026-11-28T10:01:00.000Z\n    lastSeen"}}) {
+    text.replace(text.find(from), from.size(), to);
+  }
+  auto graph = ParseFlowGraph(text, "g.yaml");
+  ASSERT_TRUE(graph) << graph.error().ToString() << text;
+  EXPECT_EQ(graph->nodes, (std::vector<std::string>{"node-a"}));
+  EXPECT_TRUE(graph->edges[0].stats.by_node.empty());
+  EXPECT_EQ(graph->edges[0].stats.connections, 12U);
+  EXPECT_NE(WriteFlowGraphYaml(*graph).find("\nnode: node-a\n"), std::string::npos);
+}
+
+// `text` with the first `from` replaced by `to`.
+std::string Edit(std::string_view text, std::string_view from, std::string_view to) {
+  std::string out(text);
+  const auto at = out.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) {
+    out.replace(at, from.size(), to);
+  }
+  return out;
+}
+
+TEST(FlowGraphNodesTest, InconsistentTotalsAreRefusedWithTheirPosition) {
+  EXPECT_EQ(OneError(Edit(kMerged, "connections: 15", "connections: 16")),
+            "14:18: connections 16 is not the sum of byNode's (15)");
+  EXPECT_EQ(OneError(Edit(kMerged, "    bytes: 18530\n", "")),
+            "10:5: bytes 0 is not the sum of byNode's (18530)");
+  EXPECT_EQ(OneError(Edit(kMerged, "firstSeen: 2026-11-28T10:00:00.000Z\n    lastSeen",
+                          "firstSeen: 2026-11-28T10:01:00.000Z\n    lastSeen")),
+            "17:16: firstSeen 2026-11-28T10:01:00.000Z is not the earliest of byNode's "
+            "(2026-11-28T10:00:00.000Z)");
+  EXPECT_EQ(OneError(Edit(kMerged, "lastSeen: 2026-11-28T10:05:00.250Z\n    byNode",
+                          "lastSeen: 2026-11-28T10:06:00.250Z\n    byNode")),
+            "18:15: lastSeen 2026-11-28T10:06:00.250Z is not the latest of byNode's "
+            "(2026-11-28T10:05:00.250Z)");
+}
+
+TEST(FlowGraphNodesTest, NodeErrors) {
+  EXPECT_EQ(OneError(Edit(kMerged, "nodes: [node-a, node-b]", "nodes: [node-a, node-c]")),
+            "26:15: byNode names node \"node-b\", which is not in nodes");
+  EXPECT_EQ(OneError(Edit(kMerged, "nodes: [node-a, node-b]", "node: node-a")),
+            "20:7: byNode belongs to a graph that covers several nodes (`nodes:`, not `node:`)");
+  EXPECT_EQ(OneError(Edit(kMerged, "nodes: [node-a, node-b]", "nodes: [node-a, node-b, node-a]")),
+            "3:25: node \"node-a\" given twice");
+  EXPECT_EQ(OneError(Edit(kMerged, "      - node: node-b", "      - node: node-a")),
+            "26:15: node \"node-a\" given twice in byNode (first at line 20)");
+  // One error: the edges are then checked against `nodes`, which lists every node they name.
+  EXPECT_EQ(OneError(Edit(kMerged, "nodes: [node-a, node-b]", "node: x\nnodes: [node-a, node-b]")),
+            "4:8: give `node` (one node) or `nodes` (a merged graph), not both");
+  EXPECT_EQ(OneError(std::string(kHeader) + "nodes: []\n"),
+            "3:8: nodes is empty (leave it out for a graph of unknown origin)");
+  EXPECT_EQ(OneError(std::string(kHeader) + "node: \"\"\n"), "3:7: node is empty");
+  EXPECT_EQ(
+      OneError(std::string(kHeader) +
+               "nodes: [a, b]\nedges:\n  - {from: host, to: world, protocol: tcp, port: 1}\n"),
+      "5:5: an edge of a graph that covers several nodes (`nodes:`) needs byNode");
+  EXPECT_EQ(OneError(std::string(kHeader) + "nodes: [a, b]\nedges:\n  - {from: host, to: world, "
+                                            "protocol: tcp, port: 1, byNode: []}\n"),
+            "5:61: byNode is empty (an edge was seen on at least one node)");
+  EXPECT_EQ(
+      OneError(Edit(kMerged, "        packets: 30\n", "        packets: 30\n        pakets: 1\n")),
+      "29:9: unknown key \"pakets\" in a byNode entry (known: node, connections, packets, "
+      "bytes, firstSeen, lastSeen)");
 }
 
 TEST(FlowGraphReaderTest, HostileInputNeverThrowsOrCrashes) {

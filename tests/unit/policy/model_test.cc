@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace bulkhead::policy {
 namespace {
 
@@ -149,6 +151,32 @@ TEST(FlowGraphTest, MergeUnitesGroupsAndEdgesInAnyOrder) {
   EXPECT_EQ(twice.groups, ab.groups);
   ASSERT_EQ(twice.edges.size(), ab.edges.size());
   EXPECT_EQ(twice.edges[1].stats.connections, 6U);
+}
+
+// The agent's continuation sums, per node too; a graph of one node keeps no per-node shares.
+TEST(FlowGraphTest, ContinuationSumsSharesAndKeepsItsNode) {
+  EdgeStats a{1, 1, 1, 10, 20, {}, {{"n1", 1, 1, 1, 10, 20}}};
+  EdgeStats b{5, 5, 5, 5, 30, {}, {{"n1", 2, 2, 2, 15, 30}, {"n2", 3, 3, 3, 5, 25}}};
+  a.Merge(b);
+  EXPECT_EQ(a.by_node,
+            (std::vector<NodeEdgeStats>{{"n1", 3, 3, 3, 10, 30}, {"n2", 3, 3, 3, 5, 25}}));
+  EXPECT_EQ(SaturatingAdd(std::numeric_limits<std::uint64_t>::max(), 1),
+            std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(EarliestSeen(0, 7), 7U);
+  EXPECT_EQ(EarliestSeen(9, 7), 7U);
+
+  FlowGraph earlier;
+  earlier.nodes = {"node-1"};
+  earlier.edges = {{{"host", "world", Protocol::kTcp, 443}, a}};
+  earlier.Normalize();
+  EXPECT_TRUE(earlier.edges[0].stats.by_node.empty());
+  FlowGraph now;
+  now.nodes = {"node-2"};
+  MergeFlowGraph(earlier, now);
+  EXPECT_EQ(earlier.nodes, (std::vector<std::string>{"node-1"}));
+  FlowGraph unknown;
+  MergeFlowGraph(unknown, now);
+  EXPECT_EQ(unknown.nodes, (std::vector<std::string>{"node-2"}));
 }
 
 }  // namespace
