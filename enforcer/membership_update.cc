@@ -393,31 +393,94 @@ std::optional<MembershipTracker::Plan> MembershipTracker::Build(
   return plan;
 }
 
+namespace {
+
+// An element's key (and interval end) as bytes: the index of MembershipTracker::positions_.
+std::string KeyBytes(const Element& e) {
+  std::string out;
+  auto add = [&out](const std::vector<Value>& values) {
+    for (const Value& v : values) {
+      out.push_back(static_cast<char>(v.type));
+      out.append(reinterpret_cast<const char*>(&v.number), sizeof v.number);
+      out.append(reinterpret_cast<const char*>(v.addr.data()), v.addr.size());
+      out.append(v.name);
+      out.push_back('\0');
+    }
+  };
+  add(e.key);
+  out.push_back('|');
+  add(e.key_end);
+  return out;
+}
+
+}  // namespace
+
+void MembershipTracker::CommitSet(Set& set, const SetDelta& delta) {
+  auto& elements = set.elements;
+  if (!delta.removed.empty() && positions_.count(&set) == 0) {
+    auto& index = positions_[&set];
+    index.reserve(elements.size());
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+      index.emplace(KeyBytes(elements[i]), i);
+    }
+  }
+  const auto indexed = positions_.find(&set);
+  for (const Element& r : delta.removed) {
+    std::size_t at = elements.size();
+    if (indexed != positions_.end()) {
+      if (auto p = indexed->second.find(KeyBytes(r)); p != indexed->second.end()) {
+        at = p->second;
+        indexed->second.erase(p);
+      }
+    }
+    if (at == elements.size() || !SameKey(elements[at], r)) {  // not indexed: look
+      const auto e = std::find_if(elements.begin(), elements.end(),
+                                  [&](const Element& x) { return SameKey(x, r); });
+      if (e == elements.end()) {
+        continue;
+      }
+      at = static_cast<std::size_t>(e - elements.begin());
+    }
+    // Order is not kept: the last element takes the removed one's place.
+    if (at + 1 != elements.size()) {
+      elements[at] = std::move(elements.back());
+      if (indexed != positions_.end()) {
+        indexed->second[KeyBytes(elements[at])] = at;
+      }
+    }
+    elements.pop_back();
+  }
+  for (const Element& a : delta.set.elements) {
+    if (indexed != positions_.end()) {
+      indexed->second[KeyBytes(a)] = elements.size();
+    }
+    elements.push_back(a);
+  }
+}
+
 void MembershipTracker::Commit(const Plan& plan) {
   for (const SetDelta& d : plan.delta.sets) {
     auto it = sets_.find(std::pair{d.family, d.set.name});
-    if (it == sets_.end()) {
-      continue;
+    if (it != sets_.end()) {
+      CommitSet(*it->second, d);
     }
-    auto& elements = it->second->elements;
-    for (const Element& r : d.removed) {
-      auto e = std::find_if(elements.begin(), elements.end(),
-                            [&](const Element& x) { return SameKey(x, r); });
-      if (e != elements.end()) {  // order is not kept: swap with the last, drop that
-        std::swap(*e, elements.back());
-        elements.pop_back();
-      }
-    }
-    elements.insert(elements.end(), d.set.elements.begin(), d.set.elements.end());
   }
   auto& groups = compiled_.membership.groups;
+  const auto by_name = [](const ResolvedGroup& x, const std::string& n) { return x.name < n; };
+  const auto member_by_name = [](const MemberWorkload& m, const std::string& n) {
+    return m.name < n;
+  };
   for (const Member& r : plan.removed) {
-    auto g = std::find_if(groups.begin(), groups.end(),
-                          [&](const ResolvedGroup& x) { return x.name == r.group; });
-    if (g == groups.end()) {
+    auto g = std::lower_bound(groups.begin(), groups.end(), r.group, by_name);
+    if (g == groups.end() || g->name != r.group) {
       continue;
     }
-    std::erase_if(g->members, [&](const MemberWorkload& m) { return m.name == r.workload.name; });
+    // Members are sorted by name (ResolveMembership, and the inserts below).
+    auto m =
+        std::lower_bound(g->members.begin(), g->members.end(), r.workload.name, member_by_name);
+    if (m != g->members.end() && m->name == r.workload.name) {
+      g->members.erase(m);
+    }
     if (g->implicit && g->members.empty()) {
       groups.erase(g);
     }

@@ -92,6 +92,11 @@ class MembershipTracker {
   std::unordered_map<std::string, std::size_t> iface_users_;
   // Derived (groupBy) group -> its selector and how many workloads derive it.
   std::map<std::string, std::pair<policy::Labels, std::size_t>> derived_;
+  // Where each element of a set sits in it (its key's bytes -> index), made on the set's first
+  // removal and kept by Commit: a removed element is found in O(1), not by scanning a set of
+  // 150,000 pods (a cluster's) per removal.
+  std::map<const Set*, std::unordered_map<std::string, std::size_t>> positions_;
+  void CommitSet(Set& set, const SetDelta& delta);
   std::size_t with_iface_ = 0;
   std::size_t without_iface_ = 0;
 };

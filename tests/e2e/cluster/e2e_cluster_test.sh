@@ -272,7 +272,8 @@ start_agent() {  # NODE MODE
   local n=$1
   AGENT_RUNS[$n]=$((AGENT_RUNS[$n] + 1))
   write_config "$n" "$2"
-  innode "$n" "$BULKHEAD" agent --config "$TOP/$n/agent-$2.yaml" \
+  # nsenter itself, not innode: $! must be the agent (nsenter execs it), not a subshell.
+  nsenter --net="/var/run/netns/${N_NS[$n]}" "$BULKHEAD" agent --config "$TOP/$n/agent-$2.yaml" \
     >>"$TOP/$n/agent-${AGENT_RUNS[$n]}.log" 2>&1 &
   AGENT_PID[$n]=$!
   PIDS+=($!)
