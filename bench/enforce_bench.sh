@@ -105,7 +105,10 @@ if part dataplane; then
     peer=$(nsenter --net="/proc/${CPID[$name]}/ns/net" ip -o link show eth0 | sed -n 's/.*eth0@if\([0-9]*\).*/\1/p')
     HIF[$name]=$(inns ip -o link | awk -F': ' -v i="$peer" '$1 == i {split($2, a, "@"); print a[1]}')
     [ -n "${HIF[$name]}" ] || die "no host interface for $name"
-    MAC[$name]=$(nsenter --net="/proc/${CPID[$name]}/ns/net" cat /sys/class/net/eth0/address)
+    # (not /sys/class/net: sysfs shows the namespace it was mounted in, not the nsenter'd one)
+    MAC[$name]=$(nsenter --net="/proc/${CPID[$name]}/ns/net" ip -o link show eth0 \
+                 | sed -n 's|.*link/ether \([0-9a-f:]*\) .*|\1|p')
+    [ -n "${MAC[$name]}" ] || die "no MAC for $name"
   done
   cnet() { nsenter --net="/proc/${CPID[client]}/ns/net" "$@"; }
   pin=(); [ -n "${PIN-1}" ] && pin=(taskset -c "${PIN-1}")
