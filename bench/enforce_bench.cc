@@ -15,8 +15,9 @@
 //                                       sequential connect/read/close; prints connections/s
 //
 // size: --workloads N (10000) --groups G (1000) --edges E (100000). Two workloads are real: the
-// client 10.40.0.2 (group g0000, interface vbc or --client-if) and the server 10.40.0.3 (group
-// g0001, vbs or --server-if);
+// client 10.40.0.2 (group g0000, interface vbc or --client-if, MAC --client-mac) and the server
+// 10.40.0.3 (group g0001, vbs or --server-if, --server-mac); every workload has a MAC, so the
+// bridge table binds every port (enforcer/README.md);
 // the policy allows g0000 -> g0001 tcp/5201 (iperf3) and tcp/7000 (connection rate).
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -78,6 +79,9 @@ struct Size {
   // The host-side interfaces of the two real ends (Docker names its veths).
   std::string client_if = "vbc";
   std::string server_if = "vbs";
+  // Their MACs (Docker's own scheme derives them from the address; newer ones pick at random).
+  std::string client_mac = "02:42:0a:28:00:02";
+  std::string server_mac = "02:42:0a:28:00:03";
 };
 
 std::string GroupName(std::size_t g) { return fmt::format("g{:04}", g); }
@@ -94,6 +98,7 @@ policy::Workload MakeWorkload(std::size_t i, const Size& s) {
     w.labels = {{"app", GroupName(i)}};
     w.addresses = {i == 0 ? "10.40.0.2" : "10.40.0.3"};
     w.interface = i == 0 ? s.client_if : s.server_if;
+    w.mac = i == 0 ? s.client_mac : s.server_mac;
     return w;
   }
   w.name = fmt::format("w{:06}", i);
@@ -101,6 +106,7 @@ policy::Workload MakeWorkload(std::size_t i, const Size& s) {
   w.addresses = {fmt::format("10.{}.{}.{}", 100 + i / 65536, (i / 256) % 256, i % 256),
                  fmt::format("fd64::{:x}", i)};
   w.interface = fmt::format("v{:06}", i);
+  w.mac = fmt::format("02:64:00:{:02x}:{:02x}:{:02x}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
   return w;
 }
 
@@ -441,6 +447,10 @@ int Main(const std::vector<std::string>& args) {
     }
     if (args[i] == "--client-if" || args[i] == "--server-if") {
       (args[i] == "--client-if" ? s.client_if : s.server_if) = args[i + 1];
+      continue;
+    }
+    if (args[i] == "--client-mac" || args[i] == "--server-mac") {
+      (args[i] == "--client-mac" ? s.client_mac : s.server_mac) = args[i + 1];
       continue;
     }
     const auto n = static_cast<std::size_t>(std::stoul(args[i + 1]));

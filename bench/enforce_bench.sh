@@ -78,7 +78,16 @@ fi
 #   floor          docker-ct + a one-rule bridge prerouting chain: the least any design with
 #                  bulkhead's two hooks (inet for connections, bridge for per-frame
 #                  anti-spoofing) costs before it looks anything up
-#   (bulkhead-bridge, docker-ct and floor are ablations: not in the default CONDITIONS)
+#   locked         Docker's rules + bulkhead's inet table + the one-rule bridge chain: the
+#                  price of the design that binds MACs in the bridge itself (port locking and
+#                  static FDB entries) and checks addresses in the inet hook, leaving the bridge
+#                  chain only ARP/ND (LOCK_PORTS=1 locks the two ports for the whole run, so
+#                  every condition pays the same locked-port FDB lookup)
+#   bulkhead-nomac Docker's rules + bulkhead's inet table + its bridge table without the MAC
+#                  binding (issue 19's three rules taken out of the rendered text): what binding
+#                  MACs to ports costs
+#   (bulkhead-bridge, docker-ct, floor, locked and bulkhead-nomac are ablations: not in the
+#   default CONDITIONS)
 #   naive          Docker's rules + one rule per edge
 # CONN_ROUNDS (40) x CONN_DUR (1) s connection loops, client and server pinned to CPU PIN (1;
 # "" = unpinned); IPERF_ROUNDS (5) x DUR (5) s iperf3.
@@ -91,7 +100,7 @@ if part dataplane; then
   dockerd_image bhbench:1
   "$DOCKER" network create --internal --subnet 10.40.0.0/24 --gateway 10.40.0.1 \
     -o com.docker.network.bridge.name=bhb0 bhbench >/dev/null || die "docker network create"
-  declare -A CPID HIF
+  declare -A CPID HIF MAC
   for c in client:10.40.0.2 server:10.40.0.3; do
     name=${c%%:*}
     "$DOCKER" run -d --name "bhb-$name-$$" --network bhbench --ip "${c#*:}" bhbench:1 \
@@ -100,6 +109,10 @@ if part dataplane; then
     peer=$(nsenter --net="/proc/${CPID[$name]}/ns/net" ip -o link show eth0 | sed -n 's/.*eth0@if\([0-9]*\).*/\1/p')
     HIF[$name]=$(inns ip -o link | awk -F': ' -v i="$peer" '$1 == i {split($2, a, "@"); print a[1]}')
     [ -n "${HIF[$name]}" ] || die "no host interface for $name"
+    # (not /sys/class/net: sysfs shows the namespace it was mounted in, not the nsenter'd one)
+    MAC[$name]=$(nsenter --net="/proc/${CPID[$name]}/ns/net" ip -o link show eth0 \
+                 | sed -n 's|.*link/ether \([0-9a-f:]*\) .*|\1|p')
+    [ -n "${MAC[$name]}" ] || die "no MAC for $name"
   done
   cnet() { nsenter --net="/proc/${CPID[client]}/ns/net" "$@"; }
   pin=(); [ -n "${PIN-1}" ] && pin=(taskset -c "${PIN-1}")
@@ -109,15 +122,26 @@ if part dataplane; then
 
   DOCKER_TABLES=$(inns nft list tables | sed 's/^table //' | tr ' ' ':' | tr '\n' ' ')
   [ -n "$DOCKER_TABLES" ] || die "dockerd wrote no iptables rules"
-  log "# docker's tables: $DOCKER_TABLES; client ${HIF[client]}, server ${HIF[server]}; pin ${PIN-1}"
+  log "# docker's tables: $DOCKER_TABLES; client ${HIF[client]} ${MAC[client]}, server ${HIF[server]} ${MAC[server]}; pin ${PIN-1}"
   printf 'table inet ctonly {\n chain forward {\n  type filter hook forward priority 0; policy accept;\n  ct state established,related accept\n }\n}\n' \
     | inns nft -f - || die "conntrack table"
   printf 'table bridge hookonly {\n chain prerouting {\n  type filter hook prerouting priority -300; policy accept;\n  ether type ip accept\n }\n}\n' \
     | inns nft -f - || die "bridge hook-only table"
   inns "$BIN" apply "${SIZE[@]}" --client-if "${HIF[client]}" --server-if "${HIF[server]}" \
-    --repeat 1 >/dev/null || die "bulkhead apply"
+    --client-mac "${MAC[client]}" --server-mac "${MAC[server]}" --repeat 1 >/dev/null || die "bulkhead apply"
   inns nft -f "$OUT/naive.nft" || die "naive ruleset"
-  ALL="$DOCKER_TABLES inet:ctonly bridge:hookonly inet:bulkhead bridge:bulkhead inet:naive"
+  awk '/^table bridge bulkhead \{$/ {on = 1} on' "$OUT/bulkhead.nft" \
+    | sed -e 's/^table bridge bulkhead {$/table bridge nomac {/' -e '/@ifmac[46] accept$/d' \
+          -e '/!= @port_mac goto spoofed$/d' -e "s/\"vbc\"/\"${HIF[client]}\"/g" \
+          -e "s/\"vbs\"/\"${HIF[server]}\"/g" | inns nft -f - || die "bridge table without MACs"
+  if [ "${LOCK_PORTS:-0}" = 1 ]; then  # MACs bound by the bridge: only the static entries pass
+    for name in client server; do
+      inns bridge fdb replace "${MAC[$name]}" dev "${HIF[$name]}" master static || die "static fdb"
+      inns bridge link set dev "${HIF[$name]}" locked on learning off || die "port locking"
+    done
+    log "# ports locked: $(inns bridge -d link show dev "${HIF[client]}" | grep -o 'locked [a-z]*')"
+  fi
+  ALL="$DOCKER_TABLES inet:ctonly bridge:hookonly inet:bulkhead bridge:bulkhead inet:naive bridge:nomac"
   tables_of() {
     case $1 in
       none) ;;
@@ -128,6 +152,8 @@ if part dataplane; then
       bulkhead-bridge) echo "$DOCKER_TABLES bridge:bulkhead" ;;
       docker-ct) echo "$DOCKER_TABLES inet:ctonly" ;;
       floor) echo "$DOCKER_TABLES inet:ctonly bridge:hookonly" ;;
+      locked) echo "$DOCKER_TABLES inet:bulkhead bridge:hookonly" ;;
+      bulkhead-nomac) echo "$DOCKER_TABLES inet:bulkhead bridge:nomac" ;;
       naive) echo "$DOCKER_TABLES inet:naive" ;;
       *) return 1 ;;
     esac
@@ -153,6 +179,8 @@ if part dataplane; then
       log "dataplane conn round $round cond $cond $(cnet "${pin[@]}" "$BIN" client 10.40.0.3 7000 "${CONN_DUR:-1}")"
     done
   done
+  # The bench's own frames must never count as spoofed (a wrong MAC would make every frame do so).
+  log "dataplane bridge spoofed $(inns nft list counter bridge bulkhead spoofed 2>/dev/null | awk '$1 == "packets" {print $2}')"
   for round in $(seq 1 "${IPERF_ROUNDS:-5}"); do
     for cond in $(printf '%s\n' $CONDS | shuf); do
       set_condition "$cond"

@@ -59,6 +59,9 @@ for line in lines:
     m = re.match(r"dataplane cond (\S+) denied_port_open (\d)", line)
     if m:
         denied[m.group(1)] = m.group(2)
+for line in lines:
+    if line.startswith("dataplane bridge spoofed"):
+        print(line)
 if not conn:
     sys.exit(0)
 rng = random.Random(1)

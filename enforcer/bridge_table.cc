@@ -29,8 +29,25 @@ PortCoverage CoverageOf(const Membership& membership) {
 Verdict GotoCounter(std::string_view counter) { return MakeVerdict(Verdict::Kind::kGoto, counter); }
 
 // Every frame crosses prerouting (the bridge family has no working `ct state` here), so a
-// workload's own traffic is accepted after one lookup: its (port, address) pair first.
+// workload's own traffic is accepted after one lookup: its (port, MAC, address) triple first
+// (workloads with a MAC), and a bound port's frames with another source MAC are spoofed before
+// anything else can accept them. Workloads without a MAC in the inventory are not bound: their
+// (port, address) pair follows.
 void AddOwnTrafficRules(Chain& pre) {
+  for (const auto& ip : kAddressFamilies) {
+    pre.rules.push_back(MakeRule({IpDependency(Family::kBridge, ip.v6),
+                                  InSet({Field::kIifname, Field::kEtherSaddr, ip.saddr},
+                                        InterfaceMacAddressSetName(ip.family)),
+                                  MakeVerdict(Verdict::Kind::kAccept)},
+                                 "a workload's own MAC and address from its own port"));
+  }
+  // Any frame (IP, ARP, ND, multicast, tagged, other ethertypes) from a bound port carries that
+  // workload's MAC, or it would move the MAC to this port in the bridge's forwarding table and
+  // take the owner's traffic. Ports of other software and unbound ports miss the first lookup.
+  pre.rules.push_back(MakeRule({InSet({Field::kIifname}, kMacPortSet),
+                                InSet({Field::kIifname, Field::kEtherSaddr}, kPortMacSet, true),
+                                GotoCounter(kCounterSpoofed)},
+                               "MAC binding: a workload's port carries only its MAC"));
   for (const auto& ip : kAddressFamilies) {
     pre.rules.push_back(
         MakeRule({IpDependency(Family::kBridge, ip.v6),
@@ -140,7 +157,16 @@ Table BuildBridgeTable(const CompileContext& context, std::vector<std::string>& 
     t.sets.push_back(KeyedSet(kInterfaceSet, DataType::kIfname, "interfaces of managed workloads"));
   }
   if (ports.any) {
+    t.sets.push_back(KeyedSet(kMacPortSet, DataType::kIfname, "ports of workloads with a MAC"));
+    Set port_mac = KeyedSet(kPortMacSet, DataType::kIfname, "port . MAC of each bound workload");
+    port_mac.key.push_back(DataType::kEtherAddr);
+    t.sets.push_back(std::move(port_mac));
     for (const auto& ip : kAddressFamilies) {
+      Set triples = InterfaceAddressSet(ip);
+      triples.name = std::string(InterfaceMacAddressSetName(ip.family));
+      triples.key.insert(triples.key.begin() + 1, DataType::kEtherAddr);
+      triples.origin = "port . MAC . address of each bound workload";
+      t.sets.push_back(std::move(triples));
       t.sets.push_back(InterfaceAddressSet(ip));
       t.sets.push_back(KeyedSet(OwnedAddressSetName(ip.family), ip.address,
                                 "addresses of workloads with an interface"));

@@ -17,7 +17,8 @@ bool ValueLess(const Value& a, const Value& b) {
   if (a.type == DataType::kIfname) {
     return a.name < b.name;
   }
-  if (a.type == DataType::kIpv4Addr || a.type == DataType::kIpv6Addr) {
+  if (a.type == DataType::kIpv4Addr || a.type == DataType::kIpv6Addr ||
+      a.type == DataType::kEtherAddr) {
     return a.addr < b.addr;
   }
   return a.number < b.number;
@@ -98,6 +99,8 @@ class Interpreter {
         return Value::Ifname(bridge_ ? p_.bridge_port : p_.iifname);
       case PacketPart::kEtherType:
         return num(EtherType());
+      case PacketPart::kEtherSource:
+        return p_.ether_saddr;  // nullopt when the caller does not know it: not judged
       case PacketPart::kCtState:
         return num(kCtStateNew);
       case PacketPart::kCtMark:

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct PacketInfo {
   std::string bridge_port;       // ingress bridge port; non-empty: the bridge table runs first
   std::uint16_t ether_type = 0;  // 0: from the address family; else e.g. 0x8100 (tagged frame)
                                  // or 0x0806 (ARP: saddr is the sender address, daddr unused)
+  // The frame's source MAC (kEtherAddr, bridge table). Unset: not known (a replayed capture
+  // from the inet side), and the MAC binding is not judged: the rules that read it end as the
+  // kernel's would for a missing field, so the (port, address) checks decide alone.
+  std::optional<Value> ether_saddr;
 };
 
 struct EvalResult {

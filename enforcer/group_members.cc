@@ -74,6 +74,9 @@ std::string MembershipErrorText(const MembershipError& error) {
                          error.second);
     case MembershipErrorKind::kBadAddress:
       return fmt::format("workload {}: '{}' is not an IP address", error.subject, error.first);
+    case MembershipErrorKind::kBadMac:
+      return fmt::format("workload {}: mac '{}' is not a MAC address (aa:bb:cc:dd:ee:ff)",
+                         error.subject, error.first);
     case MembershipErrorKind::kSharedAddress:
       return fmt::format("address {} belongs to both {} and {}", error.subject, error.first,
                          error.second);
@@ -87,6 +90,12 @@ MemberWorkload ToMember(const policy::Workload& w, std::vector<MembershipError>&
   MemberWorkload m;
   m.name = w.name;
   m.interface = w.interface;
+  if (!w.mac.empty()) {
+    m.mac = Value::Mac(w.mac);
+    if (!m.mac) {
+      errors.push_back({MembershipErrorKind::kBadMac, w.name, w.mac, {}});
+    }
+  }
   for (const auto& text : w.addresses) {
     auto v = Value::Address(text);
     if (!v) {

@@ -29,6 +29,8 @@ struct MemberWorkload {
   std::vector<Value> v4;
   std::vector<Value> v6;
   std::string interface;  // empty when the inventory does not say
+  // kEtherAddr; unset when the inventory gives none (the port is then not MAC-bound).
+  std::optional<Value> mac;
 };
 
 struct ResolvedGroup {
@@ -78,6 +80,7 @@ enum class MembershipErrorKind : std::uint8_t {
   kWorldMode,         // a mode on world
   kTwoGroups,         // `subject`, a workload, matches the groups `first` and `second`
   kBadAddress,        // `subject`, a workload, has `first`, which is not an IP address
+  kBadMac,            // `subject`, a workload, has `first` as its MAC, which is not one
   kSharedAddress,     // `subject`, an address, belongs to both `first` and `second`
   kBadHostAddress,    // `subject`, an address of the host, is not an IP address
 };

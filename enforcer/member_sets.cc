@@ -1,6 +1,8 @@
 // The membership elements of the compiled tables: which set elements one workload contributes.
 // CompileRuleset fills the sets from here and membership updates add or remove exactly these.
+#include <set>
 #include <unordered_map>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -15,7 +17,8 @@ namespace {
 using internal::kAddressFamilies;
 using internal::MakeElement;
 
-// The bridge table's elements of one workload: its port and (port, address) pairs.
+// The bridge table's elements of one workload: its port and (port, address) pairs, and with a
+// MAC its port's MAC and the (port, MAC, address) triples of its ordinary frames.
 template <class Sink>
 void EmitBridgeMemberElements(const MemberWorkload& w, Sink&& sink) {
   if (w.interface.empty()) {
@@ -23,8 +26,16 @@ void EmitBridgeMemberElements(const MemberWorkload& w, Sink&& sink) {
   }
   std::string origin = fmt::format("workload {}", w.name);
   sink(kInterfaceSet, MakeElement({Value::Ifname(w.interface)}, origin));
+  if (w.mac) {
+    sink(kMacPortSet, MakeElement({Value::Ifname(w.interface)}, origin));
+    sink(kPortMacSet, MakeElement({Value::Ifname(w.interface), *w.mac}, origin));
+  }
   for (const auto& family : kAddressFamilies) {
     for (const Value& a : family.v6 ? w.v6 : w.v4) {
+      if (w.mac) {
+        sink(InterfaceMacAddressSetName(family.family),
+             MakeElement({Value::Ifname(w.interface), *w.mac, a}, origin));
+      }
       sink(InterfaceAddressSetName(family.family),
            MakeElement({Value::Ifname(w.interface), a}, origin));
       sink(OwnedAddressSetName(family.family), MakeElement({a}, origin));
@@ -79,11 +90,15 @@ void FillMemberSets(Table& table, const Membership& membership,
     by_name.emplace(set.name, &set);
   }
   std::set<std::string> seen_ifaces;
+  std::set<std::vector<Value>> seen_port_macs;  // a shared interface's MAC(s), listed once
   for (const auto& g : membership.groups) {
     const bool failsafe = failsafe_groups.count(g.name) != 0;
     for (const auto& w : g.members) {
       EmitMemberElements(table.family, g, w, failsafe, [&](std::string_view set, Element e) {
         if (set == kInterfaceSet && !seen_ifaces.insert(e.key[0].name).second) {
+          return;
+        }
+        if ((set == kMacPortSet || set == kPortMacSet) && !seen_port_macs.insert(e.key).second) {
           return;
         }
         if (auto it = by_name.find(set); it != by_name.end()) {

@@ -8,9 +8,10 @@
 namespace bulkhead::enforcer {
 namespace {
 
-// What of a workload the ruleset depends on (its id and MAC do not matter).
+// What of a workload the ruleset depends on (its id does not matter; its MAC binds its port).
 bool SameForRuleset(const policy::Workload& a, const policy::Workload& b) {
-  return a.labels == b.labels && a.addresses == b.addresses && a.interface == b.interface;
+  return a.labels == b.labels && a.addresses == b.addresses && a.interface == b.interface &&
+         a.mac == b.mac;
 }
 
 // Collects elements per (family, set) in first-seen order.
@@ -243,7 +244,8 @@ struct MembershipTracker::PlanDraft {
   std::unordered_set<std::string_view> came_names;
   long with_iface = 0;
   long without_iface = 0;
-  bool ok = true;  // false: an element for a set the ruleset does not declare
+  bool ok = true;  // false: an element for a set the ruleset does not declare, or a shared
+                   // port's MAC (the full compile lists it once)
 };
 
 // Adds (or removes) the elements of member `m` of group `g` to the draft's delta.
@@ -262,6 +264,12 @@ void MembershipTracker::Emit(PlanDraft& draft, const ResolvedGroup& g, const Mem
     ForEachMemberElement(f, g, m, fs, [&](std::string_view set, Element e) {
       // A shared interface is listed once: only its first user adds it, its last removes it.
       if (set == kInterfaceSet && users(m.interface) != (removed ? 0 : 1)) {
+        return;
+      }
+      // A shared port's MAC elements are listed once for all its users (FillMemberSets): which
+      // ones stay is the full compile's to decide.
+      if ((set == kMacPortSet || set == kPortMacSet) && users(m.interface) != (removed ? 0 : 1)) {
+        draft.ok = false;
         return;
       }
       draft.ok = draft.delta.Add(f, set, std::move(e), removed) && draft.ok;

@@ -22,7 +22,7 @@ namespace bulkhead::enforcer {
 enum class ValueEncoding : std::uint8_t {
   kHostInteger,  // host byte order (BYTEORDER_HOST_ENDIAN): marks, protocol numbers
   kBigInteger,   // network byte order: ports, ether types, ICMPv6 types
-  kAddress,      // IPv4/IPv6 address bytes as on the wire
+  kAddress,      // IPv4/IPv6/MAC address bytes as on the wire
   kString,       // NUL-padded name (nft keeps strings host-endian)
   kVerdict,      // map data only, never in a register as bytes
 };
@@ -35,7 +35,7 @@ struct DataTypeInfo {
   ValueEncoding encoding;
 };
 
-inline constexpr std::array<DataTypeInfo, 9> kDataTypes = {{
+inline constexpr std::array<DataTypeInfo, 10> kDataTypes = {{
     {DataType::kIpv4Addr, "ipv4_addr", 7, 4, ValueEncoding::kAddress},
     {DataType::kIpv6Addr, "ipv6_addr", 8, 16, ValueEncoding::kAddress},
     {DataType::kMark, "mark", 19, 4, ValueEncoding::kHostInteger},
@@ -44,6 +44,7 @@ inline constexpr std::array<DataTypeInfo, 9> kDataTypes = {{
     {DataType::kIfname, "ifname", 41, 16, ValueEncoding::kString},
     {DataType::kEtherType, "ether_type", 10, 2, ValueEncoding::kBigInteger},
     {DataType::kIcmpv6Type, "icmpv6_type", 29, 1, ValueEncoding::kBigInteger},
+    {DataType::kEtherAddr, "ether_addr", 9, 6, ValueEncoding::kAddress},
     {DataType::kVerdict, "verdict", NFT_DATA_VERDICT, 0, ValueEncoding::kVerdict},
 }};
 
@@ -74,6 +75,7 @@ enum class PacketPart : std::uint8_t {
   kIcmpType,
   kInputInterface,  // the bridge port on a bridge, the input interface in inet
   kEtherType,
+  kEtherSource,  // the frame's source MAC (PacketInfo::ether_saddr; absent: not known)
   kCtState,
   kCtMark,
 };
@@ -90,7 +92,7 @@ struct FieldInfo {
   PacketPart part;
 };
 
-inline constexpr std::array<FieldInfo, 14> kFields = {{
+inline constexpr std::array<FieldInfo, 15> kFields = {{
     {Field::kNfproto, "meta nfproto", DataType::kInetProto, FieldBase::kMeta, NFT_META_NFPROTO, 0,
      1, FieldHeader::kAny, PacketPart::kNfproto},
     {Field::kL4proto, "meta l4proto", DataType::kInetProto, FieldBase::kMeta, NFT_META_L4PROTO, 0,
@@ -116,6 +118,9 @@ inline constexpr std::array<FieldInfo, 14> kFields = {{
     // The sender's protocol address after the 8-byte ARP header and the 6-byte sender MAC.
     {Field::kArpSaddrIp, "arp saddr ip", DataType::kIpv4Addr, FieldBase::kNetwork, 0, 14, 4,
      FieldHeader::kArp, PacketPart::kSourceAddress},
+    // The Ethernet source address, after the 6-byte destination.
+    {Field::kEtherSaddr, "ether saddr", DataType::kEtherAddr, FieldBase::kLink, 0, 6, 6,
+     FieldHeader::kAny, PacketPart::kEtherSource},
     {Field::kCtState, "ct state", DataType::kMark, FieldBase::kConntrack, NFT_CT_STATE, 0, 4,
      FieldHeader::kAny, PacketPart::kCtState},
     {Field::kCtMark, "ct mark", DataType::kMark, FieldBase::kConntrack, NFT_CT_MARK, 0, 4,

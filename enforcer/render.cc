@@ -166,6 +166,9 @@ std::string RenderValue(const Value& v) {
         return v.number == 0x0800 ? "ip" : "ip6";
       }
       return fmt::format("0x{:04x}", v.number);
+    case DataType::kEtherAddr:
+      return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", v.addr[0], v.addr[1],
+                         v.addr[2], v.addr[3], v.addr[4], v.addr[5]);
     case DataType::kVerdict:
       return "?";
   }

@@ -39,6 +39,37 @@ std::optional<Value> Value::Address(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<Value> Value::Mac(std::string_view text) {
+  constexpr std::size_t kMacBytes = 6;
+  constexpr std::size_t kMacTextLength = kMacBytes * 3 - 1;  // "aa:bb:cc:dd:ee:ff"
+  if (text.size() != kMacTextLength) {
+    return std::nullopt;
+  }
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+      return c - 'A' + 10;
+    }
+    return -1;
+  };
+  Value v;
+  v.type = DataType::kEtherAddr;
+  for (std::size_t i = 0; i < kMacBytes; ++i) {
+    const int high = hex(text[i * 3]);
+    const int low = hex(text[i * 3 + 1]);
+    if (high < 0 || low < 0 || (i + 1 < kMacBytes && text[i * 3 + 2] != ':')) {
+      return std::nullopt;
+    }
+    v.addr[i] = static_cast<std::uint8_t>(high * 16 + low);
+  }
+  return v;
+}
+
 const Set* Table::FindSet(std::string_view set_name) const {
   auto it =
       std::find_if(sets.begin(), sets.end(), [&](const Set& s) { return s.name == set_name; });

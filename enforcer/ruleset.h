@@ -29,6 +29,7 @@ enum class DataType : std::uint8_t {
   kIfname,       // 16-byte interface name
   kEtherType,    // 16-bit, network byte order
   kIcmpv6Type,   // 8-bit
+  kEtherAddr,    // 6-byte MAC address (bytes as on the wire, in `addr`)
   kVerdict,      // map data only
 };
 
@@ -47,6 +48,7 @@ enum class Field : std::uint8_t {
   kIifname,
   kEtherType,
   kArpSaddrIp,  // an ARP frame's sender IPv4 address (Ethernet/IPv4 layout: byte 14)
+  kEtherSaddr,  // a frame's source MAC address (bridge family)
   kCtState,
   kCtMark,
 };
@@ -56,13 +58,16 @@ DataType FieldType(Field f);
 struct Value {
   DataType type = DataType::kMark;
   std::uint32_t number = 0;             // integer types
-  std::array<std::uint8_t, 16> addr{};  // kIpv4Addr (first 4 bytes) and kIpv6Addr
+  std::array<std::uint8_t, 16> addr{};  // kIpv4Addr (first 4 bytes), kIpv6Addr, kEtherAddr (6)
   std::string name;                     // kIfname
 
   static Value Number(DataType type, std::uint32_t n);
   static Value Ifname(std::string name);
   // Parses a textual IPv4 or IPv6 address; nullopt when it is neither.
   static std::optional<Value> Address(std::string_view text);
+  // Parses a MAC address written as six colon-separated hex bytes (aa:bb:cc:dd:ee:ff); nullopt
+  // for anything else.
+  static std::optional<Value> Mac(std::string_view text);
 
   friend auto operator<=>(const Value&, const Value&) = default;
   friend bool operator==(const Value&, const Value&) = default;

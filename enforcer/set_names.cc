@@ -64,6 +64,10 @@ std::string_view OwnedAddressSetName(IpFamily family) {
   return family == IpFamily::kIpv4 ? "owned4" : "owned6";
 }
 
+std::string_view InterfaceMacAddressSetName(IpFamily family) {
+  return family == IpFamily::kIpv4 ? "ifmac4" : "ifmac6";
+}
+
 std::string EdgeChainName(std::uint32_t source) { return fmt::format("from_g{}", source); }
 
 std::string ToHostEdgeChainName(std::uint32_t source) { return fmt::format("to_host_g{}", source); }

@@ -43,6 +43,11 @@ std::string_view SuppressedSetName(IpFamily family);
 std::string_view OwnedAddressSetName(IpFamily family);  // addresses of workloads with a port
 inline constexpr std::string_view kTaggedTypesSet = "tagged_types";  // 802.1Q, 802.1ad, PPPoE
 inline constexpr std::string_view kRouterMessageSet = "router6";     // RA and redirect types
+// MAC binding: the ports of workloads with a MAC, each port's MAC (interface . MAC), and the
+// (port, MAC, address) triples of their ordinary frames (interface . MAC . address).
+inline constexpr std::string_view kMacPortSet = "mac_ports";
+inline constexpr std::string_view kPortMacSet = "port_mac";
+std::string_view InterfaceMacAddressSetName(IpFamily family);  // ifmac4 / ifmac6
 
 // Chains of the inet table (the base chains are named after their hook: HookName).
 std::string EdgeChainName(std::uint32_t source);        // from_g<id>

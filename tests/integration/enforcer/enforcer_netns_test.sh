@@ -10,6 +10,10 @@ DEADLINE=${BHE_DEADLINE:-200}
 ID="bhe$$"
 source "$SRC/../../lib/shop_netns.sh"
 shop_setup
+# The bridged workloads' MACs, as policy.spec binds them to their ports.
+ip -n "$WEB" link set eth0 address 02:00:0a:0a:00:02
+ip -n "$API" link set eth0 address 02:00:0a:0a:00:03
+ip -n "$DB" link set eth0 address 02:00:0a:0a:00:04
 
 # br_netfilter: bridged traffic must reach the inet table in this namespace.
 require_br_netfilter "$H" "$TOOL" sysctl
@@ -97,6 +101,29 @@ ra_taken() {
 }
 ra_taken && pass "control: a rogue RA gives db a route via web without the table" \
   || fail "control: the rogue RA never reached db"
+# MAC takeover: web sends frames with api's MAC as their source; a bridge that believes them
+# moves api's MAC to web's port, and the traffic to api goes to web until api sends again. The
+# victim's peer is the host (host->api tcp/9100 is allowed, so the inet table passes it in
+# enforce mode too). Prints the number of the host's frames to api that web received.
+mac_stolen() {
+  ip netns exec "$API" python3 "$SRC/neighbour_spoof.py" announce eth0  # the bridge knows api
+  inh ip neigh replace 10.10.0.3 lladdr "$mac_api" dev br0 nud permanent
+  ip netns exec "$WEB" python3 "$SRC/neighbour_spoof.py" takeover eth0 "$mac_api" 1.5 > /tmp/$ID.steal &
+  local r=$!
+  wait_for /tmp/$ID.steal sent || fail "the takeover script did not start"
+  bridge -n "$H" fdb show br br0 | grep -i "^$mac_api " | grep -q "dev vweb" && echo moved > /tmp/$ID.fdb
+  inh timeout 1 socat -u - TCP:10.10.0.3:9100,connect-timeout=1 </dev/null >/dev/null 2>&1
+  wait $r
+  tail -1 /tmp/$ID.steal; rm -f /tmp/$ID.steal
+  inh ip neigh del 10.10.0.3 dev br0
+  ip netns exec "$API" python3 "$SRC/neighbour_spoof.py" announce eth0  # api takes it back
+}
+fdb_moved() { [ -f /tmp/$ID.fdb ] && rm -f /tmp/$ID.fdb; }
+n=$(mac_stolen)
+[ "$n" -gt 0 ] && pass "control: web received $n of the host's frames to api after taking api's MAC" \
+  || fail "control: the MAC takeover never diverted the host's frames ($n)"
+fdb_moved && pass "control: the bridge moved api's MAC to web's port" \
+  || fail "control: the bridge's FDB never moved api's MAC"
 
 # --- enforce -------------------------------------------------------------------------------
 inh "$TOOL" apply "$SRC/policy.spec" --mode enforce || { fail "apply enforce"; exit 1; }
@@ -137,6 +164,12 @@ arp_poisoned && fail "a spoofed ARP poisoned db's cache" || pass "a spoofed ARP 
 s0=$(counter bridge/spoofed)
 ra_taken && fail "a rogue RA gave db a route" || pass "a rogue RA did not reach db"
 [ "$(counter bridge/spoofed)" -gt "$s0" ] && pass "rogue RA counted" || fail "rogue RA not counted"
+s0=$(counter bridge/spoofed)
+n=$(mac_stolen)
+[ "$n" = 0 ] && pass "enforce: web took none of the host's frames to api" || fail "enforce: web received $n of the host's frames to api"
+fdb_moved && fail "enforce: the bridge moved api's MAC to web's port" || pass "enforce: api's MAC stays on its port"
+[ "$(counter bridge/spoofed)" -gt "$s0" ] && pass "MAC takeover counted" || fail "MAC takeover not counted"
+probe "$API" 10.10.0.4 5432 tcp && pass "api still reaches db with its own MAC" || fail "api lost db after the takeover attempt"
 
 # Offline evaluator agrees with the kernel on the same flows.
 ev() { inh "$TOOL" eval "$SRC/policy.spec" "$@" --mode enforce | cut -d' ' -f1; }
@@ -185,6 +218,11 @@ s0=$(counter bridge/spoofed)
 arp_poisoned && pass "monitor passes a spoofed ARP" || fail "monitor blocked a spoofed ARP"
 [ "$(counter bridge/spoofed)" -gt "$s0" ] && pass "monitor counted the spoofed ARP" || fail "monitor did not count the spoofed ARP"
 for ns in "${NSS[@]}"; do ip -n "$ns" neigh flush all; done  # the claim was a broadcast
+s0=$(counter bridge/spoofed)
+n=$(mac_stolen)
+[ "$n" -gt 0 ] && pass "monitor passes a MAC takeover ($n frames)" || fail "monitor blocked a MAC takeover"
+fdb_moved || true
+[ "$(counter bridge/spoofed)" -gt "$s0" ] && pass "monitor counted the MAC takeover" || fail "monitor did not count the MAC takeover"
 
 # --- disable -------------------------------------------------------------------------------
 inh nft add table inet someone_else

@@ -5,7 +5,7 @@
 // Spec lines (# comments):
 //   mode monitor|enforce
 //   host <name> <addr>...
-//   workload <name> <key=value[,key=value]> <addr[,addr]> [interface]
+//   workload <name> <key=value[,key=value]> <addr[,addr]> [interface [mac]]
 //   group <name> [monitor|enforce] [key=value,...]
 //   allow <from> <to> <proto> <port|first-last>
 //   failsafe <from> <to> <proto> <port|first-last>
@@ -93,12 +93,13 @@ bool ReadSpec(const std::string& path, policy::Policy& p, policy::Inventory& inv
     } else if (w[0] == "host" && w.size() >= 2) {
       inv.host.name = w[1];
       inv.host.addresses.assign(w.begin() + 2, w.end());
-    } else if (w[0] == "workload" && (w.size() == 4 || w.size() == 5)) {
+    } else if (w[0] == "workload" && w.size() >= 4 && w.size() <= 6) {
       policy::Workload wl;
       wl.name = w[1];
       wl.labels = ParseLabels(w[2]);
       wl.addresses = Split(w[3], ',');
-      wl.interface = w.size() == 5 ? w[4] : "";
+      wl.interface = w.size() >= 5 ? w[4] : "";
+      wl.mac = w.size() == 6 ? w[5] : "";
       inv.workloads.push_back(wl);
     } else if (w[0] == "group" && w.size() >= 2) {
       policy::PolicyGroup g;

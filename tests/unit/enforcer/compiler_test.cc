@@ -66,6 +66,25 @@ TEST(GroupMembers, ReportsEveryError) {
   EXPECT_EQ(m.error()[3].subject, "10.0.0.2");
 }
 
+TEST(GroupMembers, ABadMacIsAnErrorNamingTheWorkload) {
+  auto inv = SampleInventory();
+  inv.workloads[0].mac = "02:42:0a:00:00";  // web-1's, one byte short
+  auto m = ResolveMembership(SamplePolicy(Mode::kMonitor), inv, Mode::kMonitor);
+  ASSERT_FALSE(m);
+  ASSERT_EQ(m.error().size(), 1U);
+  EXPECT_EQ(m.error()[0].kind, MembershipErrorKind::kBadMac);
+  EXPECT_EQ(MembershipErrorText(m.error()[0]),
+            "workload web-1: mac '02:42:0a:00:00' is not a MAC address (aa:bb:cc:dd:ee:ff)");
+  for (const char* bad : {"", "02:42:0a:00:00:0g", "02-42-0a-00-00-02", "02:42:0a:00:00:022"}) {
+    EXPECT_FALSE(Value::Mac(bad)) << bad;
+  }
+  const auto mac = Value::Mac("02:42:0A:00:00:ff");
+  ASSERT_TRUE(mac);
+  EXPECT_EQ(mac->type, DataType::kEtherAddr);
+  EXPECT_EQ(mac->addr[2], 0x0a);
+  EXPECT_EQ(mac->addr[5], 0xff);
+}
+
 TEST(Compiler, RejectsUnknownGroupsAndBadRanges) {
   auto p = SamplePolicy(Mode::kEnforce);
   p.allow.push_back(Allow("web", "nosuch", Protocol::kTcp, 1));

@@ -41,6 +41,7 @@ policy::Inventory Churned() {
   w.labels = {{"app", "api"}};
   w.addresses = {"10.0.0.9", "fd00::9"};
   w.interface = "veth-api3";
+  w.mac = "02:42:0a:00:00:09";  // the same shape as api-2, which leaves
   inv.workloads.push_back(w);
   return inv;
 }

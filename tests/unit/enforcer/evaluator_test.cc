@@ -152,6 +152,55 @@ TEST_P(EvaluatorTest, AWorkloadSendsNoRouterMessages) {
   EXPECT_TRUE(Eval(ra).verdict_chain.empty());
 }
 
+// Every frame from a bound port carries its workload's MAC (sample_policy.h: web-1 has
+// 02:42:0a:00:00:02, api-1 02:42:0a:00:00:03, cache-1 none).
+TEST_P(EvaluatorTest, ABoundPortCarriesOnlyItsWorkloadsMac) {
+  const Value web_mac = *Value::Mac("02:42:0a:00:00:02");
+  const Value api_mac = *Value::Mac("02:42:0a:00:00:03");
+  PacketInfo own = Tcp("10.0.0.2", "10.0.0.3", 8080);
+  own.bridge_port = "veth-web1";
+  own.ether_saddr = web_mac;
+  auto r = Eval(own);
+  EXPECT_TRUE(r.accepted);
+  EXPECT_TRUE(r.verdict_chain.empty());
+  ASSERT_FALSE(r.trace.empty());
+  EXPECT_EQ(r.trace[0], "prerouting:0");  // accepted by the first rule: one lookup
+  EXPECT_EQ(r.trace[1], "forward:0");
+  // The same frame with api-1's MAC: a takeover of api-1's MAC, whatever the address says.
+  PacketInfo takeover = own;
+  takeover.ether_saddr = api_mac;
+  r = Eval(takeover);
+  EXPECT_EQ(r.verdict_chain, "spoofed");
+  EXPECT_EQ(r.accepted, !Enforce());
+  // Neighbour discovery, ARP and frames of any other kind are bound too.
+  PacketInfo ns = Tcp("fe80::2", "ff02::1:ff00:3", 0);
+  ns.l4proto = 58;
+  ns.icmp_type = 135;
+  ns.bridge_port = "veth-web1";
+  ns.ether_saddr = web_mac;
+  EXPECT_TRUE(Eval(ns).verdict_chain.empty());
+  ns.ether_saddr = api_mac;
+  EXPECT_EQ(Eval(ns).verdict_chain, "spoofed");
+  PacketInfo arp = Arp("10.0.0.2", "veth-web1");
+  arp.ether_saddr = api_mac;
+  EXPECT_EQ(Eval(arp).verdict_chain, "spoofed");
+  PacketInfo other = own;
+  other.ether_type = 0x88b5;  // local experimental: no IP header
+  other.ether_saddr = api_mac;
+  EXPECT_EQ(Eval(other).verdict_chain, "spoofed");
+  other.ether_saddr = web_mac;
+  EXPECT_TRUE(Eval(other).verdict_chain.empty());
+  // cache-1 has no MAC in the inventory: its port is not bound, its addresses still are.
+  PacketInfo unbound = Tcp("10.0.0.6", "10.0.0.3", 8080);
+  unbound.bridge_port = "veth-cache1";
+  unbound.ether_saddr = api_mac;
+  EXPECT_NE(Eval(unbound).verdict_chain, "spoofed");
+  // A port that is no workload's is not bulkhead's to judge.
+  takeover.bridge_port = "veth-other";
+  takeover.saddr = *Value::Address("10.0.0.99");
+  EXPECT_NE(Eval(takeover).verdict_chain, "spoofed");
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, EvaluatorTest, ::testing::Values(Mode::kMonitor, Mode::kEnforce));
 
 }  // namespace

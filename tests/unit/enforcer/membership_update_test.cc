@@ -176,6 +176,41 @@ TEST(MembershipTracker, SharedInterfaceIsListedUntilItsLastUserGoes) {
   env.ExpectIncremental(t, back, 2);
 }
 
+TEST(MembershipTracker, AMacComesChangesAndGoesWithItsPortsBinding) {
+  Env env;
+  auto t = env.Track();
+  auto next = env.inventory;
+  auto replica = W("api-3", "api", {"10.0.0.7", "fd00::7"}, "veth-api3");
+  replica.mac = "02:42:0a:00:00:07";
+  next.workloads.push_back(replica);
+  // 12 as without a MAC, + mac_ports, port_mac, ifmac4, ifmac6
+  env.ExpectIncremental(t, next, 16);
+  next.workloads.back().mac = "02:42:0a:00:00:77";  // the same container, another MAC
+  env.ExpectIncremental(t, next, 2);
+  next.workloads.back().mac.clear();  // unbound: its binding elements go
+  env.ExpectIncremental(t, next, 2);
+  env.ExpectIncremental(t, env.inventory, 12);
+}
+
+TEST(MembershipTracker, ASharedPortsMacIsTheFullCompilesToDecide) {
+  Env env;
+  auto t = env.Track();
+  auto next = env.inventory;
+  auto second = W("web-1b", "web", {"10.0.0.12"}, "veth-web1");
+  second.mac = "02:42:0a:00:00:12";
+  next.workloads.push_back(second);
+  EXPECT_FALSE(t.PlanChange(next));
+  auto full = CompileRuleset(env.policy, next, env.options);
+  ASSERT_TRUE(full);
+  const Set* port_mac = full->ruleset.FindTable(Family::kBridge, kTableName)->FindSet(kPortMacSet);
+  ASSERT_NE(port_mac, nullptr);
+  std::size_t on_web_port = 0;
+  for (const Element& e : port_mac->elements) {
+    on_web_port += e.key[0].name == "veth-web1" ? 1U : 0U;
+  }
+  EXPECT_EQ(on_web_port, 2U);  // both workloads' MACs pass on the shared port
+}
+
 TEST(MembershipTracker, WhatOnlyAFullCompileCanDoFallsBack) {
   Env env;
   auto t = env.Track();

@@ -46,6 +46,8 @@ Layout HeaderLayout(Field f) {
       return {offsetof(icmp6_hdr, icmp6_type), sizeof(icmp6_hdr::icmp6_type)};
     case Field::kEtherType:
       return {offsetof(ether_header, ether_type), sizeof(ether_header::ether_type)};
+    case Field::kEtherSaddr:
+      return {offsetof(ether_header, ether_shost), sizeof(ether_header::ether_shost)};
     case Field::kArpSaddrIp:  // struct arphdr, then the sender's hardware address (Ethernet)
       return {sizeof(arphdr) + ETHER_ADDR_LEN, 4};
     default:

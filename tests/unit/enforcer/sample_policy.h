@@ -4,14 +4,15 @@
 #include "policy/policy.h"
 
 // Small policies shared by the enforcer's unit tests and golden files: four groups (web, api,
-// db, cache) on one bridge, the host, and the world.
+// db, cache) on one bridge, the host, and the world. Every workload but cache-1 has a MAC (its
+// port is bound to it); cache-1 shows an unbound port.
 namespace bulkhead::enforcer::testing {
 
 inline policy::Inventory SampleInventory() {
   policy::Inventory inv;
   inv.host = {"node-1", {"10.0.0.1", "fd00::1"}};
   auto add = [&](std::string name, std::string app, std::string v4, std::string v6,
-                 std::string iface) {
+                 std::string iface, std::string mac) {
     policy::Workload w;
     w.name = std::move(name);
     w.labels = {{"app", std::move(app)}};
@@ -20,13 +21,14 @@ inline policy::Inventory SampleInventory() {
       w.addresses.push_back(std::move(v6));
     }
     w.interface = std::move(iface);
+    w.mac = std::move(mac);
     inv.workloads.push_back(std::move(w));
   };
-  add("web-1", "web", "10.0.0.2", "fd00::2", "veth-web1");
-  add("api-1", "api", "10.0.0.3", "fd00::3", "veth-api1");
-  add("api-2", "api", "10.0.0.4", "fd00::4", "veth-api2");
-  add("db-1", "db", "10.0.0.5", "fd00::5", "veth-db1");
-  add("cache-1", "cache", "10.0.0.6", "", "veth-cache1");
+  add("web-1", "web", "10.0.0.2", "fd00::2", "veth-web1", "02:42:0a:00:00:02");
+  add("api-1", "api", "10.0.0.3", "fd00::3", "veth-api1", "02:42:0a:00:00:03");
+  add("api-2", "api", "10.0.0.4", "fd00::4", "veth-api2", "02:42:0a:00:00:04");
+  add("db-1", "db", "10.0.0.5", "fd00::5", "veth-db1", "02:42:0a:00:00:05");
+  add("cache-1", "cache", "10.0.0.6", "", "veth-cache1", "");
   return inv;
 }
 
