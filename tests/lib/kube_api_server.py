@@ -54,6 +54,9 @@ Control (HTTP on 127.0.0.1:control_port; POST / with one JSON object; answers
   {"cmd": "pause", "seconds": S}  close every open watch and answer nothing for S seconds
                                 (connections are accepted and closed without an answer)
   {"cmd": "close_watches"}     end every open watch abruptly (no final chunk)
+  {"cmd": "expire_watches"}    end every open watch with an ERROR event of code 410 and the final
+                                chunk, as kube-apiserver does when a watcher's version has fallen
+                                out of its watch cache
   {"cmd": "set_token", "token": "T"}
   {"cmd": "bookmark"}          send a BOOKMARK on every watch that allows them, now
   {"cmd": "stats"}             {"requests": {path: count}, "unauthorized": N, "watches": N open,
@@ -98,6 +101,7 @@ class Store:
         self.paused_until = 0.0
         self.watch_epoch = 0  # bumped to close every open watch
         self.bookmark_epoch = 0
+        self.expire_epoch = 0
         self.requests = {}
         self.unauthorized = 0
         self.open_watches = 0
@@ -346,6 +350,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         with store.cond:
             store.open_watches += 1
             epoch, bookmark_epoch = store.watch_epoch, store.bookmark_epoch
+            expire_epoch = store.expire_epoch
             pending = []
             if since is None:
                 for obj in store.objects[resource].values():
@@ -378,6 +383,11 @@ class ApiHandler(BaseHTTPRequestHandler):
                         if res == resource and rv > since:
                             pending.append((kind, obj))
                             since = rv
+                    if store.expire_epoch != expire_epoch:
+                        pending = [("ERROR", status_object(
+                            410, "Expired", "too old resource version: %d (%d)" %
+                            (since, store.rv)))]
+                        continue
                     if store.bookmark_epoch != bookmark_epoch:
                         bookmark_epoch = store.bookmark_epoch
                         send_bookmark = True
@@ -461,6 +471,8 @@ def run_command(store, cmd):
             store.watch_epoch += 1
         elif name == "close_watches":
             store.watch_epoch += 1
+        elif name == "expire_watches":
+            store.expire_epoch += 1
         elif name == "set_token":
             store.token = str(cmd["token"])
         elif name == "bookmark":

@@ -478,7 +478,7 @@ DB_OK=$(grep -c ' ok db ' "$TOP/probe")
   fail "API server away: allowed traffic +$((API_OK1 - API_OK0)) only"
 R0a=$(metric a bulkhead_identity_relists_total) R0b=$(metric b bulkhead_identity_relists_total)
 kapi '{"cmd": "compact"}'
-kapi '{"cmd": "close_watches"}'
+kapi '{"cmd": "expire_watches"}'
 relisted() {  # NODE BEFORE
   local _
   for _ in $(seq 150); do
