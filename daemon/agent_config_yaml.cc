@@ -117,11 +117,16 @@ class AgentConfigReader {
     if (!codec::ExpectMap(root, "the agent configuration", errors_)) {
       return;
     }
-    Fields top(root,
-               {"apiVersion", "kind", "mode", "policy", "graph", "snapshotInterval", "inventory",
-                "nflogGroup", "metrics", "control", "violations", "interfaces", "groupBy",
-                "removeRulesOnExit", "logFormat", "violationLogRate", "hostName",
-                "tamperCheckInterval", "followPolicy", "identity"},
+    Fields top(root, {"apiVersion",   "kind",
+                      "mode",         "policy",
+                      "graph",        "snapshotInterval",
+                      "inventory",    "nflogGroup",
+                      "metrics",      "control",
+                      "violations",   "interfaces",
+                      "groupBy",      "removeRulesOnExit",
+                      "logFormat",    "violationLogRate",
+                      "hostName",     "tamperCheckInterval",
+                      "followPolicy", "identity"},
                "the agent configuration", errors_);
     ReadHeader(top);
     const bool mode_known = ReadMode(top, config);
