@@ -83,7 +83,11 @@ cluster_cleanup() {
       [ -f "$f" ] && { echo "--- last lines of $f"; tail -30 "$f"; }
     done
   fi
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do
+    # The deadline's sleep is a child of its subshell: left alone it would hold CTest's pipe.
+    for c in $(pgrep -P "$p"); do kill "$c" 2>/dev/null; done
+    kill "$p" 2>/dev/null
+  done
   for n in a b; do
     node $n
     # The app's processes run in the pods' namespaces, outside the sandboxes' cgroups.

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -151,24 +152,47 @@ int Status(cri::RuntimeService::Stub& stub, const std::string& id) {
   return 0;
 }
 
+// StopPodSandbox + RemovePodSandbox of one sandbox; the status of the first call that failed.
+grpc::Status StopAndRemove(cri::RuntimeService::Stub& stub, const std::string& id,
+                           const char*& call) {
+  cri::StopPodSandboxRequest stop;
+  stop.set_pod_sandbox_id(id);
+  cri::StopPodSandboxResponse stopped;
+  grpc::ClientContext stop_context;
+  Deadline(stop_context);
+  call = "StopPodSandbox";
+  grpc::Status status = stub.StopPodSandbox(&stop_context, stop, &stopped);
+  if (!status.ok()) {
+    return status;
+  }
+  cri::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(id);
+  cri::RemovePodSandboxResponse removed;
+  grpc::ClientContext remove_context;
+  Deadline(remove_context);
+  call = "RemovePodSandbox";
+  return stub.RemovePodSandbox(&remove_context, remove, &removed);
+}
+
+// As kubelet does, a sandbox whose removal failed is tried again: on a loaded machine containerd
+// 1.6 has answered RemovePodSandbox with "container is still running, to stop first" right after
+// StopPodSandbox returned. Up to 5 attempts, a second apart; only the last failure is printed.
 int Remove(cri::RuntimeService::Stub& stub, const std::vector<std::string>& ids) {
+  constexpr int kAttempts = 5;
   int status = 0;
   for (const auto& id : ids) {
-    cri::StopPodSandboxRequest stop;
-    stop.set_pod_sandbox_id(id);
-    cri::StopPodSandboxResponse stopped;
-    grpc::ClientContext stop_context;
-    Deadline(stop_context);
-    if (!Check(stub.StopPodSandbox(&stop_context, stop, &stopped), "StopPodSandbox")) {
-      status = 1;
-    }
-    cri::RemovePodSandboxRequest remove;
-    remove.set_pod_sandbox_id(id);
-    cri::RemovePodSandboxResponse removed;
-    grpc::ClientContext remove_context;
-    Deadline(remove_context);
-    if (!Check(stub.RemovePodSandbox(&remove_context, remove, &removed), "RemovePodSandbox")) {
-      status = 1;
+    for (int attempt = 1;; ++attempt) {
+      const char* call = "";
+      const grpc::Status result = StopAndRemove(stub, id, call);
+      if (result.ok()) {
+        break;
+      }
+      if (attempt == kAttempts) {
+        (void)Check(result, call);
+        status = 1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(1));
     }
   }
   return status;
