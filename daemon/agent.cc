@@ -76,7 +76,7 @@ class Agent {
                    std::string_view why);
   // Cluster identity (identity.kubernetes): the other nodes' workloads join this node's.
   bool StartIdentity();
-  void OnIdentityChange(IdentityChange change, const std::string& why);
+  void OnIdentityChange(const IdentityChange& change, const std::string& why);
   void HandOver(std::string_view why);
   void ArmLearnRefresh();
   void WaitForSignal();
@@ -141,8 +141,8 @@ bool Agent::StartIdentity() {
     return true;
   }
   identity_ = std::make_unique<IdentityFeed>(config_, io_, metrics_, log_);
-  if (!identity_->Start([this](IdentityChange change, const std::string& why) {
-        OnIdentityChange(std::move(change), why);
+  if (!identity_->Start([this](const IdentityChange& change, const std::string& why) {
+        OnIdentityChange(change, why);
       })) {
     return false;
   }
@@ -160,7 +160,7 @@ bool Agent::StartIdentity() {
   return true;
 }
 
-void Agent::OnIdentityChange(IdentityChange change, const std::string& why) {
+void Agent::OnIdentityChange(const IdentityChange& change, const std::string& why) {
   if (!have_inventory_) {
     return;  // the first local inventory hands everything over
   }
@@ -171,7 +171,7 @@ void Agent::OnIdentityChange(IdentityChange change, const std::string& why) {
     return;
   }
   if (enforcement_) {
-    enforcement_->OnWorkloads(std::move(change.came), change.gone, why);
+    enforcement_->OnWorkloads(change.came, change.gone, why);
   } else {
     ArmLearnRefresh();
   }

@@ -106,7 +106,7 @@ void EnforcementLoop::IndexInventory() {
   }
 }
 
-void EnforcementLoop::OnWorkloads(std::vector<policy::Workload> came,
+void EnforcementLoop::OnWorkloads(const std::vector<policy::Workload>& came,
                                   const std::vector<std::string>& gone, std::string_view why) {
   const auto start = ConfirmClock::now();
   // Only what the tracker knows can leave it; the rest was never applied.

@@ -85,7 +85,7 @@ class EnforcementLoop {
   // cluster's identities (pods of other nodes). Planned from the tracked state in O(change) and
   // sent as one batch of set elements; a change that plan cannot make takes OnInventory's path.
   // Before the first apply it only updates the inventory the first apply will use.
-  void OnWorkloads(std::vector<policy::Workload> came, const std::vector<std::string>& gone,
+  void OnWorkloads(const std::vector<policy::Workload>& came, const std::vector<std::string>& gone,
                    std::string_view why);
   // Reopens the violations file (logrotate; SIGHUP).
   void ReopenViolationLog();

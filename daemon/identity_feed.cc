@@ -55,7 +55,8 @@ IdentityFeed::IdentityFeed(const AgentConfig& config, boost::asio::io_context& i
                     "Lists after the first one (after a 410 Gone, an error or a reconnect)");
 }
 
-IdentityFeed::~IdentityFeed() { Stop(); }
+// The source's destructor stops its thread and drops what it posted; the timer's cancels it.
+IdentityFeed::~IdentityFeed() = default;
 
 std::string IdentityFeed::ResolveNodeName(const AgentConfig& config) {
   if (!config.node_name.empty()) {
@@ -98,7 +99,7 @@ bool IdentityFeed::Start(ChangeCallback on_change) {
   }
   source_ = std::move(*source);
   started_ = Clock::now();
-  source_->Start([this](inventory::KubeBatch batch) { OnBatch(std::move(batch)); });
+  source_->Start([this](const inventory::KubeBatch& batch) { OnBatch(batch); });
   log_->info("identity: following the Kubernetes API at {} as node {}", server_, node_name());
   PublishMetrics();
   ArmTimer();
@@ -114,7 +115,7 @@ void IdentityFeed::Stop() {
   }
 }
 
-void IdentityFeed::OnBatch(inventory::KubeBatch batch) {
+void IdentityFeed::OnBatch(const inventory::KubeBatch& batch) {
   if (stopping_) {
     return;
   }
@@ -141,7 +142,7 @@ void IdentityFeed::OnBatch(inventory::KubeBatch batch) {
   } else {
     why = fmt::format("kubernetes {} +{} -{}", resource, change.came.size(), change.gone.size());
   }
-  on_change_(std::move(change), why);
+  on_change_(change, why);
 }
 
 policy::Inventory IdentityFeed::Combine(policy::Inventory local) const {

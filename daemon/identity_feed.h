@@ -30,7 +30,7 @@ namespace bulkhead::daemon {
 
 class IdentityFeed {
  public:
-  using ChangeCallback = std::function<void(IdentityChange change, const std::string& why)>;
+  using ChangeCallback = std::function<void(const IdentityChange& change, const std::string& why)>;
 
   IdentityFeed(const AgentConfig& config, boost::asio::io_context& io, Metrics& metrics,
                std::shared_ptr<spdlog::logger> log);
@@ -57,7 +57,7 @@ class IdentityFeed {
   static std::string ResolveNodeName(const AgentConfig& config);
 
  private:
-  void OnBatch(inventory::KubeBatch batch);
+  void OnBatch(const inventory::KubeBatch& batch);
   void PublishMetrics();
   void ArmTimer();
 
