@@ -41,21 +41,8 @@ source "$SRC/tests/lib/preconditions.sh" && require_netns_exec
 source "$SRC/tests/lib/dockerd.sh"  # fail, pass, die
 # shellcheck source=../../lib/containerd.sh
 source "$SRC/tests/lib/containerd.sh"
-T0=$(date +%s.%N)
-TP=$T0
-now() { date +%s.%N; }
-phase() {
-  local t
-  t=$(now)
-  echo "== $1: $(echo "$t $TP" | awk '{printf "%.1f s", $1 - $2}') (total $(echo "$t $T0" |
-    awk '{printf "%.1f s", $1 - $2}'))"
-  TP=$t
-}
-pycheck() {  # WHAT ARGS... <<EOF: the python script on stdin decides (exit 0)
-  local what=$1
-  shift
-  if python3 - "$@"; then pass "$what"; else fail "$what"; fi
-}
+# shellcheck source=../../lib/e2e_common.sh
+source "$SRC/tests/lib/e2e_common.sh"  # phase, pycheck
 
 # --- the cluster's parts -----------------------------------------------------------------------
 TOP=$(mktemp -d "/tmp/bhc$$.XXXXXX")

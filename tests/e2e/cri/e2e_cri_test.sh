@@ -37,22 +37,9 @@ source "$SRC/tests/lib/dockerd.sh"  # fail, pass, die, inns, inns_bg
 source "$SRC/tests/lib/containerd.sh"
 # shellcheck source=../../lib/echo_servers.sh
 source "$SRC/tests/lib/echo_servers.sh"
-T0=$(date +%s.%N)
-TP=$T0
-now() { date +%s.%N; }
-phase() {
-  local t
-  t=$(now)
-  echo "== $1: $(echo "$t $TP" | awk '{printf "%.1f s", $1 - $2}') (total $(echo "$t $T0" |
-    awk '{printf "%.1f s", $1 - $2}'))"
-  TP=$t
-}
+# shellcheck source=../../lib/e2e_common.sh
+source "$SRC/tests/lib/e2e_common.sh"  # phase, pycheck
 uptime_now() { cut -d' ' -f1 /proc/uptime; }
-pycheck() {  # WHAT ARGS... <<EOF: the python script on stdin decides (exit 0)
-  local what=$1
-  shift
-  if python3 - "$@"; then pass "$what"; else fail "$what"; fi
-}
 
 AGENT_PID=""
 cleanup_hook() {
