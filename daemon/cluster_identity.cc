@@ -38,6 +38,22 @@ std::vector<capture::IpAddr> ParseAddresses(const std::vector<std::string>& addr
   return out;
 }
 
+// The keys of `held` that `listed` (a relist's objects) does not name: what left meanwhile.
+template <typename Map, typename Objects, typename KeyOf>
+std::vector<std::string> Unlisted(const Map& held, const Objects& listed, KeyOf key_of) {
+  std::set<std::string_view> names;
+  for (const auto& object : listed) {
+    names.insert(key_of(object));
+  }
+  std::vector<std::string> out;
+  for (const auto& [key, value] : held) {
+    if (names.count(key) == 0) {
+      out.push_back(key);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 ClusterIdentity::ClusterIdentity(std::string own_node) : own_node_(std::move(own_node)) {}
@@ -71,17 +87,9 @@ IdentityChange ClusterIdentity::Apply(const inventory::KubeBatch& batch) {
 
 void ClusterIdentity::ApplyPods(const inventory::KubeBatch& batch, IdentityChange& change) {
   if (batch.relist) {
-    std::set<std::string> listed;
-    for (const auto& pod : batch.pods) {
-      listed.insert(pod.uid);
-    }
-    std::vector<std::string> stale;
-    for (const auto& [uid, record] : pods_) {
-      if (listed.count(uid) == 0) {
-        stale.push_back(uid);
-      }
-    }
-    for (const auto& uid : stale) {
+    for (const auto& uid :
+         Unlisted(pods_, batch.pods,
+                  [](const inventory::KubePod& p) -> std::string_view { return p.uid; })) {
       ErasePod(uid, change);
     }
   }
@@ -148,17 +156,9 @@ void ClusterIdentity::ErasePod(const std::string& uid, IdentityChange& change) {
 
 void ClusterIdentity::ApplyNodes(const inventory::KubeBatch& batch, IdentityChange& change) {
   if (batch.relist) {
-    std::set<std::string> listed;
-    for (const auto& node : batch.nodes) {
-      listed.insert(node.name);
-    }
-    std::vector<std::string> stale;
-    for (const auto& [name, node] : nodes_) {
-      if (listed.count(name) == 0) {
-        stale.push_back(name);
-      }
-    }
-    for (const auto& name : stale) {
+    for (const auto& name :
+         Unlisted(nodes_, batch.nodes,
+                  [](const inventory::KubeNode& n) -> std::string_view { return n.name; })) {
       EraseNode(name, change);
     }
   }

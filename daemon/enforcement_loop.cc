@@ -190,12 +190,7 @@ void EnforcementLoop::PatchEndpoints(const enforcer::MembershipTracker::Plan& pl
     group_of_[m.workload.name] = m.group;
   }
   for (const auto& w : plan.came) {
-    const auto group = group_of_.find(w.name);
-    for (const auto& a : w.addresses) {
-      if (auto ip = capture::IpAddr::Parse(a)) {
-        endpoints_[*ip] = {w.name, group == group_of_.end() ? "" : group->second, a, w.node};
-      }
-    }
+    AddEndpoints(w);
   }
 }
 
@@ -318,6 +313,16 @@ void EnforcementLoop::Failed(std::string_view why, std::string_view what, std::s
   log_->error("enforce ({}): {}: {}", why, what, last_error_);
 }
 
+// A workload's addresses as violation lines name them, with its group from group_of_.
+void EnforcementLoop::AddEndpoints(const policy::Workload& w) {
+  const auto group = group_of_.find(w.name);
+  for (const auto& a : w.addresses) {
+    if (auto ip = capture::IpAddr::Parse(a)) {
+      endpoints_[*ip] = {w.name, group == group_of_.end() ? "" : group->second, a, w.node};
+    }
+  }
+}
+
 void EnforcementLoop::RebuildEndpoints() {
   endpoints_.clear();
   group_of_.clear();
@@ -328,12 +333,7 @@ void EnforcementLoop::RebuildEndpoints() {
     }
   }
   for (const auto& w : inventory_.workloads) {
-    const auto it = group_of.find(w.name);
-    for (const auto& a : w.addresses) {
-      if (auto ip = capture::IpAddr::Parse(a)) {
-        endpoints_[*ip] = {w.name, it == group_of.end() ? "" : it->second, a, w.node};
-      }
-    }
+    AddEndpoints(w);
   }
   for (const auto& a : inventory_.host.addresses) {
     if (auto ip = capture::IpAddr::Parse(a)) {

@@ -120,6 +120,7 @@ class EnforcementLoop {
                ConfirmClock::time_point start);
   void Failed(std::string_view why, std::string_view what, std::string error);
   void RebuildEndpoints();
+  void AddEndpoints(const policy::Workload& w);
   // OnWorkloads' parts: the inventory in memory follows the change (returns the addresses of
   // the workloads replaced or removed); the violation names follow the applied plan.
   std::vector<std::string> PatchInventory(const std::vector<policy::Workload>& came,

@@ -257,7 +257,7 @@ asio::awaitable<KubeWatchEnd> KubeSource::WatchOnce(KubeResource resource,
                              "&timeoutSeconds=" + std::to_string(options_.watch_timeout.count());
   auto on_lines = [this, resource, &resource_version,
                    &gone](std::vector<std::string> lines) -> asio::awaitable<bool> {
-    Touch(resource);  // the stream opened, or lines came: the server is there
+    Touch(resource);  // lines came: the server is there (the opening is on_open's)
     KubeBatch batch;
     batch.resource = resource;
     bool keep_going = true;

@@ -73,6 +73,14 @@ shop_setup() {  # [extra namespaces, created but not attached]
   for ns in "$H" "$WEB" "$API" "$DB" "$CACHE"; do shop_serve "$ns" || exit 1; done
 }
 
+# The bridged workloads' MACs, as tests/integration/enforcer/policy.spec binds them to their
+# ports (the enforcer's MAC binding): for the tests that apply that spec.
+shop_spec_macs() {
+  ip -n "$WEB" link set eth0 address 02:00:0a:0a:00:02
+  ip -n "$API" link set eth0 address 02:00:0a:0a:00:03
+  ip -n "$DB" link set eth0 address 02:00:0a:0a:00:04
+}
+
 probe() {  # ns addr port [tcp|udp] -> 0 when the echo came back
   local a=$2
   [[ $a == *:* ]] && a="[$a]"

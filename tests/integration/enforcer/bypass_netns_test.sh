@@ -19,10 +19,7 @@ DEADLINE=${BHE_DEADLINE:-150}
 ID="bhb$$"
 source "$SRC/../../lib/shop_netns.sh"
 shop_setup
-# The bridged workloads' MACs, as policy.spec binds them to their ports (enforcer_netns too).
-ip -n "$WEB" link set eth0 address 02:00:0a:0a:00:02
-ip -n "$API" link set eth0 address 02:00:0a:0a:00:03
-ip -n "$DB" link set eth0 address 02:00:0a:0a:00:04
+shop_spec_macs
 require_br_netfilter "$H" "$TOOL" sysctl
 TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
 
