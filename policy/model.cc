@@ -231,7 +231,8 @@ std::string FormatTimestamp(std::uint64_t usec) {
 
 std::optional<std::uint64_t> ParseTimestamp(std::string_view text) {
   // RFC 3339 section 5.6: date-time = full-date "T" full-time. Accepted: any fraction of a
-  // second (kept to the microsecond), "Z" or a numeric offset. Years before 1970 cannot be
+  // second (kept to the millisecond, as FormatTimestamp writes it, so that a graph read and written
+  // again is the same graph), "Z" or a numeric offset. Years before 1970 cannot be
   // represented and years past 9999 are not four digits.
   const auto year = Digits(text, 0, 4);
   const auto month = Digits(text, 5, 2);
@@ -254,8 +255,10 @@ std::optional<std::uint64_t> ParseTimestamp(std::string_view text) {
     std::size_t digits = 0;
     std::uint64_t scale = 100'000;
     while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      fraction_usec += static_cast<std::uint64_t>(text[pos] - '0') * scale;
-      scale /= 10;  // digits past the microsecond add 0
+      if (digits < 3) {  // digits past the millisecond are dropped
+        fraction_usec += static_cast<std::uint64_t>(text[pos] - '0') * scale;
+        scale /= 10;
+      }
       ++pos;
       ++digits;
     }

@@ -2,20 +2,14 @@
 // start and reload. Beyond "no crash, no sanitizer report": a rejection always says where and
 // why, and a config the reader accepts is complete enough for the agent to start from.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string_view>
 
 #include "daemon/agent_config.h"
+#include "tests/fuzz/promise.h"
 
 namespace {
 
-void Check(bool ok, const char* promise) {
-  if (!ok) {
-    std::fprintf(stderr, "agent_config_fuzz: broken promise: %s\n", promise);
-    std::abort();
-  }
-}
+constexpr auto Check = bulkhead::fuzz::Promise;
 
 }  // namespace
 

@@ -4,24 +4,18 @@
 // error always says something, and an accepted pod keeps the shape the agent relies on.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string_view>
 
 #include <google/protobuf/stubs/logging.h>
 
 #include "inventory/cri_pods.h"
+#include "tests/fuzz/promise.h"
 
 namespace {
 
 namespace inv = bulkhead::inventory;
 
-void Check(bool ok, const char* promise) {
-  if (!ok) {
-    std::fprintf(stderr, "cri_fuzz: broken promise: %s\n", promise);
-    std::abort();
-  }
-}
+constexpr auto Check = bulkhead::fuzz::Promise;
 
 void CheckPod(const inv::CriPod& pod) {
   Check(pod.pid >= 0, "no negative pid");

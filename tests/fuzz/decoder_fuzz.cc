@@ -5,11 +5,10 @@
 // checks the promises the learn module relies on.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <span>
 
 #include "capture/decoder.h"
+#include "tests/fuzz/promise.h"
 
 namespace {
 
@@ -20,13 +19,7 @@ constexpr LinkType kLinks[] = {LinkType::kEthernet,  LinkType::kRaw,  LinkType::
                                LinkType::kLinuxSll2, LinkType::kIpv4, LinkType::kIpv6,
                                LinkType::kNflog};
 
-// A broken promise names itself, so a crash input explains itself.
-void Check(bool ok, const char* promise) {
-  if (!ok) {
-    std::fprintf(stderr, "decoder_fuzz: broken promise: %s\n", promise);
-    std::abort();
-  }
-}
+constexpr auto Check = bulkhead::fuzz::Promise;
 
 void DecodeOnce(LinkType link, std::span<const std::uint8_t> bytes, std::uint32_t wire) {
   bulkhead::capture::RawFrame frame;

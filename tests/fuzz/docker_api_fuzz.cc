@@ -5,22 +5,16 @@
 // shape the header promises.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string_view>
 
 #include "inventory/docker_api.h"
+#include "tests/fuzz/promise.h"
 
 namespace {
 
 namespace inv = bulkhead::inventory;
 
-void Check(bool ok, const char* promise) {
-  if (!ok) {
-    std::fprintf(stderr, "docker_api_fuzz: broken promise: %s\n", promise);
-    std::abort();
-  }
-}
+constexpr auto Check = bulkhead::fuzz::Promise;
 
 template <typename Result>
 bool Failed(const Result& result) {

@@ -1,10 +1,10 @@
 // Fuzz target for ParseInventory (STYLE.md rule 15): no crash on any input, and what the reader
 // accepts, WriteInventoryYaml writes back so that it reads the same.
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
 #include "inventory/inventory_codec.h"
+#include "tests/fuzz/promise.h"
 
 namespace {
 
@@ -27,19 +27,16 @@ bool Same(const bulkhead::policy::Inventory& a, const bulkhead::policy::Inventor
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using bulkhead::fuzz::Promise;
   using bulkhead::inventory::ParseInventory;
   using bulkhead::inventory::WriteInventoryYaml;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   auto inventory = ParseInventory(text, "fuzz.yaml");
   if (!inventory) {
-    if (inventory.error().errors.empty()) {
-      std::abort();
-    }
+    Promise(!inventory.error().errors.empty(), "a rejection has at least one located message");
     return 0;
   }
   auto again = ParseInventory(WriteInventoryYaml(*inventory), "again.yaml");
-  if (!again || !Same(*again, *inventory)) {
-    std::abort();
-  }
+  Promise(again && Same(*again, *inventory), "the YAML written reads back as the same inventory");
   return 0;
 }

@@ -10,24 +10,18 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "inventory/kube_api.h"
 #include "inventory/kube_config.h"
+#include "tests/fuzz/promise.h"
 
 namespace {
 
 namespace inv = bulkhead::inventory;
 
-void Check(bool ok, const char* promise) {
-  if (!ok) {
-    std::fprintf(stderr, "kube_api_fuzz: broken promise: %s\n", promise);
-    std::abort();
-  }
-}
+constexpr auto Check = bulkhead::fuzz::Promise;
 
 void CheckLine(std::string_view message) {
   Check(!message.empty(), "an error says what went wrong");

@@ -6,20 +6,14 @@
 // decoder agree on every malformation of the NFLOG layer.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <span>
 
 #include "capture/nflog.h"
+#include "tests/fuzz/promise.h"
 
 namespace {
 
 using bulkhead::capture::DecodeOutcome;
-
-void Check(bool ok) {
-  if (!ok) {
-    std::abort();
-  }
-}
 
 bool Inside(std::span<const std::uint8_t> whole, const void* begin, std::size_t size) {
   const auto* p = static_cast<const std::uint8_t*>(begin);
@@ -32,13 +26,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::span<const std::uint8_t> message(data, size);
   bulkhead::capture::NflogMessage walked;
   const DecodeOutcome walk = bulkhead::capture::WalkNflog(message, walked);
-  Check(walk == DecodeOutcome::kOk || walk == DecodeOutcome::kNotIp ||
-        walk == DecodeOutcome::kUnsupportedLink || walk == DecodeOutcome::kTruncatedNflog ||
-        walk == DecodeOutcome::kBadNflogTlv || walk == DecodeOutcome::kNflogTooManyTlvs);
-  Check(walked.has_payload == (walk == DecodeOutcome::kOk));
-  Check(Inside(message, walked.prefix.data(), walked.prefix.size()));
-  Check(Inside(message, walked.payload.data(), walked.payload.size()));
-  Check(walked.prefix.find('\0') == std::string_view::npos);
+  BULKHEAD_PROMISE(walk == DecodeOutcome::kOk || walk == DecodeOutcome::kNotIp ||
+                   walk == DecodeOutcome::kUnsupportedLink ||
+                   walk == DecodeOutcome::kTruncatedNflog || walk == DecodeOutcome::kBadNflogTlv ||
+                   walk == DecodeOutcome::kNflogTooManyTlvs);
+  BULKHEAD_PROMISE(walked.has_payload == (walk == DecodeOutcome::kOk));
+  BULKHEAD_PROMISE(Inside(message, walked.prefix.data(), walked.prefix.size()));
+  BULKHEAD_PROMISE(Inside(message, walked.payload.data(), walked.payload.size()));
+  BULKHEAD_PROMISE(walked.prefix.find('\0') == std::string_view::npos);
 
   bulkhead::capture::RawFrame frame;
   frame.data = message;
@@ -46,13 +41,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bulkhead::capture::PacketSummary summary;
   bulkhead::capture::NflogMessage decoded;
   const DecodeOutcome outcome = bulkhead::capture::DecodeNflog(frame, summary, decoded);
-  Check(outcome < DecodeOutcome::kCount);
-  Check(decoded.prefix == walked.prefix);
+  BULKHEAD_PROMISE(outcome < DecodeOutcome::kCount);
+  BULKHEAD_PROMISE(decoded.prefix == walked.prefix);
   if (walk != DecodeOutcome::kOk) {
-    Check(outcome == walk);  // the NFLOG layer's reason, not one from a layer below
+    BULKHEAD_PROMISE(outcome == walk);  // the NFLOG layer's reason, not one from a layer below
   }
   if (summary.has_ports) {
-    Check(outcome == DecodeOutcome::kOk);
+    BULKHEAD_PROMISE(outcome == DecodeOutcome::kOk);
   }
   return 0;
 }

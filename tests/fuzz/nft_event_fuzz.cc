@@ -5,22 +5,14 @@
 // malformed datagram asks for a resync, and a report only ever names bulkhead's tables.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "enforcer/ruleset_watch.h"
+#include "tests/fuzz/promise.h"
 
-namespace {
-
-void Check(bool ok) {
-  if (!ok) {
-    std::abort();
-  }
-}
-
-}  // namespace
+namespace {}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace bulkhead::enforcer;
@@ -31,19 +23,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CommitClassifier classifier(ledger, BulkheadTables());
   WatchUpdate update;
   classifier.FeedDatagram(datagram, update);
-  Check(update.malformed == 0 || update.resync_needed);
+  BULKHEAD_PROMISE(update.malformed == 0 || update.resync_needed);
   for (const CommitReport& c : update.commits) {
-    Check(c.changes >= c.first_changes.size());
+    BULKHEAD_PROMISE(c.changes >= c.first_changes.size());
     for (const NftChange& change : c.first_changes) {
-      Check(change.table == "bulkhead");
-      Check(!change.Describe().empty());
+      BULKHEAD_PROMISE(change.table == "bulkhead");
+      BULKHEAD_PROMISE(!change.Describe().empty());
     }
-    Check(!c.Summary().empty());
+    BULKHEAD_PROMISE(!c.Summary().empty());
   }
   // The whole input as one message, too (the decoder alone).
   auto decoded = DecodeNftEvent(datagram);
   if (!decoded) {
-    Check(!NftEventErrorName(decoded.error()).empty());
+    BULKHEAD_PROMISE(!NftEventErrorName(decoded.error()).empty());
   }
   return 0;
 }

@@ -49,7 +49,10 @@ TEST(TimestampTest, ParsesWhatItFormats) {
     EXPECT_EQ(ParseTimestamp(FormatTimestamp(usec)), usec) << usec;
   }
   EXPECT_EQ(ParseTimestamp("2026-11-28T10:00:00Z"), 1795860000ULL * 1000000);
-  EXPECT_EQ(ParseTimestamp("2026-11-28T10:00:00.123456Z"), 1795860000123456ULL);
+  // Kept to the millisecond, as written: finer digits are cut (a fuzzed graph's ".0008" once read
+  // back as a different graph).
+  EXPECT_EQ(ParseTimestamp("2026-11-28T10:00:00.123456Z"), 1795860000123000ULL);
+  EXPECT_EQ(ParseTimestamp("2026-11-28T10:00:00.0008Z"), 1795860000000000ULL);
   EXPECT_EQ(ParseTimestamp("2026-11-28T11:00:00.250+01:00"), 1795860000250000ULL);
   EXPECT_EQ(ParseTimestamp("2026-11-28t10:00:00.250z"), 1795860000250000ULL);
 }
