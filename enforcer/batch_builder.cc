@@ -15,6 +15,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -425,6 +426,56 @@ void AddTableMessages(BatchWriter& w, Family family, const std::string& name, bo
   }
 }
 
+// The `typeof` description nft keeps in a set's user data (NFTNL_UDATA_SET_KEY_TYPEOF), for the
+// sets nft 1.0.6 can only declare so (ruleset.h: Set::key_fields): without it `nft list` cannot
+// print a raw integer key (it asserts), and with it the listing reads back. nft's layout: an
+// expression is {0: its type, 1: its data}; a concatenation's data lists its parts in order.
+// Numbers as nft 1.0.6 writes them (read back from a set nft made; enforcer_netns_test checks that
+// nft lists and reloads ours).
+constexpr std::uint32_t kNftExprPayload = 7;
+constexpr std::uint32_t kNftExprMeta = 9;
+constexpr std::uint32_t kNftExprConcat = 13;
+constexpr std::uint32_t kNftProtoBaseTransport = 3;
+
+void PutTypeofExpr(nftnl_udata_buf* buf, Field field) {
+  const FieldInfo& info = FieldInfoOf(field);
+  nftnl_udata* data = nullptr;
+  if (info.base == FieldBase::kMeta) {
+    nftnl_udata_put_u32(buf, 0, kNftExprMeta);
+    data = nftnl_udata_nest_start(buf, 1);
+    nftnl_udata_put_u32(buf, 0, info.key);
+  } else if (info.base == FieldBase::kTransport && info.type == DataType::kIpv6Raw) {
+    nftnl_udata_put_u32(buf, 0, kNftExprPayload);  // raw: no protocol description, no field
+    data = nftnl_udata_nest_start(buf, 1);
+    nftnl_udata_put_u32(buf, 0, 0);
+    nftnl_udata_put_u32(buf, 1, 0);
+    nftnl_udata_put_u32(buf, 2, kNftProtoBaseTransport);
+    nftnl_udata_put_u32(buf, 3, info.offset * 8);
+    nftnl_udata_put_u32(buf, 4, info.length * 8);
+  } else {
+    std::fprintf(stderr, "typeof user data for field %s is not written\n", info.name.data());
+    std::abort();  // a programming error: only meta and raw fields key such sets
+  }
+  nftnl_udata_nest_end(buf, data);
+}
+
+void PutKeyTypeof(nftnl_udata_buf* buf, const std::vector<Field>& fields) {
+  nftnl_udata* typeof_nest = nftnl_udata_nest_start(buf, NFTNL_UDATA_SET_KEY_TYPEOF);
+  if (fields.size() == 1) {
+    PutTypeofExpr(buf, fields.front());
+  } else {
+    nftnl_udata_put_u32(buf, 0, kNftExprConcat);
+    nftnl_udata* parts = nftnl_udata_nest_start(buf, 1);
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      nftnl_udata* part = nftnl_udata_nest_start(buf, static_cast<std::uint8_t>(i));
+      PutTypeofExpr(buf, fields[i]);
+      nftnl_udata_nest_end(buf, part);
+    }
+    nftnl_udata_nest_end(buf, parts);
+  }
+  nftnl_udata_nest_end(buf, typeof_nest);
+}
+
 void AddSet(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id) {
   const std::uint16_t fam = NfFamily(t.family);
   SetPtr set(nftnl_set_alloc());
@@ -477,9 +528,14 @@ void AddSet(BatchWriter& w, const Table& t, const Set& s, std::uint32_t set_id) 
     return encoding == ValueEncoding::kHostInteger || encoding == ValueEncoding::kString ? 1 : 2;
   };
   std::unique_ptr<nftnl_udata_buf, void (*)(const nftnl_udata_buf*)> udata(
-      nftnl_udata_buf_alloc(64), nftnl_udata_buf_free);
+      nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN), nftnl_udata_buf_free);
   if (s.key.size() == 1) {
     nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_KEYBYTEORDER, order(s.key[0]));
+  } else if (!s.key_fields.empty()) {
+    nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_KEYBYTEORDER, 0);  // mixed, as nft writes it
+  }
+  if (!s.key_fields.empty()) {
+    PutKeyTypeof(udata.get(), s.key_fields);
   }
   if (s.data && *s.data != DataType::kVerdict) {
     nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_DATABYTEORDER, order(*s.data));

@@ -8,6 +8,7 @@ namespace bulkhead::enforcer::internal {
 namespace {
 
 constexpr std::int32_t kBridgePreroutingPriority = -300;
+constexpr std::uint32_t kNeighbourAdvertType = 136;  // ICMPv6 (RFC 4861)
 
 // Which workloads have an interface (a bridge port bulkhead can name).
 struct PortCoverage {
@@ -28,6 +29,23 @@ PortCoverage CoverageOf(const Membership& membership) {
 
 Verdict GotoCounter(std::string_view counter) { return MakeVerdict(Verdict::Kind::kGoto, counter); }
 
+// A neighbour advertisement names its target address, and a neighbour that holds that address
+// in its cache believes the advertisement's MAC (with the override flag, at once). So a workload
+// advertises only its own addresses: a target that is another workload's address, from a port
+// that does not own it, is spoofed. Other targets (link-local, the host's, unmanaged) pass, as
+// the source address checks let them. Before the IPv6 own-traffic rule, which would accept the
+// frame on its (port, MAC, source) alone.
+void AddNeighbourAdvertGuard(Chain& pre) {
+  std::vector<Statement> na = Icmpv6Dependency(Family::kBridge);
+  na.push_back(FieldMatch({Field::kIcmpv6Type}, Match::Op::kEq,
+                          Value::Number(DataType::kIcmpv6Type, kNeighbourAdvertType)));
+  na.push_back(InSet({Field::kNdTarget}, kNdOwnedTargetSet));
+  na.push_back(InSet({Field::kIifname, Field::kNdTarget}, kNdPortTargetSet, true));
+  na.push_back(GotoCounter(kCounterSpoofed));
+  pre.rules.push_back(
+      MakeRule(std::move(na), "NA guard: a workload advertises only its own addresses"));
+}
+
 // Every frame crosses prerouting (the bridge family has no working `ct state` here), so a
 // workload's own traffic is accepted after one lookup: its (port, MAC, address) triple first
 // (workloads with a MAC), and a bound port's frames with another source MAC are spoofed before
@@ -35,6 +53,9 @@ Verdict GotoCounter(std::string_view counter) { return MakeVerdict(Verdict::Kind
 // (port, address) pair follows.
 void AddOwnTrafficRules(Chain& pre) {
   for (const auto& ip : kAddressFamilies) {
+    if (ip.v6) {  // IPv4 frames do not pay for it
+      AddNeighbourAdvertGuard(pre);
+    }
     pre.rules.push_back(MakeRule({IpDependency(Family::kBridge, ip.v6),
                                   InSet({Field::kIifname, Field::kEtherSaddr, ip.saddr},
                                         InterfaceMacAddressSetName(ip.family)),
@@ -171,6 +192,15 @@ Table BuildBridgeTable(const CompileContext& context, std::vector<std::string>& 
       t.sets.push_back(KeyedSet(OwnedAddressSetName(ip.family), ip.address,
                                 "addresses of workloads with an interface"));
     }
+    Set nd_owned = KeyedSet(kNdOwnedTargetSet, DataType::kIpv6Raw,
+                            "IPv6 addresses of workloads with an interface, as NA targets");
+    nd_owned.key_fields = {Field::kNdTarget};
+    t.sets.push_back(std::move(nd_owned));
+    Set nd_port = KeyedSet(kNdPortTargetSet, DataType::kIfname,
+                           "interface . IPv6 address of each workload, as NA targets");
+    nd_port.key.push_back(DataType::kIpv6Raw);
+    nd_port.key_fields = {Field::kIifname, Field::kNdTarget};
+    t.sets.push_back(std::move(nd_port));
     AddAntiSpoofingRules(pre);
     t.sets.push_back(RouterMessageSet());
   }

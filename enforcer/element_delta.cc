@@ -19,6 +19,7 @@ bool SameValue(const Value& a, const Value& b) {
   switch (a.type) {
     case DataType::kIpv4Addr:
     case DataType::kIpv6Addr:
+    case DataType::kIpv6Raw:
       return std::memcmp(a.addr.data(), b.addr.data(), 16) == 0;
     case DataType::kIfname:
       return a.name == b.name;

@@ -18,7 +18,7 @@ bool ValueLess(const Value& a, const Value& b) {
     return a.name < b.name;
   }
   if (a.type == DataType::kIpv4Addr || a.type == DataType::kIpv6Addr ||
-      a.type == DataType::kEtherAddr) {
+      a.type == DataType::kIpv6Raw || a.type == DataType::kEtherAddr) {
     return a.addr < b.addr;
   }
   return a.number < b.number;
@@ -68,6 +68,8 @@ class Interpreter {
         return bridge_ && EtherType() == 0x0806;
       case FieldHeader::kIcmpv6:
         return p_.l4proto == 58;
+      case FieldHeader::kNeighbourAdvert:
+        return p_.l4proto == 58 && p_.icmp_type == 136 && p_.nd_target.has_value();
     }
     return false;
   }
@@ -101,6 +103,8 @@ class Interpreter {
         return num(EtherType());
       case PacketPart::kEtherSource:
         return p_.ether_saddr;  // nullopt when the caller does not know it: not judged
+      case PacketPart::kNdTarget:
+        return Value::Ipv6Raw(*p_.nd_target);
       case PacketPart::kCtState:
         return num(kCtStateNew);
       case PacketPart::kCtMark:

@@ -32,6 +32,8 @@ struct PacketInfo {
   // from the inet side), and the MAC binding is not judged: the rules that read it end as the
   // kernel's would for a missing field, so the (port, address) checks decide alone.
   std::optional<Value> ether_saddr;
+  // A neighbour advertisement's target address (kIpv6Addr; l4proto 58, icmp_type 136).
+  std::optional<Value> nd_target;
 };
 
 struct EvalResult {

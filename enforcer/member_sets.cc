@@ -39,6 +39,11 @@ void EmitBridgeMemberElements(const MemberWorkload& w, Sink&& sink) {
       sink(InterfaceAddressSetName(family.family),
            MakeElement({Value::Ifname(w.interface), a}, origin));
       sink(OwnedAddressSetName(family.family), MakeElement({a}, origin));
+      if (family.v6) {
+        sink(kNdOwnedTargetSet, MakeElement({Value::Ipv6Raw(a)}, origin));
+        sink(kNdPortTargetSet,
+             MakeElement({Value::Ifname(w.interface), Value::Ipv6Raw(a)}, origin));
+      }
     }
   }
 }

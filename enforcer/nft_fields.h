@@ -35,7 +35,7 @@ struct DataTypeInfo {
   ValueEncoding encoding;
 };
 
-inline constexpr std::array<DataTypeInfo, 10> kDataTypes = {{
+inline constexpr std::array<DataTypeInfo, 11> kDataTypes = {{
     {DataType::kIpv4Addr, "ipv4_addr", 7, 4, ValueEncoding::kAddress},
     {DataType::kIpv6Addr, "ipv6_addr", 8, 16, ValueEncoding::kAddress},
     {DataType::kMark, "mark", 19, 4, ValueEncoding::kHostInteger},
@@ -45,6 +45,7 @@ inline constexpr std::array<DataTypeInfo, 10> kDataTypes = {{
     {DataType::kEtherType, "ether_type", 10, 2, ValueEncoding::kBigInteger},
     {DataType::kIcmpv6Type, "icmpv6_type", 29, 1, ValueEncoding::kBigInteger},
     {DataType::kEtherAddr, "ether_addr", 9, 6, ValueEncoding::kAddress},
+    {DataType::kIpv6Raw, "integer", 4, 16, ValueEncoding::kAddress},
     {DataType::kVerdict, "verdict", NFT_DATA_VERDICT, 0, ValueEncoding::kVerdict},
 }};
 
@@ -55,11 +56,12 @@ enum class FieldBase : std::uint8_t { kMeta, kConntrack, kLink, kNetwork, kTrans
 // The header a field belongs to: a packet without it has no such field (the kernel's payload
 // expression then ends the rule; nft inserts a protocol dependency before it).
 enum class FieldHeader : std::uint8_t {
-  kAny,     // meta and conntrack keys, the link header, the transport header's first bytes
-  kIpv4,    // IPv4 packets (not ARP or tagged frames on a bridge)
-  kIpv6,    // IPv6 packets (idem)
-  kArp,     // ARP frames on a bridge (Ethernet/IPv4 layout)
-  kIcmpv6,  // ICMPv6 messages
+  kAny,              // meta and conntrack keys, the link header, the transport header's first bytes
+  kIpv4,             // IPv4 packets (not ARP or tagged frames on a bridge)
+  kIpv6,             // IPv6 packets (idem)
+  kArp,              // ARP frames on a bridge (Ethernet/IPv4 layout)
+  kIcmpv6,           // ICMPv6 messages
+  kNeighbourAdvert,  // ICMPv6 neighbour advertisements (type 136)
 };
 
 // What a field means for the offline evaluator, whose packets are descriptions (PacketInfo),
@@ -76,6 +78,7 @@ enum class PacketPart : std::uint8_t {
   kInputInterface,  // the bridge port on a bridge, the input interface in inet
   kEtherType,
   kEtherSource,  // the frame's source MAC (PacketInfo::ether_saddr; absent: not known)
+  kNdTarget,     // a neighbour advertisement's target address (PacketInfo::nd_target)
   kCtState,
   kCtMark,
 };
@@ -92,7 +95,7 @@ struct FieldInfo {
   PacketPart part;
 };
 
-inline constexpr std::array<FieldInfo, 15> kFields = {{
+inline constexpr std::array<FieldInfo, 16> kFields = {{
     {Field::kNfproto, "meta nfproto", DataType::kInetProto, FieldBase::kMeta, NFT_META_NFPROTO, 0,
      1, FieldHeader::kAny, PacketPart::kNfproto},
     {Field::kL4proto, "meta l4proto", DataType::kInetProto, FieldBase::kMeta, NFT_META_L4PROTO, 0,
@@ -121,6 +124,10 @@ inline constexpr std::array<FieldInfo, 15> kFields = {{
     // The Ethernet source address, after the 6-byte destination.
     {Field::kEtherSaddr, "ether saddr", DataType::kEtherAddr, FieldBase::kLink, 0, 6, 6,
      FieldHeader::kAny, PacketPart::kEtherSource},
+    // The target address of a neighbour advertisement (RFC 4861 4.4): after type, code,
+    // checksum and the 4 bytes of flags. Raw, because nft 1.0.6 names no such field.
+    {Field::kNdTarget, "@th,64,128", DataType::kIpv6Raw, FieldBase::kTransport, 0, 8, 16,
+     FieldHeader::kNeighbourAdvert, PacketPart::kNdTarget},
     {Field::kCtState, "ct state", DataType::kMark, FieldBase::kConntrack, NFT_CT_STATE, 0, 4,
      FieldHeader::kAny, PacketPart::kCtState},
     {Field::kCtMark, "ct mark", DataType::kMark, FieldBase::kConntrack, NFT_CT_MARK, 0, 4,

@@ -98,8 +98,16 @@ void RenderSet(std::string& out, const Set& s, const RenderOptions& o) {
     key += key.empty() ? std::string(TypeName(t)) : fmt::format(" . {}", TypeName(t));
   }
   out += fmt::format("\t{} {} {{\n", s.data ? "map" : "set", s.name);
-  out += s.data ? fmt::format("\t\ttype {} : {}\n", key, TypeName(*s.data))
-                : fmt::format("\t\ttype {}\n", key);
+  if (!s.key_fields.empty()) {  // maps are never declared so (ruleset.h: Set::key_fields)
+    std::string fields;
+    for (Field f : s.key_fields) {
+      fields += fields.empty() ? std::string(FieldName(f)) : fmt::format(" . {}", FieldName(f));
+    }
+    out += fmt::format("\t\ttypeof {}\n", fields);
+  } else {
+    out += s.data ? fmt::format("\t\ttype {} : {}\n", key, TypeName(*s.data))
+                  : fmt::format("\t\ttype {}\n", key);
+  }
   if (s.size != 0) {
     out += fmt::format("\t\tsize {}\n", s.size);
   }
@@ -169,6 +177,13 @@ std::string RenderValue(const Value& v) {
     case DataType::kEtherAddr:
       return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", v.addr[0], v.addr[1],
                          v.addr[2], v.addr[3], v.addr[4], v.addr[5]);
+    case DataType::kIpv6Raw: {  // the integer nft reads from the bytes in network order
+      std::string hex = "0x";
+      for (const std::uint8_t byte : v.addr) {
+        hex += fmt::format("{:02x}", byte);
+      }
+      return hex;
+    }
     case DataType::kVerdict:
       return "?";
   }

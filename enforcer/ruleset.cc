@@ -25,6 +25,12 @@ Value Value::Ifname(std::string name) {
   return v;
 }
 
+Value Value::Ipv6Raw(const Value& address) {
+  Value v = address;
+  v.type = DataType::kIpv6Raw;
+  return v;
+}
+
 std::optional<Value> Value::Address(std::string_view text) {
   std::string s(text);
   Value v;

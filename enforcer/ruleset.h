@@ -30,7 +30,11 @@ enum class DataType : std::uint8_t {
   kEtherType,    // 16-bit, network byte order
   kIcmpv6Type,   // 8-bit
   kEtherAddr,    // 6-byte MAC address (bytes as on the wire, in `addr`)
-  kVerdict,      // map data only
+  // An IPv6 address read as a raw 128-bit payload (`@th,64,128`): nft 1.0.6 has no name for the
+  // neighbour advertisement's target, and types a raw field as an integer that no ipv6_addr set
+  // takes, so its sets are declared `typeof` and their elements written in hex. Bytes in `addr`.
+  kIpv6Raw,
+  kVerdict,  // map data only
 };
 
 // The packet or connection fields a rule reads; how each is loaded, named and typed is one row of
@@ -49,6 +53,7 @@ enum class Field : std::uint8_t {
   kEtherType,
   kArpSaddrIp,  // an ARP frame's sender IPv4 address (Ethernet/IPv4 layout: byte 14)
   kEtherSaddr,  // a frame's source MAC address (bridge family)
+  kNdTarget,    // an ICMPv6 neighbour advertisement's target address (bytes 8-23), as kIpv6Raw
   kCtState,
   kCtMark,
 };
@@ -63,6 +68,8 @@ struct Value {
 
   static Value Number(DataType type, std::uint32_t n);
   static Value Ifname(std::string name);
+  // An IPv6 address (kIpv6Addr) as the raw kIpv6Raw value of the same bytes.
+  static Value Ipv6Raw(const Value& address);
   // Parses a textual IPv4 or IPv6 address; nullopt when it is neither.
   static std::optional<Value> Address(std::string_view text);
   // Parses a MAC address written as six colon-separated hex bytes (aa:bb:cc:dd:ee:ff); nullopt
@@ -112,6 +119,9 @@ struct Set {
   // The hit set counts these edges under that group (compiler.h: HitNames), so the group is
   // carried here rather than read back out of the name.
   std::optional<std::uint32_t> single_port_edges_of;
+  // Set for keys nft 1.0.6 can only declare by the fields that fill them (`typeof iifname .
+  // @th,64,128`): any key with a kIpv6Raw part. Empty: declared by `key` (`type ...`).
+  std::vector<Field> key_fields;
   std::vector<Element> elements;
   std::string origin;
 };

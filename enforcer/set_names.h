@@ -48,6 +48,10 @@ inline constexpr std::string_view kRouterMessageSet = "router6";     // RA and r
 inline constexpr std::string_view kMacPortSet = "mac_ports";
 inline constexpr std::string_view kPortMacSet = "port_mac";
 std::string_view InterfaceMacAddressSetName(IpFamily family);  // ifmac4 / ifmac6
+// Neighbour advertisement guard: owned6 and ifaddr6 again, keyed by the raw target field
+// (ruleset.h: DataType::kIpv6Raw), since nft 1.0.6 cannot look an integer up in an ipv6_addr set.
+inline constexpr std::string_view kNdOwnedTargetSet = "nd_owned6";  // @th,64,128
+inline constexpr std::string_view kNdPortTargetSet = "nd_ifaddr6";  // iifname . @th,64,128
 
 // Chains of the inet table (the base chains are named after their hook: HookName).
 std::string EdgeChainName(std::uint32_t source);        // from_g<id>

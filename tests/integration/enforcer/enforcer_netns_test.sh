@@ -98,6 +98,18 @@ ra_taken() {
 }
 ra_taken && pass "control: a rogue RA gives db a route via web without the table" \
   || fail "control: the rogue RA never reached db"
+# A neighbour advertisement from web naming api's IPv6 address: db, which knows api (a cache
+# entry with api's MAC), would send api's IPv6 traffic to web.
+na_poisoned() {
+  ip -n "$DB" -6 neigh replace fd10::3 lladdr "$mac_api" dev eth0 nud stale
+  ip netns exec "$WEB" python3 "$SRC/neighbour_spoof.py" na eth0 fd10::3
+  sleep 0.2
+  local n; n=$(ip -n "$DB" -6 neigh show fd10::3 dev eth0)
+  ip -n "$DB" -6 neigh del fd10::3 dev eth0 2>/dev/null
+  echo "$n" | grep -qi "$mac_web"
+}
+na_poisoned && pass "control: a spoofed NA poisons db's IPv6 cache without the table" \
+  || fail "control: the spoofed NA never reached db's cache"
 # MAC takeover: web sends frames with api's MAC as their source; a bridge that believes them
 # moves api's MAC to web's port, and the traffic to api goes to web until api sends again. The
 # victim's peer is the host (host->api tcp/9100 is allowed, so the inet table passes it in
@@ -162,6 +174,17 @@ s0=$(counter bridge/spoofed)
 ra_taken && fail "a rogue RA gave db a route" || pass "a rogue RA did not reach db"
 [ "$(counter bridge/spoofed)" -gt "$s0" ] && pass "rogue RA counted" || fail "rogue RA not counted"
 s0=$(counter bridge/spoofed)
+na_poisoned && fail "a spoofed NA poisoned db's IPv6 cache" || pass "a spoofed NA did not reach db's cache"
+[ "$(counter bridge/spoofed)" -gt "$s0" ] && pass "spoofed NA counted" || fail "spoofed NA not counted"
+ping_ok "$WEB" fd10::3 && pass "web still resolves api over IPv6 (api's own NA passes)" \
+  || fail "web lost api over IPv6 after the NA guard"
+# The NA guard's sets are raw-keyed (typeof): nft lists the table and reads the listing back.
+inh nft list table bridge bulkhead >/tmp/$ID.bridge.nft || fail "nft cannot list the bridge table"
+ip netns add "${ID}l"
+ip netns exec "${ID}l" nft -f /tmp/$ID.bridge.nft && pass "nft reads back its listing of the bridge table" \
+  || fail "nft refused its own listing of the bridge table"
+ip netns del "${ID}l"; rm -f /tmp/$ID.bridge.nft
+s0=$(counter bridge/spoofed)
 n=$(mac_stolen)
 [ "$n" = 0 ] && pass "enforce: web took none of the host's frames to api" || fail "enforce: web received $n of the host's frames to api"
 fdb_moved && fail "enforce: the bridge moved api's MAC to web's port" || pass "enforce: api's MAC stays on its port"
@@ -214,6 +237,9 @@ m1=$(counter inet/monitored)
 s0=$(counter bridge/spoofed)
 arp_poisoned && pass "monitor passes a spoofed ARP" || fail "monitor blocked a spoofed ARP"
 [ "$(counter bridge/spoofed)" -gt "$s0" ] && pass "monitor counted the spoofed ARP" || fail "monitor did not count the spoofed ARP"
+s0=$(counter bridge/spoofed)
+na_poisoned && pass "monitor passes a spoofed NA" || fail "monitor blocked a spoofed NA"
+[ "$(counter bridge/spoofed)" -gt "$s0" ] && pass "monitor counted the spoofed NA" || fail "monitor did not count the spoofed NA"
 for ns in "${NSS[@]}"; do ip -n "$ns" neigh flush all; done  # the claim was a broadcast
 s0=$(counter bridge/spoofed)
 n=$(mac_stolen)

