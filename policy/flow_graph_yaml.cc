@@ -261,6 +261,11 @@ class GraphReader {
     if (first && last && *last < *first) {
       errors_.Add(*last_node, "lastSeen is before firstSeen");
     }
+    // An absent lastSeen is 0, "never": before any firstSeen but the epoch's. Refused here as
+    // the writer's explicit lastSeen would be when read back (a graph read writes back as itself).
+    if (first && *first > 0 && last_node == nullptr) {
+      errors_.Add(*first_node, "firstSeen without lastSeen (give both, or neither: never seen)");
+    }
   }
 
   // `byNode`: a list of `{node, connections, packets, bytes, firstSeen, lastSeen}`, one per

@@ -354,6 +354,8 @@ TEST(FlowGraphReaderTest, ValueErrors) {
   EXPECT_EQ(OneError(edge + "protocol: tcp, port: 1, firstSeen: 2026-11-28T10:00:01.000Z, "
                             "lastSeen: 2026-11-28T10:00:00.000Z}\n"),
             "4:100: lastSeen is before firstSeen");
+  EXPECT_EQ(OneError(edge + "protocol: tcp, port: 1, firstSeen: 2026-11-28T10:00:01.000Z}\n"),
+            "4:64: firstSeen without lastSeen (give both, or neither: never seen)");
   EXPECT_EQ(OneError(edge + "protocol: tcp}\n"), "4:5: missing \"port\" in an edge");
 }
 
