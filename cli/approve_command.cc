@@ -26,6 +26,10 @@ int RunApprove(const ApproveOptions& options, const Logger& log) {
     return 2;
   }
   const auto approved = policy::ApproveGraph(*graph, options.min_connections);
+  // Warnings, not errors: the policy is still right (a scan is no edge), the reviewer is told.
+  for (const auto& note : approved.scan_notes) {
+    log->warn("{}: {}", options.input, note);
+  }
   auto written = policy::WriteFileAtomically(
       options.output, policy::WritePolicyYaml(approved.policy, approved.comments));
   if (!written) {

@@ -226,17 +226,24 @@ int LearnWithInventory(const LearnOptions& options, const policy::Inventory& inv
   }
   table.Flush();
 
-  auto written = policy::WriteFileAtomically(
-      options.output, policy::WriteFlowGraphYaml(NodeGraph(builder, group_by, *groups, inventory)));
-  const auto stats = TotalStats(sources);
+  // The scans go into the graph (its `scans:`) for the reviewer, not as edges: their attempts
+  // failed, so there is nothing to allow.
   const auto scans = table.scans().Findings();
-  for (const learn::ScanFinding& scan : scans) {
+  auto records = learn::ScanRecords(scans, *resolver);
+  auto graph = NodeGraph(builder, group_by, *groups, inventory);
+  graph.scans = records;
+  auto written = policy::WriteFileAtomically(options.output, policy::WriteFlowGraphYaml(graph));
+  const auto stats = TotalStats(sources);
+  for (std::size_t i = 0; i < scans.size(); ++i) {
+    const learn::ScanFinding& scan = scans[i];
+    const policy::ScanRecord& record = records[i];
+    const std::string address = scan.source.ToString();
     log->warn(
-        "scan from {}: {} ports on {} peers, {} to {}, {} refused, {} incomplete (not in "
-        "the graph)",
-        scan.source.ToString(), scan.ports_touched, scan.peers_touched,
-        policy::FormatTimestamp(scan.first_usec), policy::FormatTimestamp(scan.last_usec),
-        scan.refused, scan.incomplete);
+        "scan from {} ({}group {}): {} ports on {} peers, {} to {}, {} refused, {} incomplete "
+        "(in the graph's scans, not its edges)",
+        address, record.source == address ? std::string() : record.source + ", ", record.group,
+        scan.ports_touched, scan.peers_touched, policy::FormatTimestamp(scan.first_usec),
+        policy::FormatTimestamp(scan.last_usec), scan.refused, scan.incomplete);
   }
   log->info("{}", SummaryLine(stats, table.stats(), builder, scans.size(), live));
   if (!written) {

@@ -198,6 +198,9 @@ policy::FlowGraph Learner::BuildGraph(bool include_live) const {
     table_->Peek(live);
     policy::MergeFlowGraph(graph, live.Build(options_.group_by, groups));
   }
+  // The scans found so far, for the reviewer (they are no edges: their attempts failed).
+  graph.scans = learn::ScanRecords(table_->scans().Findings(), *resolver_);
+  graph.Normalize();
   return graph;
 }
 

@@ -187,4 +187,19 @@ policy::FlowGraph GraphBuilder::Build(const std::vector<std::string>& group_by,
   return graph;
 }
 
+std::vector<policy::ScanRecord> ScanRecords(const std::vector<ScanFinding>& findings,
+                                            const GroupResolver& resolver) {
+  std::vector<policy::ScanRecord> records;
+  records.reserve(findings.size());
+  std::string scratch;
+  for (const ScanFinding& finding : findings) {
+    const GroupResolver::Endpoint source = resolver.Resolve(finding.source, scratch);
+    records.push_back(policy::ScanRecord{std::string(source.workload), std::string(source.group),
+                                         finding.first_usec, finding.last_usec,
+                                         finding.ports_touched, finding.peers_touched,
+                                         finding.refused, finding.incomplete});
+  }
+  return records;
+}
+
 }  // namespace bulkhead::learn

@@ -9,6 +9,7 @@
 
 #include "capture/ip_addr.h"
 #include "learn/flow_table.h"
+#include "learn/scan_detector.h"
 #include "policy/grouping.h"
 #include "policy/model.h"
 
@@ -104,5 +105,13 @@ class GraphBuilder : public FlowRecordSink {
   std::string scratch_from_;
   std::string scratch_to_;
 };
+
+// The scans as a graph records them (policy::ScanRecord): each finding's source resolved the way
+// an edge's client is (a workload's name and group, the host's name and `host`, else `world` and
+// the address text), so a reviewer reads a scan in the names the edges use. Resolved through
+// the resolver of the moment: an address a departed workload's successor now holds is named
+// after the successor.
+std::vector<policy::ScanRecord> ScanRecords(const std::vector<ScanFinding>& findings,
+                                            const GroupResolver& resolver);
 
 }  // namespace bulkhead::learn

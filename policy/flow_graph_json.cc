@@ -94,8 +94,24 @@ std::string WriteFlowGraphJson(const FlowGraph& input) {
     }
     out += "\n    }";
   }
-  out += graph.edges.empty() ? "]\n" : "\n  ]\n";
-  out += "}\n";
+  out += graph.edges.empty() ? "]" : "\n  ]";
+  // As in the YAML: only when there are any.
+  if (!graph.scans.empty()) {
+    out += ",\n  \"scans\": [";
+    for (std::size_t i = 0; i < graph.scans.size(); ++i) {
+      const auto& scan = graph.scans[i];
+      out += i == 0 ? "\n" : ",\n";
+      out += "    {\"source\": " + JsonString(scan.source) +
+             ", \"group\": " + JsonString(scan.group) + ", \"firstSeen\": \"" +
+             FormatTimestamp(scan.first_seen_usec) + "\", \"lastSeen\": \"" +
+             FormatTimestamp(scan.last_seen_usec) + "\", \"ports\": " + std::to_string(scan.ports) +
+             ", \"peers\": " + std::to_string(scan.peers) +
+             ", \"refused\": " + std::to_string(scan.refused) +
+             ", \"incomplete\": " + std::to_string(scan.incomplete) + "}";
+    }
+    out += "\n  ]";
+  }
+  out += "\n}\n";
   return out;
 }
 

@@ -44,6 +44,14 @@ struct PendingEdge {
   std::vector<std::pair<std::string, Mark>> share_nodes;
 };
 
+// A scan record read before the groups were all known: its group is checked once the document
+// is read, as an edge's are.
+struct PendingScan {
+  ScanRecord scan;
+  Mark item;
+  Mark group_mark;
+};
+
 // The top-level `node:` or `nodes:` as read, checked against the edges' `byNode` at the end.
 struct NodesRead {
   bool several = false;              // `nodes:` (per-node shares required) rather than `node:`
@@ -55,12 +63,13 @@ class GraphReader {
   explicit GraphReader(ErrorList& errors) : errors_(errors) {}
 
   void Read(std::string_view text, FlowGraph& graph) {
-    auto top_node =
-        codec::StreamDocument(text, "the FlowGraph",
-                              {"apiVersion", "kind", "node", "nodes", "groupBy", "groups", "edges"},
-                              {{"groups", [&](const Node& item) { ReadGroup(item, graph); }},
-                               {"edges", [&](const Node& item) { ReadEdge(item); }}},
-                              errors_);
+    auto top_node = codec::StreamDocument(
+        text, "the FlowGraph",
+        {"apiVersion", "kind", "node", "nodes", "groupBy", "groups", "edges", "scans"},
+        {{"groups", [&](const Node& item) { ReadGroup(item, graph); }},
+         {"edges", [&](const Node& item) { ReadEdge(item); }},
+         {"scans", [&](const Node& item) { ReadScan(item); }}},
+        errors_);
     if (!top_node) {
       return;
     }
@@ -72,6 +81,7 @@ class GraphReader {
       graph.group_by = codec::ReadGroupBy(*node, errors_);
     }
     ResolveEdges(graph);
+    ResolveScans(graph);
   }
 
  private:
@@ -198,8 +208,12 @@ class GraphReader {
     if (!usec) {
       errors_.Add(node, std::string(what) + " " + Quote(*text) +
                             " is not an RFC 3339 UTC time like 2026-11-28T10:00:00.250Z");
+      return std::nullopt;
     }
-    return usec;
+    // Kept to the file's resolution, the millisecond the writers print: a finer fraction
+    // (".0005") would be written back as another time, and a graph read must write back as
+    // itself (the fuzz target checks it for every graph the reader accepts).
+    return *usec - *usec % 1000;
   }
 
   void ReadExamples(const Node& node, EdgeStats& stats) {
@@ -246,6 +260,11 @@ class GraphReader {
     out.last_seen_usec = last.value_or(0);
     if (first && last && *last < *first) {
       errors_.Add(*last_node, "lastSeen is before firstSeen");
+    }
+    // An absent lastSeen is 0, "never": before any firstSeen but the epoch's. Refused here as
+    // the writer's explicit lastSeen would be when read back (a graph read writes back as itself).
+    if (first && *first > 0 && last_node == nullptr) {
+      errors_.Add(*first_node, "firstSeen without lastSeen (give both, or neither: never seen)");
     }
   }
 
@@ -400,6 +419,102 @@ class GraphReader {
     pending_.push_back(std::move(pending));
   }
 
+  // One `scans` entry: {source, group, firstSeen, lastSeen, ports, peers, refused, incomplete},
+  // every key required (the writer gives them all; a record missing one was edited by hand).
+  void ReadScan(const Node& item) {
+    if (!codec::ExpectMap(item, "a scan", errors_)) {
+      return;
+    }
+    Fields fields(
+        item,
+        {"source", "group", "firstSeen", "lastSeen", "ports", "peers", "refused", "incomplete"},
+        "a scan", errors_);
+    PendingScan pending;
+    pending.item = item.Where();
+    bool ok = true;
+    auto name = [&](std::string_view key, std::string& out, Mark* mark) {
+      const Node* node = fields.Require(key);
+      if (node == nullptr) {
+        ok = false;
+        return;
+      }
+      auto text = codec::ReadString(*node, std::string("scan ") + std::string(key), errors_);
+      if (!text) {
+        ok = false;
+        return;
+      }
+      if (text->empty()) {
+        errors_.Add(*node, "scan " + std::string(key) + " is empty");
+        ok = false;
+        return;
+      }
+      if (mark != nullptr) {
+        *mark = node->Where();
+      }
+      out = std::move(*text);
+    };
+    name("source", pending.scan.source, nullptr);
+    name("group", pending.scan.group, &pending.group_mark);
+    const Node* first_node = fields.Require("firstSeen");
+    const Node* last_node = fields.Require("lastSeen");
+    auto first = first_node ? ReadTimestamp(*first_node, "firstSeen") : std::nullopt;
+    auto last = last_node ? ReadTimestamp(*last_node, "lastSeen") : std::nullopt;
+    if (first && last && *last < *first) {
+      errors_.Add(*last_node, "lastSeen is before firstSeen");
+      ok = false;
+    }
+    ok = ok && first && last;
+    pending.scan.first_seen_usec = first.value_or(0);
+    pending.scan.last_seen_usec = last.value_or(0);
+    // Distinct server ports: 0..65535, so at most 65,536 of them.
+    auto count = [&](std::string_view key, std::uint64_t max, std::uint64_t& out) {
+      const Node* node = fields.Require(key);
+      auto value = node ? codec::ReadUnsigned(*node, key, max, errors_) : std::nullopt;
+      ok = ok && value;
+      out = value.value_or(0);
+    };
+    count("ports", kMaxPort + 1, pending.scan.ports);
+    count("peers", kMaxU64, pending.scan.peers);
+    count("refused", kMaxU64, pending.scan.refused);
+    count("incomplete", kMaxU64, pending.scan.incomplete);
+    if (ok) {
+      scans_.push_back(std::move(pending));
+    }
+  }
+
+  // Once every group is known: scans naming an unknown group, then a source and group given
+  // twice, are errors.
+  void ResolveScans(FlowGraph& graph) {
+    // (source, group) -> line of its first occurrence; views into scans_, which is not resized.
+    std::map<std::pair<std::string_view, std::string_view>, int> lines;
+    std::vector<bool> keep(scans_.size(), false);
+    for (std::size_t i = 0; i < scans_.size(); ++i) {
+      const PendingScan& p = scans_[i];
+      if (p.scan.group != kHostGroup && p.scan.group != kWorldGroup &&
+          group_lines_.count(p.scan.group) == 0) {
+        errors_.Add(p.group_mark,
+                    "scan group names group " + Quote(p.scan.group) + ", which is not in groups");
+        continue;
+      }
+      const auto [it, inserted] =
+          lines.emplace(std::pair<std::string_view, std::string_view>{p.scan.source, p.scan.group},
+                        p.item.line + 1);
+      if (!inserted) {
+        errors_.Add(p.item, "scan from " + Quote(p.scan.source) + " (group " + Quote(p.scan.group) +
+                                ") given twice (first at line " + std::to_string(it->second) + ")");
+        continue;
+      }
+      keep[i] = true;
+    }
+    lines.clear();
+    for (std::size_t i = 0; i < scans_.size(); ++i) {
+      if (keep[i]) {
+        graph.scans.push_back(std::move(scans_[i].scan));
+      }
+    }
+    scans_.clear();
+  }
+
   // `byNode` belongs to graphs with `nodes:`, where every edge has it and names only their nodes.
   bool CheckNodeRefs(const PendingEdge& p) {
     if (!nodes_.several) {
@@ -471,6 +586,7 @@ class GraphReader {
   NodesRead nodes_;
   std::map<std::string, int> group_lines_;
   std::vector<PendingEdge> pending_;
+  std::vector<PendingScan> scans_;
 };
 
 }  // namespace
@@ -525,6 +641,20 @@ std::string WriteFlowGraphYaml(const FlowGraph& input) {
         out += "      - {from: " + YamlScalar(pair.from) + ", to: " + YamlScalar(pair.to) + "}\n";
       }
     }
+  }
+  // Only when there are any, so graphs without scans keep the bytes they always had.
+  if (!graph.scans.empty()) {
+    out += "scans:\n";
+  }
+  for (const auto& scan : graph.scans) {
+    out += "  - source: " + YamlScalar(scan.source) + "\n";
+    out += "    group: " + YamlScalar(scan.group) + "\n";
+    out += "    firstSeen: " + FormatTimestamp(scan.first_seen_usec) + "\n";
+    out += "    lastSeen: " + FormatTimestamp(scan.last_seen_usec) + "\n";
+    out += "    ports: " + std::to_string(scan.ports) + "\n";
+    out += "    peers: " + std::to_string(scan.peers) + "\n";
+    out += "    refused: " + std::to_string(scan.refused) + "\n";
+    out += "    incomplete: " + std::to_string(scan.incomplete) + "\n";
   }
   return out;
 }

@@ -77,6 +77,14 @@ class ClusterGraphMerge::State {
     for (const auto& edge : graph.edges) {
       AddEdge(graph, edge);
     }
+    // A scan record is a node's finding or already a combination of findings; ScanRecord::
+    // Combine is an elementwise max/min, so the laws hold for scans as for edge shares.
+    for (const auto& scan : graph.scans) {
+      auto [it, inserted] = scans_.try_emplace({scan.source, scan.group}, scan);
+      if (!inserted) {
+        it->second.Combine(scan);
+      }
+    }
     return true;
   }
 
@@ -99,6 +107,9 @@ class ClusterGraphMerge::State {
         edge.stats.by_node.push_back(std::move(share));
       }
       out.edges.push_back(std::move(edge));
+    }
+    for (auto& [source, scan] : scans_) {
+      out.scans.push_back(std::move(scan));
     }
     out.Normalize();  // one node: its shares are its totals, and are dropped
     return out;
@@ -153,6 +164,7 @@ class ClusterGraphMerge::State {
   std::vector<std::string> group_by_;  // the first input's
   std::map<std::string, GroupOrigin> groups_;
   std::map<EdgeKey, EdgeProvenance> edges_;
+  std::map<std::pair<std::string, std::string>, ScanRecord> scans_;  // by (source, group)
   std::string error_;
 };
 

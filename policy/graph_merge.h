@@ -15,7 +15,8 @@
 // associative and idempotent, and a node's older snapshot merged with its newer one changes
 // nothing. Per (edge, node) it keeps the larger counters, the earlier first-seen and the later
 // last-seen time (a node's counters only grow, so the newer snapshot wins), and an edge's totals
-// are the sums over its nodes.
+// are the sums over its nodes. Scans of one source (and group) are combined the same way
+// (ScanRecord::Combine), whichever nodes reported them.
 namespace bulkhead::policy {
 
 // The merge one input at a time, so a caller can read, add and drop each file in turn (memory:

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 #include <limits>
+#include <tuple>
 #include <utility>
 
 namespace bulkhead::policy {
@@ -174,6 +175,37 @@ void EdgeStats::Merge(const EdgeStats& other) {
   AddNodeShares(by_node, other.by_node);
 }
 
+void ScanRecord::Combine(const ScanRecord& other) {
+  first_seen_usec = EarliestSeen(first_seen_usec, other.first_seen_usec);
+  last_seen_usec = std::max(last_seen_usec, other.last_seen_usec);
+  ports = std::max(ports, other.ports);
+  peers = std::max(peers, other.peers);
+  refused = std::max(refused, other.refused);
+  incomplete = std::max(incomplete, other.incomplete);
+}
+
+namespace {
+
+// Sorts `scans` by (source, group) and combines the records of one pair.
+void NormalizeScans(std::vector<ScanRecord>& scans) {
+  std::sort(scans.begin(), scans.end(), [](const ScanRecord& a, const ScanRecord& b) {
+    return std::tie(a.source, a.group) < std::tie(b.source, b.group);
+  });
+  std::vector<ScanRecord> combined;
+  combined.reserve(scans.size());
+  for (auto& scan : scans) {
+    if (!combined.empty() && combined.back().source == scan.source &&
+        combined.back().group == scan.group) {
+      combined.back().Combine(scan);
+    } else {
+      combined.push_back(std::move(scan));
+    }
+  }
+  scans = std::move(combined);
+}
+
+}  // namespace
+
 void FlowGraph::Normalize() {
   std::sort(nodes.begin(), nodes.end());
   nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
@@ -214,6 +246,7 @@ void FlowGraph::Normalize() {
     }
   }
   edges = std::move(merged);
+  NormalizeScans(scans);
 }
 
 std::string FormatTimestamp(std::uint64_t usec) {
@@ -331,6 +364,9 @@ void MergeFlowGraph(FlowGraph& into, const FlowGraph& other) {
   for (auto& [key, stats] : edges) {
     into.edges.push_back(Edge{key, std::move(stats)});
   }
+  // United; Normalize combines the records of one source (ScanRecord::Combine: the maximum of
+  // each count rather than the sum, so the same finding carried over twice is not doubled).
+  into.scans.insert(into.scans.end(), other.scans.begin(), other.scans.end());
   into.Normalize();
 }
 

@@ -135,6 +135,28 @@ struct Edge {
   friend bool operator==(const Edge&, const Edge&) = default;
 };
 
+// A source whose failed connection attempts made it a scan (learn/scan_detector.h): not an edge
+// (its attempts failed, so there is nothing to allow), kept in the graph so the reviewer who
+// approves it sees it. Sorted by (source, group), one record per pair.
+struct ScanRecord {
+  std::string source;  // the workload (or the host's name) that sent it, else the address text
+  std::string group;   // the source's group: a workload's group, `host` or `world`
+  std::uint64_t first_seen_usec = 0;  // first packet of its first failed attempt
+  std::uint64_t last_seen_usec = 0;   // last packet of its last failed attempt
+  std::uint64_t ports = 0;            // distinct server ports of its failed attempts
+  std::uint64_t peers = 0;            // distinct servers
+  std::uint64_t refused = 0;          // attempts the server refused
+  std::uint64_t incomplete = 0;       // attempts whose handshake never completed
+  friend bool operator==(const ScanRecord&, const ScanRecord&) = default;
+
+  // Another finding of the same source (a later run of the agent, another node, the same
+  // snapshot twice): the earliest first-seen and latest last-seen time, and the larger of each
+  // count. Counts of distinct ports and peers cannot be summed without counting twice the ones
+  // both saw, and a source's attempt counts only grow between snapshots of one node, so the
+  // maximum is a lower bound that never double counts. Commutative, associative and idempotent.
+  void Combine(const ScanRecord& other);
+};
+
 // `kind: FlowGraph`: what learning saw.
 struct FlowGraph {
   // The nodes whose traffic this graph holds, sorted and unique: one for a graph learned on one
@@ -144,19 +166,25 @@ struct FlowGraph {
   std::vector<std::string> group_by;
   std::vector<Group> groups;  // sorted by name
   std::vector<Edge> edges;    // sorted by key
+  // Sources seen scanning, sorted by (source, group), one record per pair. `{}`: positional
+  // initializers of the fields above stay free of -Wmissing-field-initializers.
+  std::vector<ScanRecord> scans{};
 
-  // Sorts nodes, groups, members, edges and per-node shares so that equal graphs serialize to
-  // equal bytes. A graph of at most one node keeps no per-node shares (its totals are its node's).
+  // Sorts nodes, groups, members, edges, per-node shares and scans (records of one source and
+  // group combined, ScanRecord::Combine) so that equal graphs serialize to equal bytes. A graph of
+  // at most one node keeps no per-node shares (its totals are its node's).
   void Normalize();
   friend bool operator==(const FlowGraph&, const FlowGraph&) = default;
 };
 
 // Adds `other` into `into`: groups united by name (members united; the selector of `into` kept
-// when both have one), edges united by key with their statistics merged (EdgeStats::Merge), the
-// result normalized. `into.group_by` and `into.nodes` are kept unless they are empty. Counters
-// are summed (commutative and associative, not idempotent): this continues one node's graph with
-// a later run's, the agent's baseline. Merging the graphs of several nodes, where the same
-// snapshot may come twice, is MergeClusterGraphs (graph_merge.h), which is idempotent.
+// when both have one), edges united by key with their statistics merged (EdgeStats::Merge),
+// scans united by source with records of one source combined (ScanRecord::Combine: min first,
+// max last, max of each count, not sums), the result normalized. `into.group_by` and `into.nodes`
+// are kept unless they are empty. Counters are summed (commutative and associative, not
+// idempotent): this continues one node's graph with a later run's, the agent's baseline. Merging
+// the graphs of several nodes, where the same snapshot may come twice, is MergeClusterGraphs
+// (graph_merge.h), which is idempotent.
 void MergeFlowGraph(FlowGraph& into, const FlowGraph& other);
 
 // Microseconds since the epoch <-> RFC 3339 UTC ("2026-11-28T10:00:00.250Z", milliseconds).

@@ -3,6 +3,7 @@
 // express are left out and counted rather than written as a file the reader would refuse.
 #include <map>
 
+#include "codec/text_escape.h"
 #include "policy/policy_codec.h"
 
 namespace bulkhead::policy {
@@ -31,6 +32,15 @@ bool IsExpressible(const EdgeKey& key) {
 }
 
 }  // namespace
+
+std::string ScanNote(const ScanRecord& scan) {
+  return "scan from " + codec::YamlScalar(scan.source) + " (group " +
+         codec::YamlScalar(scan.group) + "): " + std::to_string(scan.ports) + " ports on " +
+         std::to_string(scan.peers) + " peers, " + FormatTimestamp(scan.first_seen_usec) + " to " +
+         FormatTimestamp(scan.last_seen_usec) + ", " + std::to_string(scan.refused) + " refused, " +
+         std::to_string(scan.incomplete) +
+         " incomplete; its failed attempts are not edges and are not approved";
+}
 
 ApprovedPolicy ApproveGraph(const FlowGraph& graph, std::uint64_t min_connections) {
   ApprovedPolicy out;
@@ -77,6 +87,9 @@ ApprovedPolicy ApproveGraph(const FlowGraph& graph, std::uint64_t min_connection
   }
   for (auto& [name, selector] : groups) {
     policy.groups.push_back(PolicyGroup{name, std::move(selector), std::nullopt});
+  }
+  for (const auto& scan : graph.scans) {
+    out.scan_notes.push_back(ScanNote(scan));
   }
   return out;
 }

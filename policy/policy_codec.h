@@ -49,7 +49,16 @@ struct ApprovedPolicy {
   // Edges below min_connections, and edges a policy cannot express (tcp/udp/sctp port 0,
   // host to host).
   std::size_t skipped_edges = 0;
+  // One line per scan the graph records (ScanNote), for the reviewer: a scan is no edge and
+  // nothing of it is approved, but whoever approves the graph should know it was there.
+  std::vector<std::string> scan_notes;
 };
+
+// "scan from web-1 (group web): 1000 ports on 1 peers, 2026-... to 2026-..., 1000 refused,
+// 0 incomplete; its failed attempts are not edges and are not approved". The names are
+// untrusted: written as YAML scalars (plain when harmless, else quoted with every control
+// escaped), so a name cannot break the line.
+std::string ScanNote(const ScanRecord& scan);
 
 // Turns a learned graph into a policy: the graph's groupBy and groups (with their selectors),
 // one allow rule per edge with at least `min_connections` connections, mode monitor (a new

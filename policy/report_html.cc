@@ -123,6 +123,27 @@ std::string EdgesSection(const ReportInput& input, const ReportModel& model) {
   return out + "</table>\n";
 }
 
+// The sources seen scanning: no edge and not in the picture (their attempts failed), listed so
+// the reviewer knows who probed what before approving. Absent when the graph has none.
+std::string ScansSection(const ReportInput& input, const ReportModel& model) {
+  if (input.graph.scans.empty()) {
+    return {};
+  }
+  std::string out = "<h2 id=\"scans\">Scans (" + std::to_string(input.graph.scans.size()) +
+                    ")</h2>\n<p>Sources whose failed connection attempts reached many ports or "
+                    "peers. Their attempts are not edges: nothing of them is drawn or approved."
+                    "</p>\n" +
+                    Head({"source", "group", "ports", "peers", "refused", "incomplete",
+                          "first seen", "last seen"});
+  for (const auto& scan : input.graph.scans) {
+    out += RowClass(model, {scan.group}) + Td(scan.source) + Td(scan.group) + TdNum(scan.ports) +
+           TdNum(scan.peers) + TdNum(scan.refused) + TdNum(scan.incomplete) +
+           Td(FormatTimestamp(scan.first_seen_usec)) + Td(FormatTimestamp(scan.last_seen_usec)) +
+           "</tr>\n";
+  }
+  return out + "</table>\n";
+}
+
 std::string AnalysisSection(const ReportInput& input, const ReportModel& model) {
   const Analysis a = Analyze(ReachGraphFromFlowGraph(input.graph));
   std::string out =
@@ -259,8 +280,8 @@ std::string WriteReportHtml(const ReportInput& input, std::string_view svg) {
       "<span class=\"unapproved mark\">dashed, NEW: not in the policy</span>"
       "<span class=\"unseen mark\">dotted: allowed, never seen</span></p>\n";
   out += "<div id=\"graph\">\n" + std::string(svg) + "</div>\n";
-  out += GroupsSection(input, model) + EdgesSection(input, model) + AnalysisSection(input, model) +
-         PolicySection(model) + ViolationsSection(input, model);
+  out += GroupsSection(input, model) + EdgesSection(input, model) + ScansSection(input, model) +
+         AnalysisSection(input, model) + PolicySection(model) + ViolationsSection(input, model);
   out += "<script>\n" + std::string(kScript) + "</script>\n</body>\n</html>\n";
   return out;
 }

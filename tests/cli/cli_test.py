@@ -317,6 +317,31 @@ class ReviewTest(unittest.TestCase):
         for line in rules:
             self.assertNotRegex(line, r"# 1 connection,")
 
+    def test_approve_warns_about_scans_and_still_succeeds(self):
+        with open(self.graph) as f:
+            text = f.read()
+        self.assertNotIn("scans:", text)  # the shop capture has no scan
+        scanned = self.write("scanned.yaml", text + (
+            "scans:\n"
+            "  - {source: shop-frontend-1, group: frontend, firstSeen: 2026-11-28T10:00:00.000Z,"
+            " lastSeen: 2026-11-28T10:01:00.500Z, ports: 1000, peers: 1, refused: 1000,"
+            " incomplete: 0}\n"
+            "  - {source: 203.0.113.7, group: world, firstSeen: 2026-11-28T10:00:00.000Z,"
+            " lastSeen: 2026-11-28T10:00:00.000Z, ports: 3, peers: 40, refused: 0,"
+            " incomplete: 120}\n"))
+        r = run("approve", scanned)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # The policy is the one without the scans: they are no edges.
+        self.assertEqual(r.stdout, run("approve", self.graph).stdout)
+        self.assertEqual(r.stderr.splitlines(), [
+            f"bulkhead: warning: {scanned}: scan from 203.0.113.7 (group world): 3 ports on 40 "
+            "peers, 2026-11-28T10:00:00.000Z to 2026-11-28T10:00:00.000Z, 0 refused, "
+            "120 incomplete; its failed attempts are not edges and are not approved",
+            f"bulkhead: warning: {scanned}: scan from shop-frontend-1 (group frontend): 1000 "
+            "ports on 1 peers, 2026-11-28T10:00:00.000Z to 2026-11-28T10:01:00.500Z, "
+            "1000 refused, 0 incomplete; its failed attempts are not edges and are not approved",
+            "approved: 4 groups, 10 allow rules, 0 edges skipped"])
+
     def test_approve_bad_graph_names_location(self):
         bad = self.write("g.yaml", "apiVersion: bulkhead/v1\nkind: FlowGraph\nedges:\n"
                                    "  - from: a\n    to: b\n    protocol: tcpp\n    port: 1\n")

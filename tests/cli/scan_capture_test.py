@@ -79,8 +79,29 @@ class ScanCaptureTest(unittest.TestCase):
         self.assertEqual(scans, 1, summary)
         scan_lines = [l for l in lines if "scan from " in l]
         self.assertEqual(len(scan_lines), 1, stderr)
-        self.assertIn(f"scan from 172.20.0.10: {SCAN_PORTS} ports on 1 peers", scan_lines[0])
+        self.assertIn(f"scan from 172.20.0.10 (shop-frontend-1, group frontend): {SCAN_PORTS} "
+                      "ports on 1 peers", scan_lines[0])
         self.assertIn(f"{SCAN_PORTS - 1} refused, 1 incomplete", scan_lines[0])
+
+        # The scan is in the graph for the reviewer (named as the edges name it), not as edges.
+        with open(graph) as f:
+            text = f.read()
+        self.assertRegex(text, re.compile(
+            r"\nscans:\n  - source: shop-frontend-1\n    group: frontend\n"
+            r"    firstSeen: \S+Z\n    lastSeen: \S+Z\n"
+            rf"    ports: {SCAN_PORTS}\n    peers: 1\n    refused: {SCAN_PORTS - 1}\n"
+            r"    incomplete: 1\n$"), text[-400:])
+        scans = json.loads(exported.stdout)["scans"]
+        self.assertEqual([(s["source"], s["group"], s["ports"], s["peers"], s["refused"],
+                           s["incomplete"]) for s in scans],
+                         [("shop-frontend-1", "frontend", SCAN_PORTS, 1, SCAN_PORTS - 1, 1)])
+        self.assertLessEqual(scans[0]["firstSeen"], scans[0]["lastSeen"])
+        # approve leaves it out of the policy and says so.
+        approved = run("approve", graph)
+        self.assertEqual(approved.returncode, 0, approved.stderr)
+        self.assertIn(f"bulkhead: warning: {graph}: scan from shop-frontend-1 (group frontend): "
+                      f"{SCAN_PORTS} ports on 1 peers", approved.stderr)
+        self.assertNotIn("shop-frontend-1", approved.stdout)
         print(f"\n{len(got)} edges (want {len(want)}), wall {wall:.2f} s, peak RSS "
               f"{peak_mib:.1f} MiB; {summary}", file=sys.stderr)
         # Bounded: the scan's flows pass through the table, the graph stays the shop's.

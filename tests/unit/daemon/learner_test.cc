@@ -175,6 +175,15 @@ TEST_F(LearnerTest, CountsWhatItKeepsOutOfTheGraph) {
   EXPECT_GE(metrics.Get("bulkhead_learn_incomplete_total"), 30);
   EXPECT_EQ(metrics.Get("bulkhead_learn_refused_total"), 0);
   EXPECT_EQ(metrics.Get("bulkhead_scans_total"), 1);
+  // The scan is in the graph, named as the edges name its source.
+  ASSERT_EQ(graph.scans.size(), 1U);
+  EXPECT_EQ(graph.scans[0].source, "client-1");
+  EXPECT_EQ(graph.scans[0].group, "client");
+  EXPECT_EQ(graph.scans[0].ports, 30U);
+  EXPECT_EQ(graph.scans[0].peers, 1U);
+  EXPECT_EQ(graph.scans[0].refused, 0U);
+  EXPECT_GE(graph.scans[0].incomplete, 30U);
+  EXPECT_LE(graph.scans[0].first_seen_usec, graph.scans[0].last_seen_usec);
   EXPECT_EQ(metrics.Get("bulkhead_edges_dropped_total"), 1);
   EXPECT_EQ(metrics.Get("bulkhead_flow_evictions_total"), 0);
 }

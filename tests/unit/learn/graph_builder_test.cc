@@ -292,5 +292,33 @@ TEST(GraphBuilderTest, FlowTableFeedsTheBuilder) {
   EXPECT_NE(FindEdge(g, "api", "host", policy::Protocol::kIcmpv6, 128), nullptr);
 }
 
+// Scans are named as edges name their endpoints: a workload and its group, the host, or world
+// with the address text; two addresses of one workload become one record once normalized.
+TEST(ScanRecordsTest, ResolvesEachSourceAsAnEdgeClient) {
+  Fixture f;
+  const GroupResolver resolver = f.Resolver();
+  const std::vector<ScanFinding> findings = {
+      {Ip("10.0.0.2"), kT0, kT0 + 5, 1000, 1, 1000, 0},
+      {Ip("fd00::2"), kT0 + 1, kT0 + 9, 30, 2, 0, 30},
+      {Ip("10.0.0.1"), kT0, kT0, 26, 1, 26, 0},
+      {Ip("203.0.113.9"), kT0 + 2, kT0 + 3, 3, 40, 0, 120},
+  };
+  std::vector<policy::ScanRecord> records = ScanRecords(findings, resolver);
+  EXPECT_EQ(records, (std::vector<policy::ScanRecord>{
+                         {"api-1", "api", kT0, kT0 + 5, 1000, 1, 1000, 0},
+                         {"api-1", "api", kT0 + 1, kT0 + 9, 30, 2, 0, 30},
+                         {"node-1", "host", kT0, kT0, 26, 1, 26, 0},
+                         {"203.0.113.9", "world", kT0 + 2, kT0 + 3, 3, 40, 0, 120},
+                     }));
+  policy::FlowGraph g;
+  g.scans = std::move(records);
+  g.Normalize();
+  EXPECT_EQ(g.scans, (std::vector<policy::ScanRecord>{
+                         {"203.0.113.9", "world", kT0 + 2, kT0 + 3, 3, 40, 0, 120},
+                         {"api-1", "api", kT0, kT0 + 9, 1000, 2, 1000, 30},
+                         {"node-1", "host", kT0, kT0, 26, 1, 26, 0},
+                     }));
+}
+
 }  // namespace
 }  // namespace bulkhead::learn

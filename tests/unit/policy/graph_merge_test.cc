@@ -83,6 +83,27 @@ FlowGraph RandomNodeGraph(std::mt19937_64& rng, const std::string& node) {
     }
     graph.edges.push_back(std::move(edge));
   }
+  // Scans from a few sources, so that inputs often share one: a workload of a listed group, the
+  // node itself, or an outside address.
+  const std::uint64_t scan_count = Uniform(rng, 0, 3);
+  for (std::uint64_t i = 0; i < scan_count; ++i) {
+    ScanRecord scan;
+    scan.group = ends[Uniform(rng, 0, ends.size() - 1)];
+    if (scan.group == kWorldGroup) {
+      scan.source = "203.0.113." + std::to_string(Uniform(rng, 1, 3));
+    } else if (scan.group == kHostGroup) {
+      scan.source = node;
+    } else {
+      scan.source = Member(scan.group, Uniform(rng, 0, 3));
+    }
+    scan.first_seen_usec = RandomTime(rng);
+    scan.last_seen_usec = scan.first_seen_usec + Uniform(rng, 0, 600'000) * 1000;
+    scan.ports = Uniform(rng, 0, 65536);
+    scan.peers = RandomCounter(rng);
+    scan.refused = RandomCounter(rng);
+    scan.incomplete = RandomCounter(rng);
+    graph.scans.push_back(std::move(scan));
+  }
   graph.Normalize();
   return graph;
 }
@@ -144,6 +165,22 @@ FlowGraph OlderSnapshot(std::mt19937_64& rng, const FlowGraph& newer) {
     edges.push_back(std::move(old));
   }
   older.edges = std::move(edges);
+  // Its scans: some not found yet, the others with fewer ports, peers and attempts so far.
+  std::vector<ScanRecord> scans;
+  for (const auto& scan : newer.scans) {
+    if (!Coin(rng, 0.8)) {
+      continue;
+    }
+    ScanRecord old = scan;
+    old.ports = Uniform(rng, 0, old.ports);
+    old.peers = Uniform(rng, 0, old.peers);
+    old.refused = Uniform(rng, 0, old.refused);
+    old.incomplete = Uniform(rng, 0, old.incomplete);
+    old.last_seen_usec =
+        old.first_seen_usec + (old.last_seen_usec - old.first_seen_usec) / 2000 * 1000;
+    scans.push_back(std::move(old));
+  }
+  older.scans = std::move(scans);
   older.Normalize();
   return older;
 }
@@ -269,6 +306,26 @@ TEST(GraphMergeTest, KeepsEachNodesShareAndSumsThem) {
   const FlowGraph again = Merge(merged, a2);
   EXPECT_EQ(again.edges[0].stats.connections, 23U);
   EXPECT_EQ(again.edges[0].stats.last_seen_usec, 12000U);
+}
+
+TEST(GraphMergeTest, CombinesTheScansOfOneSource) {
+  FlowGraph a;
+  a.nodes = {"node-a"};
+  a.groups = {{"web", {}, {"web-1"}}};
+  a.scans = {{"web-1", "web", 5000, 9000, 1000, 1, 1000, 0},
+             {"203.0.113.7", "world", 1000, 2000, 3, 40, 0, 120}};
+  FlowGraph b;
+  b.nodes = {"node-b"};
+  b.groups = {{"web", {}, {"web-1"}}};
+  b.scans = {{"web-1", "web", 4000, 8000, 20, 3, 25, 2}};
+  const FlowGraph merged = Merge(a, b);
+  // Earliest first, latest last, the larger of each count (not the sum: the same finding merged
+  // twice must not double).
+  EXPECT_EQ(merged.scans,
+            (std::vector<ScanRecord>{{"203.0.113.7", "world", 1000, 2000, 3, 40, 0, 120},
+                                     {"web-1", "web", 4000, 9000, 1000, 3, 1000, 2}}));
+  EXPECT_EQ(Merge(merged, b), merged);
+  EXPECT_EQ(Merge(b, merged), merged);
 }
 
 TEST(GraphMergeTest, SumsSaturateInsteadOfWrapping) {

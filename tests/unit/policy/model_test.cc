@@ -182,5 +182,28 @@ TEST(FlowGraphTest, ContinuationSumsSharesAndKeepsItsNode) {
   EXPECT_EQ(unknown.nodes, (std::vector<std::string>{"node-2"}));
 }
 
+// The agent continuing its graph: scans united, one source's records combined (earliest first,
+// latest last, the larger count), whatever the order; continuing with the same graph twice
+// changes nothing (the counts are maxima, not sums).
+TEST(FlowGraphTest, ContinuationCombinesScansOfOneSource) {
+  FlowGraph earlier;
+  earlier.scans = {{"web-1", "web", 5000, 9000, 1000, 1, 1000, 0},
+                   {"10.0.0.9", "world", 100, 200, 30, 2, 0, 30}};
+  FlowGraph now;
+  now.scans = {{"web-1", "web", 7000, 12000, 40, 2, 40, 5},
+               {"web-1", "api", 7000, 7000, 25, 1, 25, 0}};
+  FlowGraph ab = earlier;
+  MergeFlowGraph(ab, now);
+  FlowGraph ba = now;
+  MergeFlowGraph(ba, earlier);
+  EXPECT_EQ(ab, ba);
+  EXPECT_EQ(ab.scans, (std::vector<ScanRecord>{{"10.0.0.9", "world", 100, 200, 30, 2, 0, 30},
+                                               {"web-1", "api", 7000, 7000, 25, 1, 25, 0},
+                                               {"web-1", "web", 5000, 12000, 1000, 2, 1000, 5}}));
+  FlowGraph again = ab;
+  MergeFlowGraph(again, now);
+  EXPECT_EQ(again, ab);
+}
+
 }  // namespace
 }  // namespace bulkhead::policy

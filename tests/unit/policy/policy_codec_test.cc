@@ -570,6 +570,29 @@ TEST(ApproveGraphTest, ThresholdZeroAndOneKeepEverythingExpressible) {
   EXPECT_EQ(none.policy.groups.size(), 3U);
 }
 
+// A scan adds no rule (its attempts failed: no edge) but one note per scan for the reviewer,
+// with untrusted names kept to one line.
+TEST(ApproveGraphTest, ScansAreNotedNotApproved) {
+  FlowGraph g = SmallGraph();
+  const ApprovedPolicy without = ApproveGraph(g, 2);
+  EXPECT_TRUE(without.scan_notes.empty());
+  g.scans = {{"api-1", "api", 1795860000000000ULL, 1795860060500000ULL, 1000, 1, 1000, 0},
+             {"evil\nbulkhead: info: all fine", "world", 1795860000000000ULL, 1795860000000000ULL,
+              3, 40, 0, 120}};
+  g.Normalize();
+  const ApprovedPolicy approved = ApproveGraph(g, 2);
+  EXPECT_EQ(approved.policy, without.policy);
+  EXPECT_EQ(approved.skipped_edges, without.skipped_edges);
+  EXPECT_EQ(approved.scan_notes,
+            (std::vector<std::string>{
+                "scan from api-1 (group api): 1000 ports on 1 peers, 2026-11-28T10:00:00.000Z to "
+                "2026-11-28T10:01:00.500Z, 1000 refused, 0 incomplete; its failed attempts are "
+                "not edges and are not approved",
+                "scan from \"evil\\nbulkhead: info: all fine\" (group world): 3 ports on 40 "
+                "peers, 2026-11-28T10:00:00.000Z to 2026-11-28T10:00:00.000Z, 0 refused, 120 "
+                "incomplete; its failed attempts are not edges and are not approved"}));
+}
+
 TEST(ApproveGraphTest, UnnormalizedGraphMergesAndListsNamedGroups) {
   FlowGraph g;
   g.edges = {{{"a", "b", Protocol::kTcp, 80}, {1, 1, 10, 5000, 6000, {}}},

@@ -95,6 +95,29 @@ TEST(ReportHtmlTest, HostileLabelsAreText) {
   EXPECT_NE(html.find("default-src 'none'"), std::string::npos);
 }
 
+TEST(ReportHtmlTest, ScansAreListedAsTextAndNotDrawn) {
+  auto input = Input();
+  const auto without = WriteReportHtml(input, "<svg></svg>");
+  EXPECT_EQ(without.find("Scans"), std::string::npos);
+  const auto dot_without = WriteReportDot(input);
+  input.graph.scans = {{"api-1", "api", 1795860000000000ULL, 1795860060500000ULL, 1000, 1, 999, 1},
+                       {"<img src=x onerror=alert(2)>", "world", 1000, 2000, 3, 40, 0, 120}};
+  input.graph.Normalize();
+  const auto html = WriteReportHtml(input, "<svg></svg>");
+  EXPECT_NE(html.find("<h2 id=\"scans\">Scans (2)</h2>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<td>api-1</td><td>api</td><td class=\"n\">1000</td><td class=\"n\">1"
+                      "</td><td class=\"n\">999</td><td class=\"n\">1</td>"
+                      "<td>2026-11-28T10:00:00.000Z</td><td>2026-11-28T10:01:00.500Z</td>"),
+            std::string::npos)
+      << html;
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  EXPECT_NE(html.find("&lt;img src=x onerror=alert(2)&gt;"), std::string::npos);
+  // After the edges, before the analysis; the picture is unchanged.
+  EXPECT_LT(html.find("id=\"edges\""), html.find("id=\"scans\""));
+  EXPECT_LT(html.find("id=\"scans\""), html.find("id=\"analysis\""));
+  EXPECT_EQ(WriteReportDot(input), dot_without);
+}
+
 TEST(ReportHtmlTest, SameInputsSameBytes) {
   auto a = Input();
   auto b = Input();
