@@ -20,6 +20,7 @@ int RunNetworkPolicyExport(const ExportOptions& options, const Logger& log) {
   }
   policy::NetworkPolicyOptions np;
   np.cluster_cidrs = options.cluster_cidrs;
+  np.node_cidrs = options.node_cidrs;
   np.group_namespace = options.group_namespace;
   np.source = options.input;
   if (!options.inventory_file.empty()) {
@@ -56,8 +57,10 @@ int RunExport(const ExportOptions& options, const std::shared_ptr<spdlog::logger
     return RunNetworkPolicyExport(options, log);
   }
   if (!options.cluster_cidrs.empty() || !options.inventory_file.empty() ||
-      !options.group_namespace.empty()) {
-    log->error("--cluster-cidr, --inventory and --namespace apply only to --format networkpolicy");
+      !options.group_namespace.empty() || !options.node_cidrs.empty()) {
+    log->error(
+        "--cluster-cidr, --node-cidr, --inventory and --namespace apply only to --format "
+        "networkpolicy");
     return 2;
   }
   auto graph = policy::LoadFlowGraphFile(options.input);
@@ -102,6 +105,10 @@ void AddExportCommand(CLI::App& app, std::vector<Command>& out) {
   cmd->add_option("-o,--output", exp->output, "File to write ('-' = stdout)");
   cmd->add_option("--cluster-cidr", exp->cluster_cidrs,
                   "networkpolicy: pod and service ranges (CIDR,...), cut out of `world`")
+      ->delimiter(',');
+  cmd->add_option("--node-cidr", exp->node_cidrs,
+                  "networkpolicy: the cluster's node addresses or networks (ADDR[/N],...), which "
+                  "stand for `nodes`")
       ->delimiter(',');
   cmd->add_option("--inventory", exp->inventory_file,
                   "networkpolicy: an Inventory whose host addresses stand for `host`");

@@ -16,6 +16,7 @@ struct ExportOptions {
   std::vector<std::string> cluster_cidrs;  // pod and service ranges, cut out of `world`
   std::string inventory_file;              // the node's addresses stand for `host`
   std::string group_namespace;             // where groups without a pod namespace go
+  std::vector<std::string> node_cidrs;     // the cluster's node addresses stand for `nodes`
 };
 
 // `bulkhead export`: reads a FlowGraph (YAML or JSON) and writes it in another format, or reads a

@@ -311,8 +311,26 @@ class Exporter {
       // `world` is neither a workload nor the node.
       (net->v6 ? except_v6 : except_v4).push_back(net->cidr);
     }
-    std::sort(host_peers_.begin(), host_peers_.end(),
-              [](const Peer& a, const Peer& b) { return a.cidr < b.cidr; });
+    for (const std::string& text : options_.node_cidrs) {
+      auto net =
+          text.find('/') == std::string::npos ? HostNetwork(text) : ParseNetwork(text, false);
+      if (!net) {
+        return NetworkPolicyError{NetworkPolicyErrorKind::kBadNodeCidr,
+                                  "--node-cidr: " + codec::JsonString(text) +
+                                      " is not an IPv4 or IPv6 address or network (ADDRESS or "
+                                      "ADDRESS/PREFIX, no host bits set, prefix above 0)"};
+      }
+      node_peers_.push_back(Peer{net->cidr, {}, std::nullopt, {}});
+      // `world` is not the cluster's nodes either (they are group `nodes`).
+      (net->v6 ? except_v6 : except_v4).push_back(net->cidr);
+    }
+    for (auto* peers : {&host_peers_, &node_peers_}) {
+      std::sort(peers->begin(), peers->end(),
+                [](const Peer& a, const Peer& b) { return a.cidr < b.cidr; });
+      peers->erase(std::unique(peers->begin(), peers->end(),
+                               [](const Peer& a, const Peer& b) { return a.cidr == b.cidr; }),
+                   peers->end());
+    }
     for (auto* list : {&except_v4, &except_v6}) {
       std::sort(list->begin(), list->end());
       list->erase(std::unique(list->begin(), list->end()), list->end());
@@ -331,6 +349,12 @@ class Exporter {
     }
     for (const PolicyGroup& group : policy_.groups) {
       if (group.name == kHostGroup || group.name == kWorldGroup) {
+        continue;
+      }
+      if (group.name == kNodesGroup) {
+        Note(
+            "group nodes: the cluster's other nodes are not pods, and no NetworkPolicy applies to "
+            "them (as a peer of a pod they are --node-cidr's ipBlocks)");
         continue;
       }
       Labels selector = group.selector;
@@ -422,6 +446,13 @@ class Exporter {
         return std::nullopt;
       }
       return host_peers_;
+    }
+    if (group == kNodesGroup) {
+      if (node_peers_.empty()) {
+        reason = "the cluster's node addresses are unknown (give --node-cidr)";
+        return std::nullopt;
+      }
+      return node_peers_;
     }
     auto it = targets_.find(group);
     if (it == targets_.end()) {
@@ -532,6 +563,7 @@ class Exporter {
   const NetworkPolicyOptions& options_;
   std::vector<Peer> world_peers_;
   std::vector<Peer> host_peers_;
+  std::vector<Peer> node_peers_;
   std::map<std::string, Target> targets_;  // by group name
   std::set<std::string> notes_;
   std::vector<std::string> dns_warnings_;

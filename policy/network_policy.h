@@ -31,6 +31,10 @@ struct NetworkPolicyOptions {
   std::vector<std::string> cluster_cidrs;
   // The node's addresses (`host`); empty: rules with `host` are listed as not expressible.
   std::vector<std::string> host_addresses;
+  // The cluster's nodes (`nodes`, the other nodes of a merged cluster graph): addresses or
+  // networks ("192.168.1.0/24"). NetworkPolicy selects pods, not nodes, so `nodes` becomes these
+  // ipBlocks; empty: rules with `nodes` are listed as not expressible. Cut out of `world` too.
+  std::vector<std::string> node_cidrs;
   // The namespace of groups whose selector has no kPodNamespaceLabel; empty: such a group is an
   // error.
   std::string group_namespace;
@@ -41,6 +45,7 @@ struct NetworkPolicyOptions {
 enum class NetworkPolicyErrorKind : std::uint8_t {
   kBadClusterCidr,  // --cluster-cidr is not an IPv4/IPv6 network (host bits set, prefix 0, ...)
   kBadHostAddress,  // a host address is not an IPv4/IPv6 address
+  kBadNodeCidr,     // a node address or network is neither
   kUnplacedGroup,   // a group has no namespace and no group_namespace was given
   kBadNamespace,    // group_namespace is not a Kubernetes namespace name
 };

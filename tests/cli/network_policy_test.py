@@ -306,6 +306,8 @@ class NetworkPolicyExportTest(unittest.TestCase):
         for args, needle in [(["--cluster-cidr", "10.244.0.1/16"], '"10.244.0.1/16"'),
                              (["--cluster-cidr", "0.0.0.0/0"], '"0.0.0.0/0"'),
                              (["--cluster-cidr", "nonsense"], '"nonsense"'),
+                             (["--node-cidr", "192.168.1.1/24"], '"192.168.1.1/24"'),
+                             (["--node-cidr", "node-1"], '"node-1"'),
                              (["--namespace", "Not_A_Namespace"], '"Not_A_Namespace"')]:
             r = run("export", policy, "--format", "networkpolicy", "-o", out, *args)
             self.assertNotEqual(r.returncode, 0, args)

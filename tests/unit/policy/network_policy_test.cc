@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bulkhead::policy {
@@ -93,6 +94,47 @@ TEST(NetworkPolicyTest, HostIsTheNodeAddressesOrNotExpressible) {
                       "    - ipBlock:\n        cidr: \"fd00::5/128\"\n"),
             std::string::npos)
       << yaml;
+}
+
+// A merged cluster graph's `nodes` (kubelets, node agents): pods' peers as --node-cidr's
+// ipBlocks, never a target (NetworkPolicy selects pods), and out of `world`.
+TEST(NetworkPolicyTest, NodesAreTheNodeCidrsOrNotExpressible) {
+  Policy p = Shop();
+  p.groups.push_back({std::string(kNodesGroup), {}, std::nullopt});
+  p.allow.push_back({"nodes", "shop/api", Protocol::kTcp, {9100, 9100}});
+  p.allow.push_back({"shop/api", "nodes", Protocol::kTcp, {10250, 10250}});
+  auto unknown = ExportNetworkPolicies(p, {});
+  ASSERT_TRUE(unknown);
+  const auto count = [](const std::vector<std::string>& lines, std::string_view needle) {
+    return std::count_if(lines.begin(), lines.end(), [&](const std::string& line) {
+      return line.find(needle) != std::string::npos;
+    });
+  };
+  EXPECT_EQ(count(unknown->not_expressible, "node addresses are unknown (give --node-cidr)"), 2);
+  NetworkPolicyOptions o;
+  o.node_cidrs = {"192.168.1.0/24", "fd00:1::7", "192.168.1.0/24"};
+  auto known = ExportNetworkPolicies(p, o);
+  ASSERT_TRUE(known);
+  const std::string& yaml = known->yaml;
+  EXPECT_NE(yaml.find("  - from:  # nodes\n    - ipBlock:\n        cidr: 192.168.1.0/24\n"
+                      "    - ipBlock:\n        cidr: \"fd00:1::7/128\"\n"),
+            std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("  - to:  # nodes\n    - ipBlock:\n        cidr: 192.168.1.0/24\n"),
+            std::string::npos)
+      << yaml;
+  EXPECT_EQ(yaml.find("name: bulkhead-nodes"), std::string::npos) << yaml;  // not a target
+  EXPECT_NE(yaml.find("cidr: 0.0.0.0/0\n        except:\n        - 192.168.1.0/24\n"),
+            std::string::npos)
+      << yaml;
+  EXPECT_EQ(count(known->not_expressible, "node addresses are unknown"), 0);
+  EXPECT_EQ(count(known->not_expressible, "group nodes: the cluster's other nodes are not pods"),
+            1);
+  o.node_cidrs = {"192.168.1.1/24"};  // host bits set
+  auto bad = ExportNetworkPolicies(p, o);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind, NetworkPolicyErrorKind::kBadNodeCidr);
+  EXPECT_NE(bad.error().message.find("--node-cidr: \"192.168.1.1/24\""), std::string::npos);
 }
 
 TEST(NetworkPolicyTest, DnsIsRecognisedAndItsAbsenceSaidLoudly) {
