@@ -6,6 +6,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -160,6 +162,55 @@ policy::FlowGraph NodeGraph(const learn::GraphBuilder& builder,
   return graph;
 }
 
+// The capture's sources: the live interfaces, or else the pcap files; nullopt (said in one line)
+// when one cannot be opened.
+std::optional<std::vector<std::unique_ptr<capture::PacketSource>>> OpenSources(
+    const LearnOptions& options, spdlog::logger& log) {
+  std::vector<std::unique_ptr<capture::PacketSource>> sources;
+  if (!options.interfaces.empty()) {
+    capture::LiveConfig config;
+    config.buffer_bytes = options.buffer_mib * 1024 * 1024;
+    config.snaplen = options.snaplen;
+    // A bridge port only sees frames addressed to it; learning needs every container's traffic.
+    config.promiscuous = true;
+    for (const auto& iface : options.interfaces) {
+      auto source = capture::LiveSource::Open(iface, config);
+      if (!source) {
+        log.error("{}", source.error().message);
+        return std::nullopt;
+      }
+      sources.push_back(std::move(*source));
+    }
+    return sources;
+  }
+  for (const auto& file : options.pcap_files) {
+    auto source = capture::PcapFileSource::Open(file);
+    if (!source) {
+      log.error("{}", source.error().message);
+      return std::nullopt;
+    }
+    sources.push_back(std::move(*source));
+  }
+  return sources;
+}
+
+// One warning per scan, naming its source as the graph's `scans:` does (`records`, in the same
+// order as `scans`).
+void LogScans(const std::vector<learn::ScanFinding>& scans,
+              const std::vector<policy::ScanRecord>& records, spdlog::logger& log) {
+  for (std::size_t i = 0; i < scans.size(); ++i) {
+    const learn::ScanFinding& scan = scans[i];
+    const policy::ScanRecord& record = records[i];
+    const std::string address = scan.source.ToString();
+    log.warn(
+        "scan from {} ({}group {}): {} ports on {} peers, {} to {}, {} refused, {} incomplete "
+        "(in the graph's scans, not its edges)",
+        address, record.source == address ? std::string() : record.source + ", ", record.group,
+        scan.ports_touched, scan.peers_touched, policy::FormatTimestamp(scan.first_usec),
+        policy::FormatTimestamp(scan.last_usec), scan.refused, scan.incomplete);
+  }
+}
+
 // Learns with `inventory` (named `inventory_name` in messages) from the sources the options
 // name, and writes the graph. Shared by the file and Docker paths, so both capture, summarise
 // and write exactly alike.
@@ -186,31 +237,11 @@ int LearnWithInventory(const LearnOptions& options, const policy::Inventory& inv
 
   // Open every source before reading any, so a bad file or interface fails fast.
   const bool live = !options.interfaces.empty();
-  std::vector<std::unique_ptr<capture::PacketSource>> sources;
-  if (live) {
-    capture::LiveConfig config;
-    config.buffer_bytes = options.buffer_mib * 1024 * 1024;
-    config.snaplen = options.snaplen;
-    // A bridge port only sees frames addressed to it; learning needs every container's traffic.
-    config.promiscuous = true;
-    for (const auto& iface : options.interfaces) {
-      auto source = capture::LiveSource::Open(iface, config);
-      if (!source) {
-        log->error("{}", source.error().message);
-        return 1;
-      }
-      sources.push_back(std::move(*source));
-    }
-  } else {
-    for (const auto& file : options.pcap_files) {
-      auto source = capture::PcapFileSource::Open(file);
-      if (!source) {
-        log->error("{}", source.error().message);
-        return 1;
-      }
-      sources.push_back(std::move(*source));
-    }
+  auto opened = OpenSources(options, *log);
+  if (!opened) {
+    return 1;
   }
+  auto& sources = *opened;
 
   learn::GraphBuilder builder(*resolver, options.max_edges);
   learn::FlowTableConfig table_config;
@@ -234,17 +265,7 @@ int LearnWithInventory(const LearnOptions& options, const policy::Inventory& inv
   graph.scans = records;
   auto written = policy::WriteFileAtomically(options.output, policy::WriteFlowGraphYaml(graph));
   const auto stats = TotalStats(sources);
-  for (std::size_t i = 0; i < scans.size(); ++i) {
-    const learn::ScanFinding& scan = scans[i];
-    const policy::ScanRecord& record = records[i];
-    const std::string address = scan.source.ToString();
-    log->warn(
-        "scan from {} ({}group {}): {} ports on {} peers, {} to {}, {} refused, {} incomplete "
-        "(in the graph's scans, not its edges)",
-        address, record.source == address ? std::string() : record.source + ", ", record.group,
-        scan.ports_touched, scan.peers_touched, policy::FormatTimestamp(scan.first_usec),
-        policy::FormatTimestamp(scan.last_usec), scan.refused, scan.incomplete);
-  }
+  LogScans(scans, records, *log);
   log->info("{}", SummaryLine(stats, table.stats(), builder, scans.size(), live));
   if (!written) {
     log->error("{}", written.error());
