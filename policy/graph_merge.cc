@@ -77,14 +77,9 @@ class ClusterGraphMerge::State {
     for (const auto& edge : graph.edges) {
       AddEdge(graph, edge);
     }
-    // A scan record is a node's finding or already a combination of findings; ScanRecord::
-    // Combine is an elementwise max/min, so the laws hold for scans as for edge shares.
-    for (const auto& scan : graph.scans) {
-      auto [it, inserted] = scans_.try_emplace({scan.source, scan.group}, scan);
-      if (!inserted) {
-        it->second.Combine(scan);
-      }
-    }
+    // United here; Finish's Normalize combines the records of one source (ScanRecord::Combine,
+    // an elementwise max/min), so the laws hold for scans as for edge shares.
+    scans_.insert(scans_.end(), graph.scans.begin(), graph.scans.end());
     return true;
   }
 
@@ -108,9 +103,7 @@ class ClusterGraphMerge::State {
       }
       out.edges.push_back(std::move(edge));
     }
-    for (auto& [source, scan] : scans_) {
-      out.scans.push_back(std::move(scan));
-    }
+    out.scans = std::move(scans_);
     out.Normalize();  // one node: its shares are its totals, and are dropped
     return out;
   }
@@ -164,7 +157,7 @@ class ClusterGraphMerge::State {
   std::vector<std::string> group_by_;  // the first input's
   std::map<std::string, GroupOrigin> groups_;
   std::map<EdgeKey, EdgeProvenance> edges_;
-  std::map<std::pair<std::string, std::string>, ScanRecord> scans_;  // by (source, group)
+  std::vector<ScanRecord> scans_;  // every input's, combined by Finish's Normalize
   std::string error_;
 };
 
