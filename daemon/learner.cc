@@ -199,8 +199,9 @@ policy::FlowGraph Learner::BuildGraph(bool include_live) const {
     policy::MergeFlowGraph(graph, live.Build(options_.group_by, groups));
   }
   // The scans found so far, for the reviewer (they are no edges: their attempts failed).
+  // The rest is normalized already (Build, MergeFlowGraph): only the scans are sorted here.
   graph.scans = learn::ScanRecords(table_->scans().Findings(), *resolver_);
-  graph.Normalize();
+  policy::NormalizeScans(graph.scans);
   return graph;
 }
 

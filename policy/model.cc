@@ -184,9 +184,6 @@ void ScanRecord::Combine(const ScanRecord& other) {
   incomplete = std::max(incomplete, other.incomplete);
 }
 
-namespace {
-
-// Sorts `scans` by (source, group) and combines the records of one pair.
 void NormalizeScans(std::vector<ScanRecord>& scans) {
   std::sort(scans.begin(), scans.end(), [](const ScanRecord& a, const ScanRecord& b) {
     return std::tie(a.source, a.group) < std::tie(b.source, b.group);
@@ -203,8 +200,6 @@ void NormalizeScans(std::vector<ScanRecord>& scans) {
   }
   scans = std::move(combined);
 }
-
-}  // namespace
 
 void FlowGraph::Normalize() {
   std::sort(nodes.begin(), nodes.end());

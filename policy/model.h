@@ -157,6 +157,10 @@ struct ScanRecord {
   void Combine(const ScanRecord& other);
 };
 
+// Sorts `scans` by (source, group) and combines the records of one pair (ScanRecord::Combine):
+// FlowGraph::Normalize's part for the scans, for a graph whose other parts are normalized already.
+void NormalizeScans(std::vector<ScanRecord>& scans);
+
 // `kind: FlowGraph`: what learning saw.
 struct FlowGraph {
   // The nodes whose traffic this graph holds, sorted and unique: one for a graph learned on one
